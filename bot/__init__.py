@@ -1,0 +1,1 @@
+"""Chat channels (Telegram, Slack). Adapters: parse → one core call → render."""

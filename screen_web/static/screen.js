@@ -1,0 +1,179 @@
+// The screen: approved barrages fly right to left.
+//
+// - Every comment crosses in the same time (default 8 s; ?speed=2 is twice as
+//   fast, ?duration=12 sets seconds). Motion is a compositor transform animation,
+//   so it is time-based and never depends on the frame rate.
+// - Lanes: a comment enters a lane only when the one ahead has fully entered
+//   and it can never catch that one before it leaves (longer = faster).
+// - Full screen: up to `max_waiting` comments wait; past that the oldest
+//   waiting one is dropped.
+// - Text only ever goes through textContent.
+"use strict";
+(() => {
+  const params = new URLSearchParams(location.search);
+  const stage = document.getElementById("stage");
+  const joinBox = document.getElementById("join");
+  const statusBox = document.getElementById("status");
+  const COLOR = /^#[0-9a-f]{6}$/;
+  const SPAN = { small: 1, medium: 1, large: 2 };
+  const GAP = 32;
+  const settings = { crossingMs: 8000, maxWaiting: 200 };
+  let lanes = [];
+  let laneHeight = 0;
+  let waiting = [];
+  let lastEventId = 0;
+  let source = null;
+  let backoff = 1000;
+  let pumpTimer = null;
+
+  if (params.get("bg") === "transparent") document.documentElement.classList.add("transparent");
+  if (params.get("join") === "0") joinBox.hidden = true;
+
+  function crossingMs(base) {
+    const duration = parseFloat(params.get("duration"));
+    const speed = parseFloat(params.get("speed"));
+    let ms = duration > 0 ? duration * 1000 : base;
+    if (speed > 0) ms /= speed;
+    return Math.min(Math.max(ms, 1000), 120000);
+  }
+
+  function layout() {
+    const height = stage.clientHeight;
+    laneHeight = Math.max(24, Math.round(height / 14));
+    const usable = height - Math.round(height * 0.08); // keep the join corner clear
+    lanes = Array.from({ length: Math.max(1, Math.floor(usable / laneHeight)) }, () => null);
+    const root = document.documentElement.style;
+    root.setProperty("--font-small", `${Math.round(laneHeight * 0.5)}px`);
+    root.setProperty("--font-medium", `${Math.round(laneHeight * 0.68)}px`);
+    root.setProperty("--font-large", `${Math.round(laneHeight * 1.25)}px`);
+  }
+
+  // May a comment of `width` enter a lane whose last comment is `tail`, now?
+  function fits(tail, width, now) {
+    if (!tail) return true;
+    const W = stage.clientWidth;
+    const T = settings.crossingMs;
+    const elapsed = now - tail.start;
+    const vAhead = (W + tail.width) / T;
+    const vMine = (W + width) / T;
+    if (elapsed * vAhead < tail.width + GAP) return false; // not fully in yet
+    // where my head is when the one ahead has just left the screen
+    return vMine <= vAhead || W - vMine * (T - elapsed) >= GAP;
+  }
+
+  function findLane(span, width, now) {
+    for (let first = 0; first + span <= lanes.length; first++) {
+      let free = true;
+      for (let i = first; i < first + span && free; i++) free = fits(lanes[i], width, now);
+      if (free) return first;
+    }
+    return -1;
+  }
+
+  function build(item) {
+    const el = document.createElement("div");
+    el.className = `barrage size-${item.size}`;
+    el.dataset.barrageId = String(item.id);
+    if (item.author) {
+      const who = document.createElement("span");
+      who.className = "who";
+      who.textContent = item.author;
+      el.appendChild(who);
+    }
+    el.appendChild(document.createTextNode(item.text));
+    el.style.color = item.color;
+    el.style.transform = "translate3d(-100000px, 0, 0)";
+    return el;
+  }
+
+  function launch(item) {
+    const el = build(item);
+    stage.appendChild(el);
+    const width = el.offsetWidth;
+    const now = performance.now();
+    const span = Math.min(SPAN[item.size] || 1, lanes.length);
+    const lane = findLane(span, width, now);
+    if (lane < 0) {
+      el.remove();
+      return false;
+    }
+    for (let i = lane; i < lane + span; i++) lanes[i] = { start: now, width };
+    const W = stage.clientWidth;
+    el.style.top = `${lane * laneHeight}px`;
+    const motion = el.animate(
+      [{ transform: `translate3d(${W}px, 0, 0)` }, { transform: `translate3d(${-width}px, 0, 0)` }],
+      { duration: settings.crossingMs, easing: "linear", fill: "forwards" },
+    );
+    motion.onfinish = () => el.remove();
+    return true;
+  }
+
+  function pump() {
+    pumpTimer = null;
+    while (waiting.length && launch(waiting[0])) waiting.shift();
+    if (waiting.length) pumpTimer = setTimeout(pump, 100);
+  }
+
+  function enqueue(item) {
+    waiting.push(item);
+    while (waiting.length > settings.maxWaiting) waiting.shift(); // drop the oldest waiting
+    if (!pumpTimer) pump();
+  }
+
+  function clean(data) {
+    if (!data || typeof data.text !== "string") return null;
+    return {
+      id: Number(data.id),
+      text: data.text,
+      author: typeof data.author === "string" ? data.author : "",
+      color: COLOR.test(data.color) ? data.color : "#ffffff",
+      size: SPAN[data.size] ? data.size : "medium",
+    };
+  }
+
+  function onBarrage(ev) {
+    const id = parseInt(ev.lastEventId, 10);
+    if (id && id <= lastEventId) return; // never twice
+    if (id) lastEventId = id;
+    let data;
+    try { data = JSON.parse(ev.data); } catch { return; }
+    const item = clean(data);
+    if (item) enqueue(item);
+  }
+
+  function showStatus(text) {
+    statusBox.hidden = !text;
+    statusBox.textContent = text || "";
+  }
+
+  function connect() {
+    const url = lastEventId ? `/stream?last_event_id=${lastEventId}` : "/stream";
+    source = new EventSource(url);
+    source.addEventListener("barrage", onBarrage);
+    source.onopen = () => { backoff = 1000; showStatus(""); };
+    source.onerror = () => {
+      showStatus("reconnecting…");
+      if (source.readyState !== EventSource.CLOSED) return; // the browser retries by itself
+      source.close();
+      setTimeout(connect, backoff + Math.random() * 500);
+      backoff = Math.min(backoff * 2, 30000);
+    };
+  }
+
+  async function loadSettings() {
+    try {
+      const res = await fetch("/api/screen-config");
+      const cfg = await res.json();
+      settings.crossingMs = crossingMs((cfg.crossing_seconds || 8) * 1000);
+      settings.maxWaiting = cfg.max_waiting || 200;
+      if (!joinBox.hidden) joinBox.textContent = params.get("join_text") || cfg.join_text || "";
+    } catch {
+      settings.crossingMs = crossingMs(8000);
+    }
+  }
+
+  window.addEventListener("resize", layout);
+  layout();
+  settings.crossingMs = crossingMs(settings.crossingMs);
+  loadSettings().finally(connect);
+})();

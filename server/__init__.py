@@ -1,0 +1,1 @@
+"""barrage server: core, store, bus, HTTP app and CLI."""

@@ -1,0 +1,87 @@
+"""create_app(config): the one composition root.
+
+Cleanup contexts acquire in order (store → bus → service → fan-out) and
+release in reverse; a release runs only if its acquire succeeded.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+
+from aiohttp import web
+
+from server.bus import Bus, create_bus
+from server.config import Config
+from server.core.model import Mode
+from server.core.policy import InputPolicy, RateLimiter
+from server.core.service import BarrageService
+from server.store import SqlStore
+from server.web import api, pages
+from server.web.errors import error_middleware
+from server.web.fanout import FanOut
+from server.web.keys import CONFIG, FANOUT, SERVICE
+from server.web.stream import screen_stream
+
+logger = logging.getLogger(__name__)
+
+STORE = web.AppKey("store", SqlStore)
+BUS: web.AppKey[Bus] = web.AppKey("bus")
+MAX_BODY_BYTES = 64 * 1024
+
+
+def create_app(config: Config) -> web.Application:
+    app = web.Application(middlewares=[error_middleware], client_max_size=MAX_BODY_BYTES)
+    app[CONFIG] = config
+    app.cleanup_ctx.extend([_store, _core, _fanout])
+    app.on_shutdown.append(_close_streams)
+    api.add_routes(app)
+    pages.add_routes(app)
+    app.router.add_get("/stream", screen_stream)
+    return app
+
+
+async def _store(app: web.Application) -> AsyncIterator[None]:
+    store = SqlStore.from_url(app[CONFIG].database.url)
+    try:
+        await store.create_schema()
+    except BaseException:
+        await store.close()
+        raise
+    app[STORE] = store
+    yield
+    await store.close()
+
+
+async def _core(app: web.Application) -> AsyncIterator[None]:
+    config = app[CONFIG]
+    bus = create_bus(config.bus.url)
+    await bus.connect()
+    policy = InputPolicy(config.moderation.max_text_length, config.moderation.max_author_length)
+    service = BarrageService(
+        app[STORE], bus, policy, RateLimiter(config.moderation.max_per_minute),
+        initial_mode=Mode(config.moderation.mode),
+    )
+    await service.start()
+    app[SERVICE] = service
+    app[BUS] = bus
+    yield
+    await bus.disconnect()
+
+
+async def _fanout(app: web.Application) -> AsyncIterator[None]:
+    stream = app[CONFIG].stream
+    fanout = FanOut(stream.max_buffer_bytes, stream.heartbeat_seconds)
+    unsubscribe = app[BUS].subscribe(fanout.on_event)
+    fanout.start()
+    app[FANOUT] = fanout
+    yield
+    unsubscribe()
+    await fanout.close()
+
+
+async def _close_streams(app: web.Application) -> None:
+    # on_shutdown runs before aiohttp waits for handlers: end the streams now,
+    # or every restart would wait out the shutdown timeout.
+    if FANOUT in app:
+        await app[FANOUT].close()

@@ -1,0 +1,88 @@
+"""barrage serve [--config PATH] [--host H] [--port P]; also `python -m server`."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import secrets
+import sys
+from collections.abc import Sequence
+from dataclasses import replace
+
+from aiohttp import web
+
+from server.app import create_app
+from server.config import Config, ConfigError, Secret, load_config, warn_about_file_secrets
+
+logger = logging.getLogger(__name__)
+
+SHUTDOWN_TIMEOUT = 5.0
+DEFAULT_CONFIG = "config.toml"
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="barrage", description="Live-event comment wall.")
+    commands = parser.add_subparsers(dest="command")
+    serve = commands.add_parser("serve", help="run the wall server")
+    serve.add_argument("--config", help="config file (default: $BARRAGE_CONFIG or ./config.toml)")
+    serve.add_argument("--host", help="listen address (overrides server.host)")
+    serve.add_argument("--port", type=int, help="listen port (overrides server.port)")
+    args = parser.parse_args(argv)
+    if args.command is None:  # bare `barrage` / `python -m server` serves
+        args = parser.parse_args(["serve", *(argv or [])])
+    return args
+
+
+def config_path(args: argparse.Namespace) -> str | None:
+    """An explicit path must exist; a missing ./config.toml means the built-in defaults."""
+    explicit = args.config or os.environ.get("BARRAGE_CONFIG")
+    if explicit:
+        return explicit
+    return DEFAULT_CONFIG if os.path.exists(DEFAULT_CONFIG) else None
+
+
+def build_config(args: argparse.Namespace) -> tuple[Config, bool]:
+    """The config, and whether the admin token was minted for this run."""
+    overrides = {"server": {k: v for k, v in (("host", args.host), ("port", args.port))
+                            if v is not None}}
+    config = load_config(config_path(args), overrides=overrides)
+    if config.server.admin_token:
+        return config, False
+    # A wall must work with no setup: mint a token for this run; the banner shows it.
+    logger.warning("no admin token configured: minted one for this run "
+                   "(set BARRAGE_SERVER_ADMIN_TOKEN to keep one across restarts)")
+    token = Secret(secrets.token_urlsafe(18))
+    return replace(config, server=replace(config.server, admin_token=token)), True
+
+
+def banner(config: Config, show_token: bool) -> str:
+    base = config.base_url()
+    # A token we minted is printed so the organizer can use it; a configured one never is.
+    fragment = f"#token={config.server.admin_token.reveal()}" if show_token else ""
+    return "\n".join([
+        "barrage is up:",
+        f"  screen    {base}/screen",
+        f"  send      {base}/send",
+        f"  moderate  {base}/moderate{fragment}",
+        f"  landing   {base}/",
+        "(Ctrl+C to stop)",
+    ])
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
+    args = parse_args(sys.argv[1:] if argv is None else argv)
+    try:
+        config, minted = build_config(args)
+    except ConfigError as exc:
+        print(f"barrage: config error: {exc}", file=sys.stderr)
+        return 2
+    warn_about_file_secrets(config_path(args))
+    web.run_app(
+        create_app(config), host=config.server.host, port=config.server.port,
+        shutdown_timeout=SHUTDOWN_TIMEOUT, print=lambda _msg: print(banner(config, minted), flush=True),
+        access_log=None,
+    )
+    return 0

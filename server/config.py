@@ -1,0 +1,305 @@
+"""Configuration: config.toml, then `BARRAGE_<SECTION>_<KEY>` environment overrides.
+
+Loaded and validated once, at start-up. A bad value stops start-up with a
+message naming the key. Secrets are wrapped in `Secret` so they never show up
+in a repr or a log line.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import logging
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+logger = logging.getLogger(__name__)
+
+ENV_PREFIX = "BARRAGE_"
+SECRET_KEYS = {("server", "admin_token")}
+
+
+class ConfigError(ValueError):
+    """A config value is missing or wrong; the message starts with the key."""
+
+
+class Secret:
+    """A string that never prints itself."""
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def reveal(self) -> str:
+        return self._value
+
+    def matches(self, candidate: str) -> bool:
+        # Constant time, so the token cannot be guessed byte by byte.
+        return bool(self._value) and hmac.compare_digest(
+            self._value.encode(), candidate.encode()
+        )
+
+    def __bool__(self) -> bool:
+        return bool(self._value)
+
+    def __repr__(self) -> str:
+        return "Secret('**********')" if self._value else "Secret('')"
+
+    __str__ = __repr__
+
+
+@dataclass(frozen=True)
+class ServerConfig:
+    host: str = "127.0.0.1"
+    port: int = 8080
+    public_url: str = ""
+    admin_token: Secret = field(default_factory=lambda: Secret(""))
+
+
+@dataclass(frozen=True)
+class DatabaseConfig:
+    url: str = "sqlite+aiosqlite:///barrage.db"
+
+
+@dataclass(frozen=True)
+class BusConfig:
+    url: str = "memory://"
+
+
+@dataclass(frozen=True)
+class ModerationConfig:
+    mode: str = "manual"
+    max_text_length: int = 100
+    max_author_length: int = 32
+    max_per_minute: int = 20
+
+
+@dataclass(frozen=True)
+class ScreenConfig:
+    join_text: str = ""
+    crossing_seconds: float = 8.0
+    max_waiting: int = 200
+
+
+@dataclass(frozen=True)
+class StreamConfig:
+    heartbeat_seconds: float = 15.0
+    max_buffer_bytes: int = 262_144
+    retry_ms: int = 2000
+
+
+@dataclass(frozen=True)
+class Config:
+    server: ServerConfig = field(default_factory=ServerConfig)
+    database: DatabaseConfig = field(default_factory=DatabaseConfig)
+    bus: BusConfig = field(default_factory=BusConfig)
+    moderation: ModerationConfig = field(default_factory=ModerationConfig)
+    screen: ScreenConfig = field(default_factory=ScreenConfig)
+    stream: StreamConfig = field(default_factory=StreamConfig)
+
+    def base_url(self) -> str:
+        if self.server.public_url:
+            return self.server.public_url.rstrip("/")
+        host = self.server.host
+        if host in ("0.0.0.0", "::", ""):
+            host = "127.0.0.1"
+        elif ":" in host:
+            host = f"[{host}]"
+        return f"http://{host}:{self.server.port}"
+
+    def join_text(self) -> str:
+        return self.screen.join_text or f"Join the wall: {self.base_url()}/send"
+
+
+def load_config(
+    path: str | Path | None = None,
+    env: Mapping[str, str] | None = None,
+    overrides: Mapping[str, Mapping[str, Any]] | None = None,
+) -> Config:
+    """Read the file (if any), apply env and explicit overrides, validate."""
+    env = os.environ if env is None else env
+    raw = _read_toml(Path(path)) if path is not None else {}
+    merged = _merge(raw, _env_values(env), overrides or {})
+    config = _build(merged)
+    _validate(config)
+    return config
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as fh:
+            return tomllib.load(fh)
+    except FileNotFoundError:
+        raise ConfigError(f"config file {path}: not found") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"config file {path}: not valid TOML: {exc}") from None
+
+
+def _env_values(env: Mapping[str, str]) -> dict[str, dict[str, str]]:
+    found: dict[str, dict[str, str]] = {}
+    for section in _sections():
+        for key in _keys(section):
+            name = f"{ENV_PREFIX}{section.upper()}_{key.upper()}"
+            if name in env:
+                found.setdefault(section, {})[key] = env[name]
+    return found
+
+
+def _merge(*layers: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    merged: dict[str, dict[str, Any]] = {}
+    for layer in layers:
+        for section, values in layer.items():
+            if section not in _sections():
+                raise ConfigError(f"{section}: unknown section")
+            if not isinstance(values, Mapping):
+                raise ConfigError(f"{section}: must be a table")
+            merged.setdefault(section, {}).update(values)
+    return merged
+
+
+def _sections() -> dict[str, type]:
+    return {f.name: f.default_factory for f in fields(Config)}  # type: ignore[misc]
+
+
+def _keys(section: str) -> dict[str, Any]:
+    cls = _sections()[section]
+    return {f.name: getattr(cls(), f.name) for f in fields(cls)}
+
+
+def _build(merged: Mapping[str, Mapping[str, Any]]) -> Config:
+    parts = {}
+    for section, cls in _sections().items():
+        defaults = _keys(section)
+        values = {}
+        for key, value in merged.get(section, {}).items():
+            if key not in defaults:
+                raise ConfigError(f"{section}.{key}: unknown key")
+            values[key] = _coerce(f"{section}.{key}", value, defaults[key])
+        parts[section] = replace(cls(), **values)
+    return Config(**parts)
+
+
+def _coerce(name: str, value: Any, default: Any) -> Any:
+    if isinstance(default, Secret):
+        if not isinstance(value, str):
+            raise ConfigError(f"{name}: must be a string")
+        return Secret(value)
+    if isinstance(default, bool):
+        return _coerce_bool(name, value)
+    if isinstance(default, int | float):
+        return _coerce_number(name, value, type(default))
+    if isinstance(default, list):
+        return _coerce_list(name, value)
+    if not isinstance(value, str):
+        raise ConfigError(f"{name}: must be a string, got {value!r}")
+    return value
+
+
+def _coerce_bool(name: str, value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("1", "true", "yes", "on"):
+        return True
+    if text in ("0", "false", "no", "off"):
+        return False
+    raise ConfigError(f"{name}: must be true or false, got {value!r}")
+
+
+def _coerce_number(name: str, value: Any, kind: type) -> int | float:
+    try:
+        if isinstance(value, bool) or (kind is int and isinstance(value, float)):
+            raise ValueError
+        return kind(value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{name}: must be a number, got {value!r}") from None
+
+
+def _coerce_list(name: str, value: Any) -> list[Any]:
+    if isinstance(value, list):
+        return value
+    text = str(value).strip()
+    if text.startswith("["):
+        try:
+            parsed = json.loads(text)
+        except ValueError:
+            raise ConfigError(f"{name}: not a valid JSON list: {value!r}") from None
+        if isinstance(parsed, list):
+            return parsed
+    return [item.strip() for item in text.split(",") if item.strip()]
+
+
+def _validate(config: Config) -> None:
+    for check in (_check_server, _check_database, _check_bus, _check_moderation, _check_screen):
+        check(config)
+    if config.stream.heartbeat_seconds <= 0 or config.stream.heartbeat_seconds > 15:
+        raise ConfigError("stream.heartbeat_seconds: must be above 0 and at most 15")
+    if config.stream.max_buffer_bytes < 1024:
+        raise ConfigError("stream.max_buffer_bytes: must be at least 1024")
+    if not 100 <= config.stream.retry_ms <= 60_000:
+        raise ConfigError("stream.retry_ms: must be between 100 and 60000")
+
+
+def _check_server(config: Config) -> None:
+    server = config.server
+    if not server.host:
+        raise ConfigError("server.host: must not be empty")
+    if not 0 <= server.port <= 65535:
+        raise ConfigError(f"server.port: must be between 0 and 65535, got {server.port}")
+    if server.public_url:
+        parts = urlsplit(server.public_url)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise ConfigError("server.public_url: must be an http(s) URL such as https://wall.example.org")
+
+
+def _check_database(config: Config) -> None:
+    url = config.database.url
+    if not url.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
+        raise ConfigError(
+            "database.url: must start with sqlite+aiosqlite:// or postgresql+asyncpg://"
+        )
+
+
+def _check_bus(config: Config) -> None:
+    if urlsplit(config.bus.url).scheme != "memory":
+        raise ConfigError("bus.url: only memory:// is supported in this version")
+
+
+def _check_moderation(config: Config) -> None:
+    mod = config.moderation
+    if mod.mode not in ("off", "manual"):
+        raise ConfigError(f"moderation.mode: must be \"off\" or \"manual\", got {mod.mode!r}")
+    if not 1 <= mod.max_text_length <= 1000:
+        raise ConfigError("moderation.max_text_length: must be between 1 and 1000")
+    if not 1 <= mod.max_author_length <= 100:
+        raise ConfigError("moderation.max_author_length: must be between 1 and 100")
+    if mod.max_per_minute < 0:
+        raise ConfigError("moderation.max_per_minute: must be 0 (no limit) or more")
+
+
+def _check_screen(config: Config) -> None:
+    if not 1 <= config.screen.crossing_seconds <= 60:
+        raise ConfigError("screen.crossing_seconds: must be between 1 and 60")
+    if not 1 <= config.screen.max_waiting <= 10_000:
+        raise ConfigError("screen.max_waiting: must be between 1 and 10000")
+    if len(config.screen.join_text) > 200:
+        raise ConfigError("screen.join_text: must be at most 200 characters")
+
+
+def warn_about_file_secrets(raw_path: str | Path | None) -> None:
+    """Secrets belong in the environment; say so when the file carries one."""
+    if raw_path is None:
+        return
+    try:
+        raw = _read_toml(Path(raw_path))
+    except ConfigError:
+        return
+    for section, key in SECRET_KEYS:
+        if raw.get(section, {}).get(key):
+            env = f"{ENV_PREFIX}{section.upper()}_{key.upper()}"
+            logger.warning("%s.%s is set in the config file; prefer the env var %s",
+                           section, key, env)

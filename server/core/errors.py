@@ -1,0 +1,29 @@
+"""The few domain errors. Each transport maps them at its edge."""
+
+from __future__ import annotations
+
+
+class BarrageError(Exception):
+    """Base for errors a participant or moderator should see as a message."""
+
+
+class InvalidInput(BarrageError):
+    """The submission breaks the input policy; nothing was stored."""
+
+
+class RateLimited(BarrageError):
+    """The sender is over their per-minute allowance."""
+
+
+class NotFound(BarrageError):
+    """No barrage with that id."""
+
+
+class AlreadyDecided(BarrageError):
+    """Compare-and-set lost: somebody decided first."""
+
+    def __init__(self, status: str, decided_by: str | None) -> None:
+        who = f" by {decided_by}" if decided_by else ""
+        super().__init__(f"already {status}{who}")
+        self.status = status
+        self.decided_by = decided_by

@@ -1,0 +1,113 @@
+"""Domain values: a barrage, its status, and the events the log records."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+
+class Status(StrEnum):
+    PENDING = "pending"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+    # Room for later: EXPIRED (never decided in time), RETRACTED (pulled from screen).
+
+
+class Verdict(StrEnum):
+    APPROVE = "approve"
+    REJECT = "reject"
+
+    @property
+    def status(self) -> Status:
+        return Status.APPROVED if self is Verdict.APPROVE else Status.REJECTED
+
+
+class Size(StrEnum):
+    SMALL = "small"
+    MEDIUM = "medium"
+    LARGE = "large"
+
+
+class Source(StrEnum):
+    WEB = "web"
+    TELEGRAM = "telegram"
+    SLACK = "slack"
+
+
+class Mode(StrEnum):
+    OFF = "off"
+    MANUAL = "manual"
+
+
+class EventKind(StrEnum):
+    """What the event log records. Only BARRAGE goes to the public screen stream."""
+
+    BARRAGE = "barrage"    # approved: fly it
+    PENDING = "pending"    # waiting for a moderator
+    REJECTED = "rejected"
+    MODE = "mode"
+
+
+PUBLIC_FIELDS = ("id", "text", "author", "color", "size", "source", "created_at")
+
+
+@dataclass(frozen=True)
+class Draft:
+    """A cleaned submission, ready to store."""
+
+    text: str
+    author: str
+    color: str
+    size: Size
+    source: Source
+    author_ref: str | None = None
+    dedupe_key: str | None = None
+
+
+@dataclass(frozen=True)
+class Barrage:
+    id: int
+    text: str
+    author: str
+    color: str
+    size: Size
+    source: Source
+    status: Status
+    created_at: datetime
+    author_ref: str | None = None
+    decided_at: datetime | None = None
+    decided_by: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "id": self.id,
+            "text": self.text,
+            "author": self.author,
+            "color": self.color,
+            "size": str(self.size),
+            "source": str(self.source),
+            "status": str(self.status),
+            "created_at": iso(self.created_at),
+        }
+        if self.status is not Status.PENDING:
+            data["decided_at"] = iso(self.decided_at) if self.decided_at else None
+            data["decided_by"] = self.decided_by
+        return data
+
+
+@dataclass(frozen=True)
+class Event:
+    """One row of the append-only event log; its id is the SSE id."""
+
+    id: int
+    kind: EventKind
+    payload: dict[str, Any] = field(default_factory=dict)
+
+    def public_payload(self) -> dict[str, Any]:
+        return {key: self.payload[key] for key in PUBLIC_FIELDS if key in self.payload}
+
+
+def iso(moment: datetime) -> str:
+    return moment.isoformat().replace("+00:00", "Z")

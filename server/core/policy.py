@@ -1,0 +1,153 @@
+"""Input policy: what a submission may contain, cleaned the same way for every channel."""
+
+from __future__ import annotations
+
+import re
+import time
+import unicodedata
+from collections import OrderedDict
+from dataclasses import dataclass
+
+import regex
+
+from server.core.errors import InvalidInput, RateLimited
+from server.core.model import Size
+
+# Explicit bidi embeddings, overrides and isolates: they let a comment reorder
+# the text around it (the "Trojan Source" trick), so they never reach a screen.
+_BIDI_CONTROLS = dict.fromkeys(
+    [*range(0x202A, 0x202F), *range(0x2066, 0x206A), 0x200E, 0x200F, 0x061C]
+)
+_WHITESPACE_RUN = re.compile(r"\s+")
+_HEX_COLOR = re.compile(r"#([0-9a-fA-F]{3}|[0-9a-fA-F]{6})")
+_GRAPHEME = regex.compile(r"\X")
+# A single cluster may stack combining marks without bound ("Zalgo" text),
+# which draws far outside its lane; keep a few, enough for real scripts.
+MAX_MARKS_PER_CLUSTER = 4
+
+COLOR_PRESETS: dict[str, str] = {
+    "white": "#ffffff",
+    "red": "#ff4d4f",
+    "orange": "#ff9f1c",
+    "yellow": "#ffe14d",
+    "green": "#52d273",
+    "cyan": "#3dd6d0",
+    "blue": "#4d9dff",
+    "purple": "#b57bff",
+    "pink": "#ff77c8",
+}
+DEFAULT_COLOR = COLOR_PRESETS["white"]
+DEFAULT_AUTHOR = "Anonymous"
+
+
+def clean_text(raw: str) -> str:
+    """NFC, no control or bidi characters, whitespace runs folded, trimmed."""
+    text = unicodedata.normalize("NFC", raw).translate(_BIDI_CONTROLS)
+    text = _WHITESPACE_RUN.sub(" ", text)
+    # Cc: control characters; Cs: lone surrogates, which no database can store.
+    text = "".join(ch for ch in text if unicodedata.category(ch) not in ("Cc", "Cs"))
+    return "".join(_tame_cluster(c) for c in _GRAPHEME.findall(text.strip()))
+
+
+def _tame_cluster(cluster: str) -> str:
+    if len(cluster) <= MAX_MARKS_PER_CLUSTER + 1:
+        return cluster
+    kept, marks = [], 0
+    for ch in cluster:
+        if unicodedata.category(ch) in ("Mn", "Me"):
+            marks += 1
+            if marks > MAX_MARKS_PER_CLUSTER:
+                continue
+        kept.append(ch)
+    return "".join(kept)
+
+
+def clean_name(raw: str, limit: int, default: str) -> str:
+    """A display name (a moderator's, say): cleaned and cut to `limit` clusters."""
+    return "".join(_GRAPHEME.findall(clean_text(raw[: limit * 40]))[:limit]) or default
+
+
+def grapheme_count(text: str) -> int:
+    return len(_GRAPHEME.findall(text))
+
+
+def normalize_color(raw: str | None) -> str:
+    if raw is None or raw.strip() == "":
+        return DEFAULT_COLOR
+    value = raw.strip().lower()
+    if value in COLOR_PRESETS:
+        return COLOR_PRESETS[value]
+    match = _HEX_COLOR.fullmatch(value)
+    if not match:
+        names = ", ".join(COLOR_PRESETS)
+        raise InvalidInput(f"color must be #rgb, #rrggbb or one of: {names}")
+    digits = match.group(1)
+    if len(digits) == 3:
+        digits = "".join(d * 2 for d in digits)
+    return f"#{digits}"
+
+
+def normalize_size(raw: str | None) -> Size:
+    if raw is None or raw.strip() == "":
+        return Size.MEDIUM
+    try:
+        return Size(raw.strip().lower())
+    except ValueError:
+        raise InvalidInput("size must be small, medium or large") from None
+
+
+@dataclass(frozen=True)
+class InputPolicy:
+    max_text_length: int = 100
+    max_author_length: int = 32
+
+    def text(self, raw: str) -> str:
+        # Cheap guard before the per-character work: no screen needs more.
+        if len(raw) > self.max_text_length * 40:
+            raise InvalidInput(f"text is too long (at most {self.max_text_length} characters)")
+        text = clean_text(raw)
+        if not text:
+            raise InvalidInput("text is empty")
+        if grapheme_count(text) > self.max_text_length:
+            raise InvalidInput(f"text is too long (at most {self.max_text_length} characters)")
+        return text
+
+    def author(self, raw: str | None) -> str:
+        if raw is None:
+            return DEFAULT_AUTHOR
+        too_long = f"author is too long (at most {self.max_author_length} characters)"
+        if len(raw) > self.max_author_length * 40:
+            raise InvalidInput(too_long)
+        author = clean_text(raw)
+        if grapheme_count(author) > self.max_author_length:
+            raise InvalidInput(too_long)
+        return author or DEFAULT_AUTHOR
+
+
+class RateLimiter:
+    """Sliding one-minute window per sender, over a bounded set of senders.
+
+    When more than `max_senders` are tracked the least recently seen is
+    forgotten: at worst that sender gets a fresh allowance.
+    """
+
+    def __init__(self, per_minute: int, max_senders: int = 10_000) -> None:
+        self._per_minute = per_minute
+        self._max_senders = max_senders
+        self._seen: OrderedDict[str, list[float]] = OrderedDict()
+
+    def check(self, sender: str, now: float | None = None) -> None:
+        if self._per_minute <= 0:
+            return
+        now = time.monotonic() if now is None else now
+        stamps = [t for t in self._seen.pop(sender, []) if now - t < 60.0]
+        if len(stamps) >= self._per_minute:
+            self._remember(sender, stamps)
+            raise RateLimited(f"slow down: at most {self._per_minute} messages a minute")
+        stamps.append(now)
+        self._remember(sender, stamps)
+
+    def _remember(self, sender: str, stamps: list[float]) -> None:
+        self._seen[sender] = stamps
+        while len(self._seen) > self._max_senders:
+            self._seen.popitem(last=False)

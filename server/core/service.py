@@ -1,0 +1,138 @@
+"""The barrage service: submit, decide, switch the moderation mode."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from server.core.errors import InvalidInput
+from server.core.model import Barrage, Draft, Event, EventKind, Mode, Source, Status, Verdict
+from server.core.policy import InputPolicy, RateLimiter, clean_name, normalize_color, normalize_size
+from server.core.ports import Publisher, Store
+
+logger = logging.getLogger(__name__)
+
+MODE_KEY = "moderation.mode"
+MAX_NAME = 64
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class Submission:
+    """Raw input from any channel, before the policy has looked at it."""
+
+    text: str
+    author: str | None = None
+    color: str | None = None
+    size: str | None = None
+    source: Source = Source.WEB
+    author_ref: str | None = None
+    sender_key: str | None = None  # who the rate limit counts against
+    dedupe_key: str | None = None  # same key twice = one barrage (webhook retries)
+
+
+class BarrageService:
+    def __init__(
+        self,
+        store: Store,
+        publisher: Publisher,
+        policy: InputPolicy,
+        limiter: RateLimiter,
+        initial_mode: Mode = Mode.MANUAL,
+    ) -> None:
+        self._store = store
+        self._publisher = publisher
+        self._policy = policy
+        self._limiter = limiter
+        self._mode = initial_mode
+        # One writer at a time in this process, so events are committed and
+        # published in id order: the stream's ids then never go backwards.
+        self._write_lock = asyncio.Lock()
+
+    @property
+    def mode(self) -> Mode:
+        return self._mode
+
+    async def start(self) -> None:
+        """Load the stored mode; a new database takes the configured one."""
+        stored = await self._store.get_setting(MODE_KEY)
+        if stored in tuple(Mode):
+            self._mode = Mode(stored)
+        else:
+            await self._store.put_setting(MODE_KEY, self._mode, None)
+
+    async def submit(self, submission: Submission) -> Barrage:
+        draft = self._draft(submission)
+        if submission.sender_key:
+            self._limiter.check(submission.sender_key)
+        status = Status.APPROVED if self._mode is Mode.OFF else Status.PENDING
+        async with self._write_lock:
+            barrage, event = await self._store.add(draft, status, utcnow())
+            await self._publish(event)
+        return barrage
+
+    async def decide(self, barrage_id: int, verdict: Verdict, moderator: str) -> Barrage:
+        moderator = clean_name(moderator, MAX_NAME, "moderator")
+        async with self._write_lock:
+            barrage, event = await self._store.decide(
+                barrage_id, verdict.status, moderator, utcnow()
+            )
+            await self._publish(event)
+        logger.info("barrage %s %s by %s", barrage.id, barrage.status, moderator)
+        return barrage
+
+    async def set_mode(self, mode: str, by: str = "moderator") -> Mode:
+        try:
+            new = Mode(mode)
+        except ValueError:
+            raise InvalidInput('mode must be "off" or "manual"') from None
+        async with self._write_lock:
+            event = await self._store.put_setting(
+                MODE_KEY, new, (EventKind.MODE, {"mode": str(new), "by": clean_name(by, MAX_NAME, "?")})
+            )
+            self._mode = new
+            await self._publish(event)
+        logger.info("moderation mode set to %s by %s", new, clean_name(by, MAX_NAME, "?"))
+        return new
+
+    async def get(self, barrage_id: int) -> Barrage | None:
+        return await self._store.get(barrage_id)
+
+    async def list(self, status: Status | None, after_id: int = 0, limit: int = 500) -> list[Barrage]:
+        return await self._store.list(status, after_id, limit)
+
+    async def count(self, status: Status, decided_since: datetime | None = None) -> int:
+        return await self._store.count(status, decided_since)
+
+    async def events_after(self, event_id: int, kinds: tuple[EventKind, ...], limit: int) -> list[Event]:
+        return await self._store.events_after(event_id, kinds, limit)
+
+    async def last_event_id(self) -> int:
+        return await self._store.last_event_id()
+
+    def _draft(self, submission: Submission) -> Draft:
+        if not isinstance(submission.text, str):
+            raise InvalidInput("text must be a string")
+        return Draft(
+            text=self._policy.text(submission.text),
+            author=self._policy.author(submission.author),
+            color=normalize_color(submission.color),
+            size=normalize_size(submission.size),
+            source=submission.source,
+            author_ref=submission.author_ref,
+            dedupe_key=submission.dedupe_key,
+        )
+
+    async def _publish(self, event: Event | None) -> None:
+        if event is None:
+            return
+        try:
+            await self._publisher.publish(event)
+        except Exception:
+            # The database already holds the event: streams recover it by replay.
+            logger.exception("publishing event %s failed", event.id)

@@ -1,0 +1,210 @@
+"""The store: the database is the truth; every change and its event commit together."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import event as sa_event
+from sqlalchemy import func, insert, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+from sqlalchemy.pool import StaticPool
+from sqlmodel import SQLModel
+
+from server.core.errors import AlreadyDecided, NotFound
+from server.core.model import Barrage, Draft, Event, EventKind, Size, Source, Status
+from server.store.tables import BarrageRow, EventRow, SettingRow
+
+logger = logging.getLogger(__name__)
+
+BARRAGE = BarrageRow.__table__
+EVENT = EventRow.__table__
+SETTING = SettingRow.__table__
+
+
+def create_engine(url: str) -> AsyncEngine:
+    if not url.startswith("sqlite"):
+        return create_async_engine(url, pool_pre_ping=True)
+    in_memory = url.rstrip("/").endswith(("sqlite+aiosqlite:", ":memory:"))
+    engine = create_async_engine(
+        url,
+        connect_args={"timeout": 30},
+        **({"poolclass": StaticPool} if in_memory else {}),
+    )
+    sa_event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+    return engine
+
+
+def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+    # WAL lets the stream's replay reads run while a submission writes.
+    cursor = dbapi_conn.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.close()
+
+
+class SqlStore:
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+
+    @classmethod
+    def from_url(cls, url: str) -> SqlStore:
+        return cls(create_engine(url))
+
+    async def create_schema(self) -> None:
+        async with self._engine.begin() as conn:
+            await conn.run_sync(SQLModel.metadata.create_all)
+
+    async def close(self) -> None:
+        await self._engine.dispose()
+
+    async def ping(self) -> bool:
+        async with self._engine.connect() as conn:
+            await conn.execute(select(1))
+        return True
+
+    async def add(
+        self, draft: Draft, status: Status, now: datetime
+    ) -> tuple[Barrage, Event | None]:
+        values = _draft_values(draft, status, now)
+        try:
+            async with self._engine.begin() as conn:
+                result = await conn.execute(insert(BARRAGE).values(**values))
+                barrage = _barrage({**values, "id": result.inserted_primary_key[0]})
+                kind = EventKind.BARRAGE if status is Status.APPROVED else EventKind.PENDING
+                event = await _append(conn, kind, barrage.to_dict(), barrage.id, now)
+                return barrage, event
+        except IntegrityError:
+            if draft.dedupe_key is None:
+                raise
+            existing = await self._by_dedupe_key(draft.dedupe_key)
+            if existing is None:
+                raise
+            return existing, None
+
+    async def decide(
+        self, barrage_id: int, status: Status, moderator: str, now: datetime
+    ) -> tuple[Barrage, Event]:
+        cas = (
+            update(BARRAGE)
+            .where(BARRAGE.c.id == barrage_id, BARRAGE.c.status == Status.PENDING.value)
+            .values(status=status.value, decided_at=now, decided_by=moderator)
+        )
+        async with self._engine.begin() as conn:
+            if (await conn.execute(cas)).rowcount == 1:
+                barrage = await _get(conn, barrage_id)
+                assert barrage is not None
+                kind = EventKind.BARRAGE if status is Status.APPROVED else EventKind.REJECTED
+                return barrage, await _append(conn, kind, barrage.to_dict(), barrage_id, now)
+            barrage = await _get(conn, barrage_id)
+        if barrage is None:
+            raise NotFound(f"no barrage {barrage_id}")
+        raise AlreadyDecided(barrage.status.value, barrage.decided_by)
+
+    async def get(self, barrage_id: int) -> Barrage | None:
+        async with self._engine.connect() as conn:
+            return await _get(conn, barrage_id)
+
+    async def list(self, status: Status | None, after_id: int, limit: int) -> list[Barrage]:
+        query = select(BARRAGE).where(BARRAGE.c.id > after_id)
+        if status is not None:
+            query = query.where(BARRAGE.c.status == status.value)
+        async with self._engine.connect() as conn:
+            rows = await conn.execute(query.order_by(BARRAGE.c.id).limit(limit))
+            return [_barrage(row._mapping) for row in rows]
+
+    async def events_after(
+        self, event_id: int, kinds: Sequence[EventKind], limit: int
+    ) -> list[Event]:
+        query = (
+            select(EVENT.c.id, EVENT.c.kind, EVENT.c.payload)
+            .where(EVENT.c.id > event_id, EVENT.c.kind.in_([k.value for k in kinds]))
+            .order_by(EVENT.c.id)
+            .limit(limit)
+        )
+        async with self._engine.connect() as conn:
+            rows = await conn.execute(query)
+            return [Event(row.id, EventKind(row.kind), json.loads(row.payload)) for row in rows]
+
+    async def last_event_id(self) -> int:
+        async with self._engine.connect() as conn:
+            return (await conn.execute(select(func.max(EVENT.c.id)))).scalar() or 0
+
+    async def get_setting(self, key: str) -> str | None:
+        async with self._engine.connect() as conn:
+            query = select(SETTING.c.value).where(SETTING.c.key == key)
+            return (await conn.execute(query)).scalar()
+
+    async def put_setting(
+        self, key: str, value: str, event: tuple[EventKind, dict[str, Any]] | None
+    ) -> Event | None:
+        async with self._engine.begin() as conn:
+            changed = await conn.execute(
+                update(SETTING).where(SETTING.c.key == key).values(value=value)
+            )
+            if changed.rowcount == 0:
+                await conn.execute(insert(SETTING).values(key=key, value=value))
+            if event is None:
+                return None
+            return await _append(conn, event[0], event[1], None, datetime.now(UTC))
+
+    async def count(self, status: Status, decided_since: datetime | None = None) -> int:
+        query = select(func.count()).select_from(BARRAGE).where(BARRAGE.c.status == status.value)
+        if decided_since is not None:
+            query = query.where(BARRAGE.c.decided_at >= decided_since)
+        async with self._engine.connect() as conn:
+            return (await conn.execute(query)).scalar() or 0
+
+    async def _by_dedupe_key(self, key: str) -> Barrage | None:
+        async with self._engine.connect() as conn:
+            row = (await conn.execute(select(BARRAGE).where(BARRAGE.c.dedupe_key == key))).first()
+            return _barrage(row._mapping) if row else None
+
+
+async def _append(
+    conn: AsyncConnection, kind: EventKind, payload: dict[str, Any], barrage_id: int | None,
+    now: datetime,
+) -> Event:
+    result = await conn.execute(
+        insert(EVENT).values(
+            kind=kind.value, barrage_id=barrage_id, created_at=now,
+            payload=json.dumps(payload, ensure_ascii=False, separators=(",", ":")),
+        )
+    )
+    return Event(result.inserted_primary_key[0], kind, payload)
+
+
+async def _get(conn: AsyncConnection, barrage_id: int) -> Barrage | None:
+    row = (await conn.execute(select(BARRAGE).where(BARRAGE.c.id == barrage_id))).first()
+    return _barrage(row._mapping) if row else None
+
+
+def _draft_values(draft: Draft, status: Status, now: datetime) -> dict[str, Any]:
+    decided = status is not Status.PENDING
+    return {
+        "text": draft.text, "author": draft.author, "author_ref": draft.author_ref,
+        "source": draft.source.value, "color": draft.color, "size": draft.size.value,
+        "status": status.value, "created_at": now, "dedupe_key": draft.dedupe_key,
+        "decided_at": now if decided else None,
+        "decided_by": "auto" if decided else None,
+    }
+
+
+def _barrage(row: Any) -> Barrage:
+    return Barrage(
+        id=row["id"], text=row["text"], author=row["author"], color=row["color"],
+        size=Size(row["size"]), source=Source(row["source"]), status=Status(row["status"]),
+        created_at=_aware(row["created_at"]), author_ref=row["author_ref"],
+        decided_at=_aware(row["decided_at"]) if row["decided_at"] else None,
+        decided_by=row["decided_by"],
+    )
+
+
+def _aware(moment: datetime) -> datetime:
+    # SQLite hands back naive datetimes; everything we store is UTC.
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)

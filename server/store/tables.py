@@ -1,0 +1,47 @@
+"""SQLModel tables: barrages, settings and the append-only event log."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Column, DateTime, Text
+from sqlmodel import Field, SQLModel
+
+
+class BarrageRow(SQLModel, table=True):
+    __tablename__ = "barrage"
+
+    id: int | None = Field(default=None, primary_key=True)
+    text: str = Field(sa_column=Column(Text, nullable=False))
+    author: str
+    author_ref: str | None = None
+    source: str = Field(index=True)
+    color: str
+    size: str
+    status: str = Field(index=True)
+    created_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    decided_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
+    decided_by: str | None = None
+    # Same delivery twice (a webhook retry) must land once: unique when set.
+    dedupe_key: str | None = Field(default=None, unique=True)
+
+
+class SettingRow(SQLModel, table=True):
+    __tablename__ = "setting"
+
+    key: str = Field(primary_key=True)
+    value: str
+
+
+class EventRow(SQLModel, table=True):
+    """Append-only. Its id is the SSE id, so it must never be reused."""
+
+    __tablename__ = "event"
+    # AUTOINCREMENT on SQLite: ids are never reused, even after a crash.
+    __table_args__ = {"sqlite_autoincrement": True}
+
+    id: int | None = Field(default=None, primary_key=True)
+    kind: str = Field(index=True)
+    barrage_id: int | None = Field(default=None, index=True)
+    payload: str = Field(sa_column=Column(Text, nullable=False))
+    created_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))

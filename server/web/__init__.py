@@ -1,0 +1,1 @@
+"""HTTP: API routes, the SSE stream and the pages. Parse → one core call → render."""

@@ -1,0 +1,168 @@
+"""The JSON API. Each handler: parse → one core call → render."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+
+from aiohttp import web
+
+from server.core.errors import InvalidInput
+from server.core.model import Source, Status, Verdict
+from server.core.service import Submission
+from server.web.auth import admin_only
+from server.web.fanout import Audience
+from server.web.keys import CONFIG, FANOUT, SERVICE
+from server.web.stream import admin_stream
+
+MAX_ID = 2**31 - 1  # PostgreSQL integer; larger ids cannot exist
+LIST_LIMIT = 1000
+
+
+async def read_json_object(request: web.Request) -> dict[str, Any]:
+    try:
+        body = await request.json(loads=_strict_loads)
+    except ValueError:
+        raise InvalidInput("body must be valid JSON") from None
+    if not isinstance(body, dict):
+        raise InvalidInput("body must be a JSON object")
+    return body
+
+
+def _strict_loads(text: str) -> Any:
+    if not text.strip():
+        raise ValueError("empty body")
+    return json.loads(text)
+
+
+def optional_str(body: dict[str, Any], key: str) -> str | None:
+    value = body.get(key)
+    if value is not None and not isinstance(value, str):
+        raise InvalidInput(f"{key} must be a string")
+    return value
+
+
+async def submit(request: web.Request) -> web.Response:
+    body = await read_json_object(request)
+    if not isinstance(body.get("text"), str):
+        raise InvalidInput("text is required and must be a string")
+    submission = Submission(
+        text=body["text"],
+        author=optional_str(body, "author"),
+        color=optional_str(body, "color"),
+        size=optional_str(body, "size"),
+        source=Source.WEB,
+        sender_key=f"web:{request.remote}",
+    )
+    barrage = await request.app[SERVICE].submit(submission)
+    return web.json_response({"id": barrage.id, "status": barrage.status.value}, status=201)
+
+
+@admin_only
+async def list_barrages(request: web.Request) -> web.Response:
+    status = _status_param(request.query.get("status"))
+    after = _int_param(request.query.get("after"), "after", 0)
+    limit = min(_int_param(request.query.get("limit"), "limit", LIST_LIMIT), LIST_LIMIT)
+    items = await request.app[SERVICE].list(status, after, limit)
+    return web.json_response({"items": [b.to_dict() for b in items]})
+
+
+@admin_only
+async def approve(request: web.Request) -> web.Response:
+    return await _decide(request, Verdict.APPROVE)
+
+
+@admin_only
+async def reject(request: web.Request) -> web.Response:
+    return await _decide(request, Verdict.REJECT)
+
+
+async def _decide(request: web.Request, verdict: Verdict) -> web.Response:
+    barrage_id = _barrage_id(request)
+    moderator = None
+    if request.can_read_body:
+        moderator = optional_str(await read_json_object(request), "moderator")
+    barrage = await request.app[SERVICE].decide(barrage_id, verdict, moderator or "web moderator")
+    return web.json_response(barrage.to_dict())
+
+
+@admin_only
+async def get_mode(request: web.Request) -> web.Response:
+    return web.json_response({"mode": request.app[SERVICE].mode.value})
+
+
+@admin_only
+async def put_mode(request: web.Request) -> web.Response:
+    body = await read_json_object(request)
+    mode = optional_str(body, "mode") or ""
+    new = await request.app[SERVICE].set_mode(mode, optional_str(body, "moderator") or "web")
+    return web.json_response({"mode": new.value})
+
+
+@admin_only
+async def stats(request: web.Request) -> web.Response:
+    service = request.app[SERVICE]
+    midnight = datetime.now().astimezone().replace(hour=0, minute=0, second=0, microsecond=0)
+    return web.json_response({
+        "mode": service.mode.value,
+        "pending": await service.count(Status.PENDING),
+        "approved_today": await service.count(Status.APPROVED, midnight),
+        "screens": request.app[FANOUT].count(Audience.SCREEN),
+    })
+
+
+async def screen_config(request: web.Request) -> web.Response:
+    config = request.app[CONFIG]
+    return web.json_response({
+        "join_text": config.join_text(),
+        "crossing_seconds": config.screen.crossing_seconds,
+        "max_waiting": config.screen.max_waiting,
+        "max_text_length": config.moderation.max_text_length,
+        "max_author_length": config.moderation.max_author_length,
+    })
+
+
+async def healthz(request: web.Request) -> web.Response:
+    return web.json_response({
+        "status": "ok",
+        "mode": request.app[SERVICE].mode.value,
+        "streams": request.app[FANOUT].count(Audience.SCREEN),
+    })
+
+
+def _barrage_id(request: web.Request) -> int:
+    raw = request.match_info["id"]
+    if len(raw) > 10 or int(raw) > MAX_ID:
+        raise web.HTTPNotFound(reason=f"no barrage {raw}")
+    return int(raw)
+
+
+def _status_param(raw: str | None) -> Status | None:
+    if raw is None or raw == "":
+        return None
+    try:
+        return Status(raw)
+    except ValueError:
+        raise InvalidInput("status must be pending, approved or rejected") from None
+
+
+def _int_param(raw: str | None, name: str, default: int) -> int:
+    if raw is None or raw == "":
+        return default
+    if not raw.isdigit() or len(raw) > 10:
+        raise InvalidInput(f"{name} must be a non-negative integer")
+    return int(raw)
+
+
+def add_routes(app: web.Application) -> None:
+    app.router.add_post("/api/barrages", submit)
+    app.router.add_get("/api/barrages", list_barrages)
+    app.router.add_post(r"/api/barrages/{id:\d+}/approve", approve)
+    app.router.add_post(r"/api/barrages/{id:\d+}/reject", reject)
+    app.router.add_get("/api/mode", get_mode)
+    app.router.add_put("/api/mode", put_mode)
+    app.router.add_get("/api/stats", stats)
+    app.router.add_get("/api/stream", admin_only(admin_stream))
+    app.router.add_get("/api/screen-config", screen_config)
+    app.router.add_get("/healthz", healthz)

@@ -1,0 +1,153 @@
+"""SSE fan-out: encode each event once, write the same bytes to every stream.
+
+Writes go straight to each client's transport without awaiting it, so one slow
+client never delays the next. A client whose unsent bytes pile up past
+`max_buffer_bytes` (the kernel's buffers are already full by then) is dropped;
+its browser reconnects with Last-Event-ID and replays from the database.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from dataclasses import dataclass
+from enum import Enum
+from typing import Any
+
+from server.core.model import Event, EventKind
+
+logger = logging.getLogger(__name__)
+
+
+class Audience(Enum):
+    SCREEN = "screen"  # public: approved barrages only
+    ADMIN = "admin"    # moderators: every event kind
+
+
+@dataclass(frozen=True, slots=True)
+class Frame:
+    """One SSE message, as raw bytes and as an HTTP/1.1 chunk."""
+
+    id: int
+    raw: bytes
+    chunk: bytes
+
+    @classmethod
+    def of(cls, data: bytes, event_id: int = 0) -> Frame:
+        return cls(event_id, data, b"%x\r\n%b\r\n" % (len(data), data))
+
+
+def encode_event(event_id: int, kind: str, payload: dict[str, Any]) -> bytes:
+    data = json.dumps(payload, ensure_ascii=False, separators=(",", ":"))
+    return f"id: {event_id}\nevent: {kind}\ndata: {data}\n\n".encode()
+
+
+def frames_for(event: Event) -> dict[Audience, Frame]:
+    frames = {Audience.ADMIN: Frame.of(encode_event(event.id, event.kind, event.payload), event.id)}
+    if event.kind is EventKind.BARRAGE:
+        data = encode_event(event.id, event.kind, event.public_payload())
+        frames[Audience.SCREEN] = Frame.of(data, event.id)
+    return frames
+
+
+HEARTBEAT = Frame.of(b": ping\n\n")
+
+
+class Client:
+    """One open stream. Until `go_live`, frames are held in `backlog` (replay runs)."""
+
+    __slots__ = ("audience", "backlog", "chunked", "done", "last_id", "transport")
+
+    def __init__(self, audience: Audience, transport: asyncio.Transport, chunked: bool,
+                 last_id: int, replaying: bool) -> None:
+        self.audience = audience
+        self.transport = transport
+        self.chunked = chunked
+        self.last_id = last_id
+        self.backlog: list[Frame] | None = [] if replaying else None
+        self.done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+    def take_backlog(self) -> list[Frame]:
+        """Frames held during replay that are still new; goes live when none are left."""
+        held = [f for f in self.backlog or () if f.id > self.last_id]
+        if held:
+            self.backlog = []
+        else:
+            self.backlog = None
+        return held
+
+
+class FanOut:
+    def __init__(self, max_buffer_bytes: int, heartbeat_seconds: float,
+                 max_backlog: int = 1000) -> None:
+        self._max_buffer = max_buffer_bytes
+        self._heartbeat_seconds = heartbeat_seconds
+        self._max_backlog = max_backlog
+        self._clients: dict[Audience, set[Client]] = {a: set() for a in Audience}
+        self._heartbeat: asyncio.Task[None] | None = None
+        self.dropped = 0
+
+    def count(self, audience: Audience) -> int:
+        return len(self._clients[audience])
+
+    def start(self) -> None:
+        self._heartbeat = asyncio.create_task(self._beat(), name="sse-heartbeat")
+
+    async def close(self) -> None:
+        """Stop the heartbeat and end every stream, so shutdown never waits on one."""
+        if self._heartbeat:
+            self._heartbeat.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._heartbeat
+        for clients in self._clients.values():
+            for client in tuple(clients):
+                self.detach(client)
+                client.transport.close()
+
+    def attach(self, client: Client) -> None:
+        self._clients[client.audience].add(client)
+
+    def detach(self, client: Client) -> None:
+        self._clients[client.audience].discard(client)
+        if not client.done.done():
+            client.done.set_result(None)
+
+    def on_event(self, event: Event) -> None:
+        """Bus handler: synchronous, never awaits a client."""
+        for audience, frame in frames_for(event).items():
+            for client in tuple(self._clients[audience]):
+                self._send(client, frame)
+
+    def _send(self, client: Client, frame: Frame) -> None:
+        if frame.id and frame.id <= client.last_id:
+            return  # already sent by replay: never twice
+        if client.backlog is not None:
+            client.backlog.append(frame)
+            if len(client.backlog) > self._max_backlog:
+                self._drop(client, "backlog full during replay")
+            return
+        transport = client.transport
+        if transport.is_closing():
+            self.detach(client)
+            return
+        transport.write(frame.chunk if client.chunked else frame.raw)
+        client.last_id = frame.id or client.last_id
+        if transport.get_write_buffer_size() > self._max_buffer:
+            self._drop(client, "send buffer backed up")
+
+    def _drop(self, client: Client, why: str) -> None:
+        self.dropped += 1
+        logger.info("dropping %s stream: %s", client.audience.value, why)
+        self.detach(client)
+        # abort, not close: close would wait to flush to a client that is not reading.
+        client.transport.abort()
+
+    async def _beat(self) -> None:
+        while True:
+            await asyncio.sleep(self._heartbeat_seconds)
+            for clients in self._clients.values():
+                for client in tuple(clients):
+                    if client.backlog is None:
+                        self._send(client, HEARTBEAT)

@@ -1,0 +1,13 @@
+"""Typed application state keys, set once by the composition root."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from server.config import Config
+from server.core.service import BarrageService
+from server.web.fanout import FanOut
+
+CONFIG = web.AppKey("config", Config)
+SERVICE = web.AppKey("service", BarrageService)
+FANOUT = web.AppKey("fanout", FanOut)

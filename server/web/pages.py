@@ -1,0 +1,43 @@
+"""The pages in screen_web/: plain files, sent with a Content-Security-Policy."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from aiohttp import web
+
+PAGES_DIR = Path(__file__).resolve().parents[2] / "screen_web"
+PAGES = {"/": "index.html", "/screen": "screen.html", "/send": "send.html",
+         "/moderate": "moderate.html"}
+
+# No inline script or style anywhere: user text can never become code.
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'none'; "
+    "form-action 'self'"
+)
+# The screen may be embedded (overlay tools); the others may not be framed.
+FRAMING = {"/screen": ""}
+
+
+def page_handler(path: str, filename: str) -> web.Handler:
+    async def page(_request: web.Request) -> web.FileResponse:
+        framing = FRAMING.get(path, "; frame-ancestors 'none'")
+        return web.FileResponse(
+            PAGES_DIR / filename,
+            headers={"Content-Security-Policy": CSP + framing, "Cache-Control": "no-cache"},
+        )
+
+    return page
+
+
+async def security_headers(_request: web.Request, response: web.StreamResponse) -> None:
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    response.headers.setdefault("Referrer-Policy", "no-referrer")
+
+
+def add_routes(app: web.Application) -> None:
+    for path, filename in PAGES.items():
+        app.router.add_get(path, page_handler(path, filename))
+    app.router.add_static("/static/", PAGES_DIR / "static", append_version=False)
+    app.on_response_prepare.append(security_headers)

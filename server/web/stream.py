@@ -1,0 +1,98 @@
+"""GET /stream (public, approved barrages) and GET /api/stream (moderators, everything).
+
+Hand-over from replay to live: the client is attached *before* the database
+is read, and live frames are held until replay ends; a frame whose id was
+already replayed is skipped. Nothing falls in the gap, nothing comes twice.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+
+from aiohttp import web
+
+from server.core.model import EventKind
+from server.core.service import BarrageService
+from server.web.fanout import Audience, Client, encode_event
+from server.web.keys import CONFIG, FANOUT, SERVICE
+
+logger = logging.getLogger(__name__)
+
+REPLAY_PAGE = 500
+KINDS = {
+    Audience.SCREEN: (EventKind.BARRAGE,),
+    Audience.ADMIN: tuple(EventKind),
+}
+SSE_HEADERS = {
+    "Content-Type": "text/event-stream; charset=utf-8",
+    "Cache-Control": "no-cache, no-transform",
+    "X-Accel-Buffering": "no",  # nginx: do not buffer the stream
+}
+
+
+async def screen_stream(request: web.Request) -> web.StreamResponse:
+    return await _serve(request, Audience.SCREEN)
+
+
+async def admin_stream(request: web.Request) -> web.StreamResponse:
+    return await _serve(request, Audience.ADMIN)
+
+
+def last_event_id(request: web.Request) -> int | None:
+    raw = request.headers.get("Last-Event-ID") or request.query.get("last_event_id")
+    if raw is None or raw.strip() == "":
+        return None
+    if not raw.strip().isdigit() or len(raw.strip()) > 18:
+        raise web.HTTPBadRequest(reason="Last-Event-ID must be a non-negative integer")
+    return int(raw)
+
+
+async def _serve(request: web.Request, audience: Audience) -> web.StreamResponse:
+    resume_from = last_event_id(request)
+    service, fanout = request.app[SERVICE], request.app[FANOUT]
+    response = web.StreamResponse(headers=SSE_HEADERS)
+    await response.prepare(request)
+    await response.write(_preamble(request))
+    if request.transport is None:
+        return response
+    client = Client(audience, request.transport, response.chunked, 0, resume_from is not None)
+    fanout.attach(client)
+    try:
+        if resume_from is not None:
+            after = min(resume_from, await service.last_event_id())
+            await _replay(response, client, after, service)
+        await client.done
+    except (ConnectionError, RuntimeError):
+        pass  # the client went away mid-replay
+    finally:
+        fanout.detach(client)
+    return response
+
+
+def _preamble(request: web.Request) -> bytes:
+    retry = request.app[CONFIG].stream.retry_ms
+    # Jitter spreads a whole room of screens reconnecting after a restart.
+    return b"retry: %d\n: connected\n\n" % (retry + random.randint(0, retry // 2))
+
+
+async def _replay(
+    response: web.StreamResponse, client: Client, after: int, service: BarrageService
+) -> None:
+    client.last_id = after
+    while True:
+        events = await service.events_after(client.last_id, KINDS[client.audience], REPLAY_PAGE)
+        for event in events:
+            payload = event.public_payload() if client.audience is Audience.SCREEN else event.payload
+            await response.write(encode_event(event.id, event.kind, payload))
+            client.last_id = event.id
+        if len(events) < REPLAY_PAGE:
+            break
+    await _drain_backlog(response, client)
+
+
+async def _drain_backlog(response: web.StreamResponse, client: Client) -> None:
+    while held := client.take_backlog():
+        for frame in held:
+            await response.write(frame.raw)
+            client.last_id = frame.id

@@ -1,0 +1,110 @@
+from __future__ import annotations
+
+import pytest
+
+from server.core.errors import InvalidInput, RateLimited
+from server.core.model import Size
+from server.core.policy import (
+    DEFAULT_AUTHOR,
+    InputPolicy,
+    RateLimiter,
+    clean_text,
+    grapheme_count,
+    normalize_color,
+    normalize_size,
+)
+
+policy = InputPolicy(max_text_length=5, max_author_length=3)
+
+
+def test_text_is_trimmed_and_whitespace_folded() -> None:
+    assert policy.text("  a \n\t b  ") == "a b"
+
+
+@pytest.mark.parametrize("raw", ["", "   ", "\n\t", "\u202e\u2066", "\x00\x07"])
+def test_empty_text_is_refused(raw: str) -> None:
+    with pytest.raises(InvalidInput, match="empty"):
+        policy.text(raw)
+
+
+def test_length_counts_grapheme_clusters() -> None:
+    family = "👨\u200d👩\u200d👧\u200d👦"
+    flag = "🇯🇵"
+    assert grapheme_count(family + flag + "é") == 3
+    assert policy.text(family * 5) == family * 5
+    with pytest.raises(InvalidInput, match="at most 5"):
+        policy.text(family * 6)
+
+
+def test_combining_accents_count_once() -> None:
+    assert policy.text("e\u0301" * 5) == "é" * 5  # NFC folds them
+
+
+def test_control_and_bidi_characters_are_removed() -> None:
+    assert clean_text("ab\u202ecd\u2066e\u2069\x1b[31m\x7f") == "abcde[31m"
+
+
+def test_stacked_marks_are_capped() -> None:
+    zalgo = "a" + "\u0300\u0301\u0302\u0303\u0304\u0305\u0306\u0307" * 4
+    assert grapheme_count(clean_text(zalgo)) == 1
+    assert len(clean_text(zalgo)) == 5
+
+
+def test_huge_input_is_refused_before_any_work() -> None:
+    with pytest.raises(InvalidInput, match="too long"):
+        policy.text("x" * 10_000)
+
+
+def test_author_defaults_and_limits() -> None:
+    assert policy.author(None) == DEFAULT_AUTHOR
+    assert policy.author("  ") == DEFAULT_AUTHOR
+    assert policy.author(" Bo ") == "Bo"
+    with pytest.raises(InvalidInput, match="author is too long"):
+        policy.author("Alice")
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        (None, "#ffffff"),
+        ("", "#ffffff"),
+        ("#ABC", "#aabbcc"),
+        ("#a1B2c3", "#a1b2c3"),
+        ("Red", "#ff4d4f"),
+        (" blue ", "#4d9dff"),
+    ],
+)
+def test_colors_normalise(raw: str | None, expected: str) -> None:
+    assert normalize_color(raw) == expected
+
+
+@pytest.mark.parametrize("raw", ["#ab", "#abcd", "#gggggg", "rgb(1,2,3)", "red;x", "javascript:1", "#fff "
+                                 "x"])
+def test_bad_colors_are_refused(raw: str) -> None:
+    with pytest.raises(InvalidInput, match="color"):
+        normalize_color(raw)
+
+
+def test_sizes() -> None:
+    assert normalize_size(None) is Size.MEDIUM
+    assert normalize_size("LARGE") is Size.LARGE
+    with pytest.raises(InvalidInput, match="size"):
+        normalize_size("huge")
+
+
+def test_rate_limiter_window_and_bound() -> None:
+    limiter = RateLimiter(per_minute=2, max_senders=2)
+    limiter.check("a", now=0)
+    limiter.check("a", now=1)
+    with pytest.raises(RateLimited):
+        limiter.check("a", now=2)
+    limiter.check("a", now=61)  # the first two left the window
+    limiter.check("b", now=61)
+    limiter.check("c", now=61)  # "a" is forgotten: the set stays bounded
+    assert len(limiter._seen) == 2
+
+
+def test_rate_limit_zero_means_no_limit() -> None:
+    limiter = RateLimiter(per_minute=0)
+    for i in range(100):
+        limiter.check("a", now=i / 100)

@@ -1,0 +1,162 @@
+"""The service against the real store (SQLite file and PostgreSQL) and the real memory bus."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from sqlmodel import SQLModel
+
+from server.bus import MemoryBus
+from server.core.errors import AlreadyDecided, InvalidInput, NotFound, RateLimited
+from server.core.model import Event, EventKind, Mode, Source, Status, Verdict
+from server.core.policy import InputPolicy, RateLimiter
+from server.core.service import BarrageService, Submission
+from server.store import SqlStore
+from tests.conftest import POSTGRES_URL
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[SqlStore]:
+    if request.param == "sqlite":
+        store = SqlStore.from_url(f"sqlite+aiosqlite:///{tmp_path / 'core.db'}")
+    else:
+        store = SqlStore.from_url(POSTGRES_URL)
+        async with store._engine.begin() as conn:
+            await conn.run_sync(SQLModel.metadata.drop_all)
+    await store.create_schema()
+    yield store
+    await store.close()
+
+
+class Recorder:
+    def __init__(self, bus: MemoryBus) -> None:
+        self.events: list[Event] = []
+        bus.subscribe(self.events.append)
+
+
+async def make_service(store: SqlStore, mode: Mode = Mode.MANUAL, per_minute: int = 0):
+    bus = MemoryBus()
+    recorder = Recorder(bus)
+    service = BarrageService(store, bus, InputPolicy(), RateLimiter(per_minute), initial_mode=mode)
+    await service.start()
+    return service, recorder
+
+
+async def test_manual_mode_keeps_submissions_pending(store: SqlStore) -> None:
+    service, rec = await make_service(store)
+    barrage = await service.submit(Submission(text="  hello  ", author="Ann", color="#F00"))
+    assert (barrage.status, barrage.text, barrage.color) == (Status.PENDING, "hello", "#ff0000")
+    assert [e.kind for e in rec.events] == [EventKind.PENDING]
+
+
+async def test_mode_off_approves_at_once(store: SqlStore) -> None:
+    service, rec = await make_service(store, Mode.OFF)
+    barrage = await service.submit(Submission(text="hi", source=Source.TELEGRAM, author_ref="42"))
+    assert barrage.status is Status.APPROVED and barrage.decided_by == "auto"
+    assert [e.kind for e in rec.events] == [EventKind.BARRAGE]
+    assert rec.events[0].public_payload() == {
+        "id": barrage.id, "text": "hi", "author": "Anonymous", "color": "#ffffff",
+        "size": "medium", "source": "telegram", "created_at": rec.events[0].payload["created_at"],
+    }
+
+
+async def test_first_decision_wins(store: SqlStore) -> None:
+    service, rec = await make_service(store)
+    barrage = await service.submit(Submission(text="hi"))
+    decided = await service.decide(barrage.id, Verdict.APPROVE, "Alice")
+    assert (decided.status, decided.decided_by) == (Status.APPROVED, "Alice")
+    with pytest.raises(AlreadyDecided, match="already approved by Alice"):
+        await service.decide(barrage.id, Verdict.REJECT, "Bob")
+    assert [e.kind for e in rec.events] == [EventKind.PENDING, EventKind.BARRAGE]
+
+
+async def test_concurrent_approvals_make_exactly_one_event(store: SqlStore) -> None:
+    service, rec = await make_service(store)
+    barrage = await service.submit(Submission(text="race"))
+    verdicts = [Verdict.APPROVE if i % 2 else Verdict.REJECT for i in range(12)]
+    results = await asyncio.gather(
+        *(service.decide(barrage.id, v, f"mod{i}") for i, v in enumerate(verdicts)),
+        return_exceptions=True,
+    )
+    winners = [r for r in results if not isinstance(r, Exception)]
+    assert len(winners) == 1
+    assert all(isinstance(r, AlreadyDecided) for r in results if r not in winners)
+    assert len([e for e in rec.events if e.kind is not EventKind.PENDING]) == 1
+    log = await store.events_after(0, tuple(EventKind), 100)
+    assert len([e for e in log if e.kind in (EventKind.BARRAGE, EventKind.REJECTED)]) == 1
+
+
+async def test_concurrent_approvals_from_separate_services(store: SqlStore) -> None:
+    """Two processes' worth of services share one database: the CAS is in SQL, not a lock."""
+    first, _ = await make_service(store)
+    second, _ = await make_service(store)
+    barrage = await first.submit(Submission(text="race"))
+    results = await asyncio.gather(
+        first.decide(barrage.id, Verdict.APPROVE, "A"),
+        second.decide(barrage.id, Verdict.APPROVE, "B"),
+        return_exceptions=True,
+    )
+    assert sum(not isinstance(r, Exception) for r in results) == 1
+
+
+async def test_unknown_barrage(store: SqlStore) -> None:
+    service, _ = await make_service(store)
+    with pytest.raises(NotFound):
+        await service.decide(999, Verdict.APPROVE, "Alice")
+
+
+async def test_invalid_input_stores_nothing(store: SqlStore) -> None:
+    service, rec = await make_service(store)
+    for bad in (Submission(text="  "), Submission(text="x", color="nope"), Submission(text="x", size="xl")):
+        with pytest.raises(InvalidInput):
+            await service.submit(bad)
+    assert rec.events == [] and await service.list(None) == []
+
+
+async def test_mode_is_stored_and_survives_restart(store: SqlStore) -> None:
+    service, rec = await make_service(store, Mode.MANUAL)
+    await service.set_mode("off", by="Alice")
+    assert rec.events[-1].kind is EventKind.MODE and rec.events[-1].payload["mode"] == "off"
+    again, _ = await make_service(store, Mode.MANUAL)  # the config says manual; the database wins
+    assert again.mode is Mode.OFF
+    with pytest.raises(InvalidInput):
+        await service.set_mode("auto")
+
+
+async def test_duplicate_delivery_is_one_barrage(store: SqlStore) -> None:
+    service, rec = await make_service(store)
+    first = await service.submit(Submission(text="hi", dedupe_key="telegram:update:7"))
+    second = await service.submit(Submission(text="hi", dedupe_key="telegram:update:7"))
+    assert first.id == second.id
+    assert len(rec.events) == 1 and len(await service.list(None)) == 1
+
+
+async def test_rate_limit_per_sender(store: SqlStore) -> None:
+    service, _ = await make_service(store, per_minute=2)
+    for _ in range(2):
+        await service.submit(Submission(text="hi", sender_key="web:1.2.3.4"))
+    with pytest.raises(RateLimited):
+        await service.submit(Submission(text="hi", sender_key="web:1.2.3.4"))
+    await service.submit(Submission(text="hi", sender_key="web:5.6.7.8"))
+
+
+async def test_event_ids_increase_across_restarts(store: SqlStore) -> None:
+    service, rec = await make_service(store, Mode.OFF)
+    await service.submit(Submission(text="one"))
+    again, rec2 = await make_service(store, Mode.OFF)
+    await again.submit(Submission(text="two"))
+    assert rec2.events[0].id > rec.events[0].id
+
+
+async def test_a_failing_publisher_never_fails_a_submission(store: SqlStore) -> None:
+    class Broken:
+        async def publish(self, event: Event) -> None:
+            raise ConnectionError("bus down")
+
+    service = BarrageService(store, Broken(), InputPolicy(), RateLimiter(0), Mode.OFF)
+    await service.start()
+    barrage = await service.submit(Submission(text="still here"))
+    assert (await store.events_after(0, (EventKind.BARRAGE,), 10))[0].payload["id"] == barrage.id

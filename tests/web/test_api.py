@@ -1,0 +1,191 @@
+"""The HTTP API through the real app factory, over real HTTP."""
+
+from __future__ import annotations
+
+import pytest
+from aiohttp.test_utils import TestClient
+
+from server.web.auth import ADMIN_ROUTE
+from tests.conftest import AUTH, ClientFactory, ConfigFactory
+
+
+async def submit(client: TestClient, **body: object) -> dict:
+    resp = await client.post("/api/barrages", json=body)
+    assert resp.status == 201, await resp.text()
+    return await resp.json()
+
+
+async def listed(client: TestClient, status: str = "") -> list[dict]:
+    resp = await client.get(f"/api/barrages?status={status}", headers=AUTH)
+    assert resp.status == 200
+    return (await resp.json())["items"]
+
+
+async def test_submit_in_manual_mode_is_pending(client: TestClient) -> None:
+    reply = await submit(client, text="  hello wall  ", author="Ann", color="#ABC", size="large")
+    assert reply == {"id": reply["id"], "status": "pending"}
+    [item] = await listed(client, "pending")
+    assert item["text"] == "hello wall" and item["color"] == "#aabbcc" and item["size"] == "large"
+    assert item["source"] == "web" and item["author"] == "Ann" and "created_at" in item
+    assert "decided_by" not in item
+
+
+async def test_submit_in_mode_off_is_approved(open_client: TestClient) -> None:
+    assert (await submit(open_client, text="hi"))["status"] == "approved"
+
+
+async def test_defaults(client: TestClient) -> None:
+    await submit(client, text="hi")
+    [item] = await listed(client)
+    assert (item["author"], item["color"], item["size"]) == ("Anonymous", "#ffffff", "medium")
+
+
+BAD_BODIES = [
+    b"not json",
+    b"",
+    b"[1, 2]",
+    b'"text"',
+    b"{}",
+    b'{"text": 5}',
+    b'{"text": null}',
+    b'{"text": "   "}',
+    b'{"text": "' + b"x" * 101 + b'"}',
+    b'{"text": "hi", "author": 7}',
+    b'{"text": "hi", "author": "' + b"a" * 33 + b'"}',
+    b'{"text": "hi", "color": "#12"}',
+    b'{"text": "hi", "color": "url(javascript:x)"}',
+    b'{"text": "hi", "color": ["red"]}',
+    b'{"text": "hi", "size": "huge"}',
+    b'{"text": "hi", "size": 3}',
+    b"\xff\xfe\x00garbage",
+    b'{"text": "\\ud800"}',
+]
+
+
+@pytest.mark.parametrize("body", BAD_BODIES)
+async def test_bad_input_is_400_and_stores_nothing(client: TestClient, body: bytes) -> None:
+    resp = await client.post("/api/barrages", data=body, headers={"Content-Type": "application/json"})
+    assert resp.status == 400
+    assert isinstance((await resp.json())["error"], str)
+    assert await listed(client) == []
+    assert (await client.get("/healthz")).status == 200
+
+
+async def test_oversized_body_is_refused(client: TestClient) -> None:
+    resp = await client.post("/api/barrages", data=b"{" + b" " * 200_000 + b"}")
+    assert resp.status == 413
+    assert await listed(client) == []
+
+
+async def test_every_admin_route_needs_the_token(client: TestClient) -> None:
+    routes = [
+        r for r in client.app.router.routes()
+        if getattr(r.handler, ADMIN_ROUTE, False)
+    ]
+    assert len(routes) >= 7
+    for route in routes:
+        path = route.resource.canonical.replace("{id}", "1")
+        for headers in ({}, {"Authorization": "Bearer wrong"}, {"Authorization": "Basic x"}):
+            resp = await client.request(route.method, path, headers=headers)
+            assert resp.status == 401, (route.method, path, headers)
+            if route.method != "HEAD":
+                assert (await resp.json())["error"]
+
+
+async def test_list_is_in_id_order_and_filters(client: TestClient) -> None:
+    ids = [(await submit(client, text=f"m{i}"))["id"] for i in range(4)]
+    await client.post(f"/api/barrages/{ids[1]}/approve", headers=AUTH)
+    await client.post(f"/api/barrages/{ids[2]}/reject", headers=AUTH)
+    assert [i["id"] for i in await listed(client)] == ids
+    assert [i["id"] for i in await listed(client, "pending")] == [ids[0], ids[3]]
+    assert [i["id"] for i in await listed(client, "approved")] == [ids[1]]
+    [rejected] = await listed(client, "rejected")
+    assert rejected["id"] == ids[2] and rejected["decided_by"] == "web moderator"
+    assert (await client.get("/api/barrages?status=nope", headers=AUTH)).status == 400
+    assert (await client.get("/api/barrages?limit=-1", headers=AUTH)).status == 400
+
+
+async def test_decisions(client: TestClient) -> None:
+    bid = (await submit(client, text="hi"))["id"]
+    resp = await client.post(f"/api/barrages/{bid}/approve", json={"moderator": "Alice"}, headers=AUTH)
+    assert resp.status == 200
+    body = await resp.json()
+    assert body["status"] == "approved" and body["decided_by"] == "Alice" and body["decided_at"]
+    again = await client.post(f"/api/barrages/{bid}/reject", headers=AUTH)
+    assert again.status == 409
+    assert await again.json() == {"error": "already approved by Alice"}
+
+
+@pytest.mark.parametrize("path", ["/api/barrages/999/approve", "/api/barrages/99999999999999999999/reject",
+                                  "/api/barrages/abc/approve"])
+async def test_unknown_barrage_is_404(client: TestClient, path: str) -> None:
+    resp = await client.post(path, headers=AUTH)
+    assert resp.status == 404
+
+
+async def test_decision_body_must_be_json_object(client: TestClient) -> None:
+    bid = (await submit(client, text="hi"))["id"]
+    resp = await client.post(f"/api/barrages/{bid}/approve", data=b"[", headers=AUTH)
+    assert resp.status == 400
+    assert (await listed(client, "pending"))[0]["id"] == bid
+
+
+async def test_mode_switch_at_runtime(client: TestClient) -> None:
+    assert (await (await client.get("/api/mode", headers=AUTH)).json()) == {"mode": "manual"}
+    resp = await client.put("/api/mode", json={"mode": "off"}, headers=AUTH)
+    assert await resp.json() == {"mode": "off"}
+    assert (await submit(client, text="now"))["status"] == "approved"
+    assert (await client.put("/api/mode", json={"mode": "auto"}, headers=AUTH)).status == 400
+
+
+async def test_stats(client: TestClient) -> None:
+    bid = (await submit(client, text="a"))["id"]
+    await submit(client, text="b")
+    await client.post(f"/api/barrages/{bid}/approve", headers=AUTH)
+    stats = await (await client.get("/api/stats", headers=AUTH)).json()
+    assert stats == {"mode": "manual", "pending": 1, "approved_today": 1, "screens": 0}
+
+
+async def test_rate_limit_is_429(make_client: ClientFactory) -> None:
+    client = await make_client(moderation__max_per_minute=2)
+    for _ in range(2):
+        await submit(client, text="hi")
+    resp = await client.post("/api/barrages", json={"text": "hi"})
+    assert resp.status == 429 and "slow down" in (await resp.json())["error"]
+
+
+async def test_restart_keeps_pending_barrages(
+    make_client: ClientFactory, make_config: ConfigFactory
+) -> None:
+    config = make_config()
+    first = await make_client(config)
+    bid = (await submit(first, text="survive"))["id"]
+    await first.close()
+    second = await make_client(config)
+    [item] = await listed(second, "pending")
+    assert item["id"] == bid and item["text"] == "survive"
+    assert (await second.post(f"/api/barrages/{bid}/approve", headers=AUTH)).status == 200
+
+
+async def test_unknown_api_path_is_json_404(client: TestClient) -> None:
+    resp = await client.get("/api/nope")
+    assert resp.status == 404 and "error" in await resp.json()
+    resp = await client.delete("/api/barrages")
+    assert resp.status == 405
+
+
+async def test_healthz_and_screen_config(client: TestClient) -> None:
+    health = await client.get("/healthz")
+    assert health.status == 200 and (await health.json())["status"] == "ok"
+    cfg = await (await client.get("/api/screen-config")).json()
+    assert cfg["join_text"].endswith("/send") and cfg["crossing_seconds"] == 8
+
+
+async def test_hostile_moderator_name_is_cleaned(client: TestClient) -> None:
+    bid = (await submit(client, text="hi"))["id"]
+    resp = await client.post(
+        f"/api/barrages/{bid}/approve", headers=AUTH,
+        json={"moderator": "\ud800Al\u202eice" + "x" * 500},
+    )
+    assert resp.status == 200
+    assert (await resp.json())["decided_by"] == "Alice" + "x" * 59
