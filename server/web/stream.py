@@ -7,8 +7,11 @@ already replayed is skipped. Nothing falls in the gap, nothing comes twice.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import random
+import socket
 
 from aiohttp import web
 
@@ -20,6 +23,7 @@ from server.web.keys import CONFIG, FANOUT, SERVICE
 logger = logging.getLogger(__name__)
 
 REPLAY_PAGE = 500
+KERNEL_SEND_BUFFER = 64 * 1024
 KINDS = {
     Audience.SCREEN: (EventKind.BARRAGE,),
     Audience.ADMIN: tuple(EventKind),
@@ -56,7 +60,10 @@ async def _serve(request: web.Request, audience: Audience) -> web.StreamResponse
     await response.write(_preamble(request))
     if request.transport is None:
         return response
-    client = Client(audience, request.transport, response.chunked, 0, resume_from is not None)
+    # aiohttp picks chunked framing itself for HTTP/1.1; live writes bypass it, so match it.
+    chunked = response.headers.get("Transfer-Encoding", "").lower() == "chunked"
+    _cap_kernel_buffer(request.transport)
+    client = Client(audience, request.transport, chunked, 0, resume_from is not None)
     fanout.attach(client)
     try:
         if resume_from is not None:
@@ -68,6 +75,16 @@ async def _serve(request: web.Request, audience: Audience) -> web.StreamResponse
     finally:
         fanout.detach(client)
     return response
+
+
+def _cap_kernel_buffer(transport: asyncio.Transport) -> None:
+    # Linux lets a socket's send buffer grow to 4 MiB; a stalled client would
+    # hide that much in the kernel before our own bound ever saw it. SSE
+    # messages are small, so 64 KiB is plenty and bounds memory per stream.
+    sock = transport.get_extra_info("socket")
+    if sock is not None:
+        with contextlib.suppress(OSError):
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, KERNEL_SEND_BUFFER)
 
 
 def _preamble(request: web.Request) -> bytes:

@@ -1,0 +1,28 @@
+"""The core talks to its ports: it imports no transport, ORM or bus."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+CORE = Path(__file__).resolve().parents[1] / "server" / "core"
+FORBIDDEN = ("aiohttp", "telegram", "slack_bolt", "slack_sdk", "sqlmodel", "sqlalchemy", "redis",
+             "asyncpg", "aiosqlite", "server.web", "server.store", "server.bus", "server.app", "bot")
+
+
+def imported_modules(path: Path) -> set[str]:
+    names: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            names.add(node.module)
+    return names
+
+
+def test_core_imports_no_transport() -> None:
+    files = list(CORE.glob("*.py"))
+    assert files
+    for path in files:
+        for name in imported_modules(path):
+            assert not name.startswith(FORBIDDEN), f"{path.name} imports {name}"

@@ -1,0 +1,63 @@
+"""The real console entry point, as a separate process."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+import sys
+from pathlib import Path
+
+import aiohttp
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+async def run_cli(*args: str, env: dict[str, str] | None = None, cwd: Path = ROOT):
+    return await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "server", *args, cwd=cwd,
+        env={**os.environ, **(env or {})},
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )
+
+
+async def test_bad_config_stops_startup_naming_the_key(tmp_path: Path) -> None:
+    path = tmp_path / "config.toml"
+    path.write_text('[moderation]\nmode = "sometimes"\n')
+    proc = await run_cli("serve", "--config", str(path))
+    _, err = await asyncio.wait_for(proc.communicate(), 30)
+    assert proc.returncode == 2
+    assert b"moderation.mode" in err
+
+
+async def test_env_override_is_validated_too(tmp_path: Path) -> None:
+    proc = await run_cli("serve", env={"BARRAGE_SERVER_PORT": "eighty"}, cwd=tmp_path)
+    _, err = await asyncio.wait_for(proc.communicate(), 30)
+    assert proc.returncode == 2 and b"server.port" in err
+
+
+async def test_serve_prints_urls_serves_pages_and_stops_on_sigint(tmp_path: Path) -> None:
+    port = free_port()
+    env = {"BARRAGE_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'cli.db'}",
+           "BARRAGE_CONFIG": str(ROOT / "config.toml")}
+    proc = await run_cli("serve", "--port", str(port), env=env)
+    assert proc.stdout is not None
+    lines = [(await asyncio.wait_for(proc.stdout.readline(), 30)).decode() for _ in range(5)]
+    assert f"http://127.0.0.1:{port}/screen" in lines[1]
+    assert "/moderate#token=" in lines[3]
+    token = lines[3].split("#token=")[1].strip()
+    async with aiohttp.ClientSession(f"http://127.0.0.1:{port}") as http:
+        for path in ("/", "/screen", "/send", "/moderate", "/healthz"):
+            assert (await http.get(path)).status == 200, path
+        stats = await http.get("/api/stats", headers={"Authorization": f"Bearer {token}"})
+        assert stats.status == 200
+    proc.send_signal(signal.SIGINT)
+    await asyncio.wait_for(proc.wait(), 30)
+    assert proc.returncode == 0

@@ -1,0 +1,60 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from server.config import ConfigError, Secret, load_config
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_shipped_config_loads_and_holds_no_secret() -> None:
+    config = load_config(ROOT / "config.toml", env={})
+    assert config.server.port == 8080 and config.moderation.mode == "manual"
+    assert config.database.url == "sqlite+aiosqlite:///barrage.db" and config.bus.url == "memory://"
+    assert not config.server.admin_token
+
+
+def test_env_overrides_any_key() -> None:
+    env = {"BARRAGE_SERVER_ADMIN_TOKEN": "s3cret", "BARRAGE_SERVER_PORT": "9000",
+           "BARRAGE_MODERATION_MODE": "off", "BARRAGE_SCREEN_CROSSING_SECONDS": "12.5"}
+    config = load_config(ROOT / "config.toml", env=env)
+    assert config.server.port == 9000 and config.moderation.mode == "off"
+    assert config.screen.crossing_seconds == 12.5
+    assert config.server.admin_token.matches("s3cret")
+    assert not config.server.admin_token.matches("s3cre")
+
+
+def test_secrets_never_print() -> None:
+    config = load_config(None, env={"BARRAGE_SERVER_ADMIN_TOKEN": "s3cret"})
+    assert "s3cret" not in repr(config) and "s3cret" not in str(config.server.admin_token)
+    assert not Secret("").matches("")
+
+
+@pytest.mark.parametrize(
+    ("toml", "env", "key"),
+    [
+        ("[server]\nport = \"http\"\n", {}, "server.port"),
+        ("", {"BARRAGE_SERVER_PORT": "99999"}, "server.port"),
+        ("[moderation]\nmode = \"auto\"\n", {}, "moderation.mode"),
+        ("[database]\nurl = \"mysql://x\"\n", {}, "database.url"),
+        ("[bus]\nurl = \"kafka://x\"\n", {}, "bus.url"),
+        ("[server]\npublic_url = \"wall.example.org\"\n", {}, "server.public_url"),
+        ("[server]\nprot = 1\n", {}, "server.prot"),
+        ("[sever]\nport = 1\n", {}, "sever"),
+        ("[stream]\nheartbeat_seconds = 30\n", {}, "stream.heartbeat_seconds"),
+        ("[moderation]\nmax_text_length = 0\n", {}, "moderation.max_text_length"),
+        ("[server\n", {}, "not valid TOML"),
+    ],
+)
+def test_bad_values_name_the_key(tmp_path: Path, toml: str, env: dict[str, str], key: str) -> None:
+    path = tmp_path / "config.toml"
+    path.write_text(toml)
+    with pytest.raises(ConfigError, match=key.replace(".", r"\.")):
+        load_config(path, env=env)
+
+
+def test_missing_explicit_file_is_an_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="not found"):
+        load_config(tmp_path / "nope.toml", env={})

@@ -1,0 +1,190 @@
+"""GET /stream and /api/stream with real HTTP clients reading real SSE."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+
+import aiohttp
+import pytest
+from aiohttp.test_utils import TestClient, TestServer
+
+from server.app import create_app
+from server.web.fanout import Audience
+from server.web.keys import FANOUT
+from tests.conftest import AUTH, ClientFactory, ConfigFactory
+from tests.sse import events, next_block, next_event
+
+
+async def post(client: TestClient, text: str, **extra: object) -> int:
+    resp = await client.post("/api/barrages", json={"text": text, **extra})
+    assert resp.status == 201, await resp.text()
+    return (await resp.json())["id"]
+
+
+async def wait_for_screens(client: TestClient, count: int) -> None:
+    fanout = client.app[FANOUT]
+    for _ in range(500):
+        if fanout.count(Audience.SCREEN) == count:
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError(f"expected {count} screens, have {fanout.count(Audience.SCREEN)}")
+
+
+async def test_event_format_and_headers(open_client: TestClient) -> None:
+    stream = await open_client.get("/stream", headers={"Accept-Encoding": "gzip, br"})
+    assert stream.headers["Content-Type"].startswith("text/event-stream")
+    assert stream.headers["X-Accel-Buffering"] == "no"
+    assert "no-cache" in stream.headers["Cache-Control"]
+    assert "Content-Encoding" not in stream.headers
+    first = await next_block(stream)
+    assert 2000 <= first.retry <= 3000
+    await wait_for_screens(open_client, 1)
+    bid = await post(open_client, "héllo <b>", author="Ann", color="#0F0", size="small")
+    message = await next_event(stream)
+    assert message.event == "barrage" and int(message.id) > 0
+    assert message.data == {
+        "id": bid, "text": "héllo <b>", "author": "Ann", "color": "#00ff00", "size": "small",
+        "source": "web", "created_at": message.data["created_at"],
+    }
+    stream.close()
+
+
+async def test_only_approved_barrages_reach_the_screen(client: TestClient) -> None:
+    stream = await client.get("/stream")
+    await wait_for_screens(client, 1)
+    rejected = await post(client, "no")
+    approved = await post(client, "yes")
+    await client.post(f"/api/barrages/{rejected}/reject", headers=AUTH)
+    await client.post(f"/api/barrages/{approved}/approve", headers=AUTH)
+    message = await next_event(stream)
+    assert message.data["id"] == approved and "decided_by" not in message.data
+    stream.close()
+
+
+async def test_no_last_event_id_starts_live(open_client: TestClient) -> None:
+    await post(open_client, "old")
+    stream = await open_client.get("/stream")
+    await wait_for_screens(open_client, 1)
+    await post(open_client, "new")
+    assert (await next_event(stream)).data["text"] == "new"
+    stream.close()
+
+
+@pytest.mark.parametrize("how", ["header", "query"])
+async def test_replay_after_last_event_id(open_client: TestClient, how: str) -> None:
+    live = await open_client.get("/stream")
+    await wait_for_screens(open_client, 1)
+    for text in ("one", "two", "three"):
+        await post(open_client, text)
+    seen = await events(live, 3)
+    first_id = seen[0].id
+    if how == "header":
+        replay = await open_client.get("/stream", headers={"Last-Event-ID": first_id})
+    else:
+        replay = await open_client.get(f"/stream?last_event_id={first_id}")
+    got = await events(replay, 2)
+    assert [m.data["text"] for m in got] == ["two", "three"]
+    assert [m.id for m in got] == [seen[1].id, seen[2].id]
+    live.close()
+    replay.close()
+
+
+async def test_replay_live_handover_loses_and_doubles_nothing(open_client: TestClient) -> None:
+    """Resume mid-burst, many times: every stream gets each later event exactly once, in order."""
+    watcher = await open_client.get("/stream")
+    await wait_for_screens(open_client, 1)
+    total = 120
+    producer = asyncio.gather(*(post(open_client, f"m{i}") for i in range(total)))
+    all_ids = [int(m.id) for m in await events(watcher, 10)]
+    resumers = []
+    for _ in range(6):  # reconnect at different points while the burst is running
+        resume = await open_client.get("/stream", headers={"Last-Event-ID": str(all_ids[-1])})
+        resumers.append((all_ids[-1], resume))
+        all_ids += [int(m.id) for m in await events(watcher, 5)]
+    await producer
+    all_ids += [int(m.id) for m in await events(watcher, total - len(all_ids))]
+    assert all_ids == sorted(set(all_ids)) and len(all_ids) == total
+    for after, stream in resumers:
+        expected = [i for i in all_ids if i > after]
+        got = [int(m.id) for m in await events(stream, len(expected))]
+        assert got == expected
+        stream.close()
+    watcher.close()
+
+
+async def test_heartbeat(make_client: ClientFactory) -> None:
+    client = await make_client(stream__heartbeat_seconds=0.2)
+    stream = await client.get("/stream")
+    await next_block(stream)  # retry + connected
+    beat = await next_block(stream, timeout=5)
+    assert beat.comments == ["ping"] and not beat.is_event
+    stream.close()
+
+
+async def test_bad_last_event_id_is_400(client: TestClient) -> None:
+    for value in ("abc", "-1", "1.5", "9" * 40):
+        resp = await client.get("/stream", headers={"Last-Event-ID": value})
+        assert resp.status == 400 and "error" in await resp.json()
+
+
+async def test_last_event_id_beyond_the_log_starts_live(open_client: TestClient) -> None:
+    await post(open_client, "before")
+    stream = await open_client.get("/stream?last_event_id=999999")
+    await wait_for_screens(open_client, 1)
+    await post(open_client, "after")
+    assert (await next_event(stream)).data["text"] == "after"
+    stream.close()
+
+
+async def test_admin_stream_needs_token_and_sees_everything(client: TestClient) -> None:
+    assert (await client.get("/api/stream")).status == 401
+    stream = await client.get("/api/stream", headers=AUTH)
+    for _ in range(500):
+        if client.app[FANOUT].count(Audience.ADMIN) == 1:
+            break
+        await asyncio.sleep(0.01)
+    bid = await post(client, "check me")
+    pending = await next_event(stream)
+    assert pending.event == "pending" and pending.data["id"] == bid
+    await client.post(f"/api/barrages/{bid}/reject", json={"moderator": "Bo"}, headers=AUTH)
+    rejected = await next_event(stream)
+    assert rejected.event == "rejected" and rejected.data["decided_by"] == "Bo"
+    await client.put("/api/mode", json={"mode": "off"}, headers=AUTH)
+    assert (await next_event(stream)).data["mode"] == "off"
+    stream.close()
+
+
+async def test_stalled_client_is_dropped_and_others_get_everything(make_client: ClientFactory) -> None:
+    client = await make_client(
+        moderation__mode="off", moderation__max_text_length=1000, stream__max_buffer_bytes=1024
+    )
+    reader = await client.get("/stream")
+    await next_block(reader)
+    stalled = socket.socket()
+    stalled.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    stalled.connect((client.host, client.port))
+    stalled.sendall(b"GET /stream HTTP/1.1\r\nHost: x\r\n\r\n")  # and never read again
+    await wait_for_screens(client, 2)
+    count = 150
+    for i in range(count):
+        await post(client, f"{i:04d}" + "字" * 900)
+    got = await events(reader, count)
+    assert [m.data["text"][:4] for m in got] == [f"{i:04d}" for i in range(count)]
+    await wait_for_screens(client, 1)
+    assert client.app[FANOUT].dropped == 1
+    stalled.close()
+    reader.close()
+
+
+async def test_shutdown_closes_every_stream(make_config: ConfigFactory) -> None:
+    server = TestServer(create_app(make_config()))
+    await server.start_server()
+    async with aiohttp.ClientSession() as session:
+        streams = [await session.get(server.make_url("/stream")) for _ in range(50)]
+        for stream in streams:
+            await next_block(stream)
+        await server.close()
+        for stream in streams:
+            with pytest.raises((EOFError, aiohttp.ClientPayloadError)):
+                await next_block(stream, timeout=10)
