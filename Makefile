@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 CHROMIUM := /usr/bin/chromium
 
-.PHONY: run test lint bench bench-smoke chromium clean
+.PHONY: run test lint bench bench-smoke chromium clean screenshot
 
 run: $(VENV)/.installed
 	$(BIN)/barrage serve --config $${BARRAGE_CONFIG:-config.toml}
@@ -41,3 +41,6 @@ chromium:
 
 clean:
 	rm -rf $(VENV) *.egg-info .pytest_cache .ruff_cache
+
+screenshot: $(VENV)/.installed-test chromium
+	$(BIN)/python docs/screenshot.py $(CHROMIUM)
