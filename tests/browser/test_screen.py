@@ -8,7 +8,8 @@ import aiohttp
 from aiohttp.test_utils import TestServer
 from playwright.async_api import Browser, Page
 
-from tests.conftest import ADMIN_TOKEN, AUTH
+from server.app import create_app
+from tests.conftest import ADMIN_TOKEN, AUTH, ConfigFactory
 
 PAYLOAD = '<img src=x onerror="window.__pwned=1"><script>window.__pwned=2</script><b>bold</b>'
 
@@ -128,3 +129,26 @@ async def test_lanes_never_overlap(browser: Browser, wall: TestServer) -> None:
                 assert overlap_x <= 1 or overlap_y <= 1, (a, b)
         await asyncio.sleep(0.1)
     assert screen.errors == []  # type: ignore[attr-defined]
+
+
+async def test_screen_resumes_after_a_restart_without_loss_or_repeat(
+    browser: Browser, make_config: ConfigFactory
+) -> None:
+    config = make_config(moderation__mode="off")
+    first = TestServer(create_app(config), host="127.0.0.1")
+    await first.start_server()
+    port = first.port
+    screen = await open_screen(browser, first, "?duration=60")
+    before = await api(first, "POST", "/api/barrages", json={"text": "before the drop"})
+    await screen.locator(f'[data-barrage-id="{before["id"]}"]').wait_for(state="attached", timeout=5000)
+    await first.close()  # every stream ends; the page starts retrying
+
+    second = TestServer(create_app(config), host="127.0.0.1", port=port)
+    await second.start_server()
+    try:
+        after = await api(second, "POST", "/api/barrages", json={"text": "after the drop"})
+        await screen.locator(f'[data-barrage-id="{after["id"]}"]').wait_for(state="attached", timeout=15000)
+        assert await screen.locator(f'[data-barrage-id="{before["id"]}"]').count() == 1
+        assert await screen.locator(f'[data-barrage-id="{after["id"]}"]').count() == 1
+    finally:
+        await second.close()
