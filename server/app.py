@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
+from bot.telegram.channel import WEBHOOK_PATH, TelegramChannel
 from server.bus import Bus, create_bus
 from server.config import Config
 from server.core.model import Mode
@@ -19,7 +20,7 @@ from server.core.service import BarrageService
 from server.store import SqlStore
 from server.web import api, pages
 from server.web.errors import error_middleware
-from server.web.fanout import FanOut
+from server.web.fanout import Audience, FanOut
 from server.web.keys import CONFIG, FANOUT, SERVICE
 from server.web.stream import screen_stream
 
@@ -27,6 +28,7 @@ logger = logging.getLogger(__name__)
 
 STORE = web.AppKey("store", SqlStore)
 BUS: web.AppKey[Bus] = web.AppKey("bus")
+TELEGRAM = web.AppKey("telegram", TelegramChannel)
 MAX_BODY_BYTES = 64 * 1024
 
 
@@ -34,6 +36,10 @@ def create_app(config: Config) -> web.Application:
     app = web.Application(middlewares=[error_middleware], client_max_size=MAX_BODY_BYTES)
     app[CONFIG] = config
     app.cleanup_ctx.extend([_store, _core, _fanout])
+    if config.telegram.enabled:
+        app.cleanup_ctx.append(_telegram)
+        if config.telegram.mode == "webhook":
+            app.router.add_post(WEBHOOK_PATH, _telegram_webhook)
     app.on_shutdown.append(_close_streams)
     api.add_routes(app)
     pages.add_routes(app)
@@ -78,6 +84,24 @@ async def _fanout(app: web.Application) -> AsyncIterator[None]:
     yield
     unsubscribe()
     await fanout.close()
+
+
+async def _telegram(app: web.Application) -> AsyncIterator[None]:
+    config, fanout = app[CONFIG], app[FANOUT]
+    channel = TelegramChannel(
+        config.telegram, app[SERVICE], join_text=config.join_text(),
+        public_url=config.server.public_url, screens=lambda: fanout.count(Audience.SCREEN),
+    )
+    unsubscribe = app[BUS].subscribe(channel.cards.on_event)
+    await channel.start()
+    app[TELEGRAM] = channel
+    yield
+    unsubscribe()
+    await channel.stop()
+
+
+async def _telegram_webhook(request: web.Request) -> web.Response:
+    return await request.app[TELEGRAM].webhook(request)
 
 
 async def _close_streams(app: web.Application) -> None:

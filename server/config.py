@@ -21,7 +21,9 @@ from urllib.parse import urlsplit
 logger = logging.getLogger(__name__)
 
 ENV_PREFIX = "BARRAGE_"
-SECRET_KEYS = {("server", "admin_token")}
+SECRET_KEYS = {("server", "admin_token"), ("telegram", "token"), ("telegram", "webhook_secret")}
+# Lists whose items must be numbers (env values arrive as "1,2,3").
+INT_LISTS = {"telegram.moderators"}
 
 
 class ConfigError(ValueError):
@@ -93,6 +95,19 @@ class StreamConfig:
 
 
 @dataclass(frozen=True)
+class TelegramConfig:
+    enabled: bool = False
+    token: Secret = field(default_factory=lambda: Secret(""))
+    mode: str = "polling"
+    webhook_secret: Secret = field(default_factory=lambda: Secret(""))
+    api_base_url: str = "https://api.telegram.org/bot"
+    moderator_chat_id: int = 0
+    moderators: list[int] = field(default_factory=list)
+    admin_cache_seconds: float = 300.0
+    poll_timeout_seconds: float = 10.0
+
+
+@dataclass(frozen=True)
 class Config:
     server: ServerConfig = field(default_factory=ServerConfig)
     database: DatabaseConfig = field(default_factory=DatabaseConfig)
@@ -100,6 +115,7 @@ class Config:
     moderation: ModerationConfig = field(default_factory=ModerationConfig)
     screen: ScreenConfig = field(default_factory=ScreenConfig)
     stream: StreamConfig = field(default_factory=StreamConfig)
+    telegram: TelegramConfig = field(default_factory=TelegramConfig)
 
     def base_url(self) -> str:
         if self.server.public_url:
@@ -193,7 +209,8 @@ def _coerce(name: str, value: Any, default: Any) -> Any:
     if isinstance(default, int | float):
         return _coerce_number(name, value, type(default))
     if isinstance(default, list):
-        return _coerce_list(name, value)
+        items = _coerce_list(name, value)
+        return [_list_int(name, item) for item in items] if name in INT_LISTS else items
     if not isinstance(value, str):
         raise ConfigError(f"{name}: must be a string, got {value!r}")
     return value
@@ -233,8 +250,19 @@ def _coerce_list(name: str, value: Any) -> list[Any]:
     return [item.strip() for item in text.split(",") if item.strip()]
 
 
+def _list_int(name: str, item: Any) -> int:
+    try:
+        if isinstance(item, bool):
+            raise ValueError
+        return int(item)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{name}: items must be integer ids, got {item!r}") from None
+
+
 def _validate(config: Config) -> None:
-    for check in (_check_server, _check_database, _check_bus, _check_moderation, _check_screen):
+    checks = (_check_server, _check_database, _check_bus, _check_moderation, _check_screen,
+              _check_telegram)
+    for check in checks:
         check(config)
     if config.stream.heartbeat_seconds <= 0 or config.stream.heartbeat_seconds > 15:
         raise ConfigError("stream.heartbeat_seconds: must be above 0 and at most 15")
@@ -288,6 +316,28 @@ def _check_screen(config: Config) -> None:
         raise ConfigError("screen.max_waiting: must be between 1 and 10000")
     if len(config.screen.join_text) > 200:
         raise ConfigError("screen.join_text: must be at most 200 characters")
+
+
+def _check_telegram(config: Config) -> None:
+    tg = config.telegram
+    if tg.mode not in ("polling", "webhook"):
+        raise ConfigError(f'telegram.mode: must be "polling" or "webhook", got {tg.mode!r}')
+    if not tg.api_base_url.startswith(("http://", "https://")):
+        raise ConfigError("telegram.api_base_url: must be an http(s) URL")
+    if tg.admin_cache_seconds < 0 or tg.poll_timeout_seconds < 0:
+        raise ConfigError("telegram.admin_cache_seconds: must not be negative")
+    if not tg.enabled:
+        return
+    if not tg.token:
+        raise ConfigError("telegram.token: required when telegram.enabled (set BARRAGE_TELEGRAM_TOKEN)")
+    if tg.mode == "webhook":
+        secret = tg.webhook_secret.reveal()
+        if not secret:
+            raise ConfigError("telegram.webhook_secret: required in webhook mode "
+                              "(set BARRAGE_TELEGRAM_WEBHOOK_SECRET)")
+        # Telegram's own rule for secret_token: 1-256 of A-Z a-z 0-9 _ -
+        if len(secret) > 256 or not all(c.isascii() and (c.isalnum() or c in "_-") for c in secret):
+            raise ConfigError("telegram.webhook_secret: 1-256 characters of A-Z, a-z, 0-9, _ and -")
 
 
 def warn_about_file_secrets(raw_path: str | Path | None) -> None:

@@ -46,6 +46,13 @@ def test_secrets_never_print() -> None:
         ("[stream]\nheartbeat_seconds = 30\n", {}, "stream.heartbeat_seconds"),
         ("[moderation]\nmax_text_length = 0\n", {}, "moderation.max_text_length"),
         ("[server\n", {}, "not valid TOML"),
+        ("[telegram]\nenabled = true\n", {}, "telegram.token"),
+        ("[telegram]\nenabled = true\nmode = \"webhook\"\n", {"BARRAGE_TELEGRAM_TOKEN": "1:x"},
+         "telegram.webhook_secret"),
+        ("[telegram]\nwebhook_secret = \"bad secret!\"\nmode = \"webhook\"\nenabled = true\n",
+         {"BARRAGE_TELEGRAM_TOKEN": "1:x"}, "telegram.webhook_secret"),
+        ("[telegram]\nmode = \"push\"\n", {}, "telegram.mode"),
+        ("", {"BARRAGE_TELEGRAM_MODERATORS": "12,abc"}, "telegram.moderators"),
     ],
 )
 def test_bad_values_name_the_key(tmp_path: Path, toml: str, env: dict[str, str], key: str) -> None:
@@ -53,6 +60,12 @@ def test_bad_values_name_the_key(tmp_path: Path, toml: str, env: dict[str, str],
     path.write_text(toml)
     with pytest.raises(ConfigError, match=key.replace(".", r"\.")):
         load_config(path, env=env)
+
+
+def test_telegram_lists_from_env() -> None:
+    config = load_config(None, env={"BARRAGE_TELEGRAM_MODERATORS": "12, 34",
+                                    "BARRAGE_TELEGRAM_MODERATOR_CHAT_ID": "-100123"})
+    assert config.telegram.moderators == [12, 34] and config.telegram.moderator_chat_id == -100123
 
 
 def test_missing_explicit_file_is_an_error(tmp_path: Path) -> None:

@@ -64,6 +64,7 @@ class Draft:
     source: Source
     author_ref: str | None = None
     dedupe_key: str | None = None
+    reply_to: str | None = None
 
 
 @dataclass(frozen=True)
@@ -79,6 +80,7 @@ class Barrage:
     author_ref: str | None = None
     decided_at: datetime | None = None
     decided_by: str | None = None
+    reply_to: str | None = None  # adapter-specific: where to tell the sender the outcome
 
     def to_dict(self) -> dict[str, Any]:
         data: dict[str, Any] = {
@@ -107,6 +109,25 @@ class Event:
 
     def public_payload(self) -> dict[str, Any]:
         return {key: self.payload[key] for key in PUBLIC_FIELDS if key in self.payload}
+
+
+@dataclass(frozen=True)
+class Receipt:
+    """What a submission came to; `created` is False for a repeated delivery."""
+
+    barrage: Barrage
+    created: bool
+
+
+@dataclass(frozen=True)
+class Card:
+    """A moderation card posted on a chat platform, kept so any decision can edit it."""
+
+    id: int
+    barrage_id: int
+    platform: str
+    chat_id: str
+    message_id: str
 
 
 def iso(moment: datetime) -> str:

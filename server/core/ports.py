@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, Protocol
 
-from server.core.model import Barrage, Draft, Event, EventKind, Status
+from server.core.model import Barrage, Card, Draft, Event, EventKind, Source, Status
 
 
 class Store(Protocol):
@@ -42,6 +42,26 @@ class Store(Protocol):
         """Upsert the setting, with an event row (kind, payload) in the same transaction."""
 
     async def count(self, status: Status, decided_since: datetime | None = None) -> int: ...
+
+    async def by_dedupe_key(self, key: str) -> Barrage | None: ...
+
+    async def add_card(
+        self, barrage_id: int, platform: str, chat_id: str, message_id: str, closed: bool
+    ) -> Card: ...
+
+    async def pending_without_card(self, platform: str, limit: int) -> tuple[list[Barrage], int]: ...
+
+    async def cards_to_close(self, platform: str, limit: int) -> list[tuple[Card, Barrage]]:
+        """Open cards whose barrage is decided."""
+
+    async def close_card(self, card_id: int) -> None: ...
+
+    async def cards_of(self, barrage_id: int, platform: str) -> list[Card]: ...
+
+    async def unnotified(self, source: Source, limit: int) -> list[Barrage]:
+        """Decided barrages from `source` whose sender has not been told yet."""
+
+    async def mark_notified(self, barrage_id: int) -> None: ...
 
 
 class Publisher(Protocol):

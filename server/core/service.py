@@ -6,9 +6,21 @@ import asyncio
 import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from server.core.errors import InvalidInput
-from server.core.model import Barrage, Draft, Event, EventKind, Mode, Source, Status, Verdict
+from server.core.model import (
+    Barrage,
+    Card,
+    Draft,
+    Event,
+    EventKind,
+    Mode,
+    Receipt,
+    Source,
+    Status,
+    Verdict,
+)
 from server.core.policy import InputPolicy, RateLimiter, clean_name, normalize_color, normalize_size
 from server.core.ports import Publisher, Store
 
@@ -32,6 +44,7 @@ class Submission:
     size: str | None = None
     source: Source = Source.WEB
     author_ref: str | None = None
+    reply_to: str | None = None  # opaque to the core: the adapter's way back to the sender
     sender_key: str | None = None  # who the rate limit counts against
     dedupe_key: str | None = None  # same key twice = one barrage (webhook retries)
 
@@ -66,15 +79,17 @@ class BarrageService:
         else:
             await self._store.put_setting(MODE_KEY, self._mode, None)
 
-    async def submit(self, submission: Submission) -> Barrage:
+    async def submit(self, submission: Submission) -> Receipt:
         draft = self._draft(submission)
+        if draft.dedupe_key and (seen := await self._store.by_dedupe_key(draft.dedupe_key)):
+            return Receipt(seen, created=False)  # a redelivery: not counted, not stored again
         if submission.sender_key:
             self._limiter.check(submission.sender_key)
         status = Status.APPROVED if self._mode is Mode.OFF else Status.PENDING
         async with self._write_lock:
             barrage, event = await self._store.add(draft, status, utcnow())
             await self._publish(event)
-        return barrage
+        return Receipt(barrage, created=event is not None)
 
     async def decide(self, barrage_id: int, verdict: Verdict, moderator: str) -> Barrage:
         moderator = clean_name(moderator, MAX_NAME, "moderator")
@@ -109,11 +124,47 @@ class BarrageService:
     async def count(self, status: Status, decided_since: datetime | None = None) -> int:
         return await self._store.count(status, decided_since)
 
+    async def stats(self, screens: int) -> dict[str, Any]:
+        """Counts for moderators; "today" starts at the server's local midnight."""
+        midnight = datetime.now().astimezone().replace(hour=0, minute=0, second=0, microsecond=0)
+        return {
+            "mode": self._mode.value,
+            "pending": await self.count(Status.PENDING),
+            "approved_today": await self.count(Status.APPROVED, midnight),
+            "screens": screens,
+        }
+
     async def events_after(self, event_id: int, kinds: tuple[EventKind, ...], limit: int) -> list[Event]:
         return await self._store.events_after(event_id, kinds, limit)
 
     async def last_event_id(self) -> int:
         return await self._store.last_event_id()
+
+    # Cards and sender notices, for the chat adapters. The database drives
+    # them, so a restart or a burst never loses one.
+
+    async def add_card(self, barrage_id: int, platform: str, chat_id: str, message_id: str,
+                       closed: bool = False) -> Card:
+        return await self._store.add_card(barrage_id, platform, chat_id, message_id, closed)
+
+    async def pending_without_card(self, platform: str, limit: int) -> tuple[list[Barrage], int]:
+        """The oldest pending barrages with no card on `platform`, and how many there are."""
+        return await self._store.pending_without_card(platform, limit)
+
+    async def cards_to_close(self, platform: str, limit: int) -> list[tuple[Card, Barrage]]:
+        return await self._store.cards_to_close(platform, limit)
+
+    async def close_card(self, card_id: int) -> None:
+        await self._store.close_card(card_id)
+
+    async def cards_of(self, barrage_id: int, platform: str) -> list[Card]:
+        return await self._store.cards_of(barrage_id, platform)
+
+    async def unnotified(self, source: Source, limit: int) -> list[Barrage]:
+        return await self._store.unnotified(source, limit)
+
+    async def mark_notified(self, barrage_id: int) -> None:
+        await self._store.mark_notified(barrage_id)
 
     def _draft(self, submission: Submission) -> Draft:
         if not isinstance(submission.text, str):
@@ -126,6 +177,7 @@ class BarrageService:
             source=submission.source,
             author_ref=submission.author_ref,
             dedupe_key=submission.dedupe_key,
+            reply_to=submission.reply_to,
         )
 
     async def _publish(self, event: Event | None) -> None:

@@ -16,14 +16,15 @@ from sqlalchemy.pool import StaticPool
 from sqlmodel import SQLModel
 
 from server.core.errors import AlreadyDecided, NotFound
-from server.core.model import Barrage, Draft, Event, EventKind, Size, Source, Status
-from server.store.tables import BarrageRow, EventRow, SettingRow
+from server.core.model import Barrage, Card, Draft, Event, EventKind, Size, Source, Status
+from server.store.tables import BarrageRow, CardRow, EventRow, SettingRow
 
 logger = logging.getLogger(__name__)
 
 BARRAGE = BarrageRow.__table__
 EVENT = EventRow.__table__
 SETTING = SettingRow.__table__
+CARD = CardRow.__table__
 
 
 def create_engine(url: str) -> AsyncEngine:
@@ -82,7 +83,7 @@ class SqlStore:
         except IntegrityError:
             if draft.dedupe_key is None:
                 raise
-            existing = await self._by_dedupe_key(draft.dedupe_key)
+            existing = await self.by_dedupe_key(draft.dedupe_key)
             if existing is None:
                 raise
             return existing, None
@@ -160,10 +161,68 @@ class SqlStore:
         async with self._engine.connect() as conn:
             return (await conn.execute(query)).scalar() or 0
 
-    async def _by_dedupe_key(self, key: str) -> Barrage | None:
+    async def by_dedupe_key(self, key: str) -> Barrage | None:
         async with self._engine.connect() as conn:
             row = (await conn.execute(select(BARRAGE).where(BARRAGE.c.dedupe_key == key))).first()
             return _barrage(row._mapping) if row else None
+
+    async def add_card(
+        self, barrage_id: int, platform: str, chat_id: str, message_id: str, closed: bool = False
+    ) -> Card:
+        values = {"barrage_id": barrage_id, "platform": platform, "chat_id": chat_id,
+                  "message_id": message_id, "closed": closed}
+        async with self._engine.begin() as conn:
+            result = await conn.execute(insert(CARD).values(**values))
+        return _card({**values, "id": result.inserted_primary_key[0]})
+
+    async def pending_without_card(self, platform: str, limit: int) -> tuple[list[Barrage], int]:
+        has_card = select(CARD.c.id).where(CARD.c.barrage_id == BARRAGE.c.id, CARD.c.platform == platform)
+        where = (BARRAGE.c.status == Status.PENDING.value, ~has_card.exists())
+        async with self._engine.connect() as conn:
+            rows = await conn.execute(select(BARRAGE).where(*where).order_by(BARRAGE.c.id).limit(limit))
+            found = [_barrage(row._mapping) for row in rows]
+            total = (await conn.execute(select(func.count()).select_from(BARRAGE).where(*where))).scalar()
+        return found, total or 0
+
+    async def cards_to_close(self, platform: str, limit: int) -> list[tuple[Card, Barrage]]:
+        query = (
+            select(CARD, BARRAGE.c.status.label("_status"))
+            .join(BARRAGE, BARRAGE.c.id == CARD.c.barrage_id)
+            .where(CARD.c.platform == platform, CARD.c.closed.is_(False),
+                   BARRAGE.c.status != Status.PENDING.value)
+            .order_by(CARD.c.id).limit(limit)
+        )
+        async with self._engine.connect() as conn:
+            cards = [_card(row._mapping) for row in await conn.execute(query)]
+            found = []
+            for card in cards:
+                barrage = await _get(conn, card.barrage_id)
+                if barrage is not None:
+                    found.append((card, barrage))
+            return found
+
+    async def close_card(self, card_id: int) -> None:
+        async with self._engine.begin() as conn:
+            await conn.execute(update(CARD).where(CARD.c.id == card_id).values(closed=True))
+
+    async def cards_of(self, barrage_id: int, platform: str) -> list[Card]:
+        query = select(CARD).where(CARD.c.barrage_id == barrage_id, CARD.c.platform == platform)
+        async with self._engine.connect() as conn:
+            return [_card(row._mapping) for row in await conn.execute(query.order_by(CARD.c.id))]
+
+    async def unnotified(self, source: Source, limit: int) -> list[Barrage]:
+        query = (
+            select(BARRAGE)
+            .where(BARRAGE.c.source == source.value, BARRAGE.c.notified.is_(False),
+                   BARRAGE.c.status != Status.PENDING.value)
+            .order_by(BARRAGE.c.id).limit(limit)
+        )
+        async with self._engine.connect() as conn:
+            return [_barrage(row._mapping) for row in await conn.execute(query)]
+
+    async def mark_notified(self, barrage_id: int) -> None:
+        async with self._engine.begin() as conn:
+            await conn.execute(update(BARRAGE).where(BARRAGE.c.id == barrage_id).values(notified=True))
 
 
 async def _append(
@@ -192,6 +251,9 @@ def _draft_values(draft: Draft, status: Status, now: datetime) -> dict[str, Any]
         "status": status.value, "created_at": now, "dedupe_key": draft.dedupe_key,
         "decided_at": now if decided else None,
         "decided_by": "auto" if decided else None,
+        "reply_to": draft.reply_to,
+        # auto-approved: the submit reply already told the sender
+        "notified": decided,
     }
 
 
@@ -201,8 +263,13 @@ def _barrage(row: Any) -> Barrage:
         size=Size(row["size"]), source=Source(row["source"]), status=Status(row["status"]),
         created_at=_aware(row["created_at"]), author_ref=row["author_ref"],
         decided_at=_aware(row["decided_at"]) if row["decided_at"] else None,
-        decided_by=row["decided_by"],
+        decided_by=row["decided_by"], reply_to=row["reply_to"],
     )
+
+
+def _card(row: Any) -> Card:
+    return Card(id=row["id"], barrage_id=row["barrage_id"], platform=row["platform"],
+                chat_id=row["chat_id"], message_id=row["message_id"])
 
 
 def _aware(moment: datetime) -> datetime:

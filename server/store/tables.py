@@ -24,6 +24,22 @@ class BarrageRow(SQLModel, table=True):
     decided_by: str | None = None
     # Same delivery twice (a webhook retry) must land once: unique when set.
     dedupe_key: str | None = Field(default=None, unique=True)
+    reply_to: str | None = None
+    # Has the sender been told the decision? Drives the adapters' notices.
+    notified: bool = Field(default=False, index=True)
+
+
+class CardRow(SQLModel, table=True):
+    """A moderation card on a chat platform; open until edited to show the verdict."""
+
+    __tablename__ = "card"
+
+    id: int | None = Field(default=None, primary_key=True)
+    barrage_id: int = Field(index=True)
+    platform: str
+    chat_id: str
+    message_id: str
+    closed: bool = Field(default=False, index=True)
 
 
 class SettingRow(SQLModel, table=True):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime
 from typing import Any
 
 from aiohttp import web
@@ -55,7 +54,7 @@ async def submit(request: web.Request) -> web.Response:
         source=Source.WEB,
         sender_key=f"web:{request.remote}",
     )
-    barrage = await request.app[SERVICE].submit(submission)
+    barrage = (await request.app[SERVICE].submit(submission)).barrage
     return web.json_response({"id": barrage.id, "status": barrage.status.value}, status=201)
 
 
@@ -102,14 +101,8 @@ async def put_mode(request: web.Request) -> web.Response:
 
 @admin_only
 async def stats(request: web.Request) -> web.Response:
-    service = request.app[SERVICE]
-    midnight = datetime.now().astimezone().replace(hour=0, minute=0, second=0, microsecond=0)
-    return web.json_response({
-        "mode": service.mode.value,
-        "pending": await service.count(Status.PENDING),
-        "approved_today": await service.count(Status.APPROVED, midnight),
-        "screens": request.app[FANOUT].count(Audience.SCREEN),
-    })
+    screens = request.app[FANOUT].count(Audience.SCREEN)
+    return web.json_response(await request.app[SERVICE].stats(screens))
 
 
 async def screen_config(request: web.Request) -> web.Response:

@@ -47,14 +47,14 @@ async def make_service(store: SqlStore, mode: Mode = Mode.MANUAL, per_minute: in
 
 async def test_manual_mode_keeps_submissions_pending(store: SqlStore) -> None:
     service, rec = await make_service(store)
-    barrage = await service.submit(Submission(text="  hello  ", author="Ann", color="#F00"))
+    barrage = (await service.submit(Submission(text="  hello  ", author="Ann", color="#F00"))).barrage
     assert (barrage.status, barrage.text, barrage.color) == (Status.PENDING, "hello", "#ff0000")
     assert [e.kind for e in rec.events] == [EventKind.PENDING]
 
 
 async def test_mode_off_approves_at_once(store: SqlStore) -> None:
     service, rec = await make_service(store, Mode.OFF)
-    barrage = await service.submit(Submission(text="hi", source=Source.TELEGRAM, author_ref="42"))
+    barrage = (await service.submit(Submission(text="hi", source=Source.TELEGRAM, author_ref="42"))).barrage
     assert barrage.status is Status.APPROVED and barrage.decided_by == "auto"
     assert [e.kind for e in rec.events] == [EventKind.BARRAGE]
     assert rec.events[0].public_payload() == {
@@ -65,7 +65,7 @@ async def test_mode_off_approves_at_once(store: SqlStore) -> None:
 
 async def test_first_decision_wins(store: SqlStore) -> None:
     service, rec = await make_service(store)
-    barrage = await service.submit(Submission(text="hi"))
+    barrage = (await service.submit(Submission(text="hi"))).barrage
     decided = await service.decide(barrage.id, Verdict.APPROVE, "Alice")
     assert (decided.status, decided.decided_by) == (Status.APPROVED, "Alice")
     with pytest.raises(AlreadyDecided, match="already approved by Alice"):
@@ -75,7 +75,7 @@ async def test_first_decision_wins(store: SqlStore) -> None:
 
 async def test_concurrent_approvals_make_exactly_one_event(store: SqlStore) -> None:
     service, rec = await make_service(store)
-    barrage = await service.submit(Submission(text="race"))
+    barrage = (await service.submit(Submission(text="race"))).barrage
     verdicts = [Verdict.APPROVE if i % 2 else Verdict.REJECT for i in range(12)]
     results = await asyncio.gather(
         *(service.decide(barrage.id, v, f"mod{i}") for i, v in enumerate(verdicts)),
@@ -93,7 +93,7 @@ async def test_concurrent_approvals_from_separate_services(store: SqlStore) -> N
     """Two processes' worth of services share one database: the CAS is in SQL, not a lock."""
     first, _ = await make_service(store)
     second, _ = await make_service(store)
-    barrage = await first.submit(Submission(text="race"))
+    barrage = (await first.submit(Submission(text="race"))).barrage
     results = await asyncio.gather(
         first.decide(barrage.id, Verdict.APPROVE, "A"),
         second.decide(barrage.id, Verdict.APPROVE, "B"),
@@ -130,7 +130,7 @@ async def test_duplicate_delivery_is_one_barrage(store: SqlStore) -> None:
     service, rec = await make_service(store)
     first = await service.submit(Submission(text="hi", dedupe_key="telegram:update:7"))
     second = await service.submit(Submission(text="hi", dedupe_key="telegram:update:7"))
-    assert first.id == second.id
+    assert first.barrage.id == second.barrage.id and first.created and not second.created
     assert len(rec.events) == 1 and len(await service.list(None)) == 1
 
 
@@ -158,5 +158,5 @@ async def test_a_failing_publisher_never_fails_a_submission(store: SqlStore) -> 
 
     service = BarrageService(store, Broken(), InputPolicy(), RateLimiter(0), Mode.OFF)
     await service.start()
-    barrage = await service.submit(Submission(text="still here"))
+    barrage = (await service.submit(Submission(text="still here"))).barrage
     assert (await store.events_after(0, (EventKind.BARRAGE,), 10))[0].payload["id"] == barrage.id

@@ -1,0 +1,147 @@
+"""Moderation cards and sender notices, driven by the database.
+
+Each chat platform implements `CardPlatform`. `CardSync` keeps three small
+loops per platform, woken by bus events (and every `sweep_seconds` anyway):
+
+- post a card for every pending barrage that has none on this platform;
+- edit every open card whose barrage is decided (wherever it was decided);
+- tell each sender from this platform what became of their message.
+
+State lives in the database (cards, `notified`), so a restart, a burst or an
+outage loses nothing: the next pass picks up where the last one stopped. A
+loop that hits a transient error backs off and runs again; an item that keeps
+failing is given up after a few tries so it cannot wedge the loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Protocol, TypeVar
+
+from server.core.model import Barrage, Card, Event, EventKind, Source
+from server.core.service import BarrageService
+
+logger = logging.getLogger(__name__)
+T = TypeVar("T")
+
+BATCH = 20
+MAX_FAILURES = 5
+
+
+class CardPlatform(Protocol):
+    platform: str
+    source: Source  # whose senders this platform notifies
+    posts_cards: bool
+
+    async def post_card(self, barrage: Barrage, waiting_behind: int) -> tuple[str, str] | None:
+        """Post a card; return (chat_id, message_id), or None when it cannot be posted."""
+
+    async def close_card(self, card: Card, barrage: Barrage) -> None:
+        """Edit the card to show the verdict, with no buttons left."""
+
+    async def notify_sender(self, barrage: Barrage) -> None: ...
+
+
+class CardSync:
+    def __init__(self, service: BarrageService, platform: CardPlatform,
+                 sweep_seconds: float = 30.0, backoff_seconds: float = 2.0) -> None:
+        self._service = service
+        self._platform = platform
+        self._sweep = sweep_seconds
+        self._backoff = backoff_seconds
+        self._failures: dict[tuple[str, int], int] = {}
+        self._loops = {
+            "post": (asyncio.Event(), self._post_cards),
+            "close": (asyncio.Event(), self._close_cards),
+            "notify": (asyncio.Event(), self._notify_senders),
+        }
+        self._tasks: list[asyncio.Task[None]] = []
+
+    def start(self) -> None:
+        for wake, _work in self._loops.values():
+            wake.set()  # catch up at once on whatever a restart left behind
+        name = self._platform.platform
+        self._tasks = [
+            asyncio.create_task(self._loop(wake, work), name=f"{name}-cards-{key}")
+            for key, (wake, work) in self._loops.items()
+        ]
+
+    async def close(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    def on_event(self, event: Event) -> None:
+        """Bus handler: only wakes loops, never does I/O itself."""
+        if event.kind is EventKind.PENDING:
+            self.wake("post")
+        elif event.kind in (EventKind.BARRAGE, EventKind.REJECTED):
+            self.wake("close")
+            self.wake("notify")
+
+    def wake(self, loop: str) -> None:
+        self._loops[loop][0].set()
+
+    async def _loop(self, wake: asyncio.Event, work: Callable[[], Awaitable[None]]) -> None:
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(wake.wait(), self._sweep)
+            wake.clear()
+            try:
+                await work()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                logger.exception("%s card sync pass failed; retrying", self._platform.platform)
+                await asyncio.sleep(self._backoff)
+                wake.set()
+
+    async def _post_cards(self) -> None:
+        if not self._platform.posts_cards:
+            return
+        while True:
+            batch, total = await self._service.pending_without_card(self._platform.platform, BATCH)
+            if not batch:
+                return
+            for done, barrage in enumerate(batch):
+                ref = await self._guard("post", barrage.id,
+                                        self._platform.post_card(barrage, total - done - 1))
+                # No card possible: a closed placeholder row, so it is not retried forever.
+                chat_id, message_id = ref or ("", "")
+                await self._service.add_card(barrage.id, self._platform.platform, chat_id, message_id,
+                                             closed=ref is None)
+
+    async def _close_cards(self) -> None:
+        while found := await self._service.cards_to_close(self._platform.platform, BATCH):
+            for card, barrage in found:
+                await self._guard("close", card.id, self._platform.close_card(card, barrage))
+                await self._service.close_card(card.id)
+
+    async def _notify_senders(self) -> None:
+        while found := await self._service.unnotified(self._platform.source, BATCH):
+            for barrage in found:
+                await self._guard("notify", barrage.id, self._platform.notify_sender(barrage))
+                await self._service.mark_notified(barrage.id)
+
+    async def _guard(self, what: str, item: int, call: Awaitable[T]) -> T | None:
+        """Run one item; re-raise to retry the pass, unless it has failed too often."""
+        key = (what, item)
+        try:
+            result = await call
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            self._failures[key] = self._failures.get(key, 0) + 1
+            if self._failures[key] < MAX_FAILURES:
+                raise
+            logger.exception("%s: giving up on %s %s", self._platform.platform, what, item)
+            result = None
+        self._failures.pop(key, None)
+        if len(self._failures) > 1000:  # items decided elsewhere meanwhile; keep it bounded
+            self._failures.clear()
+        return result

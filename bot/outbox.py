@@ -1,0 +1,83 @@
+"""A bounded outbound queue for chat replies, so a burst never blocks a submission.
+
+Jobs are coroutine factories run by a few workers. A job that fails with a
+transient error (the adapter's `retry_after` says how long to wait) is
+retried a few times; then it is logged and dropped. Overflow policy: when
+`maxsize` jobs are waiting, a new job is refused and logged — replies are
+courtesy; cards and decision notices are driven from the database instead
+(see bot/cards.py) and cannot be lost this way.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+
+logger = logging.getLogger(__name__)
+
+Job = Callable[[], Awaitable[object]]
+RetryAfter = Callable[[Exception], float | None]
+
+
+class Outbox:
+    def __init__(self, name: str, retry_after: RetryAfter, maxsize: int = 1000,
+                 workers: int = 4, attempts: int = 4) -> None:
+        self._name = name
+        self._retry_after = retry_after
+        self._queue: asyncio.Queue[tuple[str, Job]] = asyncio.Queue(maxsize)
+        self._workers_wanted = workers
+        self._attempts = attempts
+        self._workers: list[asyncio.Task[None]] = []
+        self.dropped = 0
+
+    def start(self) -> None:
+        self._workers = [
+            asyncio.create_task(self._work(), name=f"{self._name}-outbox-{i}")
+            for i in range(self._workers_wanted)
+        ]
+
+    async def close(self) -> None:
+        for task in self._workers:
+            task.cancel()
+        for task in self._workers:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._workers = []
+
+    def send(self, what: str, job: Job) -> bool:
+        try:
+            self._queue.put_nowait((what, job))
+        except asyncio.QueueFull:
+            self.dropped += 1
+            logger.warning("%s outbox full (%d waiting): dropped %s", self._name,
+                           self._queue.qsize(), what)
+            return False
+        return True
+
+    async def join(self) -> None:
+        """Wait until every queued job has run (tests and shutdown)."""
+        await self._queue.join()
+
+    async def _work(self) -> None:
+        while True:
+            what, job = await self._queue.get()
+            try:
+                await self._run(what, job)
+            finally:
+                self._queue.task_done()
+
+    async def _run(self, what: str, job: Job) -> None:
+        for attempt in range(1, self._attempts + 1):
+            try:
+                await job()
+                return
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                delay = self._retry_after(exc)
+                if delay is None or attempt == self._attempts:
+                    logger.warning("%s: giving up on %s: %r", self._name, what, exc)
+                    return
+                await asyncio.sleep(delay)

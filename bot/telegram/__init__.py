@@ -1,0 +1,1 @@
+"""Telegram channel: python-telegram-bot inside our aiohttp process and loop."""

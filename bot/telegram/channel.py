@@ -1,0 +1,235 @@
+"""The Telegram channel: builds the PTB Application inside our loop and runs it.
+
+Never `run_polling`/`run_webhook` (they own the loop): `start()` and `stop()`
+drive initialize/start/polling and stop/shutdown from an aiohttp cleanup
+context. Connecting happens in the background with backoff, so a Telegram
+outage never delays the web channel or the screen.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from aiohttp import web
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, ReplyParameters, Update
+from telegram.error import BadRequest, Forbidden, InvalidToken, NetworkError, RetryAfter, TelegramError
+from telegram.ext import AIORateLimiter, Application
+
+from bot.cards import CardSync
+from bot.outbox import Outbox
+from bot.telegram import handlers
+from bot.telegram.moderators import Moderators
+from bot.telegram.render import (
+    APPROVE_LABEL,
+    REJECT_LABEL,
+    ReplyTo,
+    callback_data,
+    card_text,
+    outcome_text,
+    verdict_text,
+)
+from server.config import TelegramConfig
+from server.core.model import Barrage, Card, Source, Verdict
+from server.core.service import BarrageService
+
+logger = logging.getLogger(__name__)
+
+WEBHOOK_PATH = "/telegram/webhook"
+ALLOWED_UPDATES = ["message", "callback_query"]
+NOT_MODIFIED = "message is not modified"
+
+
+def retry_after(exc: Exception) -> float | None:
+    """How long to wait before retrying a failed Bot API call; None: do not retry."""
+    if isinstance(exc, RetryAfter):
+        return exc.retry_after.total_seconds()  # type: ignore[union-attr]
+    if isinstance(exc, BadRequest | Forbidden | InvalidToken):
+        return None
+    return 1.0 if isinstance(exc, NetworkError) else None
+
+
+class TelegramChannel:
+    platform = "telegram"
+    source = Source.TELEGRAM
+
+    def __init__(self, config: TelegramConfig, service: BarrageService, *, join_text: str,
+                 public_url: str, screens: Callable[[], int]) -> None:
+        self.config = config
+        self.service = service
+        self.join_text = join_text
+        self.public_url = public_url.rstrip("/")
+        self.screens = screens
+        self.posts_cards = bool(config.moderator_chat_id)
+        self.ready = asyncio.Event()
+        self.outbox = Outbox("telegram", retry_after)
+        self.cards = CardSync(service, self)
+        self.app: Application | None = None
+        self.moderators: Moderators | None = None
+        self._connector: asyncio.Task[None] | None = None
+        self._initialized = False
+
+    async def start(self) -> None:
+        # Opt in to PTB's timedelta periods now, rather than its deprecation warning later.
+        os.environ.setdefault("PTB_TIMEDELTA", "1")
+        builder = (
+            Application.builder()
+            .token(self.config.token.reveal())
+            .base_url(self.config.api_base_url)
+            .rate_limiter(AIORateLimiter(max_retries=3))
+            .concurrent_updates(True)
+        )
+        if self.config.mode == "webhook":
+            builder = builder.updater(None)
+        self.app = builder.build()
+        self.moderators = Moderators(self.app.bot, self.config.moderator_chat_id,
+                                     self.config.moderators, self.config.admin_cache_seconds)
+        handlers.register(self.app, self)
+        self.outbox.start()
+        self._connector = asyncio.create_task(self._connect(), name="telegram-connect")
+
+    async def stop(self) -> None:
+        if self._connector:
+            self._connector.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._connector
+        await self.cards.close()
+        await self.outbox.close()
+        await self._stop_app()
+
+    async def _stop_app(self) -> None:
+        app = self.app
+        if app is None or not self._initialized:
+            return
+        with contextlib.suppress(TelegramError, RuntimeError):
+            if app.updater and app.updater.running:
+                await app.updater.stop()
+            if app.running:
+                await app.stop()
+        await app.shutdown()
+
+    async def _connect(self) -> None:
+        delay = 1.0
+        while True:
+            try:
+                await self._bring_up()
+                return
+            except InvalidToken:
+                logger.error("Telegram rejected the bot token; the Telegram channel stays off")
+                return
+            except TelegramError as exc:
+                logger.warning("Telegram not reachable (%s); retrying in %.0f s", exc, delay)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 60.0)
+
+    async def _bring_up(self) -> None:
+        assert self.app is not None
+        if not self._initialized:
+            await self.app.initialize()  # getMe
+            self._initialized = True
+        if self.config.mode == "webhook":
+            await self._set_webhook()
+        elif self.app.updater and not self.app.updater.running:
+            await self.app.updater.start_polling(
+                timeout=int(self.config.poll_timeout_seconds), allowed_updates=ALLOWED_UPDATES
+            )
+        if not self.app.running:
+            await self.app.start()
+        self.cards.start()
+        self.ready.set()
+        logger.info("Telegram connected as @%s (%s mode)", self.app.bot.username, self.config.mode)
+
+    async def _set_webhook(self) -> None:
+        if not self.public_url:
+            logger.warning("telegram webhook mode without server.public_url: "
+                           "set the webhook yourself to %s", WEBHOOK_PATH)
+            return
+        assert self.app is not None
+        await self.app.bot.set_webhook(
+            f"{self.public_url}{WEBHOOK_PATH}", allowed_updates=ALLOWED_UPDATES,
+            secret_token=self.config.webhook_secret.reveal(),
+        )
+
+    async def webhook(self, request: web.Request) -> web.Response:
+        """POST /telegram/webhook: secret checked in constant time before anything is read."""
+        given = request.headers.get("X-Telegram-Bot-Api-Secret-Token")
+        if given is None:
+            raise web.HTTPUnauthorized(reason="missing secret token")
+        if not self.config.webhook_secret.matches(given):
+            raise web.HTTPForbidden(reason="wrong secret token")
+        if not self.ready.is_set() or self.app is None:
+            raise web.HTTPServiceUnavailable(reason="telegram channel is starting")
+        try:
+            data = await request.json()
+            update = Update.de_json(data, self.app.bot) if isinstance(data, dict) else None
+        except Exception:
+            update = None
+        if update is None:
+            raise web.HTTPBadRequest(reason="not a Telegram update")
+        await self.app.process_update(update)
+        return web.json_response({"ok": True})
+
+    # -- CardPlatform: the database drives these (bot/cards.py) --
+
+    async def post_card(self, barrage: Barrage, waiting_behind: int) -> tuple[str, str] | None:
+        assert self.app is not None
+        try:
+            message = await self.app.bot.send_message(
+                self.config.moderator_chat_id, card_text(barrage, _now(), waiting_behind),
+                reply_markup=keyboard(barrage.id),
+            )
+        except (BadRequest, Forbidden) as exc:
+            logger.error("cannot post cards to chat %s: %s", self.config.moderator_chat_id, exc)
+            return None
+        return str(message.chat_id), str(message.message_id)
+
+    async def close_card(self, card: Card, barrage: Barrage) -> None:
+        assert self.app is not None
+        if not card.message_id:
+            return
+        try:
+            # No reply_markup: editing the text this way also removes the buttons.
+            await self.app.bot.edit_message_text(
+                verdict_text(barrage, _now()), chat_id=int(card.chat_id), message_id=int(card.message_id)
+            )
+        except BadRequest as exc:
+            if NOT_MODIFIED not in str(exc).lower():
+                logger.warning("card %s for barrage %s not edited: %s", card.id, barrage.id, exc)
+        except Forbidden as exc:
+            logger.warning("card %s for barrage %s not edited: %s", card.id, barrage.id, exc)
+
+    async def notify_sender(self, barrage: Barrage) -> None:
+        assert self.app is not None
+        reply = ReplyTo.load(barrage.reply_to)
+        if reply is None:
+            return
+        try:
+            await self.app.bot.send_message(
+                reply.chat_id, outcome_text(barrage),
+                reply_parameters=ReplyParameters(reply.message_id, allow_sending_without_reply=True),
+            )
+        except (BadRequest, Forbidden) as exc:
+            logger.info("sender of barrage %s not told: %s", barrage.id, exc)
+
+    def reply(self, chat_id: int, message_id: int, text: str) -> None:
+        """Answer a participant through the bounded outbox: never blocks the handler."""
+        assert self.app is not None
+        bot = self.app.bot
+        params = ReplyParameters(message_id, allow_sending_without_reply=True)
+        self.outbox.send(f"reply to {chat_id}",
+                         lambda: bot.send_message(chat_id, text, reply_parameters=params))
+
+
+def keyboard(barrage_id: int) -> InlineKeyboardMarkup:
+    return InlineKeyboardMarkup([[
+        InlineKeyboardButton(APPROVE_LABEL, callback_data=callback_data(Verdict.APPROVE, barrage_id)),
+        InlineKeyboardButton(REJECT_LABEL, callback_data=callback_data(Verdict.REJECT, barrage_id)),
+    ]])
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)

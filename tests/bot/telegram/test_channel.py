@@ -1,0 +1,351 @@
+"""The real python-telegram-bot against the fake Bot API, inside the real app."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import pytest
+from aiohttp.test_utils import TestClient
+
+from server.app import TELEGRAM
+from tests.bot.telegram.conftest import MOD_CHAT, MODERATOR, SECRET, TOKEN
+from tests.conftest import AUTH
+from tests.fakes.telegram_api import FakeTelegram, admin, message_update, press_update, user
+from tests.sse import next_block, next_event
+
+ANN = user(1001, "Ann", "Lee", username="ann")
+MOD = user(MODERATOR, "Mod", "One")
+MOD2 = user(43, "Mod", "Two")
+STRANGER = user(666, "Mallory")
+HOOK = {"X-Telegram-Bot-Api-Secret-Token": SECRET}
+
+
+async def deliver(client: TestClient, update: dict, headers: dict | None = None) -> int:
+    resp = await client.post("/telegram/webhook", json=update, headers=HOOK if headers is None else headers)
+    return resp.status
+
+
+async def send_text(client: TestClient, fake: FakeTelegram, text: str, sender: dict = ANN,
+                    message_id: int = 1, **kw: object) -> dict:
+    update = message_update(fake.next_update_id(), sender, text, message_id=message_id, **kw)
+    assert await deliver(client, update) == 200
+    return update
+
+
+async def card_for(fake: FakeTelegram, text: str) -> dict:
+    """The latest card in the moderators' chat showing `text`, waiting for it to appear."""
+    for _ in range(500):
+        cards = [m for (chat, _), m in sorted(fake.messages.items())
+                 if chat == MOD_CHAT and f"“{text}”" in m["text"]]
+        if cards:
+            return cards[-1]
+        await asyncio.sleep(0.02)
+    raise AssertionError(f"no card for {text!r}")
+
+
+def buttons(card: dict) -> list[dict]:
+    return card["reply_markup"]["inline_keyboard"][0]
+
+
+async def replies_to(fake: FakeTelegram, chat_id: int, count: int = 1) -> list[str]:
+    calls = await fake.wait_for("sendMessage", count=count, chat_id=chat_id)
+    return [c.params["text"] for c in calls]
+
+
+async def pending(client: TestClient) -> list[dict]:
+    return (await (await client.get("/api/barrages?status=pending", headers=AUTH)).json())["items"]
+
+
+async def test_full_flow_message_card_press_stream_sender(tg_client, fake_tg: FakeTelegram) -> None:
+    client = await tg_client()
+    assert fake_tg.called("setWebhook")[0].params["url"] == "https://wall.example.org/telegram/webhook"
+    assert fake_tg.called("setWebhook")[0].params["secret_token"] == SECRET
+    stream = await client.get("/stream")
+    await next_block(stream)
+
+    await send_text(client, fake_tg, "Hello from Telegram")
+    assert "waiting for a moderator" in (await replies_to(fake_tg, ANN["id"]))[0]
+    card = await card_for(fake_tg, "Hello from Telegram")
+    assert "Ann Lee (@ann)" in card["text"] and "telegram" in card["text"]
+    approve, reject = buttons(card)
+    assert "Approve" in approve["text"] and "Reject" in reject["text"]
+    assert all(len(b["callback_data"].encode()) <= 64 for b in (approve, reject))
+
+    pressed = time.perf_counter()
+    press = press_update(fake_tg.next_update_id(), MOD, approve["callback_data"],
+                         chat_id=MOD_CHAT, message_id=card["message_id"])
+    assert await deliver(client, press) == 200
+    event = await next_event(stream)
+    print(f"\npress -> SSE receipt: {(time.perf_counter() - pressed) * 1000:.1f} ms")
+    assert event.data["source"] == "telegram" and event.data["author"] == "Ann Lee"
+    assert event.data["text"] == "Hello from Telegram"
+
+    answer = await fake_tg.wait_for("answerCallbackQuery")
+    assert "Approved" in answer[0].params["text"]
+    edit = (await fake_tg.wait_for("editMessageText"))[0].params
+    assert edit["message_id"] == str(card["message_id"]) and "Approved by Mod One" in edit["text"]
+    assert "reply_markup" not in edit
+    assert "on the screen now" in (await replies_to(fake_tg, ANN["id"], 2))[1]
+    stream.close()
+
+
+async def test_a_non_moderator_press_changes_nothing(tg_client, fake_tg: FakeTelegram) -> None:
+    client = await tg_client()
+    await send_text(client, fake_tg, "pick me")
+    card = await card_for(fake_tg, "pick me")
+    press = press_update(fake_tg.next_update_id(), STRANGER, buttons(card)[0]["callback_data"],
+                         chat_id=MOD_CHAT, message_id=card["message_id"])
+    assert await deliver(client, press) == 200
+    answer = (await fake_tg.wait_for("answerCallbackQuery"))[0].params
+    assert "Only moderators" in answer["text"] and answer["show_alert"] == "true"
+    assert len(await pending(client)) == 1
+    await asyncio.sleep(0.2)
+    assert fake_tg.called("editMessageText") == []
+
+
+async def test_forged_callback_data_is_refused(tg_client, fake_tg: FakeTelegram) -> None:
+    client = await tg_client()
+    await send_text(client, fake_tg, "target")
+    await card_for(fake_tg, "target")
+    for data in ("v1:a:99999", "v1:z:1", "drop table"):
+        press = press_update(fake_tg.next_update_id(), MOD, data, chat_id=MOD_CHAT, message_id=1)
+        assert await deliver(client, press) == 200
+    await fake_tg.wait_for("answerCallbackQuery", count=3)
+    assert len(await pending(client)) == 1
+
+
+async def test_duplicate_update_is_one_barrage_one_card_one_reply(tg_client, fake_tg: FakeTelegram) -> None:
+    client = await tg_client()
+    update = await send_text(client, fake_tg, "only once", message_id=77)
+    assert await deliver(client, update) == 200  # a webhook retry
+    assert await deliver(client, dict(update, update_id=fake_tg.next_update_id())) == 200
+    await card_for(fake_tg, "only once")
+    await asyncio.sleep(0.3)
+    assert len(await pending(client)) == 1
+    assert len(fake_tg.called("sendMessage", chat_id=MOD_CHAT)) == 1
+    assert len(fake_tg.called("sendMessage", chat_id=ANN["id"])) == 1
+
+
+async def test_secret_token_is_checked(tg_client, fake_tg: FakeTelegram) -> None:
+    client = await tg_client()
+    update = message_update(fake_tg.next_update_id(), ANN, "sneaky")
+    assert await deliver(client, update, headers={}) == 401
+    assert await deliver(client, update, headers={"X-Telegram-Bot-Api-Secret-Token": "wrong"}) == 403
+    assert await pending(client) == []
+
+
+@pytest.mark.parametrize("body", [b"not json", b"[]", b'{"update_id": "x", "message": 5}'])
+async def test_garbage_updates_are_400(tg_client, fake_tg: FakeTelegram, body: bytes) -> None:
+    client = await tg_client()
+    resp = await client.post("/telegram/webhook", data=body, headers=HOOK)
+    assert resp.status == 400
+    assert (await client.get("/healthz")).status == 200
+
+
+async def test_a_card_from_before_a_restart_still_works(
+    tg_client, fake_tg: FakeTelegram, make_config
+) -> None:
+    client = await tg_client()
+    await send_text(client, fake_tg, "before restart")
+    card = await card_for(fake_tg, "before restart")
+    service = client.app[TELEGRAM].service
+    for _ in range(100):  # the card reference is stored right after Telegram answers
+        if await service.cards_of(1, "telegram"):
+            break
+        await asyncio.sleep(0.02)
+    await client.close()
+
+    again = await tg_client()
+    await asyncio.sleep(0.3)
+    assert len(fake_tg.called("sendMessage", chat_id=MOD_CHAT)) == 1  # no second card
+    press = press_update(fake_tg.next_update_id(), MOD, buttons(card)[1]["callback_data"],
+                         chat_id=MOD_CHAT, message_id=card["message_id"])
+    assert await deliver(again, press) == 200
+    edit = (await fake_tg.wait_for("editMessageText"))[0].params
+    assert "Rejected by Mod One" in edit["text"]
+    assert "not approved" in (await replies_to(fake_tg, ANN["id"], 2))[1]
+
+
+async def test_429_on_card_is_retried_without_duplicates(tg_client, fake_tg: FakeTelegram) -> None:
+    client = await tg_client()
+    fake_tg.fail("sendMessage", times=1, code=429, description="Too Many Requests: retry after 1",
+                 retry_after=1, chat_id=MOD_CHAT)
+    await send_text(client, fake_tg, "flood")
+    await fake_tg.wait_for("sendMessage", count=2, chat_id=MOD_CHAT)  # refused, then retried
+    await asyncio.sleep(1.5)
+    cards = [m for (c, _), m in fake_tg.messages.items() if c == MOD_CHAT]
+    assert len(cards) == 1 and "flood" in cards[0]["text"]
+    assert len(fake_tg.called("sendMessage", chat_id=ANN["id"])) == 1
+
+
+async def test_concurrent_double_press_makes_one_decision(tg_client, fake_tg: FakeTelegram) -> None:
+    client = await tg_client(telegram__moderators=[MODERATOR, MOD2["id"]])
+    stream = await client.get("/stream")
+    await next_block(stream)
+    await send_text(client, fake_tg, "race")
+    card = await card_for(fake_tg, "race")
+    data = buttons(card)[0]["callback_data"]
+    presses = [press_update(fake_tg.next_update_id(), who, data, chat_id=MOD_CHAT,
+                            message_id=card["message_id"]) for who in (MOD, MOD2)]
+    assert await asyncio.gather(*(deliver(client, p) for p in presses)) == [200, 200]
+    answers = [c.params["text"] for c in await fake_tg.wait_for("answerCallbackQuery", count=2)]
+    assert sum("Already approved by Mod" in a for a in answers) == 1
+    assert (await next_event(stream)).data["text"] == "race"
+    with pytest.raises(TimeoutError):
+        await next_event(stream, timeout=0.5)
+    stream.close()
+
+
+async def test_a_web_decision_edits_the_telegram_card(tg_client, fake_tg: FakeTelegram) -> None:
+    client = await tg_client()
+    await send_text(client, fake_tg, "decide on the web")
+    card = await card_for(fake_tg, "decide on the web")
+    [item] = await pending(client)
+    resp = await client.post(f"/api/barrages/{item['id']}/approve", json={"moderator": "Web Wendy"},
+                             headers=AUTH)
+    assert resp.status == 200
+    edit = (await fake_tg.wait_for("editMessageText"))[0].params
+    assert edit["message_id"] == str(card["message_id"]) and "Approved by Web Wendy" in edit["text"]
+
+
+async def test_not_modified_counts_as_done(tg_client, fake_tg: FakeTelegram) -> None:
+    client = await tg_client()
+    fake_tg.fail("editMessageText", code=400, description="Bad Request: message is not modified")
+    await send_text(client, fake_tg, "same")
+    await card_for(fake_tg, "same")
+    [item] = await pending(client)
+    await client.post(f"/api/barrages/{item['id']}/reject", headers=AUTH)
+    await fake_tg.wait_for("editMessageText")
+    await asyncio.sleep(0.3)
+    assert len(fake_tg.called("editMessageText")) == 1  # not retried
+
+
+async def test_mode_off_posts_no_card_and_says_on_screen(tg_client, fake_tg: FakeTelegram) -> None:
+    client = await tg_client(moderation__mode="off")
+    stream = await client.get("/stream")
+    await next_block(stream)
+    await send_text(client, fake_tg, "pink straight up")
+    event = await next_event(stream)
+    assert event.data["text"] == "straight up" and event.data["color"] == "#ff77c8"
+    assert "on the screen now" in (await replies_to(fake_tg, ANN["id"]))[0]
+    await asyncio.sleep(0.3)
+    assert fake_tg.called("sendMessage", chat_id=MOD_CHAT) == []
+    assert len(fake_tg.called("sendMessage", chat_id=ANN["id"])) == 1  # no second notice
+    stream.close()
+
+
+async def test_commands_are_never_barrages(tg_client, fake_tg: FakeTelegram) -> None:
+    client = await tg_client()
+    await send_text(client, fake_tg, "/start")
+    await send_text(client, fake_tg, "/unknown thing", message_id=2)
+    texts = await replies_to(fake_tg, ANN["id"], 2)
+    assert all("goes up on the wall" in t for t in texts)
+    assert "Join the wall" in texts[0]
+    assert await pending(client) == []
+
+
+async def test_bad_input_gets_a_reply_and_stores_nothing(tg_client, fake_tg: FakeTelegram) -> None:
+    client = await tg_client()
+    await send_text(client, fake_tg, "x" * 101)
+    await send_text(client, fake_tg, "/b", message_id=2)
+    sticker = message_update(fake_tg.next_update_id(), ANN, None, message_id=3,
+                             sticker={"file_id": "f", "file_unique_id": "u", "width": 1, "height": 1,
+                                      "is_animated": False, "is_video": False, "type": "regular"})
+    assert await deliver(client, sticker) == 200
+    texts = await replies_to(fake_tg, ANN["id"], 3)
+    assert any("too long" in t for t in texts)
+    assert any("Add your message" in t for t in texts)
+    assert any("Only text" in t for t in texts)
+    assert await pending(client) == []
+
+
+async def test_group_command_with_bot_mention(tg_client, fake_tg: FakeTelegram) -> None:
+    client = await tg_client()
+    group = -5000
+    await send_text(client, fake_tg, "/barrage@wall_bot #00f from the group", chat_id=group,
+                    chat_type="group")
+    await send_text(client, fake_tg, "plain group chatter", chat_id=group, chat_type="group", message_id=2)
+    card = await card_for(fake_tg, "from the group")
+    assert card
+    [item] = await pending(client)
+    assert item["color"] == "#0000ff" and item["text"] == "from the group"
+    assert "waiting" in (await replies_to(fake_tg, group))[0]
+
+
+async def test_operator_commands(tg_client, fake_tg: FakeTelegram) -> None:
+    client = await tg_client()
+    await send_text(client, fake_tg, "waiting one")
+    await card_for(fake_tg, "waiting one")
+    in_mod_chat = {"chat_id": MOD_CHAT, "chat_type": "supergroup"}
+
+    await send_text(client, fake_tg, "/stats", sender=MOD, message_id=10, **in_mod_chat)
+    await send_text(client, fake_tg, "/pending", sender=MOD, message_id=11, **in_mod_chat)
+    await send_text(client, fake_tg, "/mode off", sender=STRANGER, message_id=12, **in_mod_chat)
+    await send_text(client, fake_tg, "/mode off", sender=MOD, message_id=13, chat_id=MOD["id"])
+    await fake_tg.wait_for("sendMessage", chat_id=MOD["id"])  # refused before the next one runs
+    await send_text(client, fake_tg, "/mode off", sender=MOD, message_id=14, **in_mod_chat)
+    await send_text(client, fake_tg, "/whoami", sender=STRANGER, message_id=15, chat_id=STRANGER["id"])
+
+    mod_texts = await replies_to(fake_tg, MOD_CHAT, 6)
+    assert any("Pending: 1" in t and "Mode: manual" in t for t in mod_texts)
+    assert any("1 waiting" in t for t in mod_texts)
+    assert sum("for moderators" in t for t in mod_texts) == 1
+    assert any("now off" in t for t in mod_texts)
+    assert len([t for t in mod_texts if "waiting one" in t]) == 2  # the card, re-posted
+    assert "for moderators" in (await replies_to(fake_tg, MOD["id"]))[0]
+    assert (await (await client.get("/api/mode", headers=AUTH)).json())["mode"] == "off"
+    whoami = (await replies_to(fake_tg, STRANGER["id"]))[0]
+    assert f"Chat id: {STRANGER['id']}" in whoami and f"user id: {STRANGER['id']}" in whoami
+
+
+async def test_chat_admins_decide_when_no_list_is_set(tg_client, fake_tg: FakeTelegram) -> None:
+    fake_tg.admins = [admin(MOD2, owner=True), admin(MOD)]
+    client = await tg_client(telegram__moderators=[])
+    await send_text(client, fake_tg, "admins only")
+    card = await card_for(fake_tg, "admins only")
+    for who in (STRANGER, MOD2):
+        press = press_update(fake_tg.next_update_id(), who, buttons(card)[0]["callback_data"],
+                             chat_id=MOD_CHAT, message_id=card["message_id"])
+        assert await deliver(client, press) == 200
+    answers = [c.params["text"] for c in await fake_tg.wait_for("answerCallbackQuery", count=2)]
+    assert "Only moderators" in answers[0] and "Approved" in answers[1]
+    assert len(fake_tg.called("getChatAdministrators")) == 1  # cached
+
+
+async def test_polling_mode_full_flow(tg_client, fake_tg: FakeTelegram) -> None:
+    client = await tg_client(mode="polling")
+    assert fake_tg.called("deleteWebhook")
+    assert (await client.post("/telegram/webhook", json={}, headers=HOOK)).status in (404, 405)
+    stream = await client.get("/stream")
+    await next_block(stream)
+    await fake_tg.push_update(message_update(fake_tg.next_update_id(), ANN, "polled hello"))
+    card = await card_for(fake_tg, "polled hello")
+    await fake_tg.push_update(press_update(fake_tg.next_update_id(), MOD, buttons(card)[0]["callback_data"],
+                                           chat_id=MOD_CHAT, message_id=card["message_id"]))
+    pressed = time.perf_counter()
+    event = await next_event(stream)
+    print(f"\npolling: press -> SSE receipt: {(time.perf_counter() - pressed) * 1000:.1f} ms")
+    assert event.data["source"] == "telegram" and event.data["text"] == "polled hello"
+    await fake_tg.wait_for("editMessageText")
+    stream.close()
+
+
+async def test_telegram_outage_never_blocks_the_web(make_client, fake_tg: FakeTelegram) -> None:
+    fake_tg.fail("getMe", times=2, code=502, description="Bad Gateway")
+    client = await make_client(
+        telegram__enabled=True, telegram__token=TOKEN, telegram__mode="webhook",
+        telegram__webhook_secret=SECRET, telegram__api_base_url=fake_tg.base_url,
+        telegram__moderator_chat_id=MOD_CHAT, telegram__moderators=[MODERATOR],
+    )
+    assert not client.app[TELEGRAM].ready.is_set()
+    for i in range(7):
+        resp = await client.post("/api/barrages", json={"text": f"web still works {i}"})
+        assert resp.status == 201
+    assert await deliver(client, message_update(fake_tg.next_update_id(), ANN, "early")) == 503
+    await asyncio.wait_for(client.app[TELEGRAM].ready.wait(), 15)
+    # the backlog gets its cards once connected, and the first says how far behind they are
+    first = await card_for(fake_tg, "web still works 0")
+    assert "6 more waiting — use /moderate" in first["text"]
+    await card_for(fake_tg, "web still works 6")
+
