@@ -41,6 +41,7 @@ class FakeTelegram:
     _update_ids: itertools.count = field(default_factory=lambda: itertools.count(1))
     _changed: asyncio.Condition | None = None
     server: TestServer | None = None
+    _confirmed: int = 0
 
     # -- test helpers --
 
@@ -129,7 +130,9 @@ class FakeTelegram:
         return pending
 
     def _pending(self, offset: int) -> list[dict[str, Any]]:
-        return [u for u in self.updates if u["update_id"] >= offset]
+        # As Telegram does: asking with an offset confirms (forgets) everything before it.
+        self._confirmed = max(self._confirmed, offset)
+        return [u for u in self.updates if u["update_id"] >= self._confirmed]
 
     async def _api_sendMessage(self, params: dict[str, Any]) -> dict[str, Any]:
         chat_id = int(params["chat_id"])

@@ -25,7 +25,7 @@ async def fake_tg() -> AsyncIterator[FakeTelegram]:
 
 
 @pytest.fixture
-def tg_client(make_client: ClientFactory, fake_tg: FakeTelegram):
+def tg_client(fake_tg: FakeTelegram, make_client: ClientFactory):  # fake first: it must outlive the app
     """The real app with Telegram on, talking to the fake; webhook mode unless told."""
 
     async def factory(mode: str = "webhook", **overrides: Any) -> TestClient:
@@ -37,6 +37,7 @@ def tg_client(make_client: ClientFactory, fake_tg: FakeTelegram):
             **overrides,
         }
         client = await make_client(**settings)
+        client.fake_tg = fake_tg  # type: ignore[attr-defined]  # polling tests deliver through it
         await client.app[TELEGRAM].ready.wait()
         return client
 

@@ -9,6 +9,7 @@ import pytest
 from aiohttp.test_utils import TestClient
 
 from server.app import TELEGRAM
+from server.web.keys import CONFIG
 from tests.bot.telegram.conftest import MOD_CHAT, MODERATOR, SECRET, TOKEN
 from tests.conftest import AUTH
 from tests.fakes.telegram_api import FakeTelegram, admin, message_update, press_update, user
@@ -22,12 +23,20 @@ HOOK = {"X-Telegram-Bot-Api-Secret-Token": SECRET}
 
 
 async def deliver(client: TestClient, update: dict, headers: dict | None = None) -> int:
+    """Hand an update to the bot the way the client's mode receives it."""
+    if client.app[CONFIG].telegram.mode == "polling":
+        await client.fake_tg.push_update(update)  # type: ignore[attr-defined]
+        return 200
     resp = await client.post("/telegram/webhook", json=update, headers=HOOK if headers is None else headers)
     return resp.status
 
 
-async def send_text(client: TestClient, fake: FakeTelegram, text: str, sender: dict = ANN,
-                    message_id: int = 1, **kw: object) -> dict:
+BOTH_MODES = pytest.mark.parametrize("mode", ["webhook", "polling"])
+
+
+async def send_text(
+    client: TestClient, fake: FakeTelegram, text: str, sender: dict = ANN, message_id: int = 1, **kw: object
+) -> dict:
     update = message_update(fake.next_update_id(), sender, text, message_id=message_id, **kw)
     assert await deliver(client, update) == 200
     return update
@@ -36,8 +45,11 @@ async def send_text(client: TestClient, fake: FakeTelegram, text: str, sender: d
 async def card_for(fake: FakeTelegram, text: str) -> dict:
     """The latest card in the moderators' chat showing `text`, waiting for it to appear."""
     for _ in range(500):
-        cards = [m for (chat, _), m in sorted(fake.messages.items())
-                 if chat == MOD_CHAT and f"“{text}”" in m["text"]]
+        cards = [
+            m
+            for (chat, _), m in sorted(fake.messages.items())
+            if chat == MOD_CHAT and f"“{text}”" in m["text"]
+        ]
         if cards:
             return cards[-1]
         await asyncio.sleep(0.02)
@@ -57,10 +69,16 @@ async def pending(client: TestClient) -> list[dict]:
     return (await (await client.get("/api/barrages?status=pending", headers=AUTH)).json())["items"]
 
 
-async def test_full_flow_message_card_press_stream_sender(tg_client, fake_tg: FakeTelegram) -> None:
-    client = await tg_client()
-    assert fake_tg.called("setWebhook")[0].params["url"] == "https://wall.example.org/telegram/webhook"
-    assert fake_tg.called("setWebhook")[0].params["secret_token"] == SECRET
+@BOTH_MODES
+async def test_full_flow_message_card_press_stream_sender(
+    mode: str, tg_client, fake_tg: FakeTelegram
+) -> None:
+    client = await tg_client(mode)
+    if mode == "webhook":
+        hook = fake_tg.called("setWebhook")[0].params
+        assert hook["url"] == "https://wall.example.org/telegram/webhook" and hook["secret_token"] == SECRET
+    else:
+        assert fake_tg.called("deleteWebhook") and not fake_tg.called("setWebhook")
     stream = await client.get("/stream")
     await next_block(stream)
 
@@ -73,8 +91,13 @@ async def test_full_flow_message_card_press_stream_sender(tg_client, fake_tg: Fa
     assert all(len(b["callback_data"].encode()) <= 64 for b in (approve, reject))
 
     pressed = time.perf_counter()
-    press = press_update(fake_tg.next_update_id(), MOD, approve["callback_data"],
-                         chat_id=MOD_CHAT, message_id=card["message_id"])
+    press = press_update(
+        fake_tg.next_update_id(),
+        MOD,
+        approve["callback_data"],
+        chat_id=MOD_CHAT,
+        message_id=card["message_id"],
+    )
     assert await deliver(client, press) == 200
     event = await next_event(stream)
     print(f"\npress -> SSE receipt: {(time.perf_counter() - pressed) * 1000:.1f} ms")
@@ -90,12 +113,18 @@ async def test_full_flow_message_card_press_stream_sender(tg_client, fake_tg: Fa
     stream.close()
 
 
-async def test_a_non_moderator_press_changes_nothing(tg_client, fake_tg: FakeTelegram) -> None:
-    client = await tg_client()
+@BOTH_MODES
+async def test_a_non_moderator_press_changes_nothing(mode: str, tg_client, fake_tg: FakeTelegram) -> None:
+    client = await tg_client(mode)
     await send_text(client, fake_tg, "pick me")
     card = await card_for(fake_tg, "pick me")
-    press = press_update(fake_tg.next_update_id(), STRANGER, buttons(card)[0]["callback_data"],
-                         chat_id=MOD_CHAT, message_id=card["message_id"])
+    press = press_update(
+        fake_tg.next_update_id(),
+        STRANGER,
+        buttons(card)[0]["callback_data"],
+        chat_id=MOD_CHAT,
+        message_id=card["message_id"],
+    )
     assert await deliver(client, press) == 200
     answer = (await fake_tg.wait_for("answerCallbackQuery"))[0].params
     assert "Only moderators" in answer["text"] and answer["show_alert"] == "true"
@@ -115,8 +144,11 @@ async def test_forged_callback_data_is_refused(tg_client, fake_tg: FakeTelegram)
     assert len(await pending(client)) == 1
 
 
-async def test_duplicate_update_is_one_barrage_one_card_one_reply(tg_client, fake_tg: FakeTelegram) -> None:
-    client = await tg_client()
+@BOTH_MODES
+async def test_duplicate_update_is_one_barrage_one_card_one_reply(
+    mode: str, tg_client, fake_tg: FakeTelegram
+) -> None:
+    client = await tg_client(mode)
     update = await send_text(client, fake_tg, "only once", message_id=77)
     assert await deliver(client, update) == 200  # a webhook retry
     assert await deliver(client, dict(update, update_id=fake_tg.next_update_id())) == 200
@@ -143,10 +175,11 @@ async def test_garbage_updates_are_400(tg_client, fake_tg: FakeTelegram, body: b
     assert (await client.get("/healthz")).status == 200
 
 
+@BOTH_MODES
 async def test_a_card_from_before_a_restart_still_works(
-    tg_client, fake_tg: FakeTelegram, make_config
+    mode: str, tg_client, fake_tg: FakeTelegram, make_config
 ) -> None:
-    client = await tg_client()
+    client = await tg_client(mode)
     await send_text(client, fake_tg, "before restart")
     card = await card_for(fake_tg, "before restart")
     service = client.app[TELEGRAM].service
@@ -156,21 +189,33 @@ async def test_a_card_from_before_a_restart_still_works(
         await asyncio.sleep(0.02)
     await client.close()
 
-    again = await tg_client()
+    again = await tg_client(mode)
     await asyncio.sleep(0.3)
     assert len(fake_tg.called("sendMessage", chat_id=MOD_CHAT)) == 1  # no second card
-    press = press_update(fake_tg.next_update_id(), MOD, buttons(card)[1]["callback_data"],
-                         chat_id=MOD_CHAT, message_id=card["message_id"])
+    press = press_update(
+        fake_tg.next_update_id(),
+        MOD,
+        buttons(card)[1]["callback_data"],
+        chat_id=MOD_CHAT,
+        message_id=card["message_id"],
+    )
     assert await deliver(again, press) == 200
     edit = (await fake_tg.wait_for("editMessageText"))[0].params
     assert "Rejected by Mod One" in edit["text"]
     assert "not approved" in (await replies_to(fake_tg, ANN["id"], 2))[1]
 
 
-async def test_429_on_card_is_retried_without_duplicates(tg_client, fake_tg: FakeTelegram) -> None:
-    client = await tg_client()
-    fake_tg.fail("sendMessage", times=1, code=429, description="Too Many Requests: retry after 1",
-                 retry_after=1, chat_id=MOD_CHAT)
+@BOTH_MODES
+async def test_429_on_card_is_retried_without_duplicates(mode: str, tg_client, fake_tg: FakeTelegram) -> None:
+    client = await tg_client(mode)
+    fake_tg.fail(
+        "sendMessage",
+        times=1,
+        code=429,
+        description="Too Many Requests: retry after 1",
+        retry_after=1,
+        chat_id=MOD_CHAT,
+    )
     await send_text(client, fake_tg, "flood")
     await fake_tg.wait_for("sendMessage", count=2, chat_id=MOD_CHAT)  # refused, then retried
     await asyncio.sleep(1.5)
@@ -179,15 +224,20 @@ async def test_429_on_card_is_retried_without_duplicates(tg_client, fake_tg: Fak
     assert len(fake_tg.called("sendMessage", chat_id=ANN["id"])) == 1
 
 
-async def test_concurrent_double_press_makes_one_decision(tg_client, fake_tg: FakeTelegram) -> None:
-    client = await tg_client(telegram__moderators=[MODERATOR, MOD2["id"]])
+@BOTH_MODES
+async def test_concurrent_double_press_makes_one_decision(
+    mode: str, tg_client, fake_tg: FakeTelegram
+) -> None:
+    client = await tg_client(mode, telegram__moderators=[MODERATOR, MOD2["id"]])
     stream = await client.get("/stream")
     await next_block(stream)
     await send_text(client, fake_tg, "race")
     card = await card_for(fake_tg, "race")
     data = buttons(card)[0]["callback_data"]
-    presses = [press_update(fake_tg.next_update_id(), who, data, chat_id=MOD_CHAT,
-                            message_id=card["message_id"]) for who in (MOD, MOD2)]
+    presses = [
+        press_update(fake_tg.next_update_id(), who, data, chat_id=MOD_CHAT, message_id=card["message_id"])
+        for who in (MOD, MOD2)
+    ]
     assert await asyncio.gather(*(deliver(client, p) for p in presses)) == [200, 200]
     answers = [c.params["text"] for c in await fake_tg.wait_for("answerCallbackQuery", count=2)]
     assert sum("Already approved by Mod" in a for a in answers) == 1
@@ -197,13 +247,15 @@ async def test_concurrent_double_press_makes_one_decision(tg_client, fake_tg: Fa
     stream.close()
 
 
-async def test_a_web_decision_edits_the_telegram_card(tg_client, fake_tg: FakeTelegram) -> None:
-    client = await tg_client()
+@BOTH_MODES
+async def test_a_web_decision_edits_the_telegram_card(mode: str, tg_client, fake_tg: FakeTelegram) -> None:
+    client = await tg_client(mode)
     await send_text(client, fake_tg, "decide on the web")
     card = await card_for(fake_tg, "decide on the web")
     [item] = await pending(client)
-    resp = await client.post(f"/api/barrages/{item['id']}/approve", json={"moderator": "Web Wendy"},
-                             headers=AUTH)
+    resp = await client.post(
+        f"/api/barrages/{item['id']}/approve", json={"moderator": "Web Wendy"}, headers=AUTH
+    )
     assert resp.status == 200
     edit = (await fake_tg.wait_for("editMessageText"))[0].params
     assert edit["message_id"] == str(card["message_id"]) and "Approved by Web Wendy" in edit["text"]
@@ -249,9 +301,21 @@ async def test_bad_input_gets_a_reply_and_stores_nothing(tg_client, fake_tg: Fak
     client = await tg_client()
     await send_text(client, fake_tg, "x" * 101)
     await send_text(client, fake_tg, "/b", message_id=2)
-    sticker = message_update(fake_tg.next_update_id(), ANN, None, message_id=3,
-                             sticker={"file_id": "f", "file_unique_id": "u", "width": 1, "height": 1,
-                                      "is_animated": False, "is_video": False, "type": "regular"})
+    sticker = message_update(
+        fake_tg.next_update_id(),
+        ANN,
+        None,
+        message_id=3,
+        sticker={
+            "file_id": "f",
+            "file_unique_id": "u",
+            "width": 1,
+            "height": 1,
+            "is_animated": False,
+            "is_video": False,
+            "type": "regular",
+        },
+    )
     assert await deliver(client, sticker) == 200
     texts = await replies_to(fake_tg, ANN["id"], 3)
     assert any("too long" in t for t in texts)
@@ -263,8 +327,9 @@ async def test_bad_input_gets_a_reply_and_stores_nothing(tg_client, fake_tg: Fak
 async def test_group_command_with_bot_mention(tg_client, fake_tg: FakeTelegram) -> None:
     client = await tg_client()
     group = -5000
-    await send_text(client, fake_tg, "/barrage@wall_bot #00f from the group", chat_id=group,
-                    chat_type="group")
+    await send_text(
+        client, fake_tg, "/barrage@wall_bot #00f from the group", chat_id=group, chat_type="group"
+    )
     await send_text(client, fake_tg, "plain group chatter", chat_id=group, chat_type="group", message_id=2)
     card = await card_for(fake_tg, "from the group")
     assert card
@@ -305,8 +370,13 @@ async def test_chat_admins_decide_when_no_list_is_set(tg_client, fake_tg: FakeTe
     await send_text(client, fake_tg, "admins only")
     card = await card_for(fake_tg, "admins only")
     for who in (STRANGER, MOD2):
-        press = press_update(fake_tg.next_update_id(), who, buttons(card)[0]["callback_data"],
-                             chat_id=MOD_CHAT, message_id=card["message_id"])
+        press = press_update(
+            fake_tg.next_update_id(),
+            who,
+            buttons(card)[0]["callback_data"],
+            chat_id=MOD_CHAT,
+            message_id=card["message_id"],
+        )
         assert await deliver(client, press) == 200
     answers = [c.params["text"] for c in await fake_tg.wait_for("answerCallbackQuery", count=2)]
     assert "Only moderators" in answers[0] and "Approved" in answers[1]
@@ -321,8 +391,15 @@ async def test_polling_mode_full_flow(tg_client, fake_tg: FakeTelegram) -> None:
     await next_block(stream)
     await fake_tg.push_update(message_update(fake_tg.next_update_id(), ANN, "polled hello"))
     card = await card_for(fake_tg, "polled hello")
-    await fake_tg.push_update(press_update(fake_tg.next_update_id(), MOD, buttons(card)[0]["callback_data"],
-                                           chat_id=MOD_CHAT, message_id=card["message_id"]))
+    await fake_tg.push_update(
+        press_update(
+            fake_tg.next_update_id(),
+            MOD,
+            buttons(card)[0]["callback_data"],
+            chat_id=MOD_CHAT,
+            message_id=card["message_id"],
+        )
+    )
     pressed = time.perf_counter()
     event = await next_event(stream)
     print(f"\npolling: press -> SSE receipt: {(time.perf_counter() - pressed) * 1000:.1f} ms")
@@ -331,12 +408,16 @@ async def test_polling_mode_full_flow(tg_client, fake_tg: FakeTelegram) -> None:
     stream.close()
 
 
-async def test_telegram_outage_never_blocks_the_web(make_client, fake_tg: FakeTelegram) -> None:
+async def test_telegram_outage_never_blocks_the_web(fake_tg: FakeTelegram, make_client) -> None:
     fake_tg.fail("getMe", times=2, code=502, description="Bad Gateway")
     client = await make_client(
-        telegram__enabled=True, telegram__token=TOKEN, telegram__mode="webhook",
-        telegram__webhook_secret=SECRET, telegram__api_base_url=fake_tg.base_url,
-        telegram__moderator_chat_id=MOD_CHAT, telegram__moderators=[MODERATOR],
+        telegram__enabled=True,
+        telegram__token=TOKEN,
+        telegram__mode="webhook",
+        telegram__webhook_secret=SECRET,
+        telegram__api_base_url=fake_tg.base_url,
+        telegram__moderator_chat_id=MOD_CHAT,
+        telegram__moderators=[MODERATOR],
     )
     assert not client.app[TELEGRAM].ready.is_set()
     for i in range(7):
@@ -348,4 +429,3 @@ async def test_telegram_outage_never_blocks_the_web(make_client, fake_tg: FakeTe
     first = await card_for(fake_tg, "web still works 0")
     assert "6 more waiting — use /moderate" in first["text"]
     await card_for(fake_tg, "web still works 6")
-
