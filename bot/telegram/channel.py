@@ -21,6 +21,7 @@ from telegram.error import BadRequest, Forbidden, InvalidToken, NetworkError, Re
 from telegram.ext import AIORateLimiter, Application
 
 from bot.cards import CardSync
+from bot.messages import outcome_text
 from bot.outbox import Outbox
 from bot.telegram import handlers
 from bot.telegram.moderators import Moderators
@@ -30,7 +31,6 @@ from bot.telegram.render import (
     ReplyTo,
     callback_data,
     card_text,
-    outcome_text,
     verdict_text,
 )
 from server.config import TelegramConfig

@@ -15,19 +15,19 @@ from telegram.ext import (
     filters,
 )
 
-from bot.telegram.render import (
-    HELP,
-    REPLY_EMPTY_COMMAND,
-    REPLY_ON_SCREEN,
-    REPLY_PENDING,
+from bot.messages import (
+    BARRAGE_GONE,
+    BUTTON_GONE,
+    NOT_A_MODERATOR,
     REPLY_UNSUPPORTED,
-    ReplyTo,
-    full_name,
     mode_text,
-    parse_callback,
+    receipt_text,
     refusal_text,
+    sentence,
     split_color,
+    stats_text,
 )
+from bot.telegram.render import HELP, REPLY_EMPTY_COMMAND, ReplyTo, full_name, parse_callback
 from server.core.errors import AlreadyDecided, InvalidInput, NotFound, RateLimited
 from server.core.model import Source, Status, Verdict
 from server.core.policy import COLOR_PRESETS
@@ -94,29 +94,27 @@ class Handlers:
             self._reply(message, refusal_text(exc))
             return
         if receipt.created:  # a redelivered update was answered the first time
-            approved = receipt.barrage.status is Status.APPROVED
-            self._reply(message, REPLY_ON_SCREEN if approved else REPLY_PENDING)
+            self._reply(message, receipt_text(receipt.barrage.status))
 
     async def press(self, update: Update, _context: Context) -> None:
         query = update.callback_query
         parsed = parse_callback(query.data)
         if parsed is None:
-            await query.answer("This button no longer works.")
+            await query.answer(BUTTON_GONE)
             return
         if not await self.channel.moderators.allows(query.from_user.id):
-            await query.answer("Only moderators can decide.", show_alert=True)
+            await query.answer(NOT_A_MODERATOR, show_alert=True)
             return
         verdict, barrage_id = parsed
         name = full_name(query.from_user.first_name, query.from_user.last_name)
         try:
             await self.service.decide(barrage_id, verdict, name)
         except AlreadyDecided as exc:
-            text = str(exc)
-            await query.answer(text[:1].upper() + text[1:], show_alert=True)
+            await query.answer(sentence(str(exc)), show_alert=True)
             self.channel.cards.wake("close")  # make sure this card shows the verdict too
             return
         except NotFound:
-            await query.answer("This barrage no longer exists.", show_alert=True)
+            await query.answer(BARRAGE_GONE, show_alert=True)
             return
         await query.answer("✅ Approved" if verdict is Verdict.APPROVE else "❌ Rejected")
 
@@ -130,7 +128,7 @@ class Handlers:
             return
         message = update.effective_message
         if not context.args:
-            self._reply(message, mode_text(self.service.mode.value, changed=False))
+            self._reply(message, mode_text(self.service.mode.value, False, "/mode off or /mode manual"))
             return
         name = full_name(update.effective_user.first_name, update.effective_user.last_name)
         try:
@@ -138,15 +136,13 @@ class Handlers:
         except InvalidInput as exc:
             self._reply(message, refusal_text(exc))
             return
-        self._reply(message, mode_text(mode.value, changed=True))
+        self._reply(message, mode_text(mode.value, True, ""))
 
     async def stats(self, update: Update, _context: Context) -> None:
         if not await self._operator(update):
             return
-        s = await self.service.stats(self.channel.screens())
-        self._reply(update.effective_message,
-                    f"Mode: {s['mode']}\nPending: {s['pending']}\n"
-                    f"Approved today: {s['approved_today']}\nScreens: {s['screens']}")
+        stats = await self.service.stats(self.channel.screens())
+        self._reply(update.effective_message, stats_text(stats))
 
     async def pending(self, update: Update, _context: Context) -> None:
         if not await self._operator(update):

@@ -4,15 +4,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from bot.telegram.render import (
-    ReplyTo,
-    age,
-    callback_data,
-    card_text,
-    parse_callback,
-    split_color,
-    verdict_text,
-)
+from bot.telegram.render import ReplyTo, callback_data, card_text, parse_callback, verdict_text
 from server.core.model import Barrage, Size, Source, Status, Verdict
 
 NOW = datetime(2026, 11, 26, 20, 0, tzinfo=UTC)
@@ -38,22 +30,6 @@ def test_bad_callback_data_is_refused(data: str | None) -> None:
     assert parse_callback(data) is None
 
 
-@pytest.mark.parametrize(
-    ("text", "expected"),
-    [
-        ("#ff8800 hi there", ("#ff8800", "hi there")),
-        ("#F80 hi", ("#ff8800", "hi")),
-        ("#pink hi", ("pink", "hi")),
-        ("Pink hi", ("pink", "hi")),
-        ("pink", (None, "pink")),
-        ("#party tonight", (None, "#party tonight")),
-        ("hello #ff0000", (None, "hello #ff0000")),
-    ],
-)
-def test_split_color(text: str, expected: tuple[str | None, str]) -> None:
-    assert split_color(text) == expected
-
-
 def test_card_text_shows_text_author_username_source_age() -> None:
     text = card_text(barrage(), NOW)
     assert "“Hello”" in text and "Ann Lee (@ann)" in text and "telegram" in text and "30s ago" in text
@@ -65,11 +41,6 @@ def test_verdict_text_names_who_decided() -> None:
     done = barrage(status=Status.APPROVED, decided_by="Alice")
     assert verdict_text(done, NOW).endswith("✅ Approved by Alice")
     assert verdict_text(barrage(status=Status.REJECTED, decided_by="Bo"), NOW).endswith("❌ Rejected by Bo")
-
-
-def test_age() -> None:
-    assert age(NOW, NOW) == "just now"
-    assert age(NOW - timedelta(minutes=3), NOW) == "3 min ago"
 
 
 def test_reply_to_round_trip() -> None:

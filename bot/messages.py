@@ -1,0 +1,88 @@
+"""What participants and moderators read, the same on every chat platform. Pure functions."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from server.core.errors import InvalidInput
+from server.core.model import Barrage, Status
+from server.core.policy import COLOR_PRESETS, normalize_color
+
+REPLY_PENDING = "⏳ Got it! Your message is waiting for a moderator."
+REPLY_ON_SCREEN = "✅ Your message is on the screen now!"
+REPLY_UNSUPPORTED = "⚠️ Only text can go on the wall for now (no stickers, photos or files)."
+NOT_A_MODERATOR = "Only moderators can decide."
+BUTTON_GONE = "This button no longer works."
+BARRAGE_GONE = "This barrage no longer exists."
+BACKLOG_NOTE_FROM = 5
+
+
+def split_color(text: str) -> tuple[str | None, str]:
+    """A leading `#rrggbb`, `#rgb`, `#preset` or bare preset word picks the colour."""
+    head, _, rest = text.strip().partition(" ")
+    if not rest.strip():
+        return None, text
+    word = head.lower()
+    if word.startswith("#") and word[1:] in COLOR_PRESETS:
+        return word[1:], rest
+    if word in COLOR_PRESETS:
+        return word, rest
+    if word.startswith("#"):
+        try:
+            return normalize_color(word), rest
+        except InvalidInput:
+            return None, text  # a hashtag, not a colour
+    return None, text
+
+
+def age(created: datetime, now: datetime) -> str:
+    seconds = max(0, int((now - created).total_seconds()))
+    if seconds < 5:
+        return "just now"
+    if seconds < 60:
+        return f"{seconds}s ago"
+    if seconds < 3600:
+        return f"{seconds // 60} min ago"
+    return f"{seconds // 3600} h ago"
+
+
+def receipt_text(status: Status) -> str:
+    return REPLY_ON_SCREEN if status is Status.APPROVED else REPLY_PENDING
+
+
+def outcome_text(barrage: Barrage) -> str:
+    if barrage.status is Status.APPROVED:
+        return f"✅ Your message is on the screen now: “{barrage.text}”"
+    return f"❌ Your message was not approved by the moderators: “{barrage.text}”"
+
+
+def verdict_line(barrage: Barrage) -> str:
+    mark = "✅ Approved" if barrage.status is Status.APPROVED else "❌ Rejected"
+    return f"{mark} by {barrage.decided_by or 'a moderator'}"
+
+
+def backlog_line(waiting_behind: int, where: str) -> str | None:
+    if waiting_behind < BACKLOG_NOTE_FROM:
+        return None
+    return f"⏳ {waiting_behind} more waiting — use {where}"
+
+
+def refusal_text(error: Exception) -> str:
+    return f"⚠️ Not sent: {error}."
+
+
+def sentence(text: str) -> str:
+    return text[:1].upper() + text[1:]
+
+
+def mode_text(mode: str, changed: bool, how: str) -> str:
+    explain = {"off": "messages go straight to the screen",
+               "manual": "each message waits for a moderator"}[mode]
+    if changed:
+        return f"Moderation mode is now {mode}: {explain}."
+    return f"Moderation mode is {mode}: {explain}. Switch with {how}."
+
+
+def stats_text(stats: dict[str, object]) -> str:
+    return (f"Mode: {stats['mode']}\nPending: {stats['pending']}\n"
+            f"Approved today: {stats['approved_today']}\nScreens: {stats['screens']}")
