@@ -7,10 +7,11 @@ release in reverse; a release runs only if its acquire succeeded.
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 from aiohttp import web
 
+from bot.slack.channel import EVENTS_PATH, SlackChannel
 from bot.telegram.channel import WEBHOOK_PATH, TelegramChannel
 from server.bus import Bus, create_bus
 from server.config import Config
@@ -21,7 +22,7 @@ from server.store import SqlStore
 from server.web import api, pages
 from server.web.errors import error_middleware
 from server.web.fanout import Audience, FanOut
-from server.web.keys import CONFIG, FANOUT, SERVICE
+from server.web.keys import CONFIG, FANOUT, HEALTH, SERVICE
 from server.web.stream import screen_stream
 
 logger = logging.getLogger(__name__)
@@ -29,17 +30,23 @@ logger = logging.getLogger(__name__)
 STORE = web.AppKey("store", SqlStore)
 BUS: web.AppKey[Bus] = web.AppKey("bus")
 TELEGRAM = web.AppKey("telegram", TelegramChannel)
+SLACK = web.AppKey("slack", SlackChannel)
 MAX_BODY_BYTES = 64 * 1024
 
 
 def create_app(config: Config) -> web.Application:
     app = web.Application(middlewares=[error_middleware], client_max_size=MAX_BODY_BYTES)
     app[CONFIG] = config
+    app[HEALTH] = {}
     app.cleanup_ctx.extend([_store, _core, _fanout])
     if config.telegram.enabled:
         app.cleanup_ctx.append(_telegram)
         if config.telegram.mode == "webhook":
             app.router.add_post(WEBHOOK_PATH, _telegram_webhook)
+    if config.slack.enabled:
+        app.cleanup_ctx.append(_slack)
+        if config.slack.mode == "http":
+            app.router.add_post(EVENTS_PATH, _slack_events)
     app.on_shutdown.append(_close_streams)
     api.add_routes(app)
     pages.add_routes(app)
@@ -95,9 +102,35 @@ async def _telegram(app: web.Application) -> AsyncIterator[None]:
     unsubscribe = app[BUS].subscribe(channel.cards.on_event)
     await channel.start()
     app[TELEGRAM] = channel
+    app[HEALTH]["telegram_connected"] = _async(channel.ready.is_set)
     yield
     unsubscribe()
     await channel.stop()
+
+
+async def _slack(app: web.Application) -> AsyncIterator[None]:
+    config, fanout = app[CONFIG], app[FANOUT]
+    channel = SlackChannel(config.slack, app[SERVICE], join_text=config.join_text(),
+                           screens=lambda: fanout.count(Audience.SCREEN))
+    unsubscribe = app[BUS].subscribe(channel.cards.on_event)
+    await channel.start()
+    app[SLACK] = channel
+    if config.slack.mode == "socket":
+        app[HEALTH]["slack_socket_connected"] = channel.socket_connected
+    yield
+    unsubscribe()
+    await channel.stop()
+
+
+async def _slack_events(request: web.Request) -> web.Response:
+    return await request.app[SLACK].events(request)
+
+
+def _async(check: Callable[[], bool]) -> Callable[[], Awaitable[bool]]:
+    async def run() -> bool:
+        return check()
+
+    return run
 
 
 async def _telegram_webhook(request: web.Request) -> web.Response:

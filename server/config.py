@@ -21,7 +21,10 @@ from urllib.parse import urlsplit
 logger = logging.getLogger(__name__)
 
 ENV_PREFIX = "BARRAGE_"
-SECRET_KEYS = {("server", "admin_token"), ("telegram", "token"), ("telegram", "webhook_secret")}
+SECRET_KEYS = {
+    ("server", "admin_token"), ("telegram", "token"), ("telegram", "webhook_secret"),
+    ("slack", "bot_token"), ("slack", "signing_secret"), ("slack", "app_token"),
+}
 # Lists whose items must be numbers (env values arrive as "1,2,3").
 INT_LISTS = {"telegram.moderators"}
 
@@ -108,6 +111,20 @@ class TelegramConfig:
 
 
 @dataclass(frozen=True)
+class SlackConfig:
+    enabled: bool = False
+    bot_token: Secret = field(default_factory=lambda: Secret(""))
+    signing_secret: Secret = field(default_factory=lambda: Secret(""))
+    mode: str = "http"
+    app_token: Secret = field(default_factory=lambda: Secret(""))
+    api_base_url: str = "https://slack.com/api/"
+    moderation_channel: str = ""
+    moderators: list[str] = field(default_factory=list)
+    member_cache_seconds: float = 300.0
+    socket_ping_seconds: float = 10.0
+
+
+@dataclass(frozen=True)
 class Config:
     server: ServerConfig = field(default_factory=ServerConfig)
     database: DatabaseConfig = field(default_factory=DatabaseConfig)
@@ -116,6 +133,7 @@ class Config:
     screen: ScreenConfig = field(default_factory=ScreenConfig)
     stream: StreamConfig = field(default_factory=StreamConfig)
     telegram: TelegramConfig = field(default_factory=TelegramConfig)
+    slack: SlackConfig = field(default_factory=SlackConfig)
 
     def base_url(self) -> str:
         if self.server.public_url:
@@ -261,7 +279,7 @@ def _list_int(name: str, item: Any) -> int:
 
 def _validate(config: Config) -> None:
     checks = (_check_server, _check_database, _check_bus, _check_moderation, _check_screen,
-              _check_telegram)
+              _check_telegram, _check_slack)
     for check in checks:
         check(config)
     if config.stream.heartbeat_seconds <= 0 or config.stream.heartbeat_seconds > 15:
@@ -338,6 +356,25 @@ def _check_telegram(config: Config) -> None:
         # Telegram's own rule for secret_token: 1-256 of A-Z a-z 0-9 _ -
         if len(secret) > 256 or not all(c.isascii() and (c.isalnum() or c in "_-") for c in secret):
             raise ConfigError("telegram.webhook_secret: 1-256 characters of A-Z, a-z, 0-9, _ and -")
+
+
+def _check_slack(config: Config) -> None:
+    slack = config.slack
+    if slack.mode not in ("http", "socket"):
+        raise ConfigError(f'slack.mode: must be "http" or "socket", got {slack.mode!r}')
+    if not slack.api_base_url.startswith(("http://", "https://")):
+        raise ConfigError("slack.api_base_url: must be an http(s) URL")
+    if not 1 <= slack.socket_ping_seconds <= 60 or slack.member_cache_seconds < 0:
+        raise ConfigError("slack.socket_ping_seconds: must be between 1 and 60")
+    if not slack.enabled:
+        return
+    if not slack.bot_token:
+        raise ConfigError("slack.bot_token: required when slack.enabled (set BARRAGE_SLACK_BOT_TOKEN)")
+    if slack.mode == "http" and not slack.signing_secret:
+        raise ConfigError("slack.signing_secret: required in http mode (set BARRAGE_SLACK_SIGNING_SECRET)")
+    if slack.mode == "socket" and not slack.app_token.reveal().startswith("xapp-"):
+        raise ConfigError("slack.app_token: Socket Mode needs an app-level token starting with xapp- "
+                          "(set BARRAGE_SLACK_APP_TOKEN)")
 
 
 def warn_about_file_secrets(raw_path: str | Path | None) -> None:

@@ -53,6 +53,11 @@ def test_secrets_never_print() -> None:
          {"BARRAGE_TELEGRAM_TOKEN": "1:x"}, "telegram.webhook_secret"),
         ("[telegram]\nmode = \"push\"\n", {}, "telegram.mode"),
         ("", {"BARRAGE_TELEGRAM_MODERATORS": "12,abc"}, "telegram.moderators"),
+        ("[slack]\nenabled = true\n", {}, "slack.bot_token"),
+        ("[slack]\nenabled = true\n", {"BARRAGE_SLACK_BOT_TOKEN": "xoxb-1"}, "slack.signing_secret"),
+        ("[slack]\nenabled = true\nmode = \"socket\"\n", {"BARRAGE_SLACK_BOT_TOKEN": "xoxb-1"},
+         "slack.app_token"),
+        ("[slack]\nmode = \"rtm\"\n", {}, "slack.mode"),
     ],
 )
 def test_bad_values_name_the_key(tmp_path: Path, toml: str, env: dict[str, str], key: str) -> None:

@@ -12,7 +12,7 @@ from server.core.model import Source, Status, Verdict
 from server.core.service import Submission
 from server.web.auth import admin_only
 from server.web.fanout import Audience
-from server.web.keys import CONFIG, FANOUT, SERVICE
+from server.web.keys import CONFIG, FANOUT, HEALTH, SERVICE
 from server.web.stream import admin_stream
 
 MAX_ID = 2**31 - 1  # PostgreSQL integer; larger ids cannot exist
@@ -117,11 +117,15 @@ async def screen_config(request: web.Request) -> web.Response:
 
 
 async def healthz(request: web.Request) -> web.Response:
-    return web.json_response({
+    """200 while the wall serves; chat channels report alongside (a channel down is not the wall down)."""
+    body: dict[str, object] = {
         "status": "ok",
         "mode": request.app[SERVICE].mode.value,
         "streams": request.app[FANOUT].count(Audience.SCREEN),
-    })
+    }
+    for name, check in request.app[HEALTH].items():
+        body[name] = await check()
+    return web.json_response(body)
 
 
 def _barrage_id(request: web.Request) -> int:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+
 from aiohttp import web
 
 from server.config import Config
@@ -11,3 +13,5 @@ from server.web.fanout import FanOut
 CONFIG = web.AppKey("config", Config)
 SERVICE = web.AppKey("service", BarrageService)
 FANOUT = web.AppKey("fanout", FanOut)
+# name → async check, shown by /healthz (chat channels register theirs)
+HEALTH: web.AppKey[dict[str, Callable[[], Awaitable[bool]]]] = web.AppKey("health")

@@ -1,0 +1,29 @@
+"""Space out calls per key (a Slack channel allows about one message a second)."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import OrderedDict
+
+
+class Pacer:
+    """`await pacer.wait(key)` returns when the next call for `key` may go.
+
+    Slots are handed out synchronously, so concurrent callers queue fairly
+    without a lock. At most `max_keys` keys are remembered (least recent go).
+    """
+
+    def __init__(self, interval: float, max_keys: int = 1000) -> None:
+        self._interval = interval
+        self._max_keys = max_keys
+        self._next: OrderedDict[str, float] = OrderedDict()
+
+    async def wait(self, key: str) -> None:
+        now = time.monotonic()
+        slot = max(now, self._next.pop(key, now))
+        self._next[key] = slot + self._interval
+        while len(self._next) > self._max_keys:
+            self._next.popitem(last=False)
+        if slot > now:
+            await asyncio.sleep(slot - now)

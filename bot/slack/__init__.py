@@ -1,0 +1,1 @@
+"""Slack channel: slack-bolt's AsyncApp inside our aiohttp process and loop."""

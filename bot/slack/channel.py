@@ -1,0 +1,170 @@
+"""The Slack channel: a Bolt AsyncApp in our process, over HTTP or Socket Mode.
+
+HTTP mode: `POST /slack/events` on our own aiohttp app, through Bolt's
+aiohttp adapter; Bolt checks every signature (bad or stale: 401) and answers
+url_verification. Socket Mode: `AsyncSocketModeHandler` connects in the
+background and reconnects by itself; `/healthz` says whether it is up.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+import aiohttp
+from aiohttp import web
+from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
+from slack_bolt.adapter.socket_mode.aiohttp import AsyncSocketModeHandler
+from slack_bolt.async_app import AsyncApp
+from slack_sdk.errors import SlackApiError
+from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetryHandler
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.cards import CardSync
+from bot.messages import outcome_text
+from bot.outbox import Outbox
+from bot.pacing import Pacer
+from bot.slack import handlers
+from bot.slack.moderators import Moderators
+from bot.slack.names import Names
+from bot.slack.render import ReplyTo, card_blocks, card_fallback, verdict_blocks, verdict_fallback
+from server.config import SlackConfig
+from server.core.model import Barrage, Card, Source
+from server.core.service import BarrageService
+
+logger = logging.getLogger(__name__)
+
+EVENTS_PATH = "/slack/events"
+
+
+def retry_after(exc: Exception) -> float | None:
+    if isinstance(exc, SlackApiError):
+        if exc.response.status_code == 429:
+            return float(exc.response.headers.get("Retry-After", 1))
+        return None
+    return 1.0 if isinstance(exc, aiohttp.ClientError | TimeoutError | OSError) else None
+
+
+class SlackChannel:
+    platform = "slack"
+    source = Source.SLACK
+
+    def __init__(self, config: SlackConfig, service: BarrageService, *, join_text: str,
+                 screens: Callable[[], int]) -> None:
+        self.config = config
+        self.service = service
+        self.join_text = join_text
+        self.screens = screens
+        self.posts_cards = bool(config.moderation_channel)
+        self.pacer = Pacer(1.0)  # about one message a second per channel, as Slack asks
+        self.outbox = Outbox("slack", retry_after)
+        self.cards = CardSync(service, self)
+        self.client: AsyncWebClient | None = None
+        self.app: AsyncApp | None = None
+        self.socket: AsyncSocketModeHandler | None = None
+        self._connector: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        base_url = self.config.api_base_url.rstrip("/") + "/"
+        self.client = AsyncWebClient(token=self.config.bot_token.reveal(), base_url=base_url)
+        self.client.retry_handlers.append(AsyncRateLimitErrorRetryHandler(max_retry_count=2))
+        self.app = AsyncApp(
+            client=self.client,
+            signing_secret=self.config.signing_secret.reveal() or None,
+            request_verification_enabled=self.config.mode == "http",
+        )
+        self.moderators = Moderators(self.client, self.config.moderation_channel,
+                                     self.config.moderators, self.config.member_cache_seconds)
+        self.names = Names(self.client)
+        handlers.register(self.app, self)
+        self.outbox.start()
+        self.cards.start()
+        if self.config.mode == "socket":
+            self.socket = AsyncSocketModeHandler(self.app, self.config.app_token.reveal(),
+                                                 ping_interval=self.config.socket_ping_seconds)
+            # connect() retries until it gets through: in the background, never blocking start-up
+            self._connector = asyncio.create_task(self.socket.connect_async(), name="slack-socket")
+
+    async def stop(self) -> None:
+        if self._connector:
+            self._connector.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._connector
+        if self.socket:
+            await self.socket.close_async()
+        await self.cards.close()
+        await self.outbox.close()
+
+    async def events(self, request: web.Request) -> web.Response:
+        """POST /slack/events: slash commands, interactivity and events, one URL."""
+        assert self.app is not None
+        bolt_response = await self.app.async_dispatch(await to_bolt_request(request))
+        return await to_aiohttp_response(bolt_response)
+
+    async def socket_connected(self) -> bool:
+        return self.socket is not None and await self.socket.client.is_connected()
+
+    # -- replies, through the bounded outbox and the per-channel pacer --
+
+    def post(self, channel: str, text: str) -> None:
+        self.outbox.send(f"message to {channel}", lambda: self._call(
+            channel, "chat_postMessage", channel=channel, text=text))
+
+    def ephemeral(self, channel: str, user: str, text: str) -> None:
+        self.outbox.send(f"ephemeral to {user}", lambda: self._call(
+            channel, "chat_postEphemeral", channel=channel, user=user, text=text))
+
+    def repost(self, barrage: Barrage, waiting_behind: int) -> None:
+        async def job() -> None:
+            if ref := await self.post_card(barrage, waiting_behind):
+                await self.service.add_card(barrage.id, self.platform, *ref)
+        self.outbox.send(f"re-post card {barrage.id}", job)
+
+    async def _call(self, pace_key: str, method: str, **kwargs: object) -> dict:
+        assert self.client is not None
+        await self.pacer.wait(pace_key)
+        return (await getattr(self.client, method)(**kwargs)).data  # type: ignore[return-value]
+
+    # -- CardPlatform: the database drives these (bot/cards.py) --
+
+    async def post_card(self, barrage: Barrage, waiting_behind: int) -> tuple[str, str] | None:
+        channel = self.config.moderation_channel
+        try:
+            reply = await self._call(channel, "chat_postMessage", channel=channel,
+                                     text=card_fallback(barrage),
+                                     blocks=card_blocks(barrage, _now(), waiting_behind))
+        except SlackApiError as exc:
+            if exc.response.status_code == 429:
+                raise  # still limited after the retry handler: the pass retries later
+            logger.error("cannot post cards to %s: %s", channel, exc.response.get("error"))
+            return None
+        return str(reply["channel"]), str(reply["ts"])
+
+    async def close_card(self, card: Card, barrage: Barrage) -> None:
+        if not card.message_id:
+            return
+        try:
+            await self._call(card.chat_id, "chat_update", channel=card.chat_id, ts=card.message_id,
+                             text=verdict_fallback(barrage), blocks=verdict_blocks(barrage, _now()))
+        except SlackApiError as exc:
+            if exc.response.status_code == 429:
+                raise
+            logger.warning("card %s not updated: %s", card.id, exc.response.get("error"))
+
+    async def notify_sender(self, barrage: Barrage) -> None:
+        reply = ReplyTo.load(barrage.reply_to)
+        if reply is None:
+            return
+        try:  # a DM from the app: works wherever the message came from
+            await self._call(reply.user, "chat_postMessage", channel=reply.user, text=outcome_text(barrage))
+        except SlackApiError as exc:
+            if exc.response.status_code == 429:
+                raise
+            logger.info("sender of barrage %s not told: %s", barrage.id, exc.response.get("error"))
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)

@@ -1,0 +1,102 @@
+"""Pure parsing and rendering for Slack: Block Kit cards, mentions, reply targets."""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from bot.messages import age, backlog_line, verdict_line
+from server.core.model import Barrage, Verdict
+
+ACTION_IDS = {Verdict.APPROVE: "barrage_approve", Verdict.REJECT: "barrage_reject"}
+BLOCK_ID = "barrage_decide"
+_MENTION = re.compile(r"<@[A-Z0-9]+(?:\|[^>]*)?>")
+
+HELP = (
+    "Send a message to the wall{join}:\n"
+    "• `/barrage your message`\n"
+    "• or DM me, or mention me in a channel.\n"
+    "Start with a colour to pick one: `#ff8800 Hello`, `#pink Hello` or `pink Hello`."
+)
+EMPTY_COMMAND = "✍️ Add your message after the command, e.g. `/barrage Hello everyone!`"
+ADMIN_USAGE = "Usage: `/barrage-admin mode off|manual`, `/barrage-admin stats`, `/barrage-admin pending`"
+
+
+def escape(text: str) -> str:
+    """Slack's mrkdwn escaping: user text can never become a mention or a link."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def strip_mentions(text: str) -> str:
+    return _MENTION.sub("", text).strip()
+
+
+def parse_button_value(value: object) -> int | None:
+    """Never trusted: only a small positive integer passes, and it is re-checked."""
+    if not isinstance(value, str) or not value.isdigit() or len(value) > 10:
+        return None
+    return int(value)
+
+
+@dataclass(frozen=True)
+class ReplyTo:
+    """Where to tell the sender the outcome: their user id (a DM) and where they wrote."""
+
+    user: str
+    channel: str
+
+    def dump(self) -> str:
+        return json.dumps({"u": self.user, "c": self.channel})
+
+    @classmethod
+    def load(cls, raw: str | None) -> ReplyTo | None:
+        try:
+            data = json.loads(raw or "")
+            return cls(str(data["u"]), str(data["c"]))
+        except (ValueError, KeyError, TypeError):
+            return None
+
+
+def _summary(barrage: Barrage, now: datetime) -> list[dict[str, Any]]:
+    # plain_text for everything a participant wrote: no mrkdwn, no mentions, no links
+    return [
+        {"type": "section", "text": {"type": "plain_text", "text": f"“{barrage.text}”", "emoji": True}},
+        {"type": "context", "elements": [
+            {"type": "plain_text", "emoji": True,
+             "text": f"#{barrage.id} · from {barrage.author} · {barrage.source.value} · "
+                     f"{age(barrage.created_at, now)}"},
+        ]},
+    ]
+
+
+def card_blocks(barrage: Barrage, now: datetime, waiting_behind: int = 0) -> list[dict[str, Any]]:
+    blocks = _summary(barrage, now)
+    blocks.append({"type": "actions", "block_id": BLOCK_ID, "elements": [
+        _button("Approve", "primary", Verdict.APPROVE, barrage.id),
+        _button("Reject", "danger", Verdict.REJECT, barrage.id),
+    ]})
+    if backlog := backlog_line(waiting_behind, "/moderate"):
+        blocks.append({"type": "context", "elements": [{"type": "plain_text", "text": backlog}]})
+    return blocks
+
+
+def verdict_blocks(barrage: Barrage, now: datetime) -> list[dict[str, Any]]:
+    return [*_summary(barrage, now), {"type": "section", "text": {
+        "type": "plain_text", "text": verdict_line(barrage), "emoji": True}}]
+
+
+def card_fallback(barrage: Barrage) -> str:
+    """The notification text (shown where blocks are not): escaped, since it is mrkdwn."""
+    return escape(f"New barrage from {barrage.author}: “{barrage.text}”")
+
+
+def verdict_fallback(barrage: Barrage) -> str:
+    return escape(f"{verdict_line(barrage)}: “{barrage.text}”")
+
+
+def _button(label: str, style: str, verdict: Verdict, barrage_id: int) -> dict[str, Any]:
+    return {"type": "button", "action_id": ACTION_IDS[verdict], "style": style,
+            "text": {"type": "plain_text", "text": label}, "value": str(barrage_id)}

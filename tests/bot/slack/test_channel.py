@@ -1,0 +1,238 @@
+"""The real slack-bolt app, signed requests over HTTP and Socket Mode, against the fake Slack."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from urllib.parse import urlencode
+
+from aiohttp.test_utils import TestClient
+
+from bot.messages import BARRAGE_GONE, BUTTON_GONE
+from tests.bot.slack.conftest import (
+    ANN,
+    MOD,
+    MOD2,
+    MOD_CHANNEL,
+    STRANGER,
+    command_body,
+    event_body,
+    post_command,
+    post_event,
+    post_press,
+    press_payload,
+    signed,
+)
+from tests.conftest import AUTH
+from tests.fakes.slack_api import FakeSlack
+from tests.sse import next_block, next_event
+
+
+async def pending(client: TestClient) -> list[dict]:
+    return (await (await client.get("/api/barrages?status=pending", headers=AUTH)).json())["items"]
+
+
+async def card_for(fake: FakeSlack, text: str) -> tuple[str, dict]:
+    for _ in range(500):
+        for (channel, ts), message in sorted(fake.messages.items()):
+            if channel == MOD_CHANNEL and message.get("blocks") and f"“{text}”" in json.dumps(
+                    message["blocks"], ensure_ascii=False):
+                return ts, message
+        await asyncio.sleep(0.02)
+    raise AssertionError(f"no card for {text!r}: {fake.messages}")
+
+
+def buttons(card: dict) -> list[dict]:
+    return next(b for b in card["blocks"] if b["type"] == "actions")["elements"]
+
+
+async def test_full_flow_command_card_press_stream_sender(slack_client, fake_slack: FakeSlack) -> None:
+    client = await slack_client()
+    stream = await client.get("/stream")
+    await next_block(stream)
+
+    status, reply = await post_command(client, command_body("Hello from Slack"))
+    assert status == 200 and "waiting for a moderator" in reply["text"]
+    assert reply.get("response_type", "ephemeral") == "ephemeral"
+    ts, card = await card_for(fake_slack, "Hello from Slack")
+    assert "from Ann Lee" in json.dumps(card["blocks"]), card["blocks"][1]
+    approve, reject = buttons(card)
+    assert "Approve" in approve["text"]["text"] and approve["style"] == "primary"
+    assert "Reject" in reject["text"]["text"] and reject["style"] == "danger"
+    [item] = await pending(client)
+    assert approve["value"] == str(item["id"])
+
+    press = press_payload(MOD, approve["action_id"], approve["value"], fake_slack.response_url(), ts)
+    assert await post_press(client, press) == 200
+    event = await next_event(stream)
+    assert event.data["source"] == "slack" and event.data["author"] == "Ann Lee"
+    update = (await fake_slack.wait_for("chat.update"))[0].params
+    assert update["ts"] == ts and update["channel"] == MOD_CHANNEL
+    assert "Approved by Mod One" in json.dumps(update["blocks"], ensure_ascii=False)
+    assert all(b["type"] != "actions" for b in update["blocks"])
+    dm = (await fake_slack.wait_for("chat.postMessage", channel=ANN))[0].params
+    assert "on the screen now" in dm["text"]
+    stream.close()
+
+
+async def test_dm_and_mention_are_barrages(slack_client, fake_slack: FakeSlack) -> None:
+    client = await slack_client(moderation__mode="off")
+    dm = {"type": "message", "channel": "DANN", "user": ANN, "text": "#pink via DM",
+          "ts": "100.000001", "channel_type": "im", "event_ts": "100.000001"}
+    mention = {"type": "app_mention", "channel": "CGENERAL", "user": ANN,
+               "text": "<@UBOT> via mention", "ts": "100.000002", "event_ts": "100.000002"}
+    assert await post_event(client, event_body(dm, "Ev1")) == 200
+    assert await post_event(client, event_body(mention, "Ev2")) == 200
+    reply = (await fake_slack.wait_for("chat.postMessage", channel="DANN"))[0].params
+    assert "on the screen now" in reply["text"]
+    eph = (await fake_slack.wait_for("chat.postEphemeral", channel="CGENERAL"))[0].params
+    assert eph["user"] == ANN and "on the screen now" in eph["text"]
+    items = (await (await client.get("/api/barrages?status=approved", headers=AUTH)).json())["items"]
+    assert sorted((i["text"], i["color"], i["source"]) for i in items) == [
+        ("via DM", "#ff77c8", "slack"), ("via mention", "#ffffff", "slack")]
+
+
+async def test_non_moderator_press_changes_nothing(slack_client, fake_slack: FakeSlack) -> None:
+    client = await slack_client()
+    await post_command(client, command_body("pick me"))
+    ts, card = await card_for(fake_slack, "pick me")
+    approve = buttons(card)[0]
+    press = press_payload(STRANGER, approve["action_id"], approve["value"], fake_slack.response_url(), ts)
+    assert await post_press(client, press) == 200
+    [response] = await fake_slack.wait_for_response()
+    assert response["text"] == "Only moderators can decide." and response["response_type"] == "ephemeral"
+    assert len(await pending(client)) == 1 and fake_slack.called("chat.update") == []
+
+
+async def test_forged_button_value_is_refused(slack_client, fake_slack: FakeSlack) -> None:
+    client = await slack_client()
+    await post_command(client, command_body("target"))
+    await card_for(fake_slack, "target")
+    for value in ("999", "DROP TABLE", "-1"):
+        press = press_payload(MOD, "barrage_approve", value, fake_slack.response_url())
+        assert await post_press(client, press) == 200
+    responses = await fake_slack.wait_for_response(3)
+    assert {r["text"] for r in responses} == {BARRAGE_GONE, BUTTON_GONE}
+    assert len(await pending(client)) == 1
+
+
+async def test_bad_and_stale_signatures_are_401(slack_client, fake_slack: FakeSlack) -> None:
+    client = await slack_client()
+    raw = urlencode(command_body("sneaky"))
+    form = "application/x-www-form-urlencoded"
+    for headers in (signed(raw, form, secret="wrong"), signed(raw, form, age=600), {"Content-Type": form}):
+        resp = await client.post("/slack/events", data=raw, headers=headers)
+        assert resp.status == 401
+    assert await pending(client) == []
+
+
+async def test_url_verification_challenge(slack_client) -> None:
+    client = await slack_client()
+    raw = json.dumps({"token": "x", "challenge": "abc123", "type": "url_verification"})
+    resp = await client.post("/slack/events", data=raw, headers=signed(raw, "application/json"))
+    assert resp.status == 200 and "abc123" in await resp.text()
+
+
+async def test_a_retried_event_makes_one_barrage(slack_client, fake_slack: FakeSlack) -> None:
+    client = await slack_client()
+    dm = {"type": "message", "channel": "DANN", "user": ANN, "text": "once please",
+          "ts": "200.000001", "channel_type": "im", "event_ts": "200.000001"}
+    assert await post_event(client, event_body(dm, "EvR")) == 200
+    retry = {"X-Slack-Retry-Num": "1", "X-Slack-Retry-Reason": "http_timeout"}
+    assert await post_event(client, event_body(dm, "EvR"), **retry) == 200
+    await card_for(fake_slack, "once please")
+    await asyncio.sleep(0.3)
+    assert len(await pending(client)) == 1
+    assert len(fake_slack.called("chat.postMessage", channel="DANN")) == 1
+    assert len(fake_slack.called("chat.postMessage", channel=MOD_CHANNEL)) == 1
+
+
+async def test_a_double_submitted_command_makes_one_barrage(slack_client) -> None:
+    client = await slack_client()
+    body = command_body("double enter", trigger="same-trigger")
+    replies = await asyncio.gather(post_command(client, body), post_command(client, body))
+    assert all(status == 200 for status, _ in replies)
+    assert len(await pending(client)) == 1
+
+
+async def test_429_on_card_is_retried(slack_client, fake_slack: FakeSlack) -> None:
+    fake_slack.rate_limited["chat.postMessage"] = 1
+    client = await slack_client()
+    await post_command(client, command_body("limited"))
+    await card_for(fake_slack, "limited")
+    assert len(fake_slack.called("chat.postMessage", channel=MOD_CHANNEL)) == 2  # 429, then the card
+    assert len([m for (c, _), m in fake_slack.messages.items() if c == MOD_CHANNEL]) == 1
+
+
+async def test_bad_input_gets_an_ephemeral_and_stores_nothing(slack_client) -> None:
+    client = await slack_client()
+    for text in ("", "x" * 101, "#00ff00 \u202e\u2066"):
+        status, reply = await post_command(client, command_body(text, trigger=f"t{len(text)}"))
+        assert status == 200
+        assert "Not sent" in reply["text"] or "Add your message" in reply["text"]
+    assert await pending(client) == []
+
+
+async def test_admin_command(slack_client, fake_slack: FakeSlack) -> None:
+    client = await slack_client()
+    await post_command(client, command_body("waiting one"))
+    await card_for(fake_slack, "waiting one")
+    _, refused = await post_command(client, command_body("mode off", user=STRANGER, command="/barrage-admin"))
+    assert "for moderators" in refused["text"]
+    _, stats = await post_command(client, command_body("stats", user=MOD, command="/barrage-admin"))
+    assert "Pending: 1" in stats["text"]
+    _, repost = await post_command(client, command_body("pending", user=MOD, command="/barrage-admin"))
+    assert "Re-posting 1" in repost["text"]
+    await fake_slack.wait_for("chat.postMessage", count=2, channel=MOD_CHANNEL)
+    _, mode = await post_command(client, command_body("mode off", user=MOD, command="/barrage-admin"))
+    assert "now off" in mode["text"]
+    assert (await (await client.get("/api/mode", headers=AUTH)).json())["mode"] == "off"
+
+
+async def test_channel_members_decide_when_no_list_is_set(slack_client, fake_slack: FakeSlack) -> None:
+    fake_slack.channel_members = [MOD2]
+    client = await slack_client(slack__moderators=[])
+    await post_command(client, command_body("members only"))
+    ts, card = await card_for(fake_slack, "members only")
+    approve = buttons(card)[0]
+    for who in (MOD, MOD2):
+        press = press_payload(who, approve["action_id"], approve["value"], fake_slack.response_url(), ts)
+        assert await post_press(client, press) == 200
+    [refusal] = await fake_slack.wait_for_response()
+    assert refusal["text"] == "Only moderators can decide."
+    await fake_slack.wait_for("chat.update")
+    assert len(fake_slack.called("conversations.members")) == 1  # cached
+
+
+async def test_socket_mode_end_to_end_with_a_forced_reconnect(slack_client, fake_slack: FakeSlack) -> None:
+    client = await slack_client(mode="socket", slack__signing_secret="")
+    assert (await client.post("/slack/events", data="{}")).status in (404, 405)
+    await fake_slack.wait_for_socket()
+    for _ in range(200):
+        if (await (await client.get("/healthz")).json()).get("slack_socket_connected"):
+            break
+        await asyncio.sleep(0.05)
+    else:
+        raise AssertionError("socket never reported connected")
+    stream = await client.get("/stream")
+    await next_block(stream)
+
+    ack = await fake_slack.envelope("slash_commands", command_body("over the socket"), "env-1")
+    assert "waiting for a moderator" in ack["payload"]["text"]
+    ts, card = await card_for(fake_slack, "over the socket")
+
+    await fake_slack.ask_to_reconnect()
+    await fake_slack.wait_for_socket(count=2)
+    assert fake_slack.socket_opens == 2
+
+    approve = buttons(card)[0]
+    press = press_payload(MOD, approve["action_id"], approve["value"], fake_slack.response_url(), ts)
+    await fake_slack.envelope("interactive", press, "env-2")
+    assert (await next_event(stream)).data["text"] == "over the socket"
+    dm = {"type": "message", "channel": "DANN", "user": ANN, "text": "socket DM",
+          "ts": "300.000001", "channel_type": "im", "event_ts": "300.000001"}
+    await fake_slack.envelope("events_api", event_body(dm, "Ev3"), "env-3")
+    await fake_slack.wait_for("chat.postMessage", channel="DANN")
+    assert {a["envelope_id"] for a in fake_slack.acks} >= {"env-1", "env-2", "env-3"}
+    stream.close()
+

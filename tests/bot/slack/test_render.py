@@ -1,0 +1,58 @@
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from bot.slack.render import (
+    ReplyTo,
+    card_blocks,
+    card_fallback,
+    escape,
+    parse_button_value,
+    strip_mentions,
+    verdict_blocks,
+)
+from server.core.model import Barrage, Size, Source, Status
+
+NOW = datetime(2026, 11, 26, 20, 0, tzinfo=UTC)
+
+
+def barrage(**changes: object) -> Barrage:
+    base = dict(id=7, text="<!channel> hi & bye", author="Ann", color="#ffffff", size=Size.MEDIUM,
+                source=Source.SLACK, status=Status.PENDING, created_at=NOW - timedelta(seconds=10))
+    return Barrage(**{**base, **changes})  # type: ignore[arg-type]
+
+
+def test_card_has_text_author_and_both_buttons() -> None:
+    blocks = card_blocks(barrage(), NOW)
+    assert blocks[0]["text"] == {"type": "plain_text", "text": "“<!channel> hi & bye”", "emoji": True}
+    assert "from Ann" in blocks[1]["elements"][0]["text"]
+    approve, reject = blocks[2]["elements"]
+    assert (approve["text"]["text"], approve["style"], approve["value"]) == ("Approve", "primary", "7")
+    assert (reject["text"]["text"], reject["style"], reject["value"]) == ("Reject", "danger", "7")
+
+
+def test_backlog_note_on_the_card() -> None:
+    assert "6 more waiting" in card_blocks(barrage(), NOW, 6)[-1]["elements"][0]["text"]
+
+
+def test_verdict_has_no_buttons() -> None:
+    blocks = verdict_blocks(barrage(status=Status.APPROVED, decided_by="Mo"), NOW)
+    assert all(b["type"] != "actions" for b in blocks)
+    assert blocks[-1]["text"]["text"] == "✅ Approved by Mo"
+
+
+def test_fallback_text_is_escaped() -> None:
+    assert "&lt;!channel&gt;" in card_fallback(barrage()) and "&amp;" in card_fallback(barrage())
+    assert escape("<@U1>") == "&lt;@U1&gt;"
+
+
+def test_mentions_and_button_values() -> None:
+    assert strip_mentions("<@UBOT> hello <@U2|bob>") == "hello"
+    assert parse_button_value("12") == 12
+    for bad in (None, "", "-1", "1e3", "9" * 20, 5):
+        assert parse_button_value(bad) is None
+
+
+def test_reply_to_round_trip() -> None:
+    assert ReplyTo.load(ReplyTo("U1", "D1").dump()) == ReplyTo("U1", "D1")
+    assert ReplyTo.load("{") is None
