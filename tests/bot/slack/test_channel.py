@@ -236,3 +236,18 @@ async def test_socket_mode_end_to_end_with_a_forced_reconnect(slack_client, fake
     assert {a["envelope_id"] for a in fake_slack.acks} >= {"env-1", "env-2", "env-3"}
     stream.close()
 
+
+
+async def test_two_presses_at_once_make_one_decision(slack_client, fake_slack: FakeSlack) -> None:
+    client = await slack_client()
+    await post_command(client, command_body("race"))
+    ts, card = await card_for(fake_slack, "race")
+    approve = buttons(card)[0]
+    presses = [press_payload(who, approve["action_id"], approve["value"], fake_slack.response_url(), ts)
+               for who in (MOD, MOD2)]
+    assert await asyncio.gather(*(post_press(client, p) for p in presses)) == [200, 200]
+    [response] = await fake_slack.wait_for_response()
+    assert response["text"].startswith("Already approved by Mod")
+    decided = (await (await client.get("/api/barrages?status=approved", headers=AUTH)).json())["items"]
+    assert len(decided) == 1
+    await fake_slack.wait_for("chat.update")

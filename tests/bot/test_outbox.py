@@ -1,0 +1,38 @@
+from __future__ import annotations
+
+from bot.outbox import Outbox
+
+
+def no_retry(_exc: Exception) -> float | None:
+    return None
+
+
+async def test_jobs_run_and_transient_failures_are_retried() -> None:
+    outbox = Outbox("t", lambda exc: 0.0 if isinstance(exc, ConnectionError) else None, workers=1)
+    outbox.start()
+    attempts: list[str] = []
+
+    async def flaky() -> None:
+        attempts.append("flaky")
+        if len(attempts) < 3:
+            raise ConnectionError("down")
+
+    async def broken() -> None:
+        attempts.append("broken")
+        raise ValueError("permanent")
+
+    outbox.send("flaky", flaky)
+    outbox.send("broken", broken)
+    await outbox.join()
+    assert attempts == ["flaky", "flaky", "flaky", "broken"]  # permanent errors are not retried
+    await outbox.close()
+
+
+async def test_a_full_outbox_refuses_instead_of_growing() -> None:
+    outbox = Outbox("t", no_retry, maxsize=2, workers=1)  # not started: nothing drains it
+
+    async def job() -> None:
+        return None
+
+    assert [outbox.send(f"j{i}", job) for i in range(4)] == [True, True, False, False]
+    assert outbox.dropped == 2
