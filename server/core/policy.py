@@ -42,11 +42,18 @@ DEFAULT_AUTHOR = "Anonymous"
 
 def clean_text(raw: str) -> str:
     """NFC, no control or bidi characters, whitespace runs folded, trimmed."""
+    return "".join(clean_clusters(raw))
+
+
+def clean_clusters(raw: str) -> list[str]:
+    """`clean_text`, as its grapheme clusters (so callers can count without a second pass)."""
+    if raw.isascii() and raw.isprintable():
+        return list(" ".join(raw.split()))  # the common case: one character, one cluster
     text = unicodedata.normalize("NFC", raw).translate(_BIDI_CONTROLS)
     text = _WHITESPACE_RUN.sub(" ", text)
     # Cc: control characters; Cs: lone surrogates, which no database can store.
     text = "".join(ch for ch in text if unicodedata.category(ch) not in ("Cc", "Cs"))
-    return "".join(_tame_cluster(c) for c in _GRAPHEME.findall(text.strip()))
+    return [_tame_cluster(c) for c in _GRAPHEME.findall(text.strip())]
 
 
 def _tame_cluster(cluster: str) -> str:
@@ -64,7 +71,7 @@ def _tame_cluster(cluster: str) -> str:
 
 def clean_name(raw: str, limit: int, default: str) -> str:
     """A display name (a moderator's, say): cleaned and cut to `limit` clusters."""
-    return "".join(_GRAPHEME.findall(clean_text(raw[: limit * 40]))[:limit]) or default
+    return "".join(clean_clusters(raw[: limit * 40])[:limit]) or default
 
 
 def grapheme_count(text: str) -> int:
@@ -105,12 +112,12 @@ class InputPolicy:
         # Cheap guard before the per-character work: no screen needs more.
         if len(raw) > self.max_text_length * 40:
             raise InvalidInput(f"text is too long (at most {self.max_text_length} characters)")
-        text = clean_text(raw)
-        if not text:
+        clusters = clean_clusters(raw)
+        if not clusters:
             raise InvalidInput("text is empty")
-        if grapheme_count(text) > self.max_text_length:
+        if len(clusters) > self.max_text_length:
             raise InvalidInput(f"text is too long (at most {self.max_text_length} characters)")
-        return text
+        return "".join(clusters)
 
     def author(self, raw: str | None) -> str:
         if raw is None:
@@ -118,10 +125,10 @@ class InputPolicy:
         too_long = f"author is too long (at most {self.max_author_length} characters)"
         if len(raw) > self.max_author_length * 40:
             raise InvalidInput(too_long)
-        author = clean_text(raw)
-        if grapheme_count(author) > self.max_author_length:
+        clusters = clean_clusters(raw)
+        if len(clusters) > self.max_author_length:
             raise InvalidInput(too_long)
-        return author or DEFAULT_AUTHOR
+        return "".join(clusters) or DEFAULT_AUTHOR
 
 
 class RateLimiter:

@@ -16,6 +16,11 @@ class Store(Protocol):
         With a `dedupe_key` already stored, return the stored barrage and no event.
         """
 
+    async def add_many(
+        self, items: Sequence[tuple[Draft, Status]], now: datetime
+    ) -> list[tuple[Barrage, Event | None]]:
+        """`add` for several submissions in one transaction, results in the same order."""
+
     async def decide(
         self, barrage_id: int, status: Status, moderator: str, now: datetime
     ) -> tuple[Barrage, Event]:

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import deque
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from server.core.errors import InvalidInput
+from server.core.errors import InvalidInput, RateLimited
 from server.core.model import (
     Barrage,
     Card,
@@ -27,6 +28,8 @@ from server.core.ports import Publisher, Store
 logger = logging.getLogger(__name__)
 
 MODE_KEY = "moderation.mode"
+MAX_BATCH = 500     # submissions per transaction
+MAX_QUEUED = 5000   # waiting for a commit; past this, submissions are refused (429), not queued
 MAX_NAME = 64
 
 
@@ -66,6 +69,7 @@ class BarrageService:
         # One writer at a time in this process, so events are committed and
         # published in id order: the stream's ids then never go backwards.
         self._write_lock = asyncio.Lock()
+        self._queued: deque[tuple[Draft, Status, asyncio.Future[Receipt]]] = deque()
 
     @property
     def mode(self) -> Mode:
@@ -85,11 +89,29 @@ class BarrageService:
             return Receipt(seen, created=False)  # a redelivery: not counted, not stored again
         if submission.sender_key:
             self._limiter.check(submission.sender_key)
+        if len(self._queued) >= MAX_QUEUED:
+            raise RateLimited("the wall is very busy; try again in a moment")
         status = Status.APPROVED if self._mode is Mode.OFF else Status.PENDING
+        waiter: asyncio.Future[Receipt] = asyncio.get_running_loop().create_future()
+        self._queued.append((draft, status, waiter))
+        # Group commit: whoever holds the write lock commits everything queued so
+        # far in one transaction; later holders find their receipt already there.
         async with self._write_lock:
-            barrage, event = await self._store.add(draft, status, utcnow())
+            while not waiter.done():
+                await self._commit_queued()
+        return waiter.result()
+
+    async def _commit_queued(self) -> None:
+        batch = [self._queued.popleft() for _ in range(min(len(self._queued), MAX_BATCH))]
+        try:
+            results = await self._store.add_many([(d, s) for d, s, _ in batch], utcnow())
+        except Exception as exc:
+            for *_, waiter in batch:
+                waiter.set_exception(exc)
+            return
+        for (*_, waiter), (barrage, event) in zip(batch, results, strict=True):
             await self._publish(event)
-        return Receipt(barrage, created=event is not None)
+            waiter.set_result(Receipt(barrage, created=event is not None))
 
     async def decide(self, barrage_id: int, verdict: Verdict, moderator: str) -> Barrage:
         moderator = clean_name(moderator, MAX_NAME, "moderator")

@@ -44,12 +44,15 @@ def encode_event(event_id: int, kind: str, payload: dict[str, Any]) -> bytes:
     return f"id: {event_id}\nevent: {kind}\ndata: {data}\n\n".encode()
 
 
-def frames_for(event: Event) -> dict[Audience, Frame]:
-    frames = {Audience.ADMIN: Frame.of(encode_event(event.id, event.kind, event.payload), event.id)}
+def frame_for(event: Event, audience: Audience) -> Frame:
+    payload = event.public_payload() if audience is Audience.SCREEN else event.payload
+    return Frame.of(encode_event(event.id, event.kind, payload), event.id)
+
+
+def audiences_for(event: Event) -> tuple[Audience, ...]:
     if event.kind is EventKind.BARRAGE:
-        data = encode_event(event.id, event.kind, event.public_payload())
-        frames[Audience.SCREEN] = Frame.of(data, event.id)
-    return frames
+        return (Audience.ADMIN, Audience.SCREEN)
+    return (Audience.ADMIN,)
 
 
 HEARTBEAT = Frame.of(b": ping\n\n")
@@ -116,8 +119,12 @@ class FanOut:
 
     def on_event(self, event: Event) -> None:
         """Bus handler: synchronous, never awaits a client."""
-        for audience, frame in frames_for(event).items():
-            for client in tuple(self._clients[audience]):
+        for audience in audiences_for(event):
+            clients = tuple(self._clients[audience])
+            if not clients:
+                continue  # nobody listening: do not even encode
+            frame = frame_for(event, audience)  # once, the same bytes for every client
+            for client in clients:
                 self._send(client, frame)
 
     def _send(self, client: Client, frame: Frame) -> None:

@@ -108,3 +108,9 @@ def test_rate_limit_zero_means_no_limit() -> None:
     limiter = RateLimiter(per_minute=0)
     for i in range(100):
         limiter.check("a", now=i / 100)
+
+
+def test_fast_and_slow_paths_agree() -> None:
+    for raw in ("  plain  ascii  text ", "tab\there", "é and 👍", "a\u0301", "x\x00y"):
+        slow = clean_text("\u200b" + raw)  # a non-ASCII prefix forces the general path
+        assert clean_text(raw) == slow.replace("\u200b", "").strip()

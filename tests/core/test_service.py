@@ -160,3 +160,26 @@ async def test_a_failing_publisher_never_fails_a_submission(store: SqlStore) -> 
     await service.start()
     barrage = (await service.submit(Submission(text="still here"))).barrage
     assert (await store.events_after(0, (EventKind.BARRAGE,), 10))[0].payload["id"] == barrage.id
+
+
+async def test_concurrent_submissions_are_group_committed_correctly(store: SqlStore) -> None:
+    """Many at once share transactions; every receipt still names its own row and event."""
+    service, rec = await make_service(store, Mode.OFF)
+    receipts = await asyncio.gather(*(service.submit(Submission(text=f"msg {i}")) for i in range(60)))
+    for i, receipt in enumerate(receipts):
+        stored = await store.get(receipt.barrage.id)
+        assert stored is not None and stored.text == f"msg {i}" == receipt.barrage.text
+    assert [e.payload["id"] for e in rec.events] == sorted(r.barrage.id for r in receipts)
+    assert [e.id for e in rec.events] == sorted(e.id for e in rec.events)
+    log = await store.events_after(0, (EventKind.BARRAGE,), 100)
+    assert {e.payload["id"]: e.payload["text"] for e in log} == {
+        r.barrage.id: r.barrage.text for r in receipts}
+
+
+async def test_a_repeated_delivery_inside_a_batch(store: SqlStore) -> None:
+    service, rec = await make_service(store)
+    subs = [Submission(text="same", dedupe_key="k1"), Submission(text="other"),
+            Submission(text="same", dedupe_key="k1")]
+    receipts = await asyncio.gather(*(service.submit(s) for s in subs))
+    assert receipts[0].barrage.id == receipts[2].barrage.id
+    assert [r.created for r in receipts].count(True) == 2 and len(rec.events) == 2

@@ -1,0 +1,59 @@
+"""The bare baseline: the least an aiohttp SSE broadcaster can do.
+
+No database, no event log, no replay: POST /publish encodes the event once
+and writes the same bytes straight to every open stream. Run with
+`python -m bench.baseline PORT`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+
+from aiohttp import web
+
+streams: set[tuple[asyncio.Transport, asyncio.Future[None]]] = set()
+counter = 0
+
+
+async def stream(request: web.Request) -> web.StreamResponse:
+    response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
+    await response.prepare(request)
+    await response.write(b": hi\n\n")  # flushes the headers; later chunks go to the transport
+    entry = (request.transport, asyncio.get_running_loop().create_future())
+    streams.add(entry)
+    await entry[1]
+    return response
+
+
+async def publish(request: web.Request) -> web.Response:
+    global counter
+    counter += 1
+    body = await request.json()
+    data = json.dumps({"id": counter, "text": body["text"]}, separators=(",", ":"))
+    event = f"id: {counter}\nevent: barrage\ndata: {data}\n\n".encode()
+    chunk = b"%x\r\n%b\r\n" % (len(event), event)
+    for transport, done in tuple(streams):
+        if transport.is_closing():
+            streams.discard((transport, done))
+            done.set_result(None)
+        else:
+            transport.write(chunk)
+    return web.json_response({"id": counter}, status=201)
+
+
+async def count(_request: web.Request) -> web.Response:
+    return web.json_response({"screens": len(streams)})
+
+
+app = web.Application()
+app.router.add_get("/stream", stream)
+app.router.add_post("/publish", publish)
+app.router.add_get("/count", count)
+
+if __name__ == "__main__":
+    import uvloop  # the same event loop as `barrage serve`: compare like with like
+
+    uvloop.install()
+    web.run_app(app, host="127.0.0.1", port=int(sys.argv[1]), backlog=4096, access_log=None, print=None)
