@@ -44,3 +44,10 @@ clean:
 
 screenshot: $(VENV)/.installed-test chromium
 	$(BIN)/python docs/screenshot.py $(CHROMIUM)
+
+# Benchmarks: outside the test suite; loopback only, bounded in count and time.
+bench: $(VENV)/.installed-test chromium
+	$(BIN)/python -m bench.run
+
+bench-smoke: $(VENV)/.installed-test
+	$(BIN)/python -m bench.run --smoke

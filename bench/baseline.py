@@ -47,7 +47,14 @@ async def count(_request: web.Request) -> web.Response:
     return web.json_response({"screens": len(streams)})
 
 
+async def end_streams(_app: web.Application) -> None:
+    for _transport, done in streams:
+        if not done.done():
+            done.set_result(None)
+
+
 app = web.Application()
+app.on_shutdown.append(end_streams)
 app.router.add_get("/stream", stream)
 app.router.add_post("/publish", publish)
 app.router.add_get("/count", count)
@@ -56,4 +63,5 @@ if __name__ == "__main__":
     import uvloop  # the same event loop as `barrage serve`: compare like with like
 
     uvloop.install()
-    web.run_app(app, host="127.0.0.1", port=int(sys.argv[1]), backlog=4096, access_log=None, print=None)
+    web.run_app(app, host="127.0.0.1", port=int(sys.argv[1]), backlog=4096, access_log=None, print=None,
+                shutdown_timeout=1)

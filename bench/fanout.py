@@ -33,6 +33,10 @@ class Generators:
             pipe.send(command if per_process is None else (*command, per_process[index]))
         return list(await asyncio.gather(*(loop.run_in_executor(None, p.recv) for p in self.pipes)))
 
+    async def ask_one(self, index: int, *command: Any) -> Any:
+        self.pipes[index].send(command)
+        return await asyncio.get_running_loop().run_in_executor(None, self.pipes[index].recv)
+
     async def connect(self, total: int) -> int:
         shares = [total // len(self.pipes) + (i < total % len(self.pipes)) for i in range(len(self.pipes))]
         return sum(await self.ask("connect", per_process=shares))
@@ -58,7 +62,7 @@ def merge(reports: list[dict[str, Any]]) -> dict[str, Any]:
         "streams": sum(r["streams"] for r in reports),
         "p50_ms": percentile(hist, total, 0.50), "p99_ms": percentile(hist, total, 0.99),
         "max_ms": round(max((r["max_latency"] for r in reports), default=0) * 1000, 2),
-        "last_seq": [s for r in reports for s in r["last_seq"]],
+        "last_ids": [i for r in reports for i in r["last_ids"]],
     }
 
 
@@ -98,6 +102,28 @@ async def wait_receipts(gens: Generators, expected: int, timeout: float = 20) ->
         await asyncio.sleep(0.2)
 
 
+async def slow_consumer(server: Server, streams: int, rate: float, seconds: float) -> dict[str, Any]:
+    """One server, the same streams: p99 without, then with, one client that stopped reading."""
+    gens = Generators(server.port)
+    try:
+        await gens.connect(streams)
+        await server.wait_streams(streams)
+        first = await publish(server, rate, seconds)
+        before = await wait_receipts(gens, first["ok"] * streams)
+        await gens.ask("reset")
+        await gens.ask_one(0, "stall", 1)
+        await server.wait_streams(streams + 1)
+        second = await publish(server, rate, seconds, first["next_seq"])
+        after = await wait_receipts(gens, second["ok"] * streams)
+        held_after = await server.streams()
+    finally:
+        await gens.close()
+    return {"streams": streams, "rate": rate, "p99_without_ms": before["p99_ms"],
+            "p99_with_ms": after["p99_ms"], "p99_delta_ms": round(after["p99_ms"] - before["p99_ms"], 2),
+            "stalled_dropped": held_after == streams, "gaps": before["gaps"] + after["gaps"],
+            "duplicates": before["duplicates"] + after["duplicates"]}
+
+
 async def fan_out(server: Server, streams: int, rate: float, seconds: float,
                   stalled: int = 0) -> dict[str, Any]:
     """N streams, a fixed publishing schedule; latency per receipt, CPU, RSS."""
@@ -117,7 +143,7 @@ async def fan_out(server: Server, streams: int, rate: float, seconds: float,
         cpu = server.cpu_seconds() - cpu_start
     finally:
         await gens.close()
-    stats.pop("last_seq")
+    stats.pop("last_ids")
     return {
         "server": server.name, "streams": streams, "stalled": stalled, "held": held,
         "rate": rate, "published": sent["ok"], **stats,
@@ -142,11 +168,11 @@ async def storm(server: Server, streams: int, rate: float) -> dict[str, Any]:
         storms = await gens.ask("storm")
         sent = await during
         after = await publish(server, rate, 1.0, sent["next_seq"])
-        final_seq = after["next_seq"] - 1
         stats = await wait_receipts(gens, (warm["ok"] + sent["ok"] + after["ok"]) * streams)
     finally:
         await gens.close()
-    behind = sum(1 for seq in stats["last_seq"] if seq != final_seq)
+    final_id = max(stats["last_ids"], default=0)
+    behind = sum(1 for last_id in stats["last_ids"] if last_id != final_id)
     return {
         "server": server.name, "streams": streams, "rate": rate,
         "resumed": sum(s["resumed"] for s in storms),

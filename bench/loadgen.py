@@ -1,9 +1,9 @@
 """SSE load generator: one process holding many raw asyncio connections.
 
 Driven by the orchestrator (bench/run.py) through a multiprocessing pipe.
-Each connection parses just enough of the stream: the SSE id, and the
-publisher's sequence number and submit time embedded in the text
-("bench <seq> <unix time>"). Latencies go into a fixed histogram (0.1 ms
+Each connection parses just enough of the stream: the SSE id (gaps and
+duplicates) and the submit time embedded in the text ("bench <seq> <unix
+time>", latency). Latencies go into a fixed histogram (0.1 ms
 buckets), so memory stays flat whatever the number of receipts.
 
 Commands: ("connect", n) → connected count; ("stats",) → dict;
@@ -50,7 +50,6 @@ class Stream(asyncio.Protocol):
         self.owner = owner
         self.buffer = b""
         self.last_id = 0
-        self.last_seq: int | None = None
         self.transport: asyncio.Transport | None = None
         self.headers_done = False
         self.lost = asyncio.get_running_loop().create_future()
@@ -75,15 +74,17 @@ class Stream(asyncio.Protocol):
         for match in EVENT.finditer(buffer, 0, end + 2):
             self.on_event(int(match[1]), int(match[2]), float(match[3]), now)
 
-    def on_event(self, event_id: int, seq: int, sent: float, now: float) -> None:
+    def on_event(self, event_id: int, _seq: int, sent: float, now: float) -> None:
+        # Every event on these streams is a barrage (mode off), so SSE ids are
+        # consecutive: a jump is a gap, a step back is a duplicate. (Publisher
+        # sequence numbers are not: concurrent POSTs may commit out of order.)
         stats = self.owner.stats
-        self.last_id = max(self.last_id, event_id)
-        if self.last_seq is not None:
-            if seq <= self.last_seq:
+        if self.last_id:
+            if event_id <= self.last_id:
                 stats.duplicates += 1
                 return
-            stats.gaps += seq - self.last_seq - 1
-        self.last_seq = seq
+            stats.gaps += event_id - self.last_id - 1
+        self.last_id = event_id
         stats.record(now - sent)
 
     def connection_lost(self, exc: Exception | None) -> None:
@@ -110,7 +111,7 @@ class Generator:
             self.lost_unexpectedly += 1
         self.streams.discard(stream)
 
-    async def open(self, last_id: int = 0, last_seq: int | None = None) -> Stream:
+    async def open(self, last_id: int = 0) -> Stream:
         loop = asyncio.get_running_loop()
         for attempt in range(50):
             try:
@@ -120,7 +121,7 @@ class Generator:
                 await asyncio.sleep(0.05 * (attempt + 1))
         else:
             raise ConnectionError("cannot connect")
-        stream.last_id, stream.last_seq = last_id, last_seq
+        stream.last_id = last_id
         resume = f"Last-Event-ID: {last_id}\r\n" if last_id else ""
         stream.transport.write(f"GET {self.path} HTTP/1.1\r\nHost: bench\r\n{resume}\r\n".encode())
         self.streams.add(stream)
@@ -153,7 +154,13 @@ class Generator:
         self.storming = False
         started = time.time()
         self.ready = 0
-        await asyncio.gather(*(self.open(s.last_id, s.last_seq) for s in old))
+        gate = asyncio.Semaphore(1000)  # connects in flight per generator; the rest queue here
+
+        async def reopen(stream: Stream) -> None:
+            async with gate:
+                await self.open(stream.last_id)
+
+        await asyncio.gather(*(reopen(s) for s in old))
         await self._wait_ready(len(old))
         return {"resumed": self.ready, "seconds": time.time() - started, "started": started}
 
@@ -167,7 +174,7 @@ class Generator:
 
     def report(self) -> dict[str, Any]:
         return {**self.stats.export(), "streams": len(self.streams), "lost": self.lost_unexpectedly,
-                "last_seq": [s.last_seq for s in self.streams]}
+                "last_ids": [s.last_id for s in self.streams]}
 
 
 async def serve(pipe: Connection, host: str, port: int, path: str) -> None:

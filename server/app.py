@@ -86,7 +86,7 @@ async def _fanout(app: web.Application) -> AsyncIterator[None]:
     stream = app[CONFIG].stream
     fanout = FanOut(stream.max_buffer_bytes, stream.heartbeat_seconds)
     unsubscribe = app[BUS].subscribe(fanout.on_event)
-    fanout.start()
+    fanout.start(await app[SERVICE].last_event_id())
     app[FANOUT] = fanout
     yield
     unsubscribe()

@@ -7,6 +7,8 @@
 //   and it can never catch that one before it leaves (longer = faster).
 // - Full screen: up to `max_waiting` comments wait; past that the oldest
 //   waiting one is dropped.
+// - ?scale=0.5 halves the lane height (twice the lanes, smaller text), e.g.
+//   for a 720p stream overlay; 0.3 to 3.
 // - Text only ever goes through textContent.
 "use strict";
 (() => {
@@ -39,7 +41,8 @@
 
   function layout() {
     const height = stage.clientHeight;
-    laneHeight = Math.max(24, Math.round(height / 14));
+    const scale = Math.min(Math.max(parseFloat(params.get("scale")) || 1, 0.3), 3);
+    laneHeight = Math.max(16, Math.round((height / 14) * scale));
     const usable = height - Math.round(height * 0.08); // keep the join corner clear
     lanes = Array.from({ length: Math.max(1, Math.floor(usable / laneHeight)) }, () => null);
     const root = document.documentElement.style;
@@ -86,17 +89,23 @@
     return el;
   }
 
+  // Build and measure once; a comment waiting for a lane keeps its detached node.
+  function prepare(item) {
+    if (item.el) return;
+    item.el = build(item);
+    stage.appendChild(item.el);
+    item.width = item.el.offsetWidth;
+    item.el.remove();
+  }
+
   function launch(item) {
-    const el = build(item);
-    stage.appendChild(el);
-    const width = el.offsetWidth;
+    prepare(item);
+    const { el, width } = item;
     const now = performance.now();
     const span = Math.min(SPAN[item.size] || 1, lanes.length);
     const lane = findLane(span, width, now);
-    if (lane < 0) {
-      el.remove();
-      return false;
-    }
+    if (lane < 0) return false;
+    stage.appendChild(el);
     for (let i = lane; i < lane + span; i++) lanes[i] = { start: now, width };
     const W = stage.clientWidth;
     el.style.top = `${lane * laneHeight}px`;

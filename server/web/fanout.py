@@ -9,6 +9,7 @@ its browser reconnects with Last-Event-ID and replays from the database.
 from __future__ import annotations
 
 import asyncio
+import bisect
 import contextlib
 import json
 import logging
@@ -82,20 +83,63 @@ class Client:
         return held
 
 
+class History:
+    """The latest screen frames, so a room of reconnecting screens replays from memory.
+
+    A cache of the event log, never the truth: `covers(after)` says whether
+    every frame with a larger id is here; if not, replay reads the database.
+    Bounded: between `size` and 2 × `size` frames.
+    """
+
+    def __init__(self, size: int) -> None:
+        self._size = size
+        self._ids: list[int] = []
+        self._frames: list[Frame] = []
+        self.covered_from = 0  # every frame with an id above this is held
+
+    def reset(self, last_event_id: int) -> None:
+        """At start, everything up to the log's end lives only in the database.
+
+        Frames already received with a later id (published while the log's end
+        was being read) stay: they are exactly the ones the database read missed.
+        """
+        keep = bisect.bisect_right(self._ids, last_event_id)
+        del self._ids[:keep], self._frames[:keep]
+        self.covered_from = last_event_id
+
+    def add(self, frame: Frame) -> None:
+        self._ids.append(frame.id)
+        self._frames.append(frame)
+        if len(self._ids) > 2 * self._size:  # trim in bulk: amortised O(1) per frame
+            self.covered_from = self._ids[-self._size - 1]
+            del self._ids[: -self._size], self._frames[: -self._size]
+
+    @property
+    def latest(self) -> int:
+        return self._ids[-1] if self._ids else self.covered_from
+
+    def after(self, event_id: int) -> list[Frame] | None:
+        if event_id < self.covered_from:
+            return None
+        return self._frames[bisect.bisect_right(self._ids, event_id):]
+
+
 class FanOut:
     def __init__(self, max_buffer_bytes: int, heartbeat_seconds: float,
-                 max_backlog: int = 1000) -> None:
+                 max_backlog: int = 1000, history: int = 10_000) -> None:
         self._max_buffer = max_buffer_bytes
         self._heartbeat_seconds = heartbeat_seconds
         self._max_backlog = max_backlog
         self._clients: dict[Audience, set[Client]] = {a: set() for a in Audience}
         self._heartbeat: asyncio.Task[None] | None = None
+        self.history = History(history)
         self.dropped = 0
 
     def count(self, audience: Audience) -> int:
         return len(self._clients[audience])
 
-    def start(self) -> None:
+    def start(self, last_event_id: int) -> None:
+        self.history.reset(last_event_id)
         self._heartbeat = asyncio.create_task(self._beat(), name="sse-heartbeat")
 
     async def close(self) -> None:
@@ -121,9 +165,11 @@ class FanOut:
         """Bus handler: synchronous, never awaits a client."""
         for audience in audiences_for(event):
             clients = tuple(self._clients[audience])
-            if not clients:
-                continue  # nobody listening: do not even encode
+            if not clients and audience is not Audience.SCREEN:
+                continue  # nobody listening and no history kept: do not even encode
             frame = frame_for(event, audience)  # once, the same bytes for every client
+            if audience is Audience.SCREEN:
+                self.history.add(frame)
             for client in clients:
                 self._send(client, frame)
 

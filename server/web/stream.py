@@ -17,7 +17,7 @@ from aiohttp import web
 
 from server.core.model import EventKind
 from server.core.service import BarrageService
-from server.web.fanout import Audience, Client, encode_event
+from server.web.fanout import Audience, Client, FanOut, Frame, encode_event
 from server.web.keys import CONFIG, FANOUT, SERVICE
 
 logger = logging.getLogger(__name__)
@@ -67,11 +67,13 @@ async def _serve(request: web.Request, audience: Audience) -> web.StreamResponse
     fanout.attach(client)
     try:
         if resume_from is not None:
-            after = min(resume_from, await service.last_event_id())
-            await _replay(response, client, after, service)
+            await _replay(response, client, await _clamp(resume_from, audience, fanout, service),
+                          fanout, service)
         await client.done
     except (ConnectionError, RuntimeError):
         pass  # the client went away mid-replay
+    except Exception:
+        logger.exception("replay failed; ending the stream so the client retries")
     finally:
         fanout.detach(client)
     return response
@@ -93,10 +95,25 @@ def _preamble(request: web.Request) -> bytes:
     return b"retry: %d\n: connected\n\n" % (retry + random.randint(0, retry // 2))
 
 
-async def _replay(
-    response: web.StreamResponse, client: Client, after: int, service: BarrageService
-) -> None:
+async def _clamp(resume_from: int, audience: Audience, fanout: FanOut, service: BarrageService) -> int:
+    """An id beyond the log (a reset database) resumes from the end: live only."""
+    if audience is Audience.SCREEN and resume_from <= fanout.history.latest:
+        return resume_from  # the usual case, answered without touching the database
+    return min(resume_from, await service.last_event_id())
+
+
+async def _replay(response: web.StreamResponse, client: Client, after: int, fanout: FanOut,
+                  service: BarrageService) -> None:
     client.last_id = after
+    held = fanout.history.after(after) if client.audience is Audience.SCREEN else None
+    if held is not None:  # a reconnect storm is served from memory, in one write
+        await _write_frames(response, client, held)
+    else:
+        await _replay_from_log(response, client, service)
+    await _drain_backlog(response, client)
+
+
+async def _replay_from_log(response: web.StreamResponse, client: Client, service: BarrageService) -> None:
     while True:
         events = await service.events_after(client.last_id, KINDS[client.audience], REPLAY_PAGE)
         for event in events:
@@ -105,11 +122,14 @@ async def _replay(
             client.last_id = event.id
         if len(events) < REPLAY_PAGE:
             break
-    await _drain_backlog(response, client)
 
 
 async def _drain_backlog(response: web.StreamResponse, client: Client) -> None:
     while held := client.take_backlog():
-        for frame in held:
-            await response.write(frame.raw)
-            client.last_id = frame.id
+        await _write_frames(response, client, held)
+
+
+async def _write_frames(response: web.StreamResponse, client: Client, frames: list[Frame]) -> None:
+    if frames:
+        await response.write(b"".join(frame.raw for frame in frames))
+        client.last_id = frames[-1].id

@@ -188,3 +188,23 @@ async def test_shutdown_closes_every_stream(make_config: ConfigFactory) -> None:
         for stream in streams:
             with pytest.raises((EOFError, aiohttp.ClientPayloadError)):
                 await next_block(stream, timeout=10)
+
+
+async def test_replay_after_a_restart_reads_the_log(
+    make_client: ClientFactory, make_config: ConfigFactory
+) -> None:
+    """A fresh process holds no history: an older Last-Event-ID is served from the database."""
+    config = make_config(moderation__mode="off")
+    first = await make_client(config)
+    ids = [await post(first, f"before {i}") for i in range(3)]
+    await first.close()
+    second = await make_client(config)
+    live = await second.get("/stream")
+    await wait_for_screens(second, 1)
+    await post(second, "after")
+    latest = (await next_event(live)).id
+    replay = await second.get("/stream", headers={"Last-Event-ID": "0"})
+    got = await events(replay, 4)
+    assert [m.data["id"] for m in got[:3]] == ids and got[3].id == latest
+    live.close()
+    replay.close()
