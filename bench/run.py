@@ -59,12 +59,16 @@ async def with_server(start: Any, work: Any) -> Any:
 
 
 async def fan_out_rows(workdir: Path) -> list[dict[str, Any]]:
+    """Each size twice, ours and the baseline interleaved; the table keeps every run."""
     rows = []
     for streams, rate, seconds in FAN_OUT:
-        for start in (lambda: start_barrage(workdir), start_baseline):
-            row = await with_server(start, lambda s, n=streams, r=rate, t=seconds: fanout.fan_out(s, n, r, t))
-            print(json.dumps(row), flush=True)
-            rows.append(row)
+        for run in (1, 2):
+            for start in (lambda: start_barrage(workdir), start_baseline):
+                row = await with_server(start, lambda s, n=streams, r=rate, t=seconds:
+                                        fanout.fan_out(s, n, r, t))
+                row["run"] = run
+                print(json.dumps(row), flush=True)
+                rows.append(row)
     return rows
 
 

@@ -34,6 +34,10 @@ def create_engine(url: str) -> AsyncEngine:
     engine = create_async_engine(
         url,
         connect_args={"timeout": 30},
+        # Every write here goes through engine.begin(), which commits or rolls back,
+        # and SQLite opens no transaction for reads: the pool's extra ROLLBACK on
+        # return is a wasted round trip to aiosqlite's thread on every query.
+        pool_reset_on_return=None,
         **({"poolclass": StaticPool} if in_memory else {}),
     )
     sa_event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
