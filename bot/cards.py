@@ -21,7 +21,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Protocol, TypeVar
 
-from server.core.model import Barrage, Card, Event, EventKind, Source
+from server.core.model import Barrage, Card, Event, EventKind, Source, Status
 from server.core.service import BarrageService
 
 logger = logging.getLogger(__name__)
@@ -29,6 +29,7 @@ T = TypeVar("T")
 
 BATCH = 20
 MAX_FAILURES = 5
+REPOST_LIMIT = 10
 
 
 class CardPlatform(Protocol):
@@ -59,6 +60,7 @@ class CardSync:
             "notify": (asyncio.Event(), self._notify_senders),
         }
         self._tasks: list[asyncio.Task[None]] = []
+        self._repost: asyncio.Task[None] | None = None
 
     def start(self) -> None:
         for wake, _work in self._loops.values():
@@ -70,11 +72,37 @@ class CardSync:
         ]
 
     async def close(self) -> None:
-        for task in self._tasks:
+        tasks = [*self._tasks, *([self._repost] if self._repost else [])]
+        for task in tasks:
             task.cancel()
-        for task in self._tasks:
+        for task in tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+
+    async def repost_pending(self, limit: int = REPOST_LIMIT) -> str:
+        """Post fresh cards for the oldest waiting barrages (/pending), in the background.
+
+        Answers at once with what it will do. One re-post runs at a time.
+        """
+        if self._repost and not self._repost.done():
+            return "Still re-posting the last batch of cards."
+        waiting = await self._service.list(Status.PENDING, 0, limit + 1)
+        if not waiting:
+            return "Nothing waiting."
+        batch = waiting[:limit]
+        self._repost = asyncio.create_task(self._post_fresh(batch), name=f"{self._platform.platform}-repost")
+        more = " (more waiting — use /moderate)" if len(waiting) > limit else ""
+        return f"Re-posting {len(batch)} waiting{more}."
+
+    async def _post_fresh(self, batch: list[Barrage]) -> None:
+        for index, barrage in enumerate(batch):
+            try:
+                ref = await self._platform.post_card(barrage, len(batch) - index - 1)
+            except Exception:
+                logger.exception("%s: re-posting card %s failed", self._platform.platform, barrage.id)
+                continue
+            if ref is not None:
+                await self._service.add_card(barrage.id, self._platform.platform, *ref)
 
     def on_event(self, event: Event) -> None:
         """Bus handler: only wakes loops, never does I/O itself."""

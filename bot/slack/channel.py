@@ -28,7 +28,7 @@ from bot.messages import outcome_text
 from bot.outbox import Outbox
 from bot.pacing import Pacer
 from bot.slack import handlers
-from bot.slack.moderators import Moderators
+from bot.slack.moderators import slack_moderators
 from bot.slack.names import Names
 from bot.slack.render import ReplyTo, card_blocks, card_fallback, verdict_blocks, verdict_fallback
 from server.config import SlackConfig
@@ -76,8 +76,7 @@ class SlackChannel:
             signing_secret=self.config.signing_secret.reveal() or None,
             request_verification_enabled=self.config.mode == "http",
         )
-        self.moderators = Moderators(self.client, self.config.moderation_channel,
-                                     self.config.moderators, self.config.member_cache_seconds)
+        self.moderators = slack_moderators(self.client, self.config)
         self.names = Names(self.client)
         handlers.register(self.app, self)
         self.outbox.start()
@@ -116,12 +115,6 @@ class SlackChannel:
     def ephemeral(self, channel: str, user: str, text: str) -> None:
         self.outbox.send(f"ephemeral to {user}", lambda: self._call(
             channel, "chat_postEphemeral", channel=channel, user=user, text=text))
-
-    def repost(self, barrage: Barrage, waiting_behind: int) -> None:
-        async def job() -> None:
-            if ref := await self.post_card(barrage, waiting_behind):
-                await self.service.add_card(barrage.id, self.platform, *ref)
-        self.outbox.send(f"re-post card {barrage.id}", job)
 
     async def _call(self, pace_key: str, method: str, **kwargs: object) -> dict:
         assert self.client is not None

@@ -29,7 +29,7 @@ from bot.slack.render import (
     strip_mentions,
 )
 from server.core.errors import AlreadyDecided, InvalidInput, NotFound, RateLimited
-from server.core.model import Source, Status
+from server.core.model import Source
 from server.core.service import Submission
 
 if TYPE_CHECKING:
@@ -38,7 +38,6 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 NOT_FOR_YOU = "`/barrage-admin` is for moderators."
-PENDING_REPOST_LIMIT = 10
 
 
 def register(app: AsyncApp, channel: SlackChannel) -> None:
@@ -141,7 +140,7 @@ class Handlers:
         elif words == ["stats"]:
             await _say(ack, stats_text(await self.service.stats(self.channel.screens())))
         elif words == ["pending"]:
-            await _say(ack, await self._repost_pending())
+            await _say(ack, await self.channel.cards.repost_pending())
         else:
             await _say(ack, ADMIN_USAGE)
 
@@ -153,14 +152,6 @@ class Handlers:
             return mode_text((await self.service.set_mode(args[0], by=name)).value, True, "")
         except InvalidInput as exc:
             return refusal_text(exc)
-
-    async def _repost_pending(self) -> str:
-        waiting = await self.service.list(Status.PENDING, 0, PENDING_REPOST_LIMIT + 1)
-        shown = waiting[:PENDING_REPOST_LIMIT]
-        for index, barrage in enumerate(shown):
-            self.channel.repost(barrage, len(waiting) - index - 1)
-        more = " (more waiting — use /moderate)" if len(waiting) > len(shown) else ""
-        return f"Re-posting {len(shown)} waiting{more}." if shown else "Nothing waiting."
 
     async def error(self, error: Exception, body: dict[str, Any]) -> None:
         logger.error("slack listener failed on %s", body.get("type"), exc_info=error)

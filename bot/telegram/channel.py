@@ -22,9 +22,10 @@ from telegram.ext import AIORateLimiter, Application
 
 from bot.cards import CardSync
 from bot.messages import outcome_text
+from bot.moderators import Moderators
 from bot.outbox import Outbox
 from bot.telegram import handlers
-from bot.telegram.moderators import Moderators
+from bot.telegram.moderators import telegram_moderators
 from bot.telegram.render import (
     APPROVE_LABEL,
     REJECT_LABEL,
@@ -86,8 +87,7 @@ class TelegramChannel:
         if self.config.mode == "webhook":
             builder = builder.updater(None)
         self.app = builder.build()
-        self.moderators = Moderators(self.app.bot, self.config.moderator_chat_id,
-                                     self.config.moderators, self.config.admin_cache_seconds)
+        self.moderators = telegram_moderators(self.app.bot, self.config)
         handlers.register(self.app, self)
         self.outbox.start()
         self._connector = asyncio.create_task(self._connect(), name="telegram-connect")

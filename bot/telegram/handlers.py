@@ -29,7 +29,7 @@ from bot.messages import (
 )
 from bot.telegram.render import HELP, REPLY_EMPTY_COMMAND, ReplyTo, full_name, parse_callback
 from server.core.errors import AlreadyDecided, InvalidInput, NotFound, RateLimited
-from server.core.model import Source, Status, Verdict
+from server.core.model import Source, Verdict
 from server.core.policy import COLOR_PRESETS
 from server.core.service import Submission
 
@@ -40,7 +40,6 @@ logger = logging.getLogger(__name__)
 
 Context = ContextTypes.DEFAULT_TYPE
 NOT_FOR_YOU = "This command is for moderators, in the moderators' chat."
-PENDING_REPOST_LIMIT = 10
 
 
 def register(app: Application, channel: TelegramChannel) -> None:
@@ -145,22 +144,8 @@ class Handlers:
         self._reply(update.effective_message, stats_text(stats))
 
     async def pending(self, update: Update, _context: Context) -> None:
-        if not await self._operator(update):
-            return
-        waiting = await self.service.list(Status.PENDING, 0, PENDING_REPOST_LIMIT + 1)
-        shown = waiting[:PENDING_REPOST_LIMIT]
-        for index, barrage in enumerate(shown):
-            self.channel.outbox.send(f"re-post card {barrage.id}",
-                                     self._repost(barrage, len(waiting) - index - 1))
-        more = " (more waiting — use /moderate)" if len(waiting) > len(shown) else ""
-        self._reply(update.effective_message, f"{len(shown)} waiting{more}." if shown else "Nothing waiting.")
-
-    def _repost(self, barrage, waiting_behind: int):
-        async def job() -> None:
-            ref = await self.channel.post_card(barrage, waiting_behind)
-            if ref:
-                await self.service.add_card(barrage.id, self.channel.platform, *ref)
-        return job
+        if await self._operator(update):
+            self._reply(update.effective_message, await self.channel.cards.repost_pending())
 
     async def error(self, update: object, context: Context) -> None:
         logger.error("telegram handler failed on %r", update, exc_info=context.error)

@@ -354,7 +354,7 @@ async def test_operator_commands(tg_client, fake_tg: FakeTelegram) -> None:
 
     mod_texts = await replies_to(fake_tg, MOD_CHAT, 6)
     assert any("Pending: 1" in t and "Mode: manual" in t for t in mod_texts)
-    assert any("1 waiting" in t for t in mod_texts)
+    assert any("Re-posting 1 waiting" in t for t in mod_texts)
     assert sum("for moderators" in t for t in mod_texts) == 1
     assert any("now off" in t for t in mod_texts)
     assert len([t for t in mod_texts if "waiting one" in t]) == 2  # the card, re-posted
