@@ -103,6 +103,7 @@ class CardSync:
                 continue
             if ref is not None:
                 await self._service.add_card(barrage.id, self._platform.platform, *ref)
+        self.wake("close")  # same race as in _post_cards
 
     def on_event(self, event: Event) -> None:
         """Bus handler: only wakes loops, never does I/O itself."""
@@ -143,6 +144,9 @@ class CardSync:
                 chat_id, message_id = ref or ("", "")
                 await self._service.add_card(barrage.id, self._platform.platform, chat_id, message_id,
                                              closed=ref is None)
+            # A barrage decided while its card was on the way has a card no close
+            # pass has seen yet: look again now rather than at the next sweep.
+            self.wake("close")
 
     async def _close_cards(self) -> None:
         while found := await self._service.cards_to_close(self._platform.platform, BATCH):
