@@ -13,7 +13,7 @@ test: $(VENV)/.installed-test chromium
 	$(BIN)/python -m pytest
 
 lint: $(VENV)/.installed-test
-	$(BIN)/ruff check server bot tests
+	$(BIN)/ruff check server bot tests bench docs
 
 $(VENV)/bin/python:
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \

@@ -33,6 +33,12 @@ MAX_QUEUED = 5000   # waiting for a commit; past this, submissions are refused (
 MAX_NAME = 64
 
 
+def _fail(batch: list[tuple[Draft, Status, asyncio.Future[Receipt]]], error: Exception) -> None:
+    for *_, waiter in batch:
+        if not waiter.done():
+            waiter.set_exception(error)
+
+
 def utcnow() -> datetime:
     return datetime.now(UTC)
 
@@ -105,13 +111,14 @@ class BarrageService:
         batch = [self._queued.popleft() for _ in range(min(len(self._queued), MAX_BATCH))]
         try:
             results = await self._store.add_many([(d, s) for d, s, _ in batch], utcnow())
+            for (*_, waiter), (barrage, event) in zip(batch, results, strict=True):
+                await self._publish(event)
+                waiter.set_result(Receipt(barrage, created=event is not None))
         except Exception as exc:
-            for *_, waiter in batch:
-                waiter.set_exception(exc)
-            return
-        for (*_, waiter), (barrage, event) in zip(batch, results, strict=True):
-            await self._publish(event)
-            waiter.set_result(Receipt(barrage, created=event is not None))
+            _fail(batch, exc)
+        finally:
+            # Cancelled mid-commit (shutdown): nobody may wait forever on a popped entry.
+            _fail(batch, RuntimeError("the submission was interrupted; please send it again"))
 
     async def decide(self, barrage_id: int, verdict: Verdict, moderator: str) -> Barrage:
         moderator = clean_name(moderator, MAX_NAME, "moderator")

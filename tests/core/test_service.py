@@ -183,3 +183,24 @@ async def test_a_repeated_delivery_inside_a_batch(store: SqlStore) -> None:
     receipts = await asyncio.gather(*(service.submit(s) for s in subs))
     assert receipts[0].barrage.id == receipts[2].barrage.id
     assert [r.created for r in receipts].count(True) == 2 and len(rec.events) == 2
+
+
+async def test_a_failed_commit_fails_every_submission_in_it_and_the_next_one_works(store: SqlStore) -> None:
+    service, _ = await make_service(store)
+
+    original = store.add_many
+    calls = 0
+
+    async def flaky(items, now):  # a fault injected in front of the real store
+        nonlocal calls
+        calls += 1
+        if calls == 1:
+            raise ConnectionError("database went away")
+        return await original(items, now)
+
+    store.add_many = flaky  # type: ignore[method-assign]
+    results = await asyncio.gather(*(service.submit(Submission(text=f"m{i}")) for i in range(5)),
+                                   return_exceptions=True)
+    assert any(isinstance(r, ConnectionError) for r in results)
+    receipt = await service.submit(Submission(text="after"))
+    assert receipt.created
