@@ -144,9 +144,6 @@ class BarrageService:
         logger.info("moderation mode set to %s by %s", new, clean_name(by, MAX_NAME, "?"))
         return new
 
-    async def get(self, barrage_id: int) -> Barrage | None:
-        return await self._store.get(barrage_id)
-
     async def list(self, status: Status | None, after_id: int = 0, limit: int = 500) -> list[Barrage]:
         return await self._store.list(status, after_id, limit)
 

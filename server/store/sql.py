@@ -68,11 +68,6 @@ class SqlStore:
     async def close(self) -> None:
         await self._engine.dispose()
 
-    async def ping(self) -> bool:
-        async with self._engine.connect() as conn:
-            await conn.execute(select(1))
-        return True
-
     async def add(
         self, draft: Draft, status: Status, now: datetime
     ) -> tuple[Barrage, Event | None]:
