@@ -100,8 +100,12 @@ class SlackChannel:
     async def events(self, request: web.Request) -> web.Response:
         """POST /slack/events: slash commands, interactivity and events, one URL."""
         assert self.app is not None
-        bolt_response = await self.app.async_dispatch(await to_bolt_request(request))
-        return await to_aiohttp_response(bolt_response)
+        try:
+            # Bolt parses the body before it checks the signature: garbage must be a 400, not a 500.
+            bolt_request = await to_bolt_request(request)
+        except (ValueError, RecursionError):
+            raise web.HTTPBadRequest(reason="unreadable request body") from None
+        return await to_aiohttp_response(await self.app.async_dispatch(bolt_request))
 
     async def socket_connected(self) -> bool:
         return self.socket is not None and await self.socket.client.is_connected()

@@ -22,7 +22,7 @@ LIST_LIMIT = 1000
 async def read_json_object(request: web.Request) -> dict[str, Any]:
     try:
         body = await request.json(loads=_strict_loads)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: "[[[[…" nested past the parser's depth
         raise InvalidInput("body must be valid JSON") from None
     if not isinstance(body, dict):
         raise InvalidInput("body must be a JSON object")

@@ -59,6 +59,8 @@ BAD_BODIES = [
     b'{"text": "hi", "size": 3}',
     b"\xff\xfe\x00garbage",
     b'{"text": "\\ud800"}',
+    b"[" * 60_000,
+    b'{"text": ' + b"[" * 60_000,
 ]
 
 

@@ -251,3 +251,12 @@ async def test_two_presses_at_once_make_one_decision(slack_client, fake_slack: F
     decided = (await (await client.get("/api/barrages?status=approved", headers=AUTH)).json())["items"]
     assert len(decided) == 1
     await fake_slack.wait_for("chat.update")
+
+
+async def test_garbage_bodies_are_4xx_never_500(slack_client) -> None:
+    client = await slack_client()
+    for raw, kind in ((b"[" * 60_000, "application/json"), (b"{not json", "application/json"),
+                      (b"payload=" + b"%5B" * 20_000, "application/x-www-form-urlencoded")):
+        resp = await client.post("/slack/events", data=raw, headers={"Content-Type": kind})
+        assert 400 <= resp.status < 500, (raw[:20], resp.status)
+    assert (await client.get("/healthz")).status == 200
