@@ -44,9 +44,13 @@ class Secret:
 
     def matches(self, candidate: str) -> bool:
         # Constant time, so the token cannot be guessed byte by byte.
-        return bool(self._value) and hmac.compare_digest(
-            self._value.encode(), candidate.encode()
-        )
+        # surrogateescape: undecodable header bytes arrive as lone surrogates; they must
+        # simply not match, not raise.
+        try:
+            given = candidate.encode("utf-8", "surrogateescape")
+        except UnicodeEncodeError:
+            return False
+        return bool(self._value) and hmac.compare_digest(self._value.encode(), given)
 
     def __bool__(self) -> bool:
         return bool(self._value)
@@ -63,6 +67,7 @@ class ServerConfig:
     port: int = 8080
     public_url: str = ""
     admin_token: Secret = field(default_factory=lambda: Secret(""))
+    forwarded_hops: int = 0
 
 
 @dataclass(frozen=True)
@@ -294,6 +299,8 @@ def _check_server(config: Config) -> None:
     server = config.server
     if not server.host:
         raise ConfigError("server.host: must not be empty")
+    if not 0 <= server.forwarded_hops <= 5:
+        raise ConfigError("server.forwarded_hops: must be between 0 and 5")
     if not 0 <= server.port <= 65535:
         raise ConfigError(f"server.port: must be between 0 and 65535, got {server.port}")
     if server.public_url:

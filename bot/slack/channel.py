@@ -103,7 +103,7 @@ class SlackChannel:
         try:
             # Bolt parses the body before it checks the signature: garbage must be a 400, not a 500.
             bolt_request = await to_bolt_request(request)
-        except (ValueError, RecursionError):
+        except (ValueError, RecursionError, LookupError):  # LookupError: an unknown charset
             raise web.HTTPBadRequest(reason="unreadable request body") from None
         return await to_aiohttp_response(await self.app.async_dispatch(bolt_request))
 

@@ -10,6 +10,7 @@ from typing import Any
 
 from bot.messages import age, backlog_line, verdict_line
 from server.core.model import Barrage, Verdict
+from server.core.policy import is_ascii_number
 
 ACTION_IDS = {Verdict.APPROVE: "barrage_approve", Verdict.REJECT: "barrage_reject"}
 BLOCK_ID = "barrage_decide"
@@ -36,7 +37,7 @@ def strip_mentions(text: str) -> str:
 
 def parse_button_value(value: object) -> int | None:
     """Never trusted: only a small positive integer passes, and it is re-checked."""
-    if not isinstance(value, str) or not value.isdigit() or len(value) > 10:
+    if not isinstance(value, str) or not is_ascii_number(value, 10):
         return None
     return int(value)
 

@@ -8,6 +8,7 @@ from datetime import datetime
 
 from bot.messages import age, backlog_line, verdict_line
 from server.core.model import Barrage, Verdict
+from server.core.policy import is_ascii_number
 
 APPROVE_LABEL = "✅ Approve"
 REJECT_LABEL = "❌ Reject"
@@ -34,7 +35,7 @@ def callback_data(verdict: Verdict, barrage_id: int) -> str:
 def parse_callback(data: str | None) -> tuple[Verdict, int] | None:
     """Never trusted: only the verdict and the id are read, and both are re-checked."""
     parts = (data or "").split(":")
-    if len(parts) != 3 or parts[0] != CALLBACK_VERSION or not parts[2].isdigit():
+    if len(parts) != 3 or parts[0] != CALLBACK_VERSION or not is_ascii_number(parts[2], 10):
         return None
     verdicts = {code: verdict for verdict, code in VERDICT_CODES.items()}
     if parts[1] not in verdicts or len(parts[2]) > 10:

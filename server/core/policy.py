@@ -78,6 +78,11 @@ def grapheme_count(text: str) -> int:
     return len(_GRAPHEME.findall(text))
 
 
+def is_ascii_number(raw: str, max_digits: int) -> bool:
+    """0-9 only: str.isdigit() also accepts "²" and "٣", which int() refuses."""
+    return 0 < len(raw) <= max_digits and raw.isascii() and raw.isdigit()
+
+
 def normalize_color(raw: str | None) -> str:
     if raw is None or raw.strip() == "":
         return DEFAULT_COLOR
@@ -119,9 +124,13 @@ class InputPolicy:
             raise InvalidInput(f"text is too long (at most {self.max_text_length} characters)")
         return "".join(clusters)
 
-    def author(self, raw: str | None) -> str:
+    def author(self, raw: str | None, shorten: bool = False) -> str:
+        """A name typed on the web page is refused when too long; a chat platform's
+        profile name (`shorten`) is cut instead: its owner cannot change it here."""
         if raw is None:
             return DEFAULT_AUTHOR
+        if shorten:
+            return clean_name(raw, self.max_author_length, DEFAULT_AUTHOR)
         too_long = f"author is too long (at most {self.max_author_length} characters)"
         if len(raw) > self.max_author_length * 40:
             raise InvalidInput(too_long)

@@ -99,12 +99,18 @@ class BarrageService:
             raise RateLimited("the wall is very busy; try again in a moment")
         status = Status.APPROVED if self._mode is Mode.OFF else Status.PENDING
         waiter: asyncio.Future[Receipt] = asyncio.get_running_loop().create_future()
-        self._queued.append((draft, status, waiter))
+        entry = (draft, status, waiter)
+        self._queued.append(entry)
         # Group commit: whoever holds the write lock commits everything queued so
         # far in one transaction; later holders find their receipt already there.
-        async with self._write_lock:
-            while not waiter.done():
-                await self._commit_queued()
+        try:
+            async with self._write_lock:
+                while not waiter.done():
+                    await self._commit_queued()
+        except asyncio.CancelledError:
+            if entry in self._queued:  # not taken into a commit yet: do not store it later
+                self._queued.remove(entry)
+            raise
         return waiter.result()
 
     async def _commit_queued(self) -> None:
@@ -153,6 +159,7 @@ class BarrageService:
     async def stats(self, screens: int) -> dict[str, Any]:
         """Counts for moderators; "today" starts at the server's local midnight."""
         midnight = datetime.now().astimezone().replace(hour=0, minute=0, second=0, microsecond=0)
+        midnight = midnight.astimezone(UTC)  # SQLite compares stored UTC text: compare in UTC
         return {
             "mode": self._mode.value,
             "pending": await self.count(Status.PENDING),
@@ -197,7 +204,7 @@ class BarrageService:
             raise InvalidInput("text must be a string")
         return Draft(
             text=self._policy.text(submission.text),
-            author=self._policy.author(submission.author),
+            author=self._policy.author(submission.author, shorten=submission.source is not Source.WEB),
             color=normalize_color(submission.color),
             size=normalize_size(submission.size),
             source=submission.source,

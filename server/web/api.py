@@ -9,6 +9,7 @@ from aiohttp import web
 
 from server.core.errors import InvalidInput
 from server.core.model import Source, Status, Verdict
+from server.core.policy import is_ascii_number
 from server.core.service import Submission
 from server.web.auth import admin_only
 from server.web.fanout import Audience
@@ -22,7 +23,8 @@ LIST_LIMIT = 1000
 async def read_json_object(request: web.Request) -> dict[str, Any]:
     try:
         body = await request.json(loads=_strict_loads)
-    except (ValueError, RecursionError):  # RecursionError: "[[[[…" nested past the parser's depth
+    # RecursionError: "[[[[…" nested past the parser's depth; LookupError: charset=bogus
+    except (ValueError, RecursionError, LookupError):
         raise InvalidInput("body must be valid JSON") from None
     if not isinstance(body, dict):
         raise InvalidInput("body must be a JSON object")
@@ -52,10 +54,21 @@ async def submit(request: web.Request) -> web.Response:
         color=optional_str(body, "color"),
         size=optional_str(body, "size"),
         source=Source.WEB,
-        sender_key=f"web:{request.remote}",
+        sender_key=f"web:{client_address(request)}",
     )
     barrage = (await request.app[SERVICE].submit(submission)).barrage
     return web.json_response({"id": barrage.id, "status": barrage.status.value}, status=201)
+
+
+def client_address(request: web.Request) -> str:
+    """The sender's address, for the rate limit. Behind `server.forwarded_hops` trusted
+    proxies it is that many entries from the right of X-Forwarded-For: the entries to the
+    left of those are whatever the client chose to send, so they are not trusted."""
+    hops = request.app[CONFIG].server.forwarded_hops
+    forwarded = [a.strip() for a in request.headers.get("X-Forwarded-For", "").split(",") if a.strip()]
+    if hops and len(forwarded) >= hops:
+        return forwarded[-hops]
+    return request.remote or "unknown"
 
 
 @admin_only
@@ -147,7 +160,7 @@ def _status_param(raw: str | None) -> Status | None:
 def _int_param(raw: str | None, name: str, default: int) -> int:
     if raw is None or raw == "":
         return default
-    if not raw.isdigit() or len(raw) > 10:
+    if not is_ascii_number(raw, 10):
         raise InvalidInput(f"{name} must be a non-negative integer")
     return int(raw)
 
@@ -155,8 +168,8 @@ def _int_param(raw: str | None, name: str, default: int) -> int:
 def add_routes(app: web.Application) -> None:
     app.router.add_post("/api/barrages", submit)
     app.router.add_get("/api/barrages", list_barrages)
-    app.router.add_post(r"/api/barrages/{id:\d+}/approve", approve)
-    app.router.add_post(r"/api/barrages/{id:\d+}/reject", reject)
+    app.router.add_post(r"/api/barrages/{id:[0-9]+}/approve", approve)
+    app.router.add_post(r"/api/barrages/{id:[0-9]+}/reject", reject)
     app.router.add_get("/api/mode", get_mode)
     app.router.add_put("/api/mode", put_mode)
     app.router.add_get("/api/stats", stats)

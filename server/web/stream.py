@@ -16,6 +16,7 @@ import socket
 from aiohttp import web
 
 from server.core.model import EventKind
+from server.core.policy import is_ascii_number
 from server.core.service import BarrageService
 from server.web.fanout import Audience, Client, FanOut, Frame, encode_event
 from server.web.keys import CONFIG, FANOUT, SERVICE
@@ -47,7 +48,7 @@ def last_event_id(request: web.Request) -> int | None:
     raw = request.headers.get("Last-Event-ID") or request.query.get("last_event_id")
     if raw is None or raw.strip() == "":
         return None
-    if not raw.strip().isdigit() or len(raw.strip()) > 18:
+    if not is_ascii_number(raw.strip(), 18):
         raise web.HTTPBadRequest(reason="Last-Event-ID must be a non-negative integer")
     return int(raw)
 

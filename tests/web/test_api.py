@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
+
 import pytest
 from aiohttp.test_utils import TestClient
 
@@ -191,3 +194,48 @@ async def test_hostile_moderator_name_is_cleaned(client: TestClient) -> None:
     )
     assert resp.status == 200
     assert (await resp.json())["decided_by"] == "Alice" + "x" * 59
+
+
+async def test_odd_encodings_and_digits_are_4xx(client: TestClient) -> None:
+    resp = await client.post("/api/barrages", data=b'{"text": "hi"}',
+                             headers={"Content-Type": "application/json; charset=bogus"})
+    assert resp.status == 400
+    assert (await client.get("/api/barrages?after=%C2%B2", headers=AUTH)).status == 400
+    assert (await client.post("/api/barrages/%C2%B2/approve", headers=AUTH)).status == 404
+    assert (await client.get("/stream?last_event_id=%C2%B2")).status == 400
+    assert await listed(client) == []
+
+
+async def test_undecodable_authorization_is_401(client: TestClient) -> None:
+    reader, writer = await asyncio.open_connection(client.host, client.port)
+    writer.write(b"GET /api/mode HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer \xff\xfe\r\n"
+                 b"Connection: close\r\n\r\n")
+    status = (await reader.readline()).split()[1]
+    writer.close()
+    assert status == b"401"
+
+
+async def test_approved_today_counts_in_local_time(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TZ", "Etc/GMT-14")  # UTC+14: local midnight is far from UTC's
+    time.tzset()
+    try:
+        bid = (await submit(client, text="late night"))["id"]
+        await client.post(f"/api/barrages/{bid}/approve", headers=AUTH)
+        stats = await (await client.get("/api/stats", headers=AUTH)).json()
+        assert stats["approved_today"] == 1
+    finally:
+        monkeypatch.undo()
+        time.tzset()
+
+
+async def test_rate_limit_behind_a_trusted_proxy(make_client: ClientFactory) -> None:
+    client = await make_client(moderation__max_per_minute=1, server__forwarded_hops=1)
+    for address in ("203.0.113.1", "203.0.113.2"):
+        resp = await client.post("/api/barrages", json={"text": "hi"},
+                                 headers={"X-Forwarded-For": f"10.0.0.9, {address}"})
+        assert resp.status == 201
+    again = await client.post("/api/barrages", json={"text": "hi"},
+                              headers={"X-Forwarded-For": "spoofed, 203.0.113.1"})
+    assert again.status == 429

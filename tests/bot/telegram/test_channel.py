@@ -429,3 +429,12 @@ async def test_telegram_outage_never_blocks_the_web(fake_tg: FakeTelegram, make_
     first = await card_for(fake_tg, "web still works 0")
     assert "6 more waiting — use /moderate" in first["text"]
     await card_for(fake_tg, "web still works 6")
+
+
+async def test_a_long_profile_name_is_shortened_not_refused(tg_client, fake_tg: FakeTelegram) -> None:
+    client = await tg_client()
+    longname = user(2002, "Bartholomew-Alexander", "Fitzgerald-Montgomery-Smythe")
+    await send_text(client, fake_tg, "hello from a long name", sender=longname)
+    await card_for(fake_tg, "hello from a long name")
+    [item] = await pending(client)
+    assert item["author"] == "Bartholomew-Alexander Fitzgerald"[:32]
