@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
 import os
-from collections.abc import Awaitable, Callable
+import secrets
+from collections.abc import Awaitable, Callable, Coroutine, Iterator
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient
@@ -16,12 +20,38 @@ from server.config import Config, load_config
 
 ADMIN_TOKEN = "test-admin-token"
 AUTH = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
-POSTGRES_URL = os.environ.get(
+# The shared server; each test run makes (and drops) a database of its own on it,
+# so parallel runs and other projects' data never meet.
+POSTGRES_SERVER_URL = os.environ.get(
     "BARRAGE_TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
 )
 
 ConfigFactory = Callable[..., Config]
 ClientFactory = Callable[..., Awaitable[TestClient]]
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A fresh PostgreSQL database for this test run, dropped at the end."""
+    name = f"barrage_t{os.getpid()}_{secrets.token_hex(4)}"
+    admin = POSTGRES_SERVER_URL.replace("postgresql+asyncpg://", "postgresql://")
+    _run_in_thread(_pg_execute(admin, f'CREATE DATABASE "{name}"'))
+    yield POSTGRES_SERVER_URL.rsplit("/", 1)[0] + f"/{name}"
+    _run_in_thread(_pg_execute(admin, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+async def _pg_execute(url: str, statement: str) -> None:
+    conn = await asyncpg.connect(url)
+    try:
+        await conn.execute(statement)
+    finally:
+        await conn.close()
+
+
+def _run_in_thread(coro: Coroutine[Any, Any, None]) -> None:
+    # Session fixtures may be set up while a test's loop runs: use a loop of our own.
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        pool.submit(asyncio.run, coro).result()
 
 
 @pytest.fixture

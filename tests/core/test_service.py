@@ -15,7 +15,6 @@ from server.core.model import Event, EventKind, Mode, Source, Status, Verdict
 from server.core.policy import InputPolicy, RateLimiter
 from server.core.service import BarrageService, Submission
 from server.store import SqlStore
-from tests.conftest import POSTGRES_URL
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
@@ -23,7 +22,7 @@ async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator
     if request.param == "sqlite":
         store = SqlStore.from_url(f"sqlite+aiosqlite:///{tmp_path / 'core.db'}")
     else:
-        store = SqlStore.from_url(POSTGRES_URL)
+        store = SqlStore.from_url(request.getfixturevalue("postgres_url"))
         async with store._engine.begin() as conn:
             await conn.run_sync(SQLModel.metadata.drop_all)
     await store.create_schema()
