@@ -92,6 +92,8 @@ async def start_barrage(workdir: Path, mode: str = "off", **env: str) -> Server:
     port = free_port()
     full_env = {**os.environ, "BARRAGE_SERVER_ADMIN_TOKEN": TOKEN, "BARRAGE_MODERATION_MODE": mode,
                 "BARRAGE_MODERATION_MAX_PER_MINUTE": "0",
+                # the load comes from one address: the per-address backstop would cap it
+                "BARRAGE_MODERATION_MAX_PER_MINUTE_PER_ADDRESS": "0",
                 "BARRAGE_DATABASE_URL": f"sqlite+aiosqlite:///{workdir / f'bench-{port}.db'}", **env}
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "server", "serve", "--port", str(port), env=full_env,

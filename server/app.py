@@ -7,6 +7,7 @@ release in reverse; a release runs only if its acquire succeeded.
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 from aiohttp import web
@@ -16,13 +17,14 @@ from bot.telegram.channel import WEBHOOK_PATH, TelegramChannel
 from server.bus import Bus, create_bus
 from server.config import Config
 from server.core.model import Mode
-from server.core.policy import InputPolicy, RateLimiter
+from server.core.policy import InputPolicy, RatePolicy
 from server.core.service import BarrageService
+from server.ratelimit import MemoryWindows
 from server.store import SqlStore
-from server.web import api, pages
+from server.web import api, device, pages
 from server.web.errors import error_middleware
 from server.web.fanout import Audience, FanOut
-from server.web.keys import CONFIG, FANOUT, HEALTH, SERVICE
+from server.web.keys import CONFIG, COUNTERS, DEVICES, FANOUT, HEALTH, SERVICE, WINDOWS
 from server.web.stream import screen_stream
 
 logger = logging.getLogger(__name__)
@@ -38,7 +40,11 @@ def create_app(config: Config) -> web.Application:
     app = web.Application(middlewares=[error_middleware], client_max_size=MAX_BODY_BYTES)
     app[CONFIG] = config
     app[HEALTH] = {}
-    app.cleanup_ctx.extend([_store, _core, _fanout])
+    app[COUNTERS] = Counter()
+    # In memory: one process's windows. Several processes will share them through
+    # a `limits`-on-Redis adapter of the same port (see server/ratelimit.py).
+    app[WINDOWS] = MemoryWindows()
+    app.cleanup_ctx.extend([_store, _devices, _core, _fanout])
     if config.telegram.enabled:
         app.cleanup_ctx.append(_telegram)
         if config.telegram.mode == "webhook":
@@ -66,14 +72,24 @@ async def _store(app: web.Application) -> AsyncIterator[None]:
     await store.close()
 
 
+async def _devices(app: web.Application) -> AsyncIterator[None]:
+    # The cookie-signing key is made once and kept in the database, so every
+    # process on it (and every restart) signs alike, with nothing to configure.
+    key = await app[STORE].setting_or_default(device.SETTING_KEY, device.new_key())
+    https = app[CONFIG].server.public_url.startswith("https://")
+    app[DEVICES] = device.DeviceCookies(key, always_secure=https)
+    yield
+
+
 async def _core(app: web.Application) -> AsyncIterator[None]:
     config = app[CONFIG]
     bus = create_bus(config.bus.url)
     await bus.connect()
     policy = InputPolicy(config.moderation.max_text_length, config.moderation.max_author_length)
+    rates = RatePolicy(config.moderation.max_per_minute, config.moderation.max_per_minute_per_address)
     service = BarrageService(
-        app[STORE], bus, policy, RateLimiter(config.moderation.max_per_minute),
-        initial_mode=Mode(config.moderation.mode),
+        app[STORE], bus, policy, app[WINDOWS], rates,
+        initial_mode=Mode(config.moderation.mode), counters=app[COUNTERS],
     )
     await service.start()
     app[SERVICE] = service

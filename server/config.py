@@ -86,6 +86,7 @@ class ModerationConfig:
     max_text_length: int = 100
     max_author_length: int = 32
     max_per_minute: int = 20
+    max_per_minute_per_address: int = 1200
 
 
 @dataclass(frozen=True)
@@ -332,6 +333,8 @@ def _check_moderation(config: Config) -> None:
         raise ConfigError("moderation.max_author_length: must be between 1 and 100")
     if mod.max_per_minute < 0:
         raise ConfigError("moderation.max_per_minute: must be 0 (no limit) or more")
+    if mod.max_per_minute_per_address < 0:
+        raise ConfigError("moderation.max_per_minute_per_address: must be 0 (no limit) or more")
 
 
 def _check_screen(config: Config) -> None:

@@ -7,7 +7,8 @@ from pathlib import Path
 
 CORE = Path(__file__).resolve().parents[1] / "server" / "core"
 FORBIDDEN = ("aiohttp", "telegram", "slack_bolt", "slack_sdk", "sqlmodel", "sqlalchemy", "redis",
-             "asyncpg", "aiosqlite", "server.web", "server.store", "server.bus", "server.app", "bot")
+             "asyncpg", "aiosqlite", "limits", "server.ratelimit", "server.web", "server.store",
+             "server.bus", "server.app", "bot")
 
 
 def imported_modules(path: Path) -> set[str]:

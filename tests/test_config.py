@@ -76,3 +76,13 @@ def test_telegram_lists_from_env() -> None:
 def test_missing_explicit_file_is_an_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="not found"):
         load_config(tmp_path / "nope.toml", env={})
+
+
+def test_the_per_address_backstop() -> None:
+    assert load_config(None, env={}).moderation.max_per_minute_per_address == 1200
+    assert load_config(ROOT / "config.toml", env={}).moderation.max_per_minute_per_address == 1200
+    off = {"BARRAGE_MODERATION_MAX_PER_MINUTE_PER_ADDRESS": "0"}
+    assert load_config(None, env=off).moderation.max_per_minute_per_address == 0
+    bad = {"BARRAGE_MODERATION_MAX_PER_MINUTE_PER_ADDRESS": "-1"}
+    with pytest.raises(ConfigError, match=r"moderation\.max_per_minute_per_address: must be 0"):
+        load_config(None, env=bad)

@@ -23,6 +23,26 @@
     result.className = kind;
   }
 
+  // One Idempotency-Key per message: a retry after a network error (the first
+  // try may have landed) reuses it, so the server stores the message once.
+  let pending = null; // { key, body } of a message sent without an answer yet
+
+  function newKey() {
+    if (crypto.randomUUID) return crypto.randomUUID();
+    // randomUUID needs a secure context; a venue's http:// address is not one.
+    const b = crypto.getRandomValues(new Uint8Array(16));
+    b[6] = (b[6] & 0x0f) | 0x40;
+    b[8] = (b[8] & 0x3f) | 0x80;
+    const h = [...b].map((x) => x.toString(16).padStart(2, "0")).join("");
+    return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
+  }
+
+  function keyFor(body) {
+    const json = JSON.stringify(body);
+    if (!pending || pending.body !== json) pending = { key: newKey(), body: json };
+    return pending;
+  }
+
   const STATUS_TEXT = {
     pending: "Sent! A moderator will look at it shortly.",
     approved: "On screen now!",
@@ -39,12 +59,14 @@
     };
     localStorage.setItem("barrage.author", author.value);
     button.disabled = true;
+    const attempt = keyFor(body);
     try {
       const res = await fetch("/api/barrages", {
         method: "POST",
-        headers: { "Content-Type": "application/json" },
-        body: JSON.stringify(body),
+        headers: { "Content-Type": "application/json", "Idempotency-Key": attempt.key },
+        body: attempt.body,
       });
+      pending = null; // answered: whatever it said, the next send is a new message
       const reply = await res.json().catch(() => ({}));
       if (res.ok) {
         say(STATUS_TEXT[reply.status] || `Status: ${reply.status}`, "ok");

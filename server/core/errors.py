@@ -12,7 +12,11 @@ class InvalidInput(BarrageError):
 
 
 class RateLimited(BarrageError):
-    """The sender is over their per-minute allowance."""
+    """The sender is over their per-minute allowance; `retry_after` seconds until a slot frees."""
+
+    def __init__(self, message: str, retry_after: int = 1) -> None:
+        super().__init__(message)
+        self.retry_after = max(1, retry_after)
 
 
 class NotFound(BarrageError):

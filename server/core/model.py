@@ -50,6 +50,7 @@ class EventKind(StrEnum):
     MODE = "mode"
 
 
+# Never `sender`: the screen is public, and the sender key tells who sent what.
 PUBLIC_FIELDS = ("id", "text", "author", "color", "size", "source", "created_at")
 
 
@@ -65,6 +66,7 @@ class Draft:
     author_ref: str | None = None
     dedupe_key: str | None = None
     reply_to: str | None = None
+    sender: str | None = None
 
 
 @dataclass(frozen=True)
@@ -81,6 +83,14 @@ class Barrage:
     decided_at: datetime | None = None
     decided_by: str | None = None
     reply_to: str | None = None  # adapter-specific: where to tell the sender the outcome
+    # Stable per person: web:<device id>, telegram:<user id>, slack:<team>:<user>.
+    sender: str | None = None
+
+    @property
+    def first_status(self) -> Status:
+        """The status its sender was first told: approved at once (moderation off), else pending."""
+        auto = self.status is Status.APPROVED and self.decided_at == self.created_at
+        return Status.APPROVED if auto else Status.PENDING
 
     def to_dict(self) -> dict[str, Any]:
         data: dict[str, Any] = {
@@ -92,6 +102,7 @@ class Barrage:
             "source": str(self.source),
             "status": str(self.status),
             "created_at": iso(self.created_at),
+            "sender": self.sender,
         }
         if self.status is not Status.PENDING:
             data["decided_at"] = iso(self.decided_at) if self.decided_at else None

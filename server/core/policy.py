@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
+import math
 import re
-import time
 import unicodedata
-from collections import OrderedDict
 from dataclasses import dataclass
 
 import regex
@@ -140,30 +139,28 @@ class InputPolicy:
         return "".join(clusters) or DEFAULT_AUTHOR
 
 
-class RateLimiter:
-    """Sliding one-minute window per sender, over a bounded set of senders.
+@dataclass(frozen=True)
+class RatePolicy:
+    """Per-minute allowances: one per sender (a device, a chat account) and, for the web,
+    a backstop per network that counts every submission from it. 0 turns either off."""
 
-    When more than `max_senders` are tracked the least recently seen is
-    forgotten: at worst that sender gets a fresh allowance.
-    """
+    per_sender: int = 20
+    per_address: int = 1200
 
-    def __init__(self, per_minute: int, max_senders: int = 10_000) -> None:
-        self._per_minute = per_minute
-        self._max_senders = max_senders
-        self._seen: OrderedDict[str, list[float]] = OrderedDict()
+    def windows(self, sender: str | None, address: str | None) -> list[tuple[str, int]]:
+        """The (window key, limit) pairs one submission counts against, sender first."""
+        found = []
+        if sender and self.per_sender > 0:
+            found.append((f"sender:{sender}", self.per_sender))
+        if address and self.per_address > 0:
+            found.append((f"address:{address}", self.per_address))
+        return found
 
-    def check(self, sender: str, now: float | None = None) -> None:
-        if self._per_minute <= 0:
-            return
-        now = time.monotonic() if now is None else now
-        stamps = [t for t in self._seen.pop(sender, []) if now - t < 60.0]
-        if len(stamps) >= self._per_minute:
-            self._remember(sender, stamps)
-            raise RateLimited(f"slow down: at most {self._per_minute} messages a minute")
-        stamps.append(now)
-        self._remember(sender, stamps)
-
-    def _remember(self, sender: str, stamps: list[float]) -> None:
-        self._seen[sender] = stamps
-        while len(self._seen) > self._max_senders:
-            self._seen.popitem(last=False)
+    def refusal(self, index: int, wait: float, windows: list[tuple[str, int]]) -> RateLimited:
+        key, limit = windows[index]
+        seconds = math.ceil(wait)
+        if key.startswith("address:"):
+            message = f"too many messages from your network right now; try again in {seconds} s"
+        else:
+            message = f"slow down: at most {limit} messages a minute; try again in {seconds} s"
+        return RateLimited(message, retry_after=seconds)

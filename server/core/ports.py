@@ -50,6 +50,9 @@ class Store(Protocol):
 
     async def by_dedupe_key(self, key: str) -> Barrage | None: ...
 
+    async def forget_dedupe_key(self, key: str, barrage_id: int) -> None:
+        """Let `key` name a new barrage: it no longer names barrage `barrage_id`."""
+
     async def add_card(
         self, barrage_id: int, platform: str, chat_id: str, message_id: str, closed: bool
     ) -> Card: ...
@@ -67,6 +70,20 @@ class Store(Protocol):
         """Decided barrages from `source` whose sender has not been told yet."""
 
     async def mark_notified(self, barrage_id: int) -> None: ...
+
+
+class RateWindows(Protocol):
+    """Per-minute counting windows, shared by every process that uses the same backend."""
+
+    async def acquire(self, limits: Sequence[tuple[str, int]]) -> tuple[int, float] | None:
+        """Count one event against every (key, per-minute limit) when each has room: None.
+
+        Otherwise count nothing, and return the index of the limit that refused and
+        the seconds until it has room again.
+        """
+
+    async def waiting(self, key: str, limit: int) -> float:
+        """Seconds until `key` has room under `limit` (0: now). Counts nothing."""
 
 
 class Publisher(Protocol):

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections import deque
+import time
+from collections import Counter, deque
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from server.core.errors import InvalidInput, RateLimited
@@ -22,8 +23,8 @@ from server.core.model import (
     Status,
     Verdict,
 )
-from server.core.policy import InputPolicy, RateLimiter, clean_name, normalize_color, normalize_size
-from server.core.ports import Publisher, Store
+from server.core.policy import InputPolicy, RatePolicy, clean_name, normalize_color, normalize_size
+from server.core.ports import Publisher, RateWindows, Store
 
 logger = logging.getLogger(__name__)
 
@@ -31,6 +32,7 @@ MODE_KEY = "moderation.mode"
 MAX_BATCH = 500     # submissions per transaction
 MAX_QUEUED = 5000   # waiting for a commit; past this, submissions are refused (429), not queued
 MAX_NAME = 64
+REFUSAL_LOG_SECONDS = 10.0  # at most one "refused over the rate limit" line this often
 
 
 def _fail(batch: list[tuple[Draft, Status, asyncio.Future[Receipt]]], error: Exception) -> None:
@@ -54,8 +56,12 @@ class Submission:
     source: Source = Source.WEB
     author_ref: str | None = None
     reply_to: str | None = None  # opaque to the core: the adapter's way back to the sender
-    sender_key: str | None = None  # who the rate limit counts against
+    sender_key: str | None = None  # stable per person, stored as `sender`; the rate limit counts it
+    # Counted instead of sender_key: a web sender with no valid device cookie counts per network.
+    limit_key: str | None = None
+    address: str | None = None  # the network a web submission came from, for the backstop
     dedupe_key: str | None = None  # same key twice = one barrage (webhook retries)
+    dedupe_for: timedelta | None = None  # past this age the key may name a new barrage
 
 
 class BarrageService:
@@ -64,14 +70,20 @@ class BarrageService:
         store: Store,
         publisher: Publisher,
         policy: InputPolicy,
-        limiter: RateLimiter,
+        windows: RateWindows,
+        rates: RatePolicy,
         initial_mode: Mode = Mode.MANUAL,
+        counters: Counter[str] | None = None,
     ) -> None:
         self._store = store
         self._publisher = publisher
         self._policy = policy
-        self._limiter = limiter
+        self._windows = windows
+        self._rates = rates
         self._mode = initial_mode
+        # Refusals and the like, by name: what a metrics endpoint exposes.
+        self.counters: Counter[str] = Counter() if counters is None else counters
+        self._refusals_logged_at = -REFUSAL_LOG_SECONDS
         # One writer at a time in this process, so events are committed and
         # published in id order: the stream's ids then never go backwards.
         self._write_lock = asyncio.Lock()
@@ -91,12 +103,12 @@ class BarrageService:
 
     async def submit(self, submission: Submission) -> Receipt:
         draft = self._draft(submission)
-        if draft.dedupe_key and (seen := await self._store.by_dedupe_key(draft.dedupe_key)):
+        if seen := await self._seen(draft.dedupe_key, submission.dedupe_for):
             return Receipt(seen, created=False)  # a redelivery: not counted, not stored again
-        if submission.sender_key:
-            self._limiter.check(submission.sender_key)
+        await self._check_rate(submission)
         if len(self._queued) >= MAX_QUEUED:
-            raise RateLimited("the wall is very busy; try again in a moment")
+            self._refused("busy")
+            raise RateLimited("the wall is very busy; try again in a moment", retry_after=1)
         status = Status.APPROVED if self._mode is Mode.OFF else Status.PENDING
         waiter: asyncio.Future[Receipt] = asyncio.get_running_loop().create_future()
         entry = (draft, status, waiter)
@@ -112,6 +124,33 @@ class BarrageService:
                 self._queued.remove(entry)
             raise
         return waiter.result()
+
+    async def _seen(self, dedupe_key: str | None, ttl: timedelta | None) -> Barrage | None:
+        if not dedupe_key or not (seen := await self._store.by_dedupe_key(dedupe_key)):
+            return None
+        if ttl is not None and seen.created_at <= utcnow() - ttl:
+            # Expired: the key is free again. A concurrent twin doing the same is harmless;
+            # the unique key still lets only one new barrage in.
+            await self._store.forget_dedupe_key(dedupe_key, seen.id)
+            return None
+        return seen
+
+    async def _check_rate(self, submission: Submission) -> None:
+        windows = self._rates.windows(submission.limit_key or submission.sender_key, submission.address)
+        if not windows or (refused := await self._windows.acquire(windows)) is None:
+            return
+        index, wait = refused
+        self._refused("address" if windows[index][0].startswith("address:") else "sender")
+        raise self._rates.refusal(index, wait, windows)
+
+    def _refused(self, which: str) -> None:
+        self.counters[f"rate_limited.{which}"] += 1
+        now = time.monotonic()
+        if now - self._refusals_logged_at >= REFUSAL_LOG_SECONDS:
+            self._refusals_logged_at = now
+            total = sum(v for k, v in self.counters.items() if k.startswith("rate_limited."))
+            logger.warning("refused a submission over the rate limit (%s); %d refused since start "
+                           "(logged at most every %.0f s)", which, total, REFUSAL_LOG_SECONDS)
 
     async def _commit_queued(self) -> None:
         batch = [self._queued.popleft() for _ in range(min(len(self._queued), MAX_BATCH))]
@@ -211,6 +250,7 @@ class BarrageService:
             author_ref=submission.author_ref,
             dedupe_key=submission.dedupe_key,
             reply_to=submission.reply_to,
+            sender=submission.sender_key,
         )
 
     async def _publish(self, event: Event | None) -> None:

@@ -8,8 +8,8 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+from sqlalchemy import Connection, func, insert, inspect, select, update
 from sqlalchemy import event as sa_event
-from sqlalchemy import func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.pool import StaticPool
@@ -25,6 +25,9 @@ BARRAGE = BarrageRow.__table__
 EVENT = EventRow.__table__
 SETTING = SettingRow.__table__
 CARD = CardRow.__table__
+# Columns added since the first release, as (table, column). There is no migration tool
+# yet: create_schema adds any that an existing database lacks, with their indexes.
+ADDED_COLUMNS = [("barrage", "sender")]
 
 
 def create_engine(url: str) -> AsyncEngine:
@@ -64,6 +67,21 @@ class SqlStore:
     async def create_schema(self) -> None:
         async with self._engine.begin() as conn:
             await conn.run_sync(SQLModel.metadata.create_all)
+            await conn.run_sync(_add_missing_columns)
+
+    async def setting_or_default(self, key: str, default: str) -> str:
+        """The stored setting; when there is none, store `default` first. Atomic across
+        processes: the primary key lets one first writer win, and everyone reads its value."""
+        if (found := await self.get_setting(key)) is not None:
+            return found
+        try:
+            async with self._engine.begin() as conn:
+                await conn.execute(insert(SETTING).values(key=key, value=default))
+        except IntegrityError:
+            pass  # another process stored it first
+        found = await self.get_setting(key)
+        assert found is not None
+        return found
 
     async def close(self) -> None:
         await self._engine.dispose()
@@ -185,6 +203,11 @@ class SqlStore:
             row = (await conn.execute(select(BARRAGE).where(BARRAGE.c.dedupe_key == key))).first()
             return _barrage(row._mapping) if row else None
 
+    async def forget_dedupe_key(self, key: str, barrage_id: int) -> None:
+        async with self._engine.begin() as conn:
+            await conn.execute(update(BARRAGE).where(
+                BARRAGE.c.id == barrage_id, BARRAGE.c.dedupe_key == key).values(dedupe_key=None))
+
     async def add_card(
         self, barrage_id: int, platform: str, chat_id: str, message_id: str, closed: bool = False
     ) -> Card:
@@ -244,6 +267,20 @@ class SqlStore:
             await conn.execute(update(BARRAGE).where(BARRAGE.c.id == barrage_id).values(notified=True))
 
 
+def _add_missing_columns(conn: Connection) -> None:
+    for table_name, column_name in ADDED_COLUMNS:
+        present = {c["name"] for c in inspect(conn).get_columns(table_name)}
+        if column_name in present:
+            continue
+        column = SQLModel.metadata.tables[table_name].c[column_name]
+        kind = column.type.compile(dialect=conn.dialect)
+        conn.exec_driver_sql(f"ALTER TABLE {table_name} ADD COLUMN {column_name} {kind}")
+        for index in column.table.indexes:
+            if column_name in index.columns:
+                index.create(conn, checkfirst=True)
+        logger.info("database upgraded: added %s.%s", table_name, column_name)
+
+
 def _kind_for(status: Status) -> EventKind:
     return EventKind.BARRAGE if status is Status.APPROVED else EventKind.PENDING
 
@@ -290,6 +327,7 @@ def _draft_values(draft: Draft, status: Status, now: datetime) -> dict[str, Any]
         "decided_at": now if decided else None,
         "decided_by": "auto" if decided else None,
         "reply_to": draft.reply_to,
+        "sender": draft.sender,
         # auto-approved: the submit reply already told the sender
         "notified": decided,
     }
@@ -301,7 +339,7 @@ def _barrage(row: Any) -> Barrage:
         size=Size(row["size"]), source=Source(row["source"]), status=Status(row["status"]),
         created_at=_aware(row["created_at"]), author_ref=row["author_ref"],
         decided_at=_aware(row["decided_at"]) if row["decided_at"] else None,
-        decided_by=row["decided_by"], reply_to=row["reply_to"],
+        decided_by=row["decided_by"], reply_to=row["reply_to"], sender=row["sender"],
     )
 
 

@@ -27,6 +27,9 @@ class BarrageRow(SQLModel, table=True):
     reply_to: str | None = None
     # Has the sender been told the decision? Drives the adapters' notices.
     notified: bool = Field(default=False, index=True)
+    # Stable per person (web:<device>, telegram:<user>, slack:<team>:<user>). Added after
+    # 0.1.0: create_schema adds it to an older database (see ADDED_COLUMNS in sql.py).
+    sender: str | None = Field(default=None, index=True)
 
 
 class CardRow(SQLModel, table=True):

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
+from datetime import timedelta
 from typing import Any
 
 from aiohttp import web
@@ -11,13 +13,18 @@ from server.core.errors import InvalidInput
 from server.core.model import Source, Status, Verdict
 from server.core.policy import is_ascii_number
 from server.core.service import Submission
-from server.web.auth import admin_only
+from server.web.auth import admin_only, no_store
+from server.web.client import client_address, network_of
 from server.web.fanout import Audience
-from server.web.keys import CONFIG, FANOUT, HEALTH, SERVICE
+from server.web.keys import CONFIG, DEVICES, FANOUT, HEALTH, SERVICE
 from server.web.stream import admin_stream
 
 MAX_ID = 2**31 - 1  # PostgreSQL integer; larger ids cannot exist
 LIST_LIMIT = 1000
+IDEMPOTENCY_HEADER = "Idempotency-Key"
+IDEMPOTENCY_WINDOW = timedelta(hours=24)
+MAX_IDEMPOTENCY_KEY = 255
+__all__ = ["add_routes", "client_address", "network_of"]
 
 
 async def read_json_object(request: web.Request) -> dict[str, Any]:
@@ -45,30 +52,56 @@ def optional_str(body: dict[str, Any], key: str) -> str | None:
 
 
 async def submit(request: web.Request) -> web.Response:
+    # First: whatever the answer, a sender with no valid cookie leaves with one.
+    device_id, known = request.app[DEVICES].identify(request)
+    # Only JSON: a form or text/plain post from any other site needs no CORS preflight.
+    if request.content_type != "application/json":
+        raise web.HTTPUnsupportedMediaType(reason="Content-Type must be application/json")
+    idempotency_key = _idempotency_key(request)
     body = await read_json_object(request)
     if not isinstance(body.get("text"), str):
         raise InvalidInput("text is required and must be a string")
+    address = network_of(client_address(request))
+    # Without a valid cookie, every such request from one network is one anonymous sender.
+    limit_key = f"web:{device_id}" if known else f"web-anonymous:{address}"
     submission = Submission(
         text=body["text"],
         author=optional_str(body, "author"),
         color=optional_str(body, "color"),
         size=optional_str(body, "size"),
         source=Source.WEB,
-        sender_key=f"web:{client_address(request)}",
+        sender_key=f"web:{device_id}",
+        limit_key=limit_key,
+        address=address,
+        dedupe_key=_dedupe_key(limit_key, idempotency_key),
+        dedupe_for=IDEMPOTENCY_WINDOW,
     )
-    barrage = (await request.app[SERVICE].submit(submission)).barrage
-    return web.json_response({"id": barrage.id, "status": barrage.status.value}, status=201)
+    receipt = await request.app[SERVICE].submit(submission)
+    barrage = receipt.barrage
+    # A repeat gets what the first request got, though the barrage may be decided since.
+    status = barrage.status if receipt.created else barrage.first_status
+    headers = {} if receipt.created else {"Idempotent-Replayed": "true"}
+    return web.json_response({"id": barrage.id, "status": status.value}, status=201, headers=headers)
 
 
-def client_address(request: web.Request) -> str:
-    """The sender's address, for the rate limit. Behind `server.forwarded_hops` trusted
-    proxies it is that many entries from the right of X-Forwarded-For: the entries to the
-    left of those are whatever the client chose to send, so they are not trusted."""
-    hops = request.app[CONFIG].server.forwarded_hops
-    forwarded = [a.strip() for a in request.headers.get("X-Forwarded-For", "").split(",") if a.strip()]
-    if hops and len(forwarded) >= hops:
-        return forwarded[-hops]
-    return request.remote or "unknown"
+def _idempotency_key(request: web.Request) -> str | None:
+    values = request.headers.getall(IDEMPOTENCY_HEADER, [])
+    if not values:
+        return None
+    key = values[0]
+    printable = key.isascii() and key.isprintable()  # ASCII 0x20-0x7E
+    if len(values) > 1 or not 1 <= len(key) <= MAX_IDEMPOTENCY_KEY or not printable:
+        raise InvalidInput(f"{IDEMPOTENCY_HEADER} must be 1-{MAX_IDEMPOTENCY_KEY} printable ASCII "
+                           "characters, sent once")
+    return key
+
+
+def _dedupe_key(sender: str, idempotency_key: str | None) -> str | None:
+    """Scoped to the sender (another device's same key is its own), hashed to a fixed size."""
+    if idempotency_key is None:
+        return None
+    digest = hashlib.sha256(f"{sender}\n{idempotency_key}".encode()).hexdigest()
+    return f"web-idempotency:{digest}"
 
 
 @admin_only
@@ -176,3 +209,10 @@ def add_routes(app: web.Application) -> None:
     app.router.add_get("/api/stream", admin_only(admin_stream))
     app.router.add_get("/api/screen-config", screen_config)
     app.router.add_get("/healthz", healthz)
+    app.on_response_prepare.append(no_store)
+    app.on_response_prepare.append(_give_fresh_device)
+
+
+async def _give_fresh_device(request: web.Request, response: web.StreamResponse) -> None:
+    if DEVICES in request.app:
+        request.app[DEVICES].give_fresh(request, response)

@@ -26,6 +26,8 @@ def json_error(status: int, message: str, **headers: str) -> web.Response:
 async def error_middleware(request: web.Request, handler: web.Handler) -> web.StreamResponse:
     try:
         return await handler(request)
+    except RateLimited as exc:
+        return json_error(429, str(exc), **{"Retry-After": str(exc.retry_after)})
     except BarrageError as exc:
         return json_error(STATUS_FOR.get(type(exc), 400), str(exc))
     except web.HTTPException as exc:

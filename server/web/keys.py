@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
 from server.config import Config
+from server.core.ports import RateWindows
 from server.core.service import BarrageService
+from server.web.device import DeviceCookies
 from server.web.fanout import FanOut
 
 CONFIG = web.AppKey("config", Config)
@@ -15,3 +18,7 @@ SERVICE = web.AppKey("service", BarrageService)
 FANOUT = web.AppKey("fanout", FanOut)
 # name → async check, shown by /healthz (chat channels register theirs)
 HEALTH: web.AppKey[dict[str, Callable[[], Awaitable[bool]]]] = web.AppKey("health")
+# Refusals and other events by name, for a metrics endpoint (the service counts into it too).
+COUNTERS: web.AppKey[Counter[str]] = web.AppKey("counters")
+WINDOWS: web.AppKey[RateWindows] = web.AppKey("windows")
+DEVICES = web.AppKey("devices", DeviceCookies)

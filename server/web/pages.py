@@ -6,6 +6,8 @@ from pathlib import Path
 
 from aiohttp import web
 
+from server.web.keys import DEVICES
+
 PAGES_DIR = Path(__file__).resolve().parents[2] / "screen_web"
 PAGES = {"/": "index.html", "/screen": "screen.html", "/send": "send.html",
          "/moderate": "moderate.html"}
@@ -17,16 +19,22 @@ CSP = (
     "form-action 'self'"
 )
 # The screen may be embedded (overlay tools); the others may not be framed.
-FRAMING = {"/screen": ""}
+FRAMEABLE = {"/screen"}
 
 
 def page_handler(path: str, filename: str) -> web.Handler:
-    async def page(_request: web.Request) -> web.FileResponse:
-        framing = FRAMING.get(path, "; frame-ancestors 'none'")
-        return web.FileResponse(
-            PAGES_DIR / filename,
-            headers={"Content-Security-Policy": CSP + framing, "Cache-Control": "no-cache"},
-        )
+    async def page(request: web.Request) -> web.FileResponse:
+        headers = {"Content-Security-Policy": CSP, "Cache-Control": "no-cache"}
+        if path not in FRAMEABLE:
+            # X-Frame-Options for browsers that predate CSP's frame-ancestors.
+            headers.update({"Content-Security-Policy": CSP + "; frame-ancestors 'none'",
+                            "X-Frame-Options": "DENY"})
+        response = web.FileResponse(PAGES_DIR / filename, headers=headers)
+        if path == "/send":  # the phone becomes a device (server/web/device.py)
+            device_id, known = request.app[DEVICES].identify(request)
+            if known:  # renewed for another year; a new one is handed out as the response goes
+                request.app[DEVICES].give(request, response, device_id)
+        return response
 
     return page
 

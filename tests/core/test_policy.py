@@ -7,7 +7,7 @@ from server.core.model import Size
 from server.core.policy import (
     DEFAULT_AUTHOR,
     InputPolicy,
-    RateLimiter,
+    RatePolicy,
     clean_text,
     grapheme_count,
     normalize_color,
@@ -92,22 +92,21 @@ def test_sizes() -> None:
         normalize_size("huge")
 
 
-def test_rate_limiter_window_and_bound() -> None:
-    limiter = RateLimiter(per_minute=2, max_senders=2)
-    limiter.check("a", now=0)
-    limiter.check("a", now=1)
-    with pytest.raises(RateLimited):
-        limiter.check("a", now=2)
-    limiter.check("a", now=61)  # the first two left the window
-    limiter.check("b", now=61)
-    limiter.check("c", now=61)  # "a" is forgotten: the set stays bounded
-    assert len(limiter._seen) == 2
+def test_rate_policy_windows() -> None:
+    rates = RatePolicy(per_sender=20, per_address=1200)
+    assert rates.windows("web:abc", "203.0.113.1") == [("sender:web:abc", 20), ("address:203.0.113.1", 1200)]
+    assert rates.windows("telegram:42", None) == [("sender:telegram:42", 20)]
+    assert RatePolicy(0, 0).windows("web:abc", "203.0.113.1") == []
 
 
-def test_rate_limit_zero_means_no_limit() -> None:
-    limiter = RateLimiter(per_minute=0)
-    for i in range(100):
-        limiter.check("a", now=i / 100)
+def test_rate_refusals_say_which_limit_and_when() -> None:
+    rates = RatePolicy(per_sender=20, per_address=1200)
+    windows = rates.windows("web:abc", "203.0.113.1")
+    sender = rates.refusal(0, 41.2, windows)
+    assert isinstance(sender, RateLimited) and sender.retry_after == 42
+    assert "20 messages a minute" in str(sender)
+    assert "network" in str(rates.refusal(1, 0.01, windows))
+    assert rates.refusal(1, 0.01, windows).retry_after == 1
 
 
 def test_fast_and_slow_paths_agree() -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -12,8 +13,9 @@ from sqlmodel import SQLModel
 from server.bus import MemoryBus
 from server.core.errors import AlreadyDecided, InvalidInput, NotFound, RateLimited
 from server.core.model import Event, EventKind, Mode, Source, Status, Verdict
-from server.core.policy import InputPolicy, RateLimiter
+from server.core.policy import InputPolicy, RatePolicy
 from server.core.service import BarrageService, Submission
+from server.ratelimit import MemoryWindows
 from server.store import SqlStore
 
 
@@ -39,7 +41,8 @@ class Recorder:
 async def make_service(store: SqlStore, mode: Mode = Mode.MANUAL, per_minute: int = 0):
     bus = MemoryBus()
     recorder = Recorder(bus)
-    service = BarrageService(store, bus, InputPolicy(), RateLimiter(per_minute), initial_mode=mode)
+    service = BarrageService(store, bus, InputPolicy(), MemoryWindows(), RatePolicy(per_minute, 0),
+                             initial_mode=mode)
     await service.start()
     return service, recorder
 
@@ -136,10 +139,43 @@ async def test_duplicate_delivery_is_one_barrage(store: SqlStore) -> None:
 async def test_rate_limit_per_sender(store: SqlStore) -> None:
     service, _ = await make_service(store, per_minute=2)
     for _ in range(2):
-        await service.submit(Submission(text="hi", sender_key="web:1.2.3.4"))
-    with pytest.raises(RateLimited):
-        await service.submit(Submission(text="hi", sender_key="web:1.2.3.4"))
-    await service.submit(Submission(text="hi", sender_key="web:5.6.7.8"))
+        await service.submit(Submission(text="hi", sender_key="telegram:42"))
+    with pytest.raises(RateLimited) as refused:
+        await service.submit(Submission(text="hi", sender_key="telegram:42"))
+    assert 55 <= refused.value.retry_after <= 60 and "slow down" in str(refused.value)
+    await service.submit(Submission(text="hi", sender_key="telegram:43"))
+    assert service.counters["rate_limited.sender"] == 1
+
+
+async def test_the_sender_is_stored_and_shown(store: SqlStore) -> None:
+    service, rec = await make_service(store)
+    barrage = (await service.submit(Submission(text="hi", sender_key="telegram:42"))).barrage
+    assert barrage.sender == "telegram:42" and barrage.to_dict()["sender"] == "telegram:42"
+    assert (await store.get(barrage.id)).sender == "telegram:42"  # type: ignore[union-attr]
+    assert rec.events[0].payload["sender"] == "telegram:42"
+    assert "sender" not in rec.events[0].public_payload()
+
+
+async def test_first_status_is_what_the_sender_was_told(store: SqlStore) -> None:
+    auto, _ = await make_service(store, Mode.OFF)
+    flown = (await auto.submit(Submission(text="at once"))).barrage
+    assert (await store.get(flown.id)).first_status is Status.APPROVED  # type: ignore[union-attr]
+    manual, _ = await make_service(store, Mode.MANUAL)
+    await manual.set_mode("manual")
+    waited = (await manual.submit(Submission(text="later"))).barrage
+    decided = await manual.decide(waited.id, Verdict.APPROVE, "auto")
+    assert decided.first_status is Status.PENDING  # approved since, by a moderator named "auto"
+
+
+async def test_an_expired_dedupe_key_names_a_new_barrage(store: SqlStore) -> None:
+    service, _ = await make_service(store)
+    day = timedelta(hours=24)
+    first = await service.submit(Submission(text="hi", dedupe_key="k", dedupe_for=day))
+    again = await service.submit(Submission(text="hi", dedupe_key="k", dedupe_for=day))
+    assert again.barrage.id == first.barrage.id and not again.created
+    later = await service.submit(Submission(text="hi", dedupe_key="k", dedupe_for=timedelta(0)))
+    assert later.created and later.barrage.id != first.barrage.id
+    assert (await store.by_dedupe_key("k")).id == later.barrage.id  # type: ignore[union-attr]
 
 
 async def test_event_ids_increase_across_restarts(store: SqlStore) -> None:
@@ -155,7 +191,7 @@ async def test_a_failing_publisher_never_fails_a_submission(store: SqlStore) -> 
         async def publish(self, event: Event) -> None:
             raise ConnectionError("bus down")
 
-    service = BarrageService(store, Broken(), InputPolicy(), RateLimiter(0), Mode.OFF)
+    service = BarrageService(store, Broken(), InputPolicy(), MemoryWindows(), RatePolicy(0, 0), Mode.OFF)
     await service.start()
     barrage = (await service.submit(Submission(text="still here"))).barrage
     assert (await store.events_after(0, (EventKind.BARRAGE,), 10))[0].payload["id"] == barrage.id

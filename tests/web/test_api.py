@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 
+import aiohttp
 import pytest
 from aiohttp.test_utils import TestClient
 
@@ -77,20 +78,24 @@ async def test_bad_input_is_400_and_stores_nothing(client: TestClient, body: byt
 
 
 async def test_oversized_body_is_refused(client: TestClient) -> None:
-    resp = await client.post("/api/barrages", data=b"{" + b" " * 200_000 + b"}")
+    resp = await client.post("/api/barrages", data=b"{" + b" " * 200_000 + b"}",
+                             headers={"Content-Type": "application/json"})
     assert resp.status == 413
     assert await listed(client) == []
 
 
-async def test_every_admin_route_needs_the_token(client: TestClient) -> None:
+async def test_every_admin_route_needs_the_token(make_client: ClientFactory) -> None:
+    client = await make_client(server__forwarded_hops=1)
     routes = [
         r for r in client.app.router.routes()
         if getattr(r.handler, ADMIN_ROUTE, False)
     ]
     assert len(routes) >= 7
-    for route in routes:
+    for n, route in enumerate(routes):
         path = route.resource.canonical.replace("{id}", "1")
+        # each route from its own address: failed logins are limited per address
         for headers in ({}, {"Authorization": "Bearer wrong"}, {"Authorization": "Basic x"}):
+            headers["X-Forwarded-For"] = f"198.51.100.{n}"
             resp = await client.request(route.method, path, headers=headers)
             assert resp.status == 401, (route.method, path, headers)
             if route.method != "HEAD":
@@ -153,10 +158,12 @@ async def test_stats(client: TestClient) -> None:
 
 async def test_rate_limit_is_429(make_client: ClientFactory) -> None:
     client = await make_client(moderation__max_per_minute=2)
+    await client.get("/send")  # the client's jar keeps the device cookie
     for _ in range(2):
         await submit(client, text="hi")
     resp = await client.post("/api/barrages", json={"text": "hi"})
     assert resp.status == 429 and "slow down" in (await resp.json())["error"]
+    assert 1 <= int(resp.headers["Retry-After"]) <= 60
 
 
 async def test_restart_keeps_pending_barrages(
@@ -232,10 +239,61 @@ async def test_approved_today_counts_in_local_time(
 
 async def test_rate_limit_behind_a_trusted_proxy(make_client: ClientFactory) -> None:
     client = await make_client(moderation__max_per_minute=1, server__forwarded_hops=1)
-    for address in ("203.0.113.1", "203.0.113.2"):
-        resp = await client.post("/api/barrages", json={"text": "hi"},
-                                 headers={"X-Forwarded-For": f"10.0.0.9, {address}"})
-        assert resp.status == 201
-    again = await client.post("/api/barrages", json={"text": "hi"},
-                              headers={"X-Forwarded-For": "spoofed, 203.0.113.1"})
-    assert again.status == 429
+    url = client.make_url("/api/barrages")
+    async with aiohttp.ClientSession(cookie_jar=aiohttp.DummyCookieJar()) as script:  # no cookies
+        for address in ("203.0.113.1", "203.0.113.2"):
+            resp = await script.post(url, json={"text": "hi"},
+                                     headers={"X-Forwarded-For": f"10.0.0.9, {address}"})
+            assert resp.status == 201
+        again = await script.post(url, json={"text": "hi"},
+                                  headers={"X-Forwarded-For": "198.51.100.9, 203.0.113.1"})
+        assert again.status == 429
+
+
+@pytest.mark.parametrize("content_type", [
+    "text/plain", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x",
+    "application/jsonp", "application/json-patch+json", "",
+])
+async def test_submit_needs_application_json(client: TestClient, content_type: str) -> None:
+    """A cross-origin form or text/plain post needs no CORS preflight: it must not land."""
+    headers = {"Content-Type": content_type, "Origin": "https://evil.example"} if content_type else {}
+    resp = await client.post("/api/barrages", data=b'{"text": "hi"}', headers=headers,
+                             skip_auto_headers=["Content-Type"])
+    assert resp.status == 415 and "application/json" in (await resp.json())["error"]
+    assert await listed(client) == []
+
+
+@pytest.mark.parametrize("content_type", ["application/json; charset=utf-8", "Application/JSON"])
+async def test_json_with_any_charset_parameter_is_accepted(client: TestClient, content_type: str) -> None:
+    resp = await client.post("/api/barrages", data=b'{"text": "hi"}', headers={"Content-Type": content_type})
+    assert resp.status == 201
+
+
+async def test_admin_responses_are_never_cached(client: TestClient) -> None:
+    routes = [r for r in client.app.router.routes() if getattr(r.handler, ADMIN_ROUTE, False)]
+    for route in routes:
+        path = route.resource.canonical.replace("{id}", "1")
+        resp = await client.request(route.method, path)
+        assert resp.status == 401 and resp.headers["Cache-Control"] == "no-store", path
+    bid = (await submit(client, text="hi"))["id"]
+    for method, path in [("GET", "/api/barrages"), ("GET", "/api/stats"), ("GET", "/api/mode"),
+                         ("POST", f"/api/barrages/{bid}/approve")]:
+        resp = await client.request(method, path, headers=AUTH)
+        assert resp.status == 200 and resp.headers["Cache-Control"] == "no-store", path
+
+
+async def test_failed_admin_logins_are_limited_per_address(make_client: ClientFactory) -> None:
+    client = await make_client(server__forwarded_hops=1)
+    guesser = {"X-Forwarded-For": "203.0.113.66"}
+    for _ in range(30):  # a moderator's own requests never count
+        assert (await client.get("/api/mode", headers={**AUTH, **guesser})).status == 200
+    for i in range(10):
+        resp = await client.get("/api/mode", headers={"Authorization": f"Bearer guess-{i}", **guesser})
+        assert resp.status == 401
+    locked = await client.get("/api/mode", headers={"Authorization": "Bearer guess-11", **guesser})
+    assert locked.status == 429 and 1 <= int(locked.headers["Retry-After"]) <= 60
+    assert locked.headers["Cache-Control"] == "no-store" and "error" in await locked.json()
+    # The lockout holds even for the right token: a guess that hit must not be told so.
+    assert (await client.get("/api/mode", headers={**AUTH, **guesser})).status == 429
+    other = {"X-Forwarded-For": "203.0.113.67"}
+    assert (await client.get("/api/mode", headers={**AUTH, **other})).status == 200

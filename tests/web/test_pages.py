@@ -23,6 +23,20 @@ async def test_pages_are_served_with_a_csp(client: TestClient, path: str) -> Non
     assert resp.headers["X-Content-Type-Options"] == "nosniff"
 
 
+@pytest.mark.parametrize("path", ["/", "/send", "/moderate"])
+async def test_pages_may_not_be_framed(client: TestClient, path: str) -> None:
+    resp = await client.get(path)
+    assert resp.headers["X-Frame-Options"] == "DENY"
+    assert "frame-ancestors 'none'" in resp.headers["Content-Security-Policy"]
+
+
+async def test_the_screen_may_be_framed(client: TestClient) -> None:
+    """OBS and overlay tools embed the screen."""
+    resp = await client.get("/screen")
+    assert "X-Frame-Options" not in resp.headers
+    assert "frame-ancestors" not in resp.headers["Content-Security-Policy"]
+
+
 async def test_static_assets_are_served(client: TestClient) -> None:
     for name in ("screen.js", "send.js", "moderate.js", "screen.css", "common.css"):
         resp = await client.get(f"/static/{name}")
