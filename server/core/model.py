@@ -50,6 +50,8 @@ class EventKind(StrEnum):
     MODE = "mode"
 
 
+AUTO = "auto"  # decided_by of a barrage approved at submission (moderation off)
+
 PUBLIC_FIELDS = ("id", "text", "author", "color", "size", "source", "created_at")
 
 
@@ -81,6 +83,11 @@ class Barrage:
     decided_at: datetime | None = None
     decided_by: str | None = None
     reply_to: str | None = None  # adapter-specific: where to tell the sender the outcome
+
+    @property
+    def auto_approved(self) -> bool:
+        """Approved at submission: it never waited for anyone, so there is no decision to undo."""
+        return self.decided_by == AUTO and self.decided_at == self.created_at
 
     def to_dict(self) -> dict[str, Any]:
         data: dict[str, Any] = {
