@@ -75,7 +75,8 @@ async def test_send_moderate_screen_flow(browser: Browser, wall: TestServer) -> 
     card = moderate.locator(".card", has_text="Greetings from the back row")
     await card.wait_for(timeout=5000)
     await moderate.keyboard.press("a")  # the keyboard shortcut approves the selected card
-    await card.wait_for(state="detached", timeout=5000)
+    decided = moderate.locator(".card.decided.approved", has_text="Greetings from the back row")
+    await decided.wait_for(timeout=5000)
 
     flying = screen.locator(".barrage", has_text="Greetings from the back row")
     await flying.wait_for(state="attached", timeout=1000)  # within 1 s of the approval
@@ -95,7 +96,7 @@ async def test_moderation_page_rejects_and_switches_mode(browser: Browser, wall:
     item = await api(wall, "POST", "/api/barrages", json={"text": "spam spam"})
     card = moderate.locator(f'.card[data-barrage-id="{item["id"]}"]')
     await card.locator("button.reject").click()
-    await card.wait_for(state="detached", timeout=5000)
+    await moderate.locator(f'.card.decided.rejected[data-barrage-id="{item["id"]}"]').wait_for(timeout=5000)
     [rejected] = (await api(wall, "GET", "/api/barrages?status=rejected", headers=AUTH))["items"]
     assert rejected["decided_by"] == "Zoe"
     await moderate.click("#mode-off")
