@@ -9,7 +9,7 @@ CHROMIUM := /usr/bin/chromium
 run: $(VENV)/.installed
 	$(BIN)/barrage serve --config $${BARRAGE_CONFIG:-config.toml}
 
-test: $(VENV)/.installed-test chromium
+test: $(VENV)/.installed-test chromium node_modules/.installed
 	$(BIN)/python -m pytest
 
 lint: $(VENV)/.installed-test
@@ -39,8 +39,20 @@ chromium:
 		fi; \
 	fi
 
+# axe-core for the accessibility checks in tests/browser, pinned by package-lock.json.
+node_modules/.installed: package.json package-lock.json
+	@command -v npm >/dev/null || { \
+		if [ "$$(id -u)" = 0 ]; then \
+			apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q npm; \
+		else \
+			echo "Please install npm (Debian: sudo apt-get install npm)"; exit 1; \
+		fi; \
+	}
+	npm ci --no-audit --no-fund --silent
+	touch $@
+
 clean:
-	rm -rf $(VENV) *.egg-info .pytest_cache .ruff_cache
+	rm -rf $(VENV) *.egg-info .pytest_cache .ruff_cache node_modules
 
 screenshot: $(VENV)/.installed-test chromium
 	$(BIN)/python docs/screenshot.py $(CHROMIUM)

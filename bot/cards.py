@@ -4,8 +4,10 @@ Each chat platform implements `CardPlatform`. `CardSync` keeps three small
 loops per platform, woken by bus events (and every `sweep_seconds` anyway):
 
 - post a card for every pending barrage that has none on this platform;
-- edit every open card whose barrage is decided (wherever it was decided);
-- tell each sender from this platform what became of their message.
+- edit every open card whose barrage is decided (wherever it was decided),
+  and give a closed card its buttons back when its decision was undone;
+- tell each sender from this platform what became of their message, once the
+  decision can no longer be undone, so they only ever hear the final outcome.
 
 State lives in the database (cards, `notified`), so a restart, a burst or an
 outage loses nothing: the next pass picks up where the last one stopped. A
@@ -22,7 +24,7 @@ from collections.abc import Awaitable, Callable
 from typing import Protocol, TypeVar
 
 from server.core.model import Barrage, Card, Event, EventKind, Source, Status
-from server.core.service import BarrageService
+from server.core.service import UNDO_SECONDS, BarrageService
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -30,6 +32,9 @@ T = TypeVar("T")
 BATCH = 20
 MAX_FAILURES = 5
 REPOST_LIMIT = 10
+# Senders hear of a decision once it can no longer be undone (a second of slack
+# for the clocks of several processes).
+NOTICE_HOLD_SECONDS = UNDO_SECONDS + 1.0
 
 
 class CardPlatform(Protocol):
@@ -42,6 +47,9 @@ class CardPlatform(Protocol):
 
     async def close_card(self, card: Card, barrage: Barrage) -> None:
         """Edit the card to show the verdict, with no buttons left."""
+
+    async def reopen_card(self, card: Card, barrage: Barrage) -> None:
+        """Edit a closed card back to a waiting one with its buttons (the decision was undone)."""
 
     async def notify_sender(self, barrage: Barrage) -> None: ...
 
@@ -61,6 +69,7 @@ class CardSync:
         }
         self._tasks: list[asyncio.Task[None]] = []
         self._repost: asyncio.Task[None] | None = None
+        self.notice_hold = NOTICE_HOLD_SECONDS  # tests that do not undo may shorten it
 
     def start(self) -> None:
         for wake, _work in self._loops.values():
@@ -109,9 +118,12 @@ class CardSync:
         """Bus handler: only wakes loops, never does I/O itself."""
         if event.kind is EventKind.PENDING:
             self.wake("post")
+            self.wake("close")  # an undo: its closed cards get their buttons back
         elif event.kind in (EventKind.BARRAGE, EventKind.REJECTED):
             self.wake("close")
             self.wake("notify")
+            # That sender is due once the hold is over; the sweep would be up to 30 s later.
+            asyncio.get_running_loop().call_later(self.notice_hold, self.wake, "notify")
 
     def wake(self, loop: str) -> None:
         self._loops[loop][0].set()
@@ -153,9 +165,16 @@ class CardSync:
             for card, barrage in found:
                 await self._guard("close", card.id, self._platform.close_card(card, barrage))
                 await self._service.close_card(card.id)
+        # In the same pass, after closing: a card closed while its decision was being
+        # undone is found here, so no card keeps showing a verdict that was taken back.
+        while found := await self._service.cards_to_reopen(self._platform.platform, BATCH):
+            for card, barrage in found:
+                await self._guard("reopen", card.id, self._platform.reopen_card(card, barrage))
+                await self._service.reopen_card(card.id)
 
     async def _notify_senders(self) -> None:
-        while found := await self._service.unnotified(self._platform.source, BATCH):
+        platform = self._platform
+        while found := await self._service.unnotified(platform.source, BATCH, self.notice_hold):
             for barrage in found:
                 await self._guard("notify", barrage.id, self._platform.notify_sender(barrage))
                 await self._service.mark_notified(barrage.id)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib.metadata
 import logging
 import os
 import secrets
@@ -26,6 +27,7 @@ BACKLOG = 4096
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="barrage", description="Live-event comment wall.")
+    parser.add_argument("--version", action="version", version=f"barrage {version()}")
     commands = parser.add_subparsers(dest="command")
     serve = commands.add_parser("serve", help="run the wall server")
     serve.add_argument("--config", help="config file (default: $BARRAGE_CONFIG or ./config.toml)")
@@ -35,6 +37,14 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     if args.command is None:  # bare `barrage` / `python -m server` serves
         args = parser.parse_args(["serve", *(argv or [])])
     return args
+
+
+def version() -> str:
+    """From the installed package's metadata (a bare checkout that was never installed has none)."""
+    try:
+        return importlib.metadata.version("barrage")
+    except importlib.metadata.PackageNotFoundError:
+        return "unknown (not installed)"
 
 
 def config_path(args: argparse.Namespace) -> str | None:

@@ -141,11 +141,17 @@ class SlackChannel:
         return str(reply["channel"]), str(reply["ts"])
 
     async def close_card(self, card: Card, barrage: Barrage) -> None:
+        await self._update_card(card, verdict_fallback(barrage), verdict_blocks(barrage, _now()))
+
+    async def reopen_card(self, card: Card, barrage: Barrage) -> None:
+        await self._update_card(card, card_fallback(barrage), card_blocks(barrage, _now(), 0))
+
+    async def _update_card(self, card: Card, text: str, blocks: list[dict]) -> None:
         if not card.message_id:
             return
         try:
             await self._call(card.chat_id, "chat_update", channel=card.chat_id, ts=card.message_id,
-                             text=verdict_fallback(barrage), blocks=verdict_blocks(barrage, _now()))
+                             text=text, blocks=blocks)
         except SlackApiError as exc:
             if exc.response.status_code == 429:
                 raise

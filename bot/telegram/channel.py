@@ -188,13 +188,20 @@ class TelegramChannel:
         return str(message.chat_id), str(message.message_id)
 
     async def close_card(self, card: Card, barrage: Barrage) -> None:
+        # No reply_markup: editing the text this way also removes the buttons.
+        await self._edit_card(card, barrage, verdict_text(barrage, _now()), None)
+
+    async def reopen_card(self, card: Card, barrage: Barrage) -> None:
+        await self._edit_card(card, barrage, card_text(barrage, _now()), keyboard(barrage.id))
+
+    async def _edit_card(self, card: Card, barrage: Barrage, text: str,
+                         buttons: InlineKeyboardMarkup | None) -> None:
         assert self.app is not None
         if not card.message_id:
             return
         try:
-            # No reply_markup: editing the text this way also removes the buttons.
             await self.app.bot.edit_message_text(
-                verdict_text(barrage, _now()), chat_id=int(card.chat_id), message_id=int(card.message_id)
+                text, chat_id=int(card.chat_id), message_id=int(card.message_id), reply_markup=buttons
             )
         except BadRequest as exc:
             if NOT_MODIFIED not in str(exc).lower():

@@ -2,13 +2,37 @@
 // form /moderate#token=... (printed at start-up) fills it in. Pending barrages
 // arrive live from /api/stream (SSE read with fetch, so the token travels in
 // the Authorization header, never in a URL).
+//
+// A desk that cannot misfire:
+// - a decided card stays where it was, greyed, with its verdict (and Undo for
+//   5 s when it was ours); it leaves the list only later, and never while the
+//   pointer is over the list, so nothing moves under a second click;
+// - shortcuts act on the selected card only, never while focus is on a button
+//   or a field (Enter on a focused Reject button is that button's click);
+// - a card being decided ignores further presses until the server answers.
 "use strict";
 (() => {
   const $ = (id) => document.getElementById(id);
   const queue = $("queue");
-  const items = new Map(); // barrage id -> <li>
+  const PAGE = 100;        // pending barrages fetched per request
+  const LOW_WATER = 20;    // page on when fewer than this many wait in the list
+  const MAX_SHOWN = 300;   // live arrivals past this wait for paging instead
+  const UNDO_MS = 5000;    // the desk offers Undo for 5 s (the server allows 10)
+  const STATS_MS = 1000;   // at most one /api/stats a second, however fast events come
+  const RECENT = 2000;     // decided ids remembered, so a late page cannot bring one back
+  const numbers = new Intl.NumberFormat();
+
+  // id -> {li, state: "pending" | "deciding" | "approved" | "rejected" | "gone", own, expired, timer}
+  const items = new Map();
+  const decidedRecently = new Set();
   let selected = null;
   let stream = null;
+  let cursor = 0;          // every pending barrage with id <= cursor has been listed
+  let exhausted = false;   // the last page reached the end of the queue
+  let paging = null;
+  let pointerInQueue = false;
+  let serverPending = null;
+  let resyncAt = 0;
 
   const token = () => sessionStorage.getItem("barrage.token") || "";
   const moderator = () => sessionStorage.getItem("barrage.moderator") || "web moderator";
@@ -35,6 +59,11 @@
     return seconds < 60 ? `${seconds}s ago` : `${Math.round(seconds / 60)} min ago`;
   }
 
+  const isPending = (entry) => entry.state === "pending" || entry.state === "deciding";
+  const pendingShown = () => [...items.values()].filter(isPending).length;
+
+  // -- one card --
+
   function card(b) {
     const li = document.createElement("li");
     li.className = "card";
@@ -45,17 +74,23 @@
     if (/^#[0-9a-f]{6}$/.test(b.color)) text.style.setProperty("--swatch", b.color);
     const meta = document.createElement("p");
     meta.className = "meta muted";
-    meta.textContent = `${b.author} · ${b.source} · ${b.size} · `;
+    meta.textContent = `${b.author} · ${b.source} · ${b.size} ·`;
     const when = document.createElement("time");
     when.dateTime = b.created_at;
     when.textContent = age(b.created_at);
     meta.appendChild(when);
-    const approve = button("Approve", "approve", () => decide(b.id, "approve"));
-    const reject = button("Reject", "reject", () => decide(b.id, "reject"));
+    // The verdict and Undo sit under the text, away from the buttons a double click hits.
+    const verdict = document.createElement("p");
+    verdict.className = "verdict";
+    const said = document.createElement("span");
+    const undoButton = button("Undo", "undo", () => undo(b.id));
+    undoButton.hidden = true;
+    verdict.append(said, undoButton);
     const actions = document.createElement("div");
     actions.className = "actions";
-    actions.append(approve, reject);
-    li.append(text, meta, actions);
+    actions.append(button("Approve", "approve", () => decide(b.id, "approve")),
+      button("Reject", "reject", () => decide(b.id, "reject")));
+    li.append(text, meta, verdict, actions);
     li.addEventListener("click", () => select(b.id));
     return li;
   }
@@ -65,59 +100,246 @@
     b.type = "button";
     b.className = cls;
     b.textContent = label;
-    b.addEventListener("click", (e) => { e.stopPropagation(); onClick(); });
+    b.addEventListener("click", (e) => {
+      e.stopPropagation();
+      select(Number(b.closest(".card").dataset.barrageId));
+      onClick();
+    });
     return b;
   }
 
-  function add(b) {
-    if (items.has(b.id) || b.status !== "pending") return;
-    const li = card(b);
-    items.set(b.id, li);
-    queue.appendChild(li);
-    if (selected === null) select(b.id);
-    refreshEmpty();
+  function setButtons(entry, enabled) {
+    for (const b of entry.li.querySelectorAll(".actions button")) b.disabled = !enabled;
   }
 
-  function remove(id) {
-    const li = items.get(id);
-    if (!li) return;
-    const ids = [...items.keys()];
-    const next = ids[ids.indexOf(id) + 1] ?? ids[ids.indexOf(id) - 1] ?? null;
-    li.remove();
+  function showVerdict(entry, status, by) {
+    const verdict = status === "approved" ? "Approved" : "Rejected";
+    entry.state = status;
+    entry.li.classList.add("decided", status);
+    entry.li.querySelector(".verdict span").textContent = `${verdict} by ${entry.own ? "you" : by || "a moderator"}`;
+    entry.li.querySelector(".undo").hidden = !entry.own;
+    setButtons(entry, false);
+    clearTimeout(entry.timer);
+    entry.expired = false;
+    entry.timer = setTimeout(() => {
+      entry.expired = true;
+      entry.li.querySelector(".undo").hidden = true;
+      sweep();
+    }, UNDO_MS);
+  }
+
+  function showPending(entry) {
+    clearTimeout(entry.timer);
+    Object.assign(entry, { state: "pending", own: false, expired: false, timer: null });
+    entry.li.classList.remove("decided", "approved", "rejected", "gone");
+    entry.li.querySelector(".verdict span").textContent = "";
+    entry.li.querySelector(".undo").hidden = true;
+    setButtons(entry, true);
+  }
+
+  // -- the list --
+
+  function insert(b) {
+    if (items.has(b.id) || b.status !== "pending") return;
+    const entry = { li: card(b), state: "pending", own: false, expired: false, timer: null };
+    items.set(b.id, entry);
+    const last = queue.lastElementChild;
+    if (!last || Number(last.dataset.barrageId) < b.id) queue.appendChild(entry.li);
+    else {
+      const after = [...queue.children].find((li) => Number(li.dataset.barrageId) > b.id);
+      queue.insertBefore(entry.li, after || null);
+    }
+    if (selected === null) select(b.id);
+  }
+
+  function drop(id) {
+    const entry = items.get(id);
+    if (!entry) return;
+    clearTimeout(entry.timer);
+    entry.li.remove();
     items.delete(id);
-    if (selected === id) select(next);
-    refreshEmpty();
+    if (selected === id) selected = null;
+  }
+
+  // Decided cards leave once their Undo time is over, unless selected or under the pointer.
+  function sweep() {
+    if (!pointerInQueue) {
+      for (const [id, entry] of [...items]) {
+        if (!isPending(entry) && entry.expired && id !== selected) drop(id);
+      }
+    }
+    refresh();
+  }
+
+  function remember(id) {
+    decidedRecently.add(id);
+    if (decidedRecently.size > RECENT) decidedRecently.delete(decidedRecently.values().next().value);
+  }
+
+  async function pageOn() {
+    if (paging || exhausted) return;
+    paging = (async () => {
+      const res = await api(`/api/barrages?status=pending&after=${cursor}&limit=${PAGE}`);
+      if (!res.ok) throw new Error(`HTTP ${res.status}`);
+      const { items: page } = await res.json();
+      for (const b of page) if (!decidedRecently.has(b.id)) insert(b);
+      if (page.length) cursor = Math.max(cursor, page[page.length - 1].id);
+      exhausted = page.length < PAGE;
+    })();
+    try {
+      await paging;
+    } catch (e) {
+      if (e.message !== "unauthorized") notice("Could not load the queue.", "error");
+      return;
+    } finally {
+      paging = null;
+    }
+    refresh();
+  }
+
+  // After a (re)connect: list again from the start, keeping what is on screen.
+  async function relist() {
+    for (const [id, entry] of [...items]) if (entry.state === "pending") drop(id);
+    cursor = 0;
+    exhausted = false;
+    await pageOn();
+  }
+
+  function refresh() {
+    const shown = pendingShown();
+    if (shown < LOW_WATER && !exhausted && !paging) pageOn();
+    // The list and the server disagree (an event fell between): list again, now and then.
+    if (!shown && exhausted && serverPending > 0 && Date.now() > resyncAt) {
+      resyncAt = Date.now() + 5000;
+      relist();
+    }
+    $("empty").hidden = shown > 0 || !exhausted || serverPending > 0;
+    $("loading").hidden = shown > 0 || !$("empty").hidden;
   }
 
   function select(id) {
-    if (selected !== null && items.has(selected)) items.get(selected).classList.remove("selected");
+    const previous = selected;
+    if (previous !== null && items.has(previous)) items.get(previous).li.classList.remove("selected");
     selected = id !== null && items.has(id) ? id : null;
     if (selected !== null) {
-      const li = items.get(selected);
+      const li = items.get(selected).li;
       li.classList.add("selected");
       li.scrollIntoView({ block: "nearest" });
     }
+    if (previous !== null && previous !== selected) sweep(); // a decided card kept while selected may go
   }
 
-  function refreshEmpty() {
-    $("empty").hidden = items.size > 0;
-    $("stat-pending").textContent = String(items.size);
+  // The next waiting card up or down from the selected one (decided ones are skipped).
+  function step(direction) {
+    const cards = [...queue.children];
+    let at = cards.findIndex((li) => Number(li.dataset.barrageId) === selected);
+    if (at < 0) at = direction > 0 ? -1 : cards.length;
+    for (let i = at + direction; i >= 0 && i < cards.length; i += direction) {
+      const id = Number(cards[i].dataset.barrageId);
+      if (isPending(items.get(id))) {
+        select(id);
+        return;
+      }
+    }
   }
+
+  // -- decisions --
 
   async function decide(id, verdict) {
+    const entry = items.get(id);
+    if (!entry || entry.state !== "pending") return; // a second press while the first is on its way
+    entry.state = "deciding";
+    setButtons(entry, false);
     try {
       const res = await api(`/api/barrages/${id}/${verdict}`, {
         method: "POST",
         body: JSON.stringify({ moderator: moderator() }),
       });
       const reply = await res.json().catch(() => ({}));
-      if (res.ok) notice(`${verdict === "approve" ? "Approved" : "Rejected"}: ${reply.text}`, "ok");
-      else notice(reply.error || `HTTP ${res.status}`, "error");
-      if (res.ok || res.status === 409 || res.status === 404) remove(id);
-      loadStats();
+      remember(id);
+      if (res.ok) {
+        entry.own = true;
+        showVerdict(entry, reply.status, reply.decided_by);
+        notice(`${verdict === "approve" ? "Approved" : "Rejected"}: ${reply.text}`, "ok");
+      } else if (res.status === 409) {
+        showVerdict(entry, "gone", "");
+        entry.li.querySelector(".verdict span").textContent = sentence(reply.error || "Already decided");
+        notice(sentence(reply.error || "Already decided"), "error");
+      } else if (res.status === 404) {
+        drop(id);
+        notice("That barrage is gone.", "error");
+      } else {
+        showPending(entry);
+        notice(reply.error || `HTTP ${res.status}`, "error");
+      }
+    } catch (e) {
+      if (items.get(id) === entry && entry.state === "deciding") showPending(entry);
+      if (e.message !== "unauthorized") notice("Could not reach the server.", "error");
+    }
+    scheduleStats();
+    refresh();
+  }
+
+  async function undo(id) {
+    const entry = items.get(id);
+    if (!entry || !entry.own || isPending(entry)) return;
+    if (entry.expired) {
+      notice("Too late to undo that one.", "error");
+      return;
+    }
+    entry.li.querySelector(".undo").hidden = true;
+    try {
+      const res = await api(`/api/barrages/${id}/undo`, {
+        method: "POST",
+        body: JSON.stringify({ moderator: moderator() }),
+      });
+      const reply = await res.json().catch(() => ({}));
+      if (res.ok) {
+        decidedRecently.delete(id);
+        showPending(entry);
+        notice(`Undone: “${reply.text}” is waiting again.`, "ok");
+      } else {
+        notice(sentence(reply.error || `HTTP ${res.status}`), "error");
+      }
     } catch (e) {
       if (e.message !== "unauthorized") notice("Could not reach the server.", "error");
     }
+    scheduleStats();
+    refresh();
+  }
+
+  const sentence = (s) => s.charAt(0).toUpperCase() + s.slice(1);
+
+  // -- counts: the server's, at most once a second --
+
+  let statsTimer = null;
+  let statsDirty = false;
+  let lastStats = 0;
+
+  function scheduleStats() {
+    statsDirty = true;
+    if (statsTimer !== null) return;
+    statsTimer = setTimeout(async () => {
+      statsDirty = false;
+      lastStats = Date.now();
+      await loadStats();
+      statsTimer = null;
+      if (statsDirty) scheduleStats();
+    }, Math.max(0, lastStats + STATS_MS - Date.now()));
+  }
+
+  async function loadStats() {
+    try {
+      const res = await api("/api/stats");
+      if (!res.ok) return;
+      const s = await res.json();
+      serverPending = s.pending;
+      $("stat-pending").textContent = numbers.format(s.pending);
+      $("stat-approved").textContent = numbers.format(s.approved_today);
+      $("stat-screens").textContent = numbers.format(s.screens);
+      showMode(s.mode);
+      refresh();
+    } catch { /* shown by the live pill */ }
   }
 
   function showMode(mode) {
@@ -132,28 +354,35 @@
     if (res.ok) showMode((await res.json()).mode);
   }
 
-  async function loadStats() {
-    try {
-      const s = await (await api("/api/stats")).json();
-      $("stat-approved").textContent = String(s.approved_today);
-      $("stat-screens").textContent = String(s.screens);
-      showMode(s.mode);
-    } catch { /* shown by the live pill */ }
-  }
-
-  async function loadPending() {
-    const res = await api("/api/barrages?status=pending");
-    const { items: pending } = await res.json();
-    const still = new Set(pending.map((b) => b.id));
-    for (const id of [...items.keys()]) if (!still.has(id)) remove(id);
-    pending.forEach(add);
-  }
+  // -- the live stream --
 
   function onEvent(kind, data) {
-    if (kind === "pending") add(data);
-    else if (kind === "barrage" || kind === "rejected") remove(data.id);
+    if (kind === "pending") onPending(data);
+    else if (kind === "barrage" || kind === "rejected") onDecided(data);
     else if (kind === "mode") showMode(data.mode);
-    if (kind !== "mode") loadStats();
+    if (kind !== "mode") scheduleStats();
+  }
+
+  function onPending(b) {
+    decidedRecently.delete(b.id); // an undo makes it decidable again
+    const entry = items.get(b.id);
+    if (entry) {
+      if (!isPending(entry)) showPending(entry);
+    } else if (b.id <= cursor || (exhausted && pendingShown() < MAX_SHOWN)) {
+      insert(b);
+      cursor = Math.max(cursor, b.id);
+    } else {
+      exhausted = false; // paging will bring it in its turn
+    }
+    refresh();
+  }
+
+  function onDecided(b) {
+    remember(b.id);
+    const entry = items.get(b.id);
+    // Our own request in flight gets its answer (and the Undo) from the reply.
+    if (entry && entry.state === "pending") showVerdict(entry, b.status, b.decided_by);
+    refresh();
   }
 
   // A small SSE reader over fetch: EventSource cannot send an Authorization header.
@@ -164,7 +393,8 @@
     if (!res.ok || !res.body) throw new Error(`HTTP ${res.status}`);
     $("live").textContent = "live";
     $("live").className = "pill live";
-    await loadPending(); // subscribed first, then listed: nothing falls between
+    await relist(); // subscribed first, then listed: nothing falls between
+    scheduleStats();
     const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
     let buffer = "";
     for (;;) {
@@ -205,22 +435,29 @@
     }
   }
 
+  // -- keys --
+
   function onKey(e) {
-    if ($("desk").hidden || e.target.closest("input, textarea")) return;
-    const ids = [...items.keys()];
-    const at = ids.indexOf(selected);
-    if (e.key === "ArrowDown" || e.key === "j") select(ids[Math.min(at + 1, ids.length - 1)] ?? null);
-    else if (e.key === "ArrowUp" || e.key === "k") select(ids[Math.max(at - 1, 0)] ?? null);
-    else if ((e.key === "a" || e.key === "Enter") && selected !== null) decide(selected, "approve");
-    else if ((e.key === "r" || e.key === "Delete") && selected !== null) decide(selected, "reject");
+    if ($("desk").hidden || e.ctrlKey || e.metaKey || e.altKey) return;
+    // On a button, link or field a key belongs to it: Enter on a focused Reject rejects that card.
+    if (e.target instanceof Element && e.target.closest("button, a, input, textarea, select, [contenteditable]")) return;
+    const entry = selected === null ? null : items.get(selected);
+    if (e.key === "ArrowDown" || e.key === "j") step(1);
+    else if (e.key === "ArrowUp" || e.key === "k") step(-1);
+    else if ((e.key === "a" || e.key === "r") && entry) {
+      if (entry.state === "pending") decide(selected, e.key === "a" ? "approve" : "reject");
+      else if (!isPending(entry)) notice("That one is decided: j or ↓ for the next, u to undo.", "");
+    } else if (e.key === "u" && entry) undo(selected);
     else return;
     e.preventDefault();
   }
 
+  // -- signing in and out --
+
   function signOut(message = "") {
     sessionStorage.removeItem("barrage.token");
     if (stream) stream.abort();
-    for (const id of [...items.keys()]) remove(id);
+    for (const id of [...items.keys()]) drop(id);
     $("desk").hidden = true;
     $("login").hidden = false;
     $("login-error").textContent = message;
@@ -229,16 +466,23 @@
   function signIn() {
     $("login").hidden = true;
     $("desk").hidden = false;
-    refreshEmpty();
-    loadStats();
+    refresh();
     keepFollowing();
   }
 
+  // True when the fragment held no token or a readable one.
   function tokenFromFragment() {
-    const match = /(?:^|[#&])token=([^&]+)/.exec(location.hash);
-    if (!match) return;
-    sessionStorage.setItem("barrage.token", decodeURIComponent(match[1]));
+    const match = /(?:^|[#&])token=([^&]*)/.exec(location.hash);
+    if (!match) return true;
     history.replaceState(null, "", location.pathname + location.search); // keep it out of history
+    let value;
+    try {
+      value = decodeURIComponent(match[1]);
+    } catch {
+      return false; // a malformed %-escape: ask for the token instead
+    }
+    if (value) sessionStorage.setItem("barrage.token", value);
+    return true;
   }
 
   $("login-form").addEventListener("submit", (e) => {
@@ -250,9 +494,13 @@
   $("logout").addEventListener("click", () => signOut());
   for (const b of document.querySelectorAll(".mode button")) b.addEventListener("click", () => setMode(b.dataset.mode));
   document.addEventListener("keydown", onKey);
-  setInterval(() => { if (!$("desk").hidden) loadStats(); }, 5000);
+  queue.addEventListener("pointerenter", () => { pointerInQueue = true; });
+  queue.addEventListener("pointerleave", () => { pointerInQueue = false; sweep(); });
+  setInterval(() => { if (!$("desk").hidden) scheduleStats(); }, 5000);
   setInterval(() => { for (const t of queue.querySelectorAll("time")) t.textContent = age(t.dateTime); }, 10000);
 
-  tokenFromFragment();
-  if (token()) signIn(); else signOut();
+  const readable = tokenFromFragment();
+  if (!readable) signOut("The link's token could not be read; paste the token instead.");
+  else if (token()) signIn();
+  else signOut();
 })();

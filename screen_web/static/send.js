@@ -1,4 +1,7 @@
 // The send form: POST /api/barrages, then say what happened to the message.
+// Made for phones: Enter sends (Shift+Enter is a new line), the message box keeps
+// focus so the keyboard stays up for the next one, and the Send bar sits above
+// the on-screen keyboard.
 "use strict";
 (() => {
   const form = document.getElementById("send-form");
@@ -9,6 +12,7 @@
   const button = document.getElementById("submit");
   const segmenter = window.Intl && Intl.Segmenter ? new Intl.Segmenter() : null;
   let maxLength = 100;
+  let sending = false;
 
   const count = (s) => (segmenter ? [...segmenter.segment(s.trim())].length : [...s.trim()].length);
 
@@ -48,8 +52,18 @@
     approved: "On screen now!",
   };
 
+  // The one place the request is built; a retried message keeps its Idempotency-Key.
+  function post(attempt) {
+    return fetch("/api/barrages", {
+      method: "POST",
+      headers: { "Content-Type": "application/json", "Idempotency-Key": attempt.key },
+      body: attempt.body,
+    });
+  }
+
   async function send(event) {
     event.preventDefault();
+    if (sending) return; // Enter pressed again while the last one is on its way
     const data = new FormData(form);
     const body = {
       text: text.value,
@@ -58,14 +72,11 @@
       size: data.get("size"),
     };
     localStorage.setItem("barrage.author", author.value);
+    sending = true;
     button.disabled = true;
     const attempt = keyFor(body);
     try {
-      const res = await fetch("/api/barrages", {
-        method: "POST",
-        headers: { "Content-Type": "application/json", "Idempotency-Key": attempt.key },
-        body: attempt.body,
-      });
+      const res = await post(attempt);
       pending = null; // answered: whatever it said, the next send is a new message
       const reply = await res.json().catch(() => ({}));
       if (res.ok) {
@@ -78,15 +89,39 @@
     } catch {
       say("Could not reach the server. Try again.", "error");
     } finally {
+      sending = false;
       button.disabled = false;
+      text.focus(); // keeps the phone's keyboard up for the next message
     }
+  }
+
+  function onKey(e) {
+    // Enter sends; Shift+Enter is a new line. Never while an input method is composing
+    // (Enter then confirms the candidate: Chinese, Japanese, Korean keyboards).
+    if (e.key !== "Enter" || e.shiftKey || e.isComposing || e.keyCode === 229) return;
+    e.preventDefault();
+    form.requestSubmit();
+  }
+
+  // iOS keeps the layout viewport under the keyboard: lift the Send bar by what it covers.
+  // (Chrome on Android resizes the page instead: interactive-widget=resizes-content.)
+  function liftAboveKeyboard() {
+    const view = window.visualViewport;
+    const covered = Math.max(0, window.innerHeight - view.height - view.offsetTop);
+    document.documentElement.style.setProperty("--keyboard", `${Math.round(covered)}px`);
   }
 
   author.value = localStorage.getItem("barrage.author") || "";
   text.addEventListener("input", updateCounter);
+  text.addEventListener("keydown", onKey);
   form.addEventListener("submit", send);
+  if (window.visualViewport) {
+    window.visualViewport.addEventListener("resize", liftAboveKeyboard);
+    window.visualViewport.addEventListener("scroll", liftAboveKeyboard);
+  }
   fetch("/api/screen-config").then((r) => r.json()).then((cfg) => {
     maxLength = cfg.max_text_length || maxLength;
+    if (cfg.max_author_length) author.maxLength = cfg.max_author_length;
     updateCounter();
   }).catch(() => updateCounter());
 })();

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from server.core.model import Barrage
+
 
 class BarrageError(Exception):
     """Base for errors a participant or moderator should see as a message."""
@@ -26,8 +28,13 @@ class NotFound(BarrageError):
 class AlreadyDecided(BarrageError):
     """Compare-and-set lost: somebody decided first."""
 
-    def __init__(self, status: str, decided_by: str | None) -> None:
+    def __init__(self, status: str, decided_by: str | None, barrage: Barrage | None = None) -> None:
         who = f" by {decided_by}" if decided_by else ""
         super().__init__(f"already {status}{who}")
         self.status = status
         self.decided_by = decided_by
+        self.barrage = barrage  # the winner's result, when the store read it
+
+
+class CannotUndo(BarrageError):
+    """The barrage is not decided, was approved at submission, or was decided too long ago."""

@@ -50,6 +50,8 @@ class EventKind(StrEnum):
     MODE = "mode"
 
 
+AUTO = "auto"  # decided_by of a barrage approved at submission (moderation off)
+
 # Never `sender`: the screen is public, and the sender key tells who sent what.
 PUBLIC_FIELDS = ("id", "text", "author", "color", "size", "source", "created_at")
 
@@ -89,8 +91,12 @@ class Barrage:
     @property
     def first_status(self) -> Status:
         """The status its sender was first told: approved at once (moderation off), else pending."""
-        auto = self.status is Status.APPROVED and self.decided_at == self.created_at
-        return Status.APPROVED if auto else Status.PENDING
+        return Status.APPROVED if self.auto_approved else Status.PENDING
+
+    @property
+    def auto_approved(self) -> bool:
+        """Approved at submission: it never waited for anyone, so there is no decision to undo."""
+        return self.decided_by == AUTO and self.decided_at == self.created_at
 
     def to_dict(self) -> dict[str, Any]:
         data: dict[str, Any] = {

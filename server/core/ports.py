@@ -26,7 +26,17 @@ class Store(Protocol):
     ) -> tuple[Barrage, Event]:
         """Compare-and-set pending → status, with its event, in one transaction.
 
-        Raises NotFound or AlreadyDecided.
+        Raises NotFound or AlreadyDecided (carrying the stored barrage).
+        """
+
+    async def undo(
+        self, barrage_id: int, decided_after: datetime, now: datetime
+    ) -> tuple[Barrage, Event | None]:
+        """Compare-and-set decided → pending for a moderator's decision made after
+        `decided_after`, with a `pending` event, in one transaction. Notices are reset
+        and card placeholders dropped, so the chat platforms follow.
+
+        The CAS lost: the stored barrage and no event. Raises NotFound.
         """
 
     async def get(self, barrage_id: int) -> Barrage | None: ...
@@ -64,10 +74,18 @@ class Store(Protocol):
 
     async def close_card(self, card_id: int) -> None: ...
 
+    async def cards_to_reopen(self, platform: str, limit: int) -> list[tuple[Card, Barrage]]:
+        """Closed cards (with a message) whose barrage is pending again after an undo."""
+
+    async def reopen_card(self, card_id: int) -> None: ...
+
     async def cards_of(self, barrage_id: int, platform: str) -> list[Card]: ...
 
-    async def unnotified(self, source: Source, limit: int) -> list[Barrage]:
-        """Decided barrages from `source` whose sender has not been told yet."""
+    async def unnotified(
+        self, source: Source, limit: int, decided_before: datetime | None = None
+    ) -> list[Barrage]:
+        """Decided barrages from `source` whose sender has not been told yet
+        (decided before `decided_before`, when given)."""
 
     async def mark_notified(self, barrage_id: int) -> None: ...
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from server.core.errors import InvalidInput, RateLimited
+from server.core.errors import AlreadyDecided, CannotUndo, InvalidInput, RateLimited
 from server.core.model import (
     Barrage,
     Card,
@@ -33,12 +33,22 @@ MAX_BATCH = 500     # submissions per transaction
 MAX_QUEUED = 5000   # waiting for a commit; past this, submissions are refused (429), not queued
 MAX_NAME = 64
 REFUSAL_LOG_SECONDS = 10.0  # at most one "refused over the rate limit" line this often
+# A moderator may take a decision back for this long (POST /api/barrages/{id}/undo).
+UNDO_SECONDS = 10.0
 
 
 def _fail(batch: list[tuple[Draft, Status, asyncio.Future[Receipt]]], error: Exception) -> None:
     for *_, waiter in batch:
         if not waiter.done():
             waiter.set_exception(error)
+
+
+def _why_not_undoable(barrage: Barrage) -> str:
+    if barrage.status is Status.PENDING:
+        return "not decided, nothing to undo"
+    if barrage.auto_approved:
+        return "approved automatically at submission, nothing to undo"
+    return f"too late to undo: a decision can be undone for {UNDO_SECONDS:g} s"
 
 
 def utcnow() -> datetime:
@@ -166,13 +176,35 @@ class BarrageService:
             _fail(batch, RuntimeError("the submission was interrupted; please send it again"))
 
     async def decide(self, barrage_id: int, verdict: Verdict, moderator: str) -> Barrage:
+        """Compare-and-set; the loser is told who won. A moderator's own repeat
+        (a double click, `a` pressed twice, a card pressed again) is no conflict:
+        it gets the barrage back, and no second event is written."""
         moderator = clean_name(moderator, MAX_NAME, "moderator")
         async with self._write_lock:
-            barrage, event = await self._store.decide(
-                barrage_id, verdict.status, moderator, utcnow()
-            )
+            try:
+                barrage, event = await self._store.decide(barrage_id, verdict.status, moderator, utcnow())
+            except AlreadyDecided as lost:
+                if lost.barrage is None or (lost.status, lost.decided_by) != (verdict.status, moderator):
+                    raise
+                return lost.barrage
             await self._publish(event)
         logger.info("barrage %s %s by %s", barrage.id, barrage.status, moderator)
+        return barrage
+
+    async def undo(self, barrage_id: int, moderator: str) -> Barrage:
+        """Return a barrage decided in the last UNDO_SECONDS to pending.
+
+        Its `pending` event makes every desk list it again and the chat cards
+        show their buttons again. A comment that already flew stays flown.
+        """
+        moderator = clean_name(moderator, MAX_NAME, "moderator")
+        now = utcnow()
+        async with self._write_lock:
+            barrage, event = await self._store.undo(barrage_id, now - timedelta(seconds=UNDO_SECONDS), now)
+            await self._publish(event)
+        if event is None:
+            raise CannotUndo(_why_not_undoable(barrage))
+        logger.info("barrage %s back to pending (undone by %s)", barrage.id, moderator)
         return barrage
 
     async def set_mode(self, mode: str, by: str = "moderator") -> Mode:
@@ -229,11 +261,20 @@ class BarrageService:
     async def close_card(self, card_id: int) -> None:
         await self._store.close_card(card_id)
 
+    async def cards_to_reopen(self, platform: str, limit: int) -> list[tuple[Card, Barrage]]:
+        return await self._store.cards_to_reopen(platform, limit)
+
+    async def reopen_card(self, card_id: int) -> None:
+        await self._store.reopen_card(card_id)
+
     async def cards_of(self, barrage_id: int, platform: str) -> list[Card]:
         return await self._store.cards_of(barrage_id, platform)
 
-    async def unnotified(self, source: Source, limit: int) -> list[Barrage]:
-        return await self._store.unnotified(source, limit)
+    async def unnotified(self, source: Source, limit: int, hold_seconds: float = 0.0) -> list[Barrage]:
+        """Senders to tell, leaving out decisions younger than `hold_seconds`
+        (still undoable: the sender is told the final outcome only)."""
+        decided_before = utcnow() - timedelta(seconds=hold_seconds) if hold_seconds > 0 else None
+        return await self._store.unnotified(source, limit, decided_before)
 
     async def mark_notified(self, barrage_id: int) -> None:
         await self._store.mark_notified(barrage_id)

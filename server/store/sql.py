@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, func, insert, inspect, select, update
+from sqlalchemy import Connection, and_, delete, func, insert, inspect, select, update
 from sqlalchemy import event as sa_event
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
@@ -16,7 +16,7 @@ from sqlalchemy.pool import StaticPool
 from sqlmodel import SQLModel
 
 from server.core.errors import AlreadyDecided, NotFound
-from server.core.model import Barrage, Card, Draft, Event, EventKind, Size, Source, Status
+from server.core.model import AUTO, Barrage, Card, Draft, Event, EventKind, Size, Source, Status
 from server.store.tables import BarrageRow, CardRow, EventRow, SettingRow
 
 logger = logging.getLogger(__name__)
@@ -142,7 +142,33 @@ class SqlStore:
             barrage = await _get(conn, barrage_id)
         if barrage is None:
             raise NotFound(f"no barrage {barrage_id}")
-        raise AlreadyDecided(barrage.status.value, barrage.decided_by)
+        raise AlreadyDecided(barrage.status.value, barrage.decided_by, barrage)
+
+    async def undo(
+        self, barrage_id: int, decided_after: datetime, now: datetime
+    ) -> tuple[Barrage, Event | None]:
+        cas = (
+            update(BARRAGE)
+            .where(BARRAGE.c.id == barrage_id,
+                   BARRAGE.c.status.in_([Status.APPROVED.value, Status.REJECTED.value]),
+                   BARRAGE.c.decided_at > decided_after,
+                   # approved at submission: same moment, by "auto" (Barrage.auto_approved)
+                   ~and_(BARRAGE.c.decided_by == AUTO, BARRAGE.c.decided_at == BARRAGE.c.created_at))
+            .values(status=Status.PENDING.value, decided_at=None, decided_by=None, notified=False)
+        )
+        async with self._engine.begin() as conn:
+            if (await conn.execute(cas)).rowcount == 1:
+                # A card that could not be posted left a closed placeholder: drop it so
+                # the card loop tries again; real cards are reopened (cards_to_reopen).
+                placeholders = (CARD.c.barrage_id == barrage_id, CARD.c.message_id == "")
+                await conn.execute(delete(CARD).where(*placeholders))
+                barrage = await _get(conn, barrage_id)
+                assert barrage is not None
+                return barrage, await _append(conn, EventKind.PENDING, barrage.to_dict(), barrage_id, now)
+            barrage = await _get(conn, barrage_id)
+        if barrage is None:
+            raise NotFound(f"no barrage {barrage_id}")
+        return barrage, None
 
     async def get(self, barrage_id: int) -> Barrage | None:
         async with self._engine.connect() as conn:
@@ -247,18 +273,42 @@ class SqlStore:
         async with self._engine.begin() as conn:
             await conn.execute(update(CARD).where(CARD.c.id == card_id).values(closed=True))
 
+    async def cards_to_reopen(self, platform: str, limit: int) -> list[tuple[Card, Barrage]]:
+        query = (
+            select(CARD)
+            .join(BARRAGE, BARRAGE.c.id == CARD.c.barrage_id)
+            .where(CARD.c.platform == platform, CARD.c.closed.is_(True), CARD.c.message_id != "",
+                   BARRAGE.c.status == Status.PENDING.value)
+            .order_by(CARD.c.id).limit(limit)
+        )
+        async with self._engine.connect() as conn:
+            cards = [_card(row._mapping) for row in await conn.execute(query)]
+            found = []
+            for card in cards:
+                if (barrage := await _get(conn, card.barrage_id)) is not None:
+                    found.append((card, barrage))
+            return found
+
+    async def reopen_card(self, card_id: int) -> None:
+        async with self._engine.begin() as conn:
+            await conn.execute(update(CARD).where(CARD.c.id == card_id).values(closed=False))
+
     async def cards_of(self, barrage_id: int, platform: str) -> list[Card]:
         query = select(CARD).where(CARD.c.barrage_id == barrage_id, CARD.c.platform == platform)
         async with self._engine.connect() as conn:
             return [_card(row._mapping) for row in await conn.execute(query.order_by(CARD.c.id))]
 
-    async def unnotified(self, source: Source, limit: int) -> list[Barrage]:
+    async def unnotified(
+        self, source: Source, limit: int, decided_before: datetime | None = None
+    ) -> list[Barrage]:
         query = (
             select(BARRAGE)
             .where(BARRAGE.c.source == source.value, BARRAGE.c.notified.is_(False),
                    BARRAGE.c.status != Status.PENDING.value)
             .order_by(BARRAGE.c.id).limit(limit)
         )
+        if decided_before is not None:
+            query = query.where(BARRAGE.c.decided_at <= decided_before)
         async with self._engine.connect() as conn:
             return [_barrage(row._mapping) for row in await conn.execute(query)]
 
@@ -325,7 +375,7 @@ def _draft_values(draft: Draft, status: Status, now: datetime) -> dict[str, Any]
         "source": draft.source.value, "color": draft.color, "size": draft.size.value,
         "status": status.value, "created_at": now, "dedupe_key": draft.dedupe_key,
         "decided_at": now if decided else None,
-        "decided_by": "auto" if decided else None,
+        "decided_by": AUTO if decided else None,
         "reply_to": draft.reply_to,
         "sender": draft.sender,
         # auto-approved: the submit reply already told the sender

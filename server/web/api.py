@@ -123,13 +123,25 @@ async def reject(request: web.Request) -> web.Response:
     return await _decide(request, Verdict.REJECT)
 
 
+@admin_only
+async def undo(request: web.Request) -> web.Response:
+    """A decision of the last 10 s back to pending; 409 when too late or not decided."""
+    barrage_id = _barrage_id(request)
+    barrage = await request.app[SERVICE].undo(barrage_id, await _moderator(request))
+    return web.json_response(barrage.to_dict())
+
+
 async def _decide(request: web.Request, verdict: Verdict) -> web.Response:
     barrage_id = _barrage_id(request)
+    barrage = await request.app[SERVICE].decide(barrage_id, verdict, await _moderator(request))
+    return web.json_response(barrage.to_dict())
+
+
+async def _moderator(request: web.Request) -> str:
     moderator = None
     if request.can_read_body:
         moderator = optional_str(await read_json_object(request), "moderator")
-    barrage = await request.app[SERVICE].decide(barrage_id, verdict, moderator or "web moderator")
-    return web.json_response(barrage.to_dict())
+    return moderator or "web moderator"
 
 
 @admin_only
@@ -203,6 +215,7 @@ def add_routes(app: web.Application) -> None:
     app.router.add_get("/api/barrages", list_barrages)
     app.router.add_post(r"/api/barrages/{id:[0-9]+}/approve", approve)
     app.router.add_post(r"/api/barrages/{id:[0-9]+}/reject", reject)
+    app.router.add_post(r"/api/barrages/{id:[0-9]+}/undo", undo)
     app.router.add_get("/api/mode", get_mode)
     app.router.add_put("/api/mode", put_mode)
     app.router.add_get("/api/stats", stats)

@@ -6,7 +6,14 @@ import logging
 
 from aiohttp import web
 
-from server.core.errors import AlreadyDecided, BarrageError, InvalidInput, NotFound, RateLimited
+from server.core.errors import (
+    AlreadyDecided,
+    BarrageError,
+    CannotUndo,
+    InvalidInput,
+    NotFound,
+    RateLimited,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -15,6 +22,7 @@ STATUS_FOR: dict[type[BarrageError], int] = {
     RateLimited: 429,
     NotFound: 404,
     AlreadyDecided: 409,
+    CannotUndo: 409,
 }
 
 

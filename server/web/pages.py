@@ -6,9 +6,11 @@ from pathlib import Path
 
 from aiohttp import web
 
+import screen_web
 from server.web.keys import DEVICES
 
-PAGES_DIR = Path(__file__).resolve().parents[2] / "screen_web"
+# Wherever the package is: the checkout's top-level screen_web/, or site-packages for a wheel.
+PAGES_DIR = Path(screen_web.__file__).resolve().parent
 PAGES = {"/": "index.html", "/screen": "screen.html", "/send": "send.html",
          "/moderate": "moderate.html"}
 

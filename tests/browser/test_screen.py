@@ -75,7 +75,8 @@ async def test_send_moderate_screen_flow(browser: Browser, wall: TestServer) -> 
     card = moderate.locator(".card", has_text="Greetings from the back row")
     await card.wait_for(timeout=5000)
     await moderate.keyboard.press("a")  # the keyboard shortcut approves the selected card
-    await card.wait_for(state="detached", timeout=5000)
+    decided = moderate.locator(".card.decided.approved", has_text="Greetings from the back row")
+    await decided.wait_for(timeout=5000)
 
     flying = screen.locator(".barrage", has_text="Greetings from the back row")
     await flying.wait_for(state="attached", timeout=1000)  # within 1 s of the approval
@@ -95,7 +96,7 @@ async def test_moderation_page_rejects_and_switches_mode(browser: Browser, wall:
     item = await api(wall, "POST", "/api/barrages", json={"text": "spam spam"})
     card = moderate.locator(f'.card[data-barrage-id="{item["id"]}"]')
     await card.locator("button.reject").click()
-    await card.wait_for(state="detached", timeout=5000)
+    await moderate.locator(f'.card.decided.rejected[data-barrage-id="{item["id"]}"]').wait_for(timeout=5000)
     [rejected] = (await api(wall, "GET", "/api/barrages?status=rejected", headers=AUTH))["items"]
     assert rejected["decided_by"] == "Zoe"
     await moderate.click("#mode-off")
@@ -112,22 +113,30 @@ async def test_wrong_token_is_refused(browser: Browser, wall: TestServer) -> Non
 async def test_lanes_never_overlap(browser: Browser, wall: TestServer) -> None:
     screen = await open_screen(browser, wall, "?speed=2")
     await api(wall, "PUT", "/api/mode", json={"mode": "off"}, headers=AUTH)
+    ids = []
     for i in range(40):
         text = "x" * (3 + (i * 7) % 40)
         size = ["small", "medium", "large"][i % 3]
-        await api(wall, "POST", "/api/barrages", json={"text": text, "size": size})
+        ids.append((await api(wall, "POST", "/api/barrages", json={"text": text, "size": size}))["id"])
     await screen.locator(".barrage").nth(9).wait_for(state="attached", timeout=5000)
-    for _ in range(15):
+    first = screen.locator(f'[data-barrage-id="{ids[0]}"]')
+    frames = 0
+    # Every frame, until the first comment has crossed and left: the positive signal that a
+    # whole crossing was watched (no fixed number of fixed sleeps).
+    while await first.count():
         boxes = await screen.evaluate(
+            "() => new Promise(next => requestAnimationFrame(() => next("
             "[...document.querySelectorAll('.barrage')].map(e => e.getBoundingClientRect())"
-            ".map(r => [r.left, r.top, r.right, r.bottom])"
+            ".map(r => [r.left, r.top, r.right, r.bottom]))))"
         )
+        frames += 1
         for i, a in enumerate(boxes):
             for b in boxes[i + 1:]:
                 overlap_x = min(a[2], b[2]) - max(a[0], b[0])
                 overlap_y = min(a[3], b[3]) - max(a[1], b[1])
                 assert overlap_x <= 1 or overlap_y <= 1, (a, b)
-        await asyncio.sleep(0.1)
+        assert frames < 3000, "the first comment never left the screen"
+    assert frames >= 10
     assert screen.errors == []  # type: ignore[attr-defined]
 
 

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from sqlmodel import SQLModel
 
 from server.bus import MemoryBus
-from server.core.errors import AlreadyDecided, InvalidInput, NotFound, RateLimited
+from server.core.errors import AlreadyDecided, CannotUndo, InvalidInput, NotFound, RateLimited
 from server.core.model import Event, EventKind, Mode, Source, Status, Verdict
 from server.core.policy import InputPolicy, RatePolicy
 from server.core.service import BarrageService, Submission
@@ -102,6 +102,90 @@ async def test_concurrent_approvals_from_separate_services(store: SqlStore) -> N
         return_exceptions=True,
     )
     assert sum(not isinstance(r, Exception) for r in results) == 1
+
+
+async def test_a_moderators_own_second_press_is_not_a_conflict(store: SqlStore) -> None:
+    """`a` pressed twice, a double click, a card pressed again: the second press gets
+    the barrage back (no "already approved by Alice" to Alice) and writes no event."""
+    service, rec = await make_service(store)
+    barrage = (await service.submit(Submission(text="twice"))).barrage
+    first = await service.decide(barrage.id, Verdict.APPROVE, "Alice")
+    again = await service.decide(barrage.id, Verdict.APPROVE, "Alice")
+    assert again == first and again.status is Status.APPROVED
+    with pytest.raises(AlreadyDecided, match="already approved by Alice"):
+        await service.decide(barrage.id, Verdict.REJECT, "Alice")  # a different verdict: a conflict
+    with pytest.raises(AlreadyDecided, match="already approved by Alice"):
+        await service.decide(barrage.id, Verdict.APPROVE, "Bob")  # someone else: told who won
+    assert [e.kind for e in rec.events] == [EventKind.PENDING, EventKind.BARRAGE]
+    assert len(await store.events_after(0, tuple(EventKind), 100)) == 2
+
+
+async def test_own_presses_at_once_make_one_event(store: SqlStore) -> None:
+    service, rec = await make_service(store)
+    barrage = (await service.submit(Submission(text="mash"))).barrage
+    results = await asyncio.gather(*(service.decide(barrage.id, Verdict.REJECT, "Alice") for _ in range(5)))
+    assert {(r.status, r.decided_by) for r in results} == {(Status.REJECTED, "Alice")}
+    assert [e.kind for e in rec.events] == [EventKind.PENDING, EventKind.REJECTED]
+
+
+async def test_undo_returns_a_fresh_decision_to_pending(store: SqlStore) -> None:
+    service, rec = await make_service(store)
+    barrage = (await service.submit(Submission(text="oops"))).barrage
+    await service.decide(barrage.id, Verdict.REJECT, "Alice")
+    undone = await service.undo(barrage.id, "Alice")
+    assert (undone.status, undone.decided_by, undone.decided_at) == (Status.PENDING, None, None)
+    assert [e.kind for e in rec.events] == [EventKind.PENDING, EventKind.REJECTED, EventKind.PENDING]
+    assert rec.events[-1].payload == undone.to_dict()  # every desk lists it again
+    assert [b.id for b in await service.list(Status.PENDING)] == [barrage.id]
+    decided = await service.decide(barrage.id, Verdict.APPROVE, "Bob")  # decidable again
+    assert (decided.status, decided.decided_by) == (Status.APPROVED, "Bob")
+    with pytest.raises(CannotUndo, match="not decided"):
+        await service.undo((await service.submit(Submission(text="waiting"))).barrage.id, "Alice")
+    with pytest.raises(NotFound):
+        await service.undo(999, "Alice")
+
+
+async def test_undo_is_refused_after_the_window_and_for_auto_approval(store: SqlStore) -> None:
+    service, _ = await make_service(store)
+    barrage = (await service.submit(Submission(text="old news"))).barrage
+    decided_at = datetime.now(UTC) - timedelta(seconds=11)
+    await store.decide(barrage.id, Status.APPROVED, "Alice", decided_at)  # decided 11 s ago
+    with pytest.raises(CannotUndo, match="too late"):
+        await service.undo(barrage.id, "Alice")
+    # The store's CAS itself holds the window, whichever clock asks.
+    _, event = await store.undo(barrage.id, decided_at, datetime.now(UTC))
+    assert event is None
+    _, event = await store.undo(barrage.id, decided_at - timedelta(seconds=1), datetime.now(UTC))
+    assert event is not None and event.kind is EventKind.PENDING
+    await service.set_mode("off")
+    auto = (await service.submit(Submission(text="straight through"))).barrage
+    with pytest.raises(CannotUndo, match="automatically"):
+        await service.undo(auto.id, "Alice")
+    assert (await store.get(auto.id)).status is Status.APPROVED  # type: ignore[union-attr]
+
+
+async def test_undo_and_a_decision_race_as_compare_and_set(store: SqlStore) -> None:
+    first, _ = await make_service(store)
+    second, _ = await make_service(store)  # another process: only the SQL CAS keeps them apart
+    barrage = (await first.submit(Submission(text="race"))).barrage
+    await first.decide(barrage.id, Verdict.APPROVE, "Alice")
+    results = await asyncio.gather(first.undo(barrage.id, "Alice"), second.undo(barrage.id, "Bob"),
+                                   return_exceptions=True)
+    assert sorted(type(r).__name__ for r in results) == ["Barrage", "CannotUndo"]
+    log = await store.events_after(0, tuple(EventKind), 100)
+    assert [e.kind for e in log] == [EventKind.PENDING, EventKind.BARRAGE, EventKind.PENDING]
+
+
+async def test_undo_resets_the_sender_notice_and_holds_notices_while_undoable(store: SqlStore) -> None:
+    service, _ = await make_service(store)
+    barrage = (await service.submit(Submission(text="tg", source=Source.TELEGRAM))).barrage
+    await service.decide(barrage.id, Verdict.APPROVE, "Alice")
+    assert await service.unnotified(Source.TELEGRAM, 10, hold_seconds=60) == []  # still undoable
+    assert [b.id for b in await service.unnotified(Source.TELEGRAM, 10)] == [barrage.id]
+    await service.mark_notified(barrage.id)
+    await service.undo(barrage.id, "Alice")
+    await service.decide(barrage.id, Verdict.REJECT, "Alice")
+    assert [b.status for b in await service.unnotified(Source.TELEGRAM, 10)] == [Status.REJECTED]
 
 
 async def test_unknown_barrage(store: SqlStore) -> None:

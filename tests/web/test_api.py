@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import time
+from datetime import UTC, datetime, timedelta
 
 import aiohttp
 import pytest
 from aiohttp.test_utils import TestClient
 
+from server.app import STORE
+from server.core.model import Status
 from server.web.auth import ADMIN_ROUTE
 from tests.conftest import AUTH, ClientFactory, ConfigFactory
 
@@ -124,6 +127,46 @@ async def test_decisions(client: TestClient) -> None:
     again = await client.post(f"/api/barrages/{bid}/reject", headers=AUTH)
     assert again.status == 409
     assert await again.json() == {"error": "already approved by Alice"}
+
+
+async def test_a_second_press_by_the_same_moderator_is_200(client: TestClient) -> None:
+    bid = (await submit(client, text="double click"))["id"]
+    first = await client.post(f"/api/barrages/{bid}/approve", json={"moderator": "Alice"}, headers=AUTH)
+    again = await client.post(f"/api/barrages/{bid}/approve", json={"moderator": "Alice"}, headers=AUTH)
+    assert (first.status, again.status) == (200, 200)
+    assert await again.json() == await first.json()
+    other = await client.post(f"/api/barrages/{bid}/approve", json={"moderator": "Bob"}, headers=AUTH)
+    assert other.status == 409 and await other.json() == {"error": "already approved by Alice"}
+
+
+async def test_undo(client: TestClient) -> None:
+    bid = (await submit(client, text="take it back"))["id"]
+    await client.post(f"/api/barrages/{bid}/reject", json={"moderator": "Alice"}, headers=AUTH)
+    resp = await client.post(f"/api/barrages/{bid}/undo", json={"moderator": "Alice"}, headers=AUTH)
+    assert resp.status == 200
+    body = await resp.json()
+    assert body["id"] == bid and body["status"] == "pending" and "decided_by" not in body
+    assert [i["id"] for i in await listed(client, "pending")] == [bid]
+    again = await client.post(f"/api/barrages/{bid}/undo", headers=AUTH)  # nothing left to undo
+    assert again.status == 409 and "not decided" in (await again.json())["error"]
+    approved = await client.post(f"/api/barrages/{bid}/approve", headers=AUTH)
+    assert approved.status == 200 and (await approved.json())["decided_by"] == "web moderator"
+    assert (await client.post("/api/barrages/999/undo", headers=AUTH)).status == 404
+    assert (await client.post(f"/api/barrages/{bid}/undo")).status == 401
+    assert (await client.post(f"/api/barrages/{bid}/undo", data=b"[", headers=AUTH)).status == 400
+
+
+async def test_undo_is_409_after_ten_seconds_and_for_auto_approval(client: TestClient) -> None:
+    bid = (await submit(client, text="long ago"))["id"]
+    eleven_seconds_ago = datetime.now(UTC) - timedelta(seconds=11)
+    await client.app[STORE].decide(bid, Status.APPROVED, "Alice", eleven_seconds_ago)
+    resp = await client.post(f"/api/barrages/{bid}/undo", headers=AUTH)
+    assert resp.status == 409 and "too late" in (await resp.json())["error"]
+    await client.put("/api/mode", json={"mode": "off"}, headers=AUTH)
+    auto = (await submit(client, text="no review"))["id"]
+    resp = await client.post(f"/api/barrages/{auto}/undo", headers=AUTH)
+    assert resp.status == 409 and "automatically" in (await resp.json())["error"]
+    assert [i["id"] for i in await listed(client, "approved")] == [bid, auto]
 
 
 @pytest.mark.parametrize("path", ["/api/barrages/999/approve", "/api/barrages/99999999999999999999/reject",

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
+from typing import Any
 
 import pytest
+from aiohttp import web
 from aiohttp.test_utils import TestClient
 
 from server.web.pages import PAGES_DIR
@@ -43,9 +46,46 @@ async def test_static_assets_are_served(client: TestClient) -> None:
         assert resp.status == 200, name
 
 
-async def test_static_does_not_escape_its_folder(client: TestClient) -> None:
-    resp = await client.get("/static/../../server/config.py")
-    assert resp.status in (403, 404)
+TRAVERSALS = [
+    "/static/../../server/config.py",
+    "/static/%2e%2e/%2e%2e/server/config.py",
+    "/static/%2E%2E/%2E%2E/server/config.py",
+    "/static/..%2f..%2fserver/config.py",
+    "/static/..%5c..%5cserver%5cconfig.py",
+    "/static/%252e%252e/%252e%252e/server/config.py",
+]
+SECRET_LOOKING = b"def load_config"  # a line of server/config.py
+
+
+async def raw_get(host: str, port: int, target: str) -> tuple[int, bytes]:
+    """A request line sent as written: an HTTP client library would tidy the `..` away."""
+    reader, writer = await asyncio.open_connection(host, port)
+    writer.write(f"GET {target} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n".encode())
+    await writer.drain()
+    response = await reader.read()
+    writer.close()
+    await writer.wait_closed()
+    return int(response.split(b" ", 2)[1]), response
+
+
+@pytest.mark.parametrize("target", TRAVERSALS)
+async def test_static_does_not_escape_its_folder(client: TestClient, target: str) -> None:
+    status, response = await raw_get(client.host, client.port, target)
+    assert status in (400, 403, 404), response[:200]
+    assert SECRET_LOOKING not in response
+
+
+async def test_the_traversal_probe_sees_a_leak_when_there_is_one(aiohttp_client: Any) -> None:
+    """The check above can fail: against a server that does serve files by path, it sees the file."""
+
+    async def careless(request: web.Request) -> web.FileResponse:  # joins the path, checks nothing
+        return web.FileResponse(PAGES_DIR / "static" / request.match_info["tail"])
+
+    app = web.Application()
+    app.router.add_get("/static/{tail:.*}", careless)
+    leaky = await aiohttp_client(app)
+    status, response = await raw_get(leaky.host, leaky.port, TRAVERSALS[0])
+    assert status == 200 and SECRET_LOOKING in response
 
 
 def test_no_page_uses_an_html_sink() -> None:

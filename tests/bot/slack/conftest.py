@@ -10,6 +10,7 @@ import pytest
 from aiohttp.test_utils import TestClient
 from slack_sdk.signature import SignatureVerifier
 
+from server.app import SLACK
 from tests.conftest import ClientFactory
 from tests.fakes.slack_api import BOT_USER_ID, TEAM_ID, FakeSlack, slack_user
 
@@ -39,7 +40,9 @@ def slack_client(fake_slack: FakeSlack, make_client: ClientFactory):  # fake fir
             "slack__moderation_channel": MOD_CHANNEL, "slack__moderators": [MOD, MOD2],
             "slack__socket_ping_seconds": 1, **overrides,
         }
-        return await make_client(**settings)
+        client = await make_client(**settings)
+        client.app[SLACK].cards.notice_hold = 0  # no undo in these tests: tell senders at once
+        return client
 
     return factory
 

@@ -260,3 +260,18 @@ async def test_garbage_bodies_are_4xx_never_500(slack_client) -> None:
         resp = await client.post("/slack/events", data=raw, headers={"Content-Type": kind})
         assert 400 <= resp.status < 500, (raw[:20], resp.status)
     assert (await client.get("/healthz")).status == 200
+
+
+async def test_an_undo_puts_the_buttons_back_on_the_slack_card(slack_client, fake_slack: FakeSlack) -> None:
+    client = await slack_client()
+    status, _ = await post_command(client, command_body("undo me"))
+    assert status == 200
+    ts, card = await card_for(fake_slack, "undo me")
+    [item] = await pending(client)
+    await client.post(f"/api/barrages/{item['id']}/reject", json={"moderator": "Wendy"}, headers=AUTH)
+    closed = (await fake_slack.wait_for("chat.update", ts=ts))[0].params
+    assert all(b["type"] != "actions" for b in closed["blocks"])
+    assert (await client.post(f"/api/barrages/{item['id']}/undo", headers=AUTH)).status == 200
+    reopened = (await fake_slack.wait_for("chat.update", count=2, ts=ts))[1].params
+    assert [b["value"] for b in buttons(reopened)] == [b["value"] for b in buttons(card)]
+    assert "Rejected" not in json.dumps(reopened["blocks"], ensure_ascii=False)

@@ -39,6 +39,7 @@ def tg_client(fake_tg: FakeTelegram, make_client: ClientFactory):  # fake first:
         client = await make_client(**settings)
         client.fake_tg = fake_tg  # type: ignore[attr-defined]  # polling tests deliver through it
         await client.app[TELEGRAM].ready.wait()
+        client.app[TELEGRAM].cards.notice_hold = 0  # undo tests set it back
         return client
 
     return factory

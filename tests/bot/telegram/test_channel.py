@@ -247,6 +247,51 @@ async def test_concurrent_double_press_makes_one_decision(
     stream.close()
 
 
+async def test_the_same_moderator_pressing_twice_is_not_told_off(tg_client, fake_tg: FakeTelegram) -> None:
+    client = await tg_client()
+    await send_text(client, fake_tg, "press press")
+    card = await card_for(fake_tg, "press press")
+    data = buttons(card)[0]["callback_data"]
+    for _ in range(2):
+        press = press_update(fake_tg.next_update_id(), MOD, data, chat_id=MOD_CHAT,
+                             message_id=card["message_id"])
+        assert await deliver(client, press) == 200
+    answers = [c.params["text"] for c in await fake_tg.wait_for("answerCallbackQuery", count=2)]
+    assert answers == ["✅ Approved", "✅ Approved"]
+
+
+async def test_an_undo_gives_the_card_its_buttons_back_and_the_sender_hears_the_final_word(
+    tg_client, fake_tg: FakeTelegram
+) -> None:
+    client = await tg_client()
+    client.app[TELEGRAM].cards.notice_hold = 5.0  # the real hold is 11 s; long enough for these steps
+    await send_text(client, fake_tg, "approve, undo, reject")
+    card = await card_for(fake_tg, "approve, undo, reject")
+    key = (MOD_CHAT, card["message_id"])
+    approve, reject = (b["callback_data"] for b in buttons(card))
+    press = press_update(fake_tg.next_update_id(), MOD, approve, chat_id=MOD_CHAT, message_id=key[1])
+    assert await deliver(client, press) == 200
+    closed = (await fake_tg.wait_for("editMessageText"))[0].params
+    assert "Approved by Mod One" in closed["text"] and "reply_markup" not in closed
+    [item] = (await (await client.get("/api/barrages?status=approved", headers=AUTH)).json())["items"]
+
+    resp = await client.post(f"/api/barrages/{item['id']}/undo", json={"moderator": "Wendy"}, headers=AUTH)
+    assert resp.status == 200
+    reopened = (await fake_tg.wait_for("editMessageText", count=2))[1].params
+    assert reopened["message_id"] == str(key[1]) and "Approved" not in reopened["text"]
+    assert [b["callback_data"] for b in buttons(fake_tg.messages[key])] == [approve, reject]
+
+    press = press_update(fake_tg.next_update_id(), MOD, reject, chat_id=MOD_CHAT, message_id=key[1])
+    assert await deliver(client, press) == 200  # the same card decides again
+    answers = [c.params["text"] for c in await fake_tg.wait_for("answerCallbackQuery", count=2)]
+    assert answers == ["✅ Approved", "❌ Rejected"]
+    final = (await fake_tg.wait_for("editMessageText", count=3))[2].params
+    assert "Rejected by Mod One" in final["text"] and "reply_markup" not in fake_tg.messages[key]
+    told = await replies_to(fake_tg, ANN["id"], 2)  # the receipt, then one outcome: the final one
+    assert "waiting for a moderator" in told[0] and "not approved" in told[1]
+    assert len(fake_tg.called("sendMessage", chat_id=MOD_CHAT)) == 1  # the card came back, not a new one
+
+
 @BOTH_MODES
 async def test_a_web_decision_edits_the_telegram_card(mode: str, tg_client, fake_tg: FakeTelegram) -> None:
     client = await tg_client(mode)
