@@ -73,6 +73,7 @@ class ServerConfig:
 @dataclass(frozen=True)
 class DatabaseConfig:
     url: str = "sqlite+aiosqlite:///barrage.db"
+    sqlite_synchronous: str = "normal"
 
 
 @dataclass(frozen=True)
@@ -315,6 +316,9 @@ def _check_database(config: Config) -> None:
         raise ConfigError(
             "database.url: must start with sqlite+aiosqlite:// or postgresql+asyncpg://"
         )
+    if config.database.sqlite_synchronous not in ("normal", "full"):
+        raise ConfigError('database.sqlite_synchronous: must be "normal" or "full", '
+                          f"got {config.database.sqlite_synchronous!r}")
 
 
 def _check_bus(config: Config) -> None:

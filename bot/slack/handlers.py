@@ -28,14 +28,15 @@ from bot.slack.render import (
     parse_button_value,
     strip_mentions,
 )
-from server.core.errors import AlreadyDecided, InvalidInput, NotFound, RateLimited
+from server.core.errors import AlreadyDecided, InvalidInput, NotFound, RateLimited, Unavailable
 from server.core.model import Source
 from server.core.service import Submission
+from server.logs import limit_repeats
 
 if TYPE_CHECKING:
     from bot.slack.channel import SlackChannel
 
-logger = logging.getLogger(__name__)
+logger = limit_repeats(logging.getLogger(__name__))
 
 NOT_FOR_YOU = "`/barrage-admin` is for moderators."
 
@@ -107,7 +108,7 @@ class Handlers:
         )
         try:
             receipt = await self.service.submit(submission)
-        except (InvalidInput, RateLimited) as exc:
+        except (InvalidInput, RateLimited, Unavailable) as exc:
             return refusal_text(exc), True
         return receipt_text(receipt.barrage.status), receipt.created
 
@@ -129,6 +130,8 @@ class Handlers:
             self.channel.cards.wake("close")  # make sure this card shows the verdict too
         except NotFound:
             await _ephemeral(respond, BARRAGE_GONE)
+        except Unavailable as exc:
+            await _ephemeral(respond, sentence(str(exc)))
 
     async def admin_command(self, ack: Any, body: dict[str, Any]) -> None:
         if not await self.channel.moderators.allows(body.get("user_id", "")):

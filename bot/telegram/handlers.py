@@ -28,15 +28,16 @@ from bot.messages import (
     stats_text,
 )
 from bot.telegram.render import HELP, REPLY_EMPTY_COMMAND, ReplyTo, full_name, parse_callback
-from server.core.errors import AlreadyDecided, InvalidInput, NotFound, RateLimited
+from server.core.errors import AlreadyDecided, InvalidInput, NotFound, RateLimited, Unavailable
 from server.core.model import Source, Verdict
 from server.core.policy import COLOR_PRESETS
 from server.core.service import Submission
+from server.logs import limit_repeats
 
 if TYPE_CHECKING:
     from bot.telegram.channel import TelegramChannel
 
-logger = logging.getLogger(__name__)
+logger = limit_repeats(logging.getLogger(__name__))
 
 Context = ContextTypes.DEFAULT_TYPE
 NOT_FOR_YOU = "This command is for moderators, in the moderators' chat."
@@ -89,7 +90,7 @@ class Handlers:
         color, body = split_color(text)
         try:
             receipt = await self.service.submit(_submission(message, user, body, color))
-        except (InvalidInput, RateLimited) as exc:
+        except (InvalidInput, RateLimited, Unavailable) as exc:
             self._reply(message, refusal_text(exc))
             return
         if receipt.created:  # a redelivered update was answered the first time
@@ -114,6 +115,9 @@ class Handlers:
             return
         except NotFound:
             await query.answer(BARRAGE_GONE, show_alert=True)
+            return
+        except Unavailable as exc:
+            await query.answer(sentence(str(exc)), show_alert=True)
             return
         await query.answer("✅ Approved" if verdict is Verdict.APPROVE else "❌ Rejected")
 

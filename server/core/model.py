@@ -50,6 +50,10 @@ class EventKind(StrEnum):
     MODE = "mode"
 
 
+# Ids are PostgreSQL `integer`s: anything larger names nothing, and must never reach a
+# query (asyncpg refuses to bind it). Every id from outside is checked against this.
+MAX_ID = 2**31 - 1
+
 PUBLIC_FIELDS = ("id", "text", "author", "color", "size", "source", "created_at")
 
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import regex
 
 from server.core.errors import InvalidInput, RateLimited
-from server.core.model import Size
+from server.core.model import MAX_ID, Size
 
 # Explicit bidi embeddings, overrides and isolates: they let a comment reorder
 # the text around it (the "Trojan Source" trick), so they never reach a screen.
@@ -144,6 +144,14 @@ def grapheme_count(text: str) -> int:
 def is_ascii_number(raw: str, max_digits: int) -> bool:
     """0-9 only: str.isdigit() also accepts "²" and "٣", which int() refuses."""
     return 0 < len(raw) <= max_digits and raw.isascii() and raw.isdigit()
+
+
+def parse_id(raw: object) -> int | None:
+    """A database id from outside (a URL, a button): 1 to MAX_ID in ASCII digits, else None."""
+    if not isinstance(raw, str) or not is_ascii_number(raw, 10):
+        return None
+    value = int(raw)
+    return value if 1 <= value <= MAX_ID else None
 
 
 def normalize_color(raw: str | None) -> str:

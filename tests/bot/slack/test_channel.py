@@ -6,6 +6,7 @@ import asyncio
 import json
 from urllib.parse import urlencode
 
+import pytest
 from aiohttp.test_utils import TestClient
 
 from bot.messages import BARRAGE_GONE, BUTTON_GONE
@@ -260,3 +261,57 @@ async def test_garbage_bodies_are_4xx_never_500(slack_client) -> None:
         resp = await client.post("/slack/events", data=raw, headers={"Content-Type": kind})
         assert 400 <= resp.status < 500, (raw[:20], resp.status)
     assert (await client.get("/healthz")).status == 200
+
+
+MALFORMED_SIGNED = [
+    (b"null", "application/json"),
+    (b"5", "application/json"),
+    (b"1e999", "application/json"),
+    (b'"text"', "application/json"),
+    (b"[1, 2]", "application/json"),
+    (b"[]", "application/json"),
+    (b"true", "application/json"),
+    (b"payload=null", "application/x-www-form-urlencoded"),
+    (b"payload=5", "application/x-www-form-urlencoded"),
+    (b"payload=%5B%5D", "application/x-www-form-urlencoded"),
+    (b"payload=%22x%22", "application/x-www-form-urlencoded"),
+    (b"payload=%7B%22type%22%3A5%7D", "application/x-www-form-urlencoded"),
+    (b"payload=%7B%22type%22%3A%22block_actions%22%2C%22actions%22%3A5%7D",
+     "application/x-www-form-urlencoded"),
+    (b'{"type": "event_callback", "event": 5}', "application/json"),
+    (b'{"type": "event_callback", "event": {"type": 5}}', "application/json"),
+    (b"command=5&text=x", "application/x-www-form-urlencoded"),
+]
+
+
+async def test_malformed_signed_bodies_are_4xx_without_a_traceback(
+    slack_client, fake_slack: FakeSlack, caplog
+) -> None:
+    """Correctly signed but not a Slack payload: a 4xx (or a harmless 200), never a 500."""
+    client = await slack_client()
+    for raw, kind in MALFORMED_SIGNED:
+        resp = await client.post("/slack/events", data=raw, headers=signed(raw.decode(), kind))
+        assert resp.status < 500, (raw, resp.status, await resp.text())
+    assert not [r for r in caplog.records if r.exc_info], [r.getMessage() for r in caplog.records]
+    assert (await client.get("/healthz")).status == 200
+
+
+@pytest.mark.parametrize("headers", [
+    {"X-Slack-Request-Timestamp": "abc"},
+    {"X-Slack-Request-Timestamp": "9" * 400},
+    {"X-Slack-Request-Timestamp": "-1"},
+    {"X-Slack-Request-Timestamp": "1e9"},
+    {"X-Slack-Request-Timestamp": "١٢٣"},
+    {"X-Slack-Signature": "v0=é"},
+    {"X-Slack-Signature": "v0=\u2603" * 10},
+    {"X-Slack-Signature": ""},
+])
+async def test_hostile_signature_headers_are_401(slack_client, caplog, headers: dict[str, str]) -> None:
+    client = await slack_client()
+    raw = urlencode(command_body("sneaky"))
+    sent = {**signed(raw, "application/x-www-form-urlencoded"), **headers}
+    resp = await client.post("/slack/events", data=raw.encode(),
+                             headers={k: v.encode("utf-8").decode("latin-1") for k, v in sent.items()})
+    assert resp.status in (400, 401), await resp.text()
+    assert not [r for r in caplog.records if r.exc_info], [r.getMessage() for r in caplog.records]
+    assert await pending(client) == []
