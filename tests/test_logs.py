@@ -6,7 +6,7 @@ import logging
 
 import pytest
 
-from server.logs import RepeatFilter
+from server.logs import RedactingFilter, RepeatFilter, configure_logging
 
 
 def records(handler_logger: logging.Logger, caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
@@ -49,3 +49,53 @@ def test_the_next_window_reports_what_was_suppressed(caplog: pytest.LogCaptureFi
         logger.removeFilter(repeat)
     assert [r.getMessage() for r in records(logger, caplog)] == [
         "boom", "boom [4 similar lines suppressed in the last minute]"]
+
+
+BOT_TOKEN = "110201543:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw"
+
+
+def redacted_line(redactor: RedactingFilter, *args: object, exc: BaseException | None = None) -> str:
+    record = logging.LogRecord("t", logging.ERROR, __file__, 1, args[0], args[1:] or None,
+                               (type(exc), exc, exc.__traceback__) if exc else None)
+    assert redactor.filter(record)
+    return logging.Formatter().format(record)
+
+
+def test_token_shapes_are_masked_in_message_args_and_traceback() -> None:
+    redactor = RedactingFilter()
+    line = redacted_line(redactor, "GET https://api.telegram.org/bot%s/getUpdates", BOT_TOKEN)
+    assert BOT_TOKEN not in line and "AAHdq" not in line and "/bot[redacted]/getUpdates" in line
+    assert "xoxb-" not in redacted_line(redactor, "token %s", "xoxb-1234-5678-abcdefABCDEF")
+    assert "xapp-1-A0" not in redacted_line(redactor, "xapp-1-A0123-456-abcdef")
+    assert "xoxp-" not in redacted_line(redactor, "user token xoxp-99-88-ff")
+    try:
+        raise RuntimeError(f"failed: http://127.0.0.1:1/bot{BOT_TOKEN}/getMe")
+    except RuntimeError as exc:
+        line = redacted_line(redactor, "boom", exc=exc)
+    assert "Traceback" in line and BOT_TOKEN not in line
+
+
+def test_configured_secrets_are_masked_and_short_ones_ignored() -> None:
+    redactor = RedactingFilter(["signing-secret-value", "test-admin-token", "ab"])
+    line = redacted_line(redactor, "a=%s b=%r", "signing-secret-value", {"t": "test-admin-token"})
+    assert "signing-secret" not in line and "admin-token" not in line
+    assert line.count("[redacted]") == 2
+    assert redacted_line(redactor, "about abba") == "about abba"  # a 2-character secret is not searched
+
+
+def test_the_entry_point_quiets_libraries_and_filters_every_root_handler() -> None:
+    root = logging.getLogger()
+    handler = logging.NullHandler()
+    saved = {name: logging.getLogger(name).level for name in ("httpx", "telegram", "slack_sdk")}
+    redactor = configure_logging(logging.DEBUG, handler)
+    try:
+        assert redactor in handler.filters and all(redactor in h.filters for h in root.handlers)
+        assert logging.getLogger("httpx").getEffectiveLevel() == logging.WARNING
+        assert logging.getLogger("telegram.ext.Application").getEffectiveLevel() == logging.INFO
+        assert logging.getLogger("slack_sdk.web.async_base_client").getEffectiveLevel() == logging.INFO
+    finally:
+        root.removeHandler(handler)
+        for each in root.handlers:
+            each.removeFilter(redactor)
+        for name, level in saved.items():
+            logging.getLogger(name).setLevel(level)

@@ -99,6 +99,10 @@ class SlackChannel:
             client=self.client,
             signing_secret=self.config.signing_secret.reveal() or None,
             request_verification_enabled=self.config.mode == "http",
+            # Without a logger Bolt copies the root logger's level onto its own at
+            # creation, so the entry point could not keep its payload dumps at bay
+            # (server/logs.py QUIET); with one, Bolt's loggers inherit "slack_bolt"'s.
+            logger=logging.getLogger("slack_bolt.AsyncApp"),
         )
         self.moderators = slack_moderators(self.client, self.config)
         self.names = Names(self.client)

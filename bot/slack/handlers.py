@@ -157,11 +157,22 @@ class Handlers:
             return refusal_text(exc)
 
     async def error(self, error: Exception, body: dict[str, Any]) -> None:
-        logger.error("slack listener failed on %s", body.get("type"), exc_info=error)
+        # By kind and id only: the body holds the sender's text and names.
+        logger.error("slack listener failed on %s", describe(body), exc_info=error)
 
     def _help(self) -> str:
         join = f" ({self.channel.join_text})" if self.channel.join_text else ""
         return HELP.format(join=join)
+
+
+def describe(body: object) -> str:
+    """"event_callback message Ev123": enough to find it, nothing a participant wrote."""
+    if not isinstance(body, dict):
+        return type(body).__name__
+    event = body.get("event") if isinstance(body.get("event"), dict) else {}
+    parts = (body.get("type") or body.get("command"), event.get("type"),
+             body.get("event_id") or body.get("trigger_id"))
+    return " ".join(str(p)[:40] for p in parts if p) or "unknown"
 
 
 async def _say(ack: Any, text: str) -> None:

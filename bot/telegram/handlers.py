@@ -152,7 +152,8 @@ class Handlers:
             self._reply(update.effective_message, await self.channel.cards.repost_pending())
 
     async def error(self, update: object, context: Context) -> None:
-        logger.error("telegram handler failed on %r", update, exc_info=context.error)
+        # By id and kind only: an Update's repr holds the sender's text and name.
+        logger.error("telegram handler failed on %s", describe(update), exc_info=context.error)
 
     async def _operator(self, update: Update) -> bool:
         message, user = update.effective_message, update.effective_user
@@ -165,6 +166,14 @@ class Handlers:
     def _reply(self, message: Message | None, text: str) -> None:
         if message is not None:
             self.channel.reply(message.chat_id, message.message_id, text)
+
+
+def describe(update: object) -> str:
+    """"update 17 (callback_query)": enough to find it, nothing a participant wrote."""
+    if not isinstance(update, Update):
+        return type(update).__name__
+    kinds = [name for name in Update.ALL_TYPES if getattr(update, name, None) is not None]
+    return f"update {update.update_id} ({', '.join(kinds) or 'unknown'})"
 
 
 def _submission(message: Message, user: User, text: str, color: str | None) -> Submission:

@@ -315,3 +315,11 @@ async def test_hostile_signature_headers_are_401(slack_client, caplog, headers: 
     assert resp.status in (400, 401), await resp.text()
     assert not [r for r in caplog.records if r.exc_info], [r.getMessage() for r in caplog.records]
     assert await pending(client) == []
+
+
+async def test_an_encoded_body_is_415(slack_client, caplog) -> None:
+    client = await slack_client()
+    raw = urlencode(command_body("squeezed"))
+    headers = {**signed(raw, "application/x-www-form-urlencoded"), "Content-Encoding": "gzip"}
+    assert (await client.post("/slack/events", data=raw, headers=headers)).status == 415
+    assert not [r for r in caplog.records if r.exc_info] and await pending(client) == []

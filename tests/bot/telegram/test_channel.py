@@ -438,3 +438,12 @@ async def test_a_long_profile_name_is_shortened_not_refused(tg_client, fake_tg: 
     await card_for(fake_tg, "hello from a long name")
     [item] = await pending(client)
     assert item["author"] == "Bartholomew-Alexander Fitzgerald"[:32]
+
+
+async def test_an_encoded_update_is_415(tg_client, fake_tg: FakeTelegram, caplog) -> None:
+    client = await tg_client()
+    update = message_update(fake_tg.next_update_id(), ANN, "squeezed")
+    headers = {**HOOK, "Content-Encoding": "deflate"}
+    resp = await client.post("/telegram/webhook", json=update, headers=headers)
+    assert resp.status == 415
+    assert not [r for r in caplog.records if r.exc_info] and await pending(client) == []
