@@ -16,6 +16,7 @@ from tests.bot.slack.conftest import (
     MOD2,
     MOD_CHANNEL,
     STRANGER,
+    command_answer,
     command_body,
     event_body,
     post_command,
@@ -52,9 +53,8 @@ async def test_full_flow_command_card_press_stream_sender(slack_client, fake_sla
     stream = await client.get("/stream")
     await next_block(stream)
 
-    status, reply = await post_command(client, command_body("Hello from Slack"))
-    assert status == 200 and "waiting for a moderator" in reply["text"]
-    assert reply.get("response_type", "ephemeral") == "ephemeral"
+    reply = await command_answer(client, fake_slack, command_body("Hello from Slack"))
+    assert "waiting for a moderator" in reply
     ts, card = await card_for(fake_slack, "Hello from Slack")
     assert "from Ann Lee" in json.dumps(card["blocks"]), card["blocks"][1]
     approve, reject = buttons(card)
@@ -148,11 +148,12 @@ async def test_a_retried_event_makes_one_barrage(slack_client, fake_slack: FakeS
     assert len(fake_slack.called("chat.postMessage", channel=MOD_CHANNEL)) == 1
 
 
-async def test_a_double_submitted_command_makes_one_barrage(slack_client) -> None:
+async def test_a_double_submitted_command_makes_one_barrage(slack_client, fake_slack: FakeSlack) -> None:
     client = await slack_client()
     body = command_body("double enter", trigger="same-trigger")
-    replies = await asyncio.gather(post_command(client, body), post_command(client, body))
-    assert all(status == 200 for status, _ in replies)
+    replies = await asyncio.gather(command_answer(client, fake_slack, body),
+                                   command_answer(client, fake_slack, body))
+    assert all("waiting for a moderator" in reply for reply in replies)  # both answered, once stored
     assert len(await pending(client)) == 1
 
 
@@ -165,12 +166,13 @@ async def test_429_on_card_is_retried(slack_client, fake_slack: FakeSlack) -> No
     assert len([m for (c, _), m in fake_slack.messages.items() if c == MOD_CHANNEL]) == 1
 
 
-async def test_bad_input_gets_an_ephemeral_and_stores_nothing(slack_client) -> None:
+async def test_bad_input_gets_an_ephemeral_and_stores_nothing(slack_client, fake_slack: FakeSlack) -> None:
     client = await slack_client()
-    for text in ("", "x" * 101, "#00ff00 \u202e\u2066"):
-        status, reply = await post_command(client, command_body(text, trigger=f"t{len(text)}"))
-        assert status == 200
-        assert "Not sent" in reply["text"] or "Add your message" in reply["text"]
+    status, reply = await post_command(client, command_body(""))
+    assert status == 200 and "Add your message" in reply["text"]  # no slow call: in the ack
+    for text in ("x" * 101, "#00ff00 \u202e\u2066", "\u200b\u3164"):
+        answer = await command_answer(client, fake_slack, command_body(text, trigger=f"t{len(text)}"))
+        assert "Not sent" in answer
     assert await pending(client) == []
 
 
@@ -178,15 +180,14 @@ async def test_admin_command(slack_client, fake_slack: FakeSlack) -> None:
     client = await slack_client()
     await post_command(client, command_body("waiting one"))
     await card_for(fake_slack, "waiting one")
-    _, refused = await post_command(client, command_body("mode off", user=STRANGER, command="/barrage-admin"))
-    assert "for moderators" in refused["text"]
-    _, stats = await post_command(client, command_body("stats", user=MOD, command="/barrage-admin"))
-    assert "Pending: 1" in stats["text"]
-    _, repost = await post_command(client, command_body("pending", user=MOD, command="/barrage-admin"))
-    assert "Re-posting 1" in repost["text"]
+    def admin(text: str, user: str = MOD) -> dict[str, str]:
+        return command_body(text, user=user, command="/barrage-admin", trigger=f"t-{text}-{user}")
+
+    assert "for moderators" in await command_answer(client, fake_slack, admin("mode off", STRANGER))
+    assert "Pending: 1" in await command_answer(client, fake_slack, admin("stats"))
+    assert "Re-posting 1" in await command_answer(client, fake_slack, admin("pending"))
     await fake_slack.wait_for("chat.postMessage", count=2, channel=MOD_CHANNEL)
-    _, mode = await post_command(client, command_body("mode off", user=MOD, command="/barrage-admin"))
-    assert "now off" in mode["text"]
+    assert "now off" in await command_answer(client, fake_slack, admin("mode off"))
     assert (await (await client.get("/api/mode", headers=AUTH)).json())["mode"] == "off"
 
 
@@ -218,8 +219,10 @@ async def test_socket_mode_end_to_end_with_a_forced_reconnect(slack_client, fake
     stream = await client.get("/stream")
     await next_block(stream)
 
-    ack = await fake_slack.envelope("slash_commands", command_body("over the socket"), "env-1")
-    assert "waiting for a moderator" in ack["payload"]["text"]
+    body = command_body("over the socket", response_url=fake_slack.response_url("sock"))
+    ack = await fake_slack.envelope("slash_commands", body, "env-1")
+    assert ack["payload"]["text"] == "⏳ Sending…"
+    assert "waiting for a moderator" in (await fake_slack.answer_at("sock"))["text"]
     ts, card = await card_for(fake_slack, "over the socket")
 
     await fake_slack.ask_to_reconnect()
@@ -323,3 +326,45 @@ async def test_an_encoded_body_is_415(slack_client, caplog) -> None:
     headers = {**signed(raw, "application/x-www-form-urlencoded"), "Content-Encoding": "gzip"}
     assert (await client.post("/slack/events", data=raw, headers=headers)).status == 415
     assert not [r for r in caplog.records if r.exc_info] and await pending(client) == []
+
+
+async def test_a_slow_web_api_never_delays_the_ack(slack_client, fake_slack: FakeSlack) -> None:
+    """users.info and conversations.members take 5 s: the ack still comes back while they are
+    held, and the real answer follows at the response_url."""
+    fake_slack.delays = {"users.info": 5.0, "conversations.members": 5.0}
+    fake_slack.channel_members = [MOD]
+    client = await slack_client(slack__moderators=[])
+    body = command_body("patience please", user=STRANGER, response_url=fake_slack.response_url("c1"))
+    status, ack = await post_command(client, body)
+    assert status == 200 and "Sending" in ack["text"] and ack["response_type"] == "ephemeral"
+    await fake_slack.wait_for("users.info")
+    assert fake_slack.held["users.info"] == 1  # still holding the slow call: the ack came first
+    [answer] = await fake_slack.wait_for_response()
+    assert "waiting for a moderator" in answer["text"] and answer["response_type"] == "ephemeral"
+
+    body = command_body("stats", user=MOD, command="/barrage-admin", trigger="t-admin",
+                        response_url=fake_slack.response_url("c2"))
+    status, ack = await post_command(client, body)
+    assert status == 200 and "Working" in ack["text"]
+    assert fake_slack.held["conversations.members"] == 1
+    fake_slack.release()
+    answers = await fake_slack.wait_for_response(2)
+    assert "Pending: 1" in answers[1]["text"]
+
+
+async def test_the_sender_is_team_and_user(slack_client, fake_slack: FakeSlack) -> None:
+    """Slack user ids are unique per workspace: the rate limit counts slack:<team>:<user>."""
+    client = await slack_client(moderation__max_per_minute=1)
+
+    async def dm(n: int, team: str) -> str:
+        channel = f"D{n}"
+        event = {"type": "message", "channel": channel, "user": ANN, "text": f"hello {n}",
+                 "ts": f"50{n}.000001", "channel_type": "im", "event_ts": f"50{n}.000001"}
+        assert await post_event(client, dict(event_body(event, f"EvT{n}"), team_id=team)) == 200
+        return (await fake_slack.wait_for("chat.postMessage", channel=channel))[0].params["text"]
+
+    assert "waiting" in await dm(1, "T0001")
+    assert "waiting" in await dm(2, "T0OTHER")  # the same user id in another workspace
+    assert "slow down" in await dm(3, "T0001")
+    command = dict(command_body("cmd", trigger="a3"), team_id="T0OTHER")
+    assert "slow down" in await command_answer(client, fake_slack, command)

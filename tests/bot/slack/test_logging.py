@@ -13,9 +13,9 @@ from tests.bot.slack.conftest import (
     BOT_TOKEN,
     MOD,
     SIGNING_SECRET,
+    command_answer,
     command_body,
     event_body,
-    post_command,
     post_event,
     post_press,
     press_payload,
@@ -41,8 +41,7 @@ async def test_http_flow_at_debug_logs_no_secret_and_no_text(
     client = await slack_client()
     assert debug_log.redactor is not None
     debug_log.redactor.add(secrets_of(client.app[CONFIG]))
-    status, _ = await post_command(client, command_body(PRIVATE))
-    assert status == 200
+    assert "waiting" in await command_answer(client, fake_slack, command_body(PRIVATE))
     ts, card = await card_for(fake_slack, PRIVATE)
     approve = buttons(card)[0]
     press = press_payload(MOD, approve["action_id"], approve["value"], fake_slack.response_url(), ts)
@@ -66,8 +65,9 @@ async def test_socket_mode_flow_at_debug_logs_no_secret_and_no_text(
     assert debug_log.redactor is not None
     debug_log.redactor.add(secrets_of(client.app[CONFIG]))
     await fake_slack.wait_for_socket()
-    ack = await fake_slack.envelope("slash_commands", command_body(PRIVATE), "env-log-1")
-    assert "waiting" in ack["payload"]["text"]
+    body = command_body(PRIVATE, response_url=fake_slack.response_url("log"))
+    await fake_slack.envelope("slash_commands", body, "env-log-1")
+    assert "waiting" in (await fake_slack.answer_at("log"))["text"]
     ts, card = await card_for(fake_slack, PRIVATE)
     approve = buttons(card)[0]
     press = press_payload(MOD, approve["action_id"], approve["value"], fake_slack.response_url(), ts)
