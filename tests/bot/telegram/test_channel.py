@@ -418,6 +418,7 @@ async def test_telegram_outage_never_blocks_the_web(fake_tg: FakeTelegram, make_
         telegram__api_base_url=fake_tg.base_url,
         telegram__moderator_chat_id=MOD_CHAT,
         telegram__moderators=[MODERATOR],
+        server__public_url="https://wall.example.org",
     )
     assert not client.app[TELEGRAM].ready.is_set()
     for i in range(7):
