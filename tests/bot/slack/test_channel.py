@@ -142,10 +142,16 @@ async def test_a_retried_event_makes_one_barrage(slack_client, fake_slack: FakeS
     retry = {"X-Slack-Retry-Num": "1", "X-Slack-Retry-Reason": "http_timeout"}
     assert await post_event(client, event_body(dm, "EvR"), **retry) == 200
     await card_for(fake_slack, "once please")
-    await asyncio.sleep(0.3)
-    assert len(await pending(client)) == 1
+    # A later DM, fully handled (reply and card), instead of a pause: cards are posted in id
+    # order, so a card or reply for the retry would have come first.
+    later = {"type": "message", "channel": "DEVE", "user": STRANGER, "text": "a later one",
+             "ts": "200.000002", "channel_type": "im", "event_ts": "200.000002"}
+    assert await post_event(client, event_body(later, "EvLater")) == 200
+    await fake_slack.wait_for("chat.postMessage", channel="DEVE")
+    await card_for(fake_slack, "a later one")
+    assert [i["text"] for i in await pending(client)] == ["once please", "a later one"]
     assert len(fake_slack.called("chat.postMessage", channel="DANN")) == 1
-    assert len(fake_slack.called("chat.postMessage", channel=MOD_CHANNEL)) == 1
+    assert len(fake_slack.called("chat.postMessage", channel=MOD_CHANNEL)) == 2
 
 
 async def test_a_double_submitted_command_makes_one_barrage(slack_client, fake_slack: FakeSlack) -> None:
