@@ -83,6 +83,9 @@ class RepeatFilter(logging.Filter):
             _annotate(record, " [repeated; more like this suppressed for up to a minute]")
         return True
 
+    def reset(self) -> None:
+        self._seen.clear()
+
     def _remember(self, key: tuple[int, str], state: list[float]) -> None:
         self._seen[key] = state
         self._seen.move_to_end(key)

@@ -18,7 +18,7 @@ from aiohttp.test_utils import TestClient
 
 from server.app import create_app
 from server.config import Config, load_config
-from server.logs import QUIET, RedactingFilter, configure_logging
+from server.logs import QUIET, RedactingFilter, RepeatFilter, configure_logging
 
 ADMIN_TOKEN = "test-admin-token"
 AUTH = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
@@ -92,6 +92,15 @@ async def client(make_client: ClientFactory) -> TestClient:
 async def open_client(make_client: ClientFactory) -> TestClient:
     """Moderation off: every submission goes straight to the screen."""
     return await make_client(moderation__mode="off")
+
+
+@pytest.fixture(autouse=True)
+def fresh_log_limits() -> None:
+    """Each test starts with every rate-limited logger's count at zero."""
+    for logger in list(logging.root.manager.loggerDict.values()):
+        for each in getattr(logger, "filters", []):
+            if isinstance(each, RepeatFilter):
+                each.reset()
 
 
 class CapturedLog(logging.Handler):
