@@ -74,6 +74,7 @@ async def webhook_ingest(workdir: Path, seconds: float) -> dict[str, Any]:
     server = await start_barrage(
         workdir, mode="manual", BARRAGE_TELEGRAM_ENABLED="true", BARRAGE_TELEGRAM_TOKEN="1:bench",
         BARRAGE_TELEGRAM_MODE="webhook", BARRAGE_TELEGRAM_WEBHOOK_SECRET=secret,
+        BARRAGE_SERVER_PUBLIC_URL="http://127.0.0.1",  # webhook mode needs one; the fake takes http
         BARRAGE_TELEGRAM_API_BASE_URL=fake.base_url)
     try:
         await fake.wait_for("getMe", timeout=30)

@@ -50,7 +50,7 @@ def streams_held(port: int, token: str) -> int:
 
 async def run(streams: int) -> dict[str, float]:
     raise_fd_limit(streams * 2 + 256)
-    port, token = free_port(), "bench-token"
+    port, token = free_port(), "bench-shutdown-token"  # 16+ characters, as the config requires
     with tempfile.TemporaryDirectory() as tmp:
         env = {**os.environ, "BARRAGE_SERVER_ADMIN_TOKEN": token,
                "BARRAGE_DATABASE_URL": f"sqlite+aiosqlite:///{tmp}/bench.db"}

@@ -22,7 +22,7 @@ from server.core.service import BarrageService
 from server.ratelimit import MemoryWindows
 from server.store import SqlStore
 from server.web import api, device, pages
-from server.web.errors import error_middleware
+from server.web.errors import error_middleware, identity_bodies_only
 from server.web.fanout import Audience, FanOut
 from server.web.keys import CONFIG, COUNTERS, DEVICES, FANOUT, HEALTH, SERVICE, WINDOWS
 from server.web.stream import screen_stream
@@ -37,7 +37,11 @@ MAX_BODY_BYTES = 64 * 1024
 
 
 def create_app(config: Config) -> web.Application:
-    app = web.Application(middlewares=[error_middleware], client_max_size=MAX_BODY_BYTES)
+    app = web.Application(
+        middlewares=[error_middleware, identity_bodies_only], client_max_size=MAX_BODY_BYTES,
+        # Bodies reach us as sent; identity_bodies_only refuses encoded ones (see errors.py).
+        handler_args={"auto_decompress": False},
+    )
     app[CONFIG] = config
     app[HEALTH] = {}
     app[COUNTERS] = Counter()
@@ -61,13 +65,15 @@ def create_app(config: Config) -> web.Application:
 
 
 async def _store(app: web.Application) -> AsyncIterator[None]:
-    store = SqlStore.from_url(app[CONFIG].database.url)
+    database = app[CONFIG].database
+    store = SqlStore.from_url(database.url, database.sqlite_synchronous)
     try:
         await store.create_schema()
     except BaseException:
         await store.close()
         raise
     app[STORE] = store
+    app[HEALTH]["database"] = store.health
     yield
     await store.close()
 

@@ -16,6 +16,7 @@ from aiohttp import web
 
 from server.app import create_app
 from server.config import Config, ConfigError, Secret, load_config, warn_about_file_secrets
+from server.logs import configure_logging, secrets_of
 
 logger = logging.getLogger(__name__)
 
@@ -93,14 +94,14 @@ def _use_uvloop() -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
+    redactor = configure_logging()
     args = parse_args(sys.argv[1:] if argv is None else argv)
     try:
         config, minted = build_config(args)
     except ConfigError as exc:
         print(f"barrage: config error: {exc}", file=sys.stderr)
         return 2
+    redactor.add(secrets_of(config))
     warn_about_file_secrets(config_path(args))
     _use_uvloop()
     web.run_app(

@@ -27,6 +27,10 @@ SECRET_KEYS = {
 }
 # Lists whose items must be numbers (env values arrive as "1,2,3").
 INT_LISTS = {"telegram.moderators"}
+# Lists whose items must be strings: a Slack id such as U0123 is never a number, and
+# an integer there would silently never match anyone.
+STR_LISTS = {"slack.moderators"}
+MIN_ADMIN_TOKEN = 16
 
 
 class ConfigError(ValueError):
@@ -73,6 +77,7 @@ class ServerConfig:
 @dataclass(frozen=True)
 class DatabaseConfig:
     url: str = "sqlite+aiosqlite:///barrage.db"
+    sqlite_synchronous: str = "normal"
 
 
 @dataclass(frozen=True)
@@ -234,7 +239,11 @@ def _coerce(name: str, value: Any, default: Any) -> Any:
         return _coerce_number(name, value, type(default))
     if isinstance(default, list):
         items = _coerce_list(name, value)
-        return [_list_int(name, item) for item in items] if name in INT_LISTS else items
+        if name in INT_LISTS:
+            return [_list_int(name, item) for item in items]
+        if name in STR_LISTS and not all(isinstance(item, str) for item in items):
+            raise ConfigError(f'{name}: items must be strings such as "U0123ABCD", got {items!r}')
+        return items
     if not isinstance(value, str):
         raise ConfigError(f"{name}: must be a string, got {value!r}")
     return value
@@ -304,6 +313,10 @@ def _check_server(config: Config) -> None:
         raise ConfigError("server.forwarded_hops: must be between 0 and 5")
     if not 0 <= server.port <= 65535:
         raise ConfigError(f"server.port: must be between 0 and 65535, got {server.port}")
+    token = server.admin_token.reveal()
+    if token and len(token) < MIN_ADMIN_TOKEN:
+        raise ConfigError(f"server.admin_token: must be at least {MIN_ADMIN_TOKEN} characters "
+                          "(leave it empty to have one minted at each start)")
     if server.public_url:
         parts = urlsplit(server.public_url)
         if parts.scheme not in ("http", "https") or not parts.netloc:
@@ -316,6 +329,9 @@ def _check_database(config: Config) -> None:
         raise ConfigError(
             "database.url: must start with sqlite+aiosqlite:// or postgresql+asyncpg://"
         )
+    if config.database.sqlite_synchronous not in ("normal", "full"):
+        raise ConfigError('database.sqlite_synchronous: must be "normal" or "full", '
+                          f"got {config.database.sqlite_synchronous!r}")
 
 
 def _check_bus(config: Config) -> None:
@@ -352,8 +368,10 @@ def _check_telegram(config: Config) -> None:
         raise ConfigError(f'telegram.mode: must be "polling" or "webhook", got {tg.mode!r}')
     if not tg.api_base_url.startswith(("http://", "https://")):
         raise ConfigError("telegram.api_base_url: must be an http(s) URL")
-    if tg.admin_cache_seconds < 0 or tg.poll_timeout_seconds < 0:
+    if tg.admin_cache_seconds < 0:
         raise ConfigError("telegram.admin_cache_seconds: must not be negative")
+    if tg.poll_timeout_seconds < 0:
+        raise ConfigError("telegram.poll_timeout_seconds: must not be negative")
     if not tg.enabled:
         return
     if not tg.token:
@@ -366,6 +384,17 @@ def _check_telegram(config: Config) -> None:
         # Telegram's own rule for secret_token: 1-256 of A-Z a-z 0-9 _ -
         if len(secret) > 256 or not all(c.isascii() and (c.isalnum() or c in "_-") for c in secret):
             raise ConfigError("telegram.webhook_secret: 1-256 characters of A-Z, a-z, 0-9, _ and -")
+        _check_webhook_url(config.server.public_url)
+
+
+def _check_webhook_url(public_url: str) -> None:
+    if not public_url:
+        raise ConfigError("server.public_url: required in telegram webhook mode (Telegram posts "
+                          "updates to <public_url>/telegram/webhook)")
+    if not public_url.startswith("https://"):
+        # A local test Bot API server may call http; Telegram itself only calls HTTPS.
+        logger.warning("server.public_url: %s is not https://; Telegram only delivers "
+                       "webhooks to HTTPS addresses", public_url)
 
 
 def _check_slack(config: Config) -> None:
@@ -374,8 +403,10 @@ def _check_slack(config: Config) -> None:
         raise ConfigError(f'slack.mode: must be "http" or "socket", got {slack.mode!r}')
     if not slack.api_base_url.startswith(("http://", "https://")):
         raise ConfigError("slack.api_base_url: must be an http(s) URL")
-    if not 1 <= slack.socket_ping_seconds <= 60 or slack.member_cache_seconds < 0:
+    if not 1 <= slack.socket_ping_seconds <= 60:
         raise ConfigError("slack.socket_ping_seconds: must be between 1 and 60")
+    if slack.member_cache_seconds < 0:
+        raise ConfigError("slack.member_cache_seconds: must not be negative")
     if not slack.enabled:
         return
     if not slack.bot_token:

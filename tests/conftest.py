@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import logging
 import os
 import secrets
 from collections.abc import Awaitable, Callable, Coroutine, Iterator
@@ -17,6 +18,7 @@ from aiohttp.test_utils import TestClient
 
 from server.app import create_app
 from server.config import Config, load_config
+from server.logs import QUIET, RedactingFilter, RepeatFilter, configure_logging
 
 ADMIN_TOKEN = "test-admin-token"
 AUTH = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
@@ -90,3 +92,45 @@ async def client(make_client: ClientFactory) -> TestClient:
 async def open_client(make_client: ClientFactory) -> TestClient:
     """Moderation off: every submission goes straight to the screen."""
     return await make_client(moderation__mode="off")
+
+
+@pytest.fixture(autouse=True)
+def fresh_log_limits() -> None:
+    """Each test starts with every rate-limited logger's count at zero."""
+    for logger in list(logging.root.manager.loggerDict.values()):
+        for each in getattr(logger, "filters", []):
+            if isinstance(each, RepeatFilter):
+                each.reset()
+
+
+class CapturedLog(logging.Handler):
+    """Every line as the entry point's handler would write it (message and traceback)."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.lines: list[str] = []
+        self.redactor: RedactingFilter | None = None
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(self.format(record))
+
+    def text(self) -> str:
+        return "\n".join(self.lines)
+
+
+@pytest.fixture
+def debug_log() -> Iterator[CapturedLog]:
+    """The root logger at DEBUG with logging installed exactly as `barrage serve` does
+    (configure_logging); the test adds the app's secrets with `secrets_of`."""
+    root = logging.getLogger()
+    saved_level = root.level
+    saved_levels = {name: logging.getLogger(name).level for name in QUIET}
+    handler = CapturedLog()
+    handler.redactor = configure_logging(logging.DEBUG, handler)
+    yield handler
+    root.removeHandler(handler)
+    for each in root.handlers:
+        each.removeFilter(handler.redactor)
+    root.setLevel(saved_level)
+    for name, level in saved_levels.items():
+        logging.getLogger(name).setLevel(level)

@@ -43,6 +43,22 @@ async def test_env_override_is_validated_too(tmp_path: Path) -> None:
     assert proc.returncode == 2 and b"server.port" in err
 
 
+async def test_each_validator_exits_2_naming_its_key(tmp_path: Path) -> None:
+    cases = [
+        ({"BARRAGE_SERVER_ADMIN_TOKEN": "short"}, b"server.admin_token"),
+        ({"BARRAGE_TELEGRAM_POLL_TIMEOUT_SECONDS": "-5"}, b"telegram.poll_timeout_seconds"),
+        ({"BARRAGE_SLACK_MEMBER_CACHE_SECONDS": "-5"}, b"slack.member_cache_seconds"),
+        ({"BARRAGE_SLACK_MODERATORS": "[1, 2]"}, b"slack.moderators"),
+        ({"BARRAGE_TELEGRAM_ENABLED": "true", "BARRAGE_TELEGRAM_MODE": "webhook",
+          "BARRAGE_TELEGRAM_TOKEN": "1:x", "BARRAGE_TELEGRAM_WEBHOOK_SECRET": "abc"}, b"server.public_url"),
+        ({"BARRAGE_DATABASE_SQLITE_SYNCHRONOUS": "off"}, b"database.sqlite_synchronous"),
+    ]
+    procs = [await run_cli("serve", env=env, cwd=tmp_path) for env, _ in cases]
+    for proc, (_, key) in zip(procs, cases, strict=True):
+        _, err = await asyncio.wait_for(proc.communicate(), 60)
+        assert proc.returncode == 2 and b"config error: " + key + b":" in err, err
+
+
 async def test_serve_prints_urls_serves_pages_and_stops_on_sigint(tmp_path: Path) -> None:
     port = free_port()
     env = {"BARRAGE_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'cli.db'}",

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import logging
+import re
 from pathlib import Path
 
 import pytest
@@ -17,17 +19,17 @@ def test_shipped_config_loads_and_holds_no_secret() -> None:
 
 
 def test_env_overrides_any_key() -> None:
-    env = {"BARRAGE_SERVER_ADMIN_TOKEN": "s3cret", "BARRAGE_SERVER_PORT": "9000",
+    env = {"BARRAGE_SERVER_ADMIN_TOKEN": "s3cret-long-enough", "BARRAGE_SERVER_PORT": "9000",
            "BARRAGE_MODERATION_MODE": "off", "BARRAGE_SCREEN_CROSSING_SECONDS": "12.5"}
     config = load_config(ROOT / "config.toml", env=env)
     assert config.server.port == 9000 and config.moderation.mode == "off"
     assert config.screen.crossing_seconds == 12.5
-    assert config.server.admin_token.matches("s3cret")
-    assert not config.server.admin_token.matches("s3cre")
+    assert config.server.admin_token.matches("s3cret-long-enough")
+    assert not config.server.admin_token.matches("s3cret-long-enoug")
 
 
 def test_secrets_never_print() -> None:
-    config = load_config(None, env={"BARRAGE_SERVER_ADMIN_TOKEN": "s3cret"})
+    config = load_config(None, env={"BARRAGE_SERVER_ADMIN_TOKEN": "s3cret-long-enough"})
     assert "s3cret" not in repr(config) and "s3cret" not in str(config.server.admin_token)
     assert not Secret("").matches("")
 
@@ -86,3 +88,61 @@ def test_the_per_address_backstop() -> None:
     bad = {"BARRAGE_MODERATION_MAX_PER_MINUTE_PER_ADDRESS": "-1"}
     with pytest.raises(ConfigError, match=r"moderation\.max_per_minute_per_address: must be 0"):
         load_config(None, env=bad)
+
+
+TG = "[telegram]\nenabled = true\n"
+TG_ENV = {"BARRAGE_TELEGRAM_TOKEN": "1:x", "BARRAGE_TELEGRAM_WEBHOOK_SECRET": "s"}
+
+
+@pytest.mark.parametrize(
+    ("toml", "env", "key"),
+    [
+        ("[telegram]\npoll_timeout_seconds = -1\n", {}, "telegram.poll_timeout_seconds"),
+        ("[telegram]\nadmin_cache_seconds = -1\n", {}, "telegram.admin_cache_seconds"),
+        ("[slack]\nmember_cache_seconds = -1\n", {}, "slack.member_cache_seconds"),
+        ("[slack]\nsocket_ping_seconds = 0\n", {}, "slack.socket_ping_seconds"),
+        ("", {"BARRAGE_SERVER_ADMIN_TOKEN": "x"}, "server.admin_token"),
+        ("", {"BARRAGE_SERVER_ADMIN_TOKEN": "fifteen-chars!!"}, "server.admin_token"),
+        ("[slack]\nmoderators = [12345]\n", {}, "slack.moderators"),
+        ("[slack]\nmoderators = [\"U1\", 7]\n", {}, "slack.moderators"),
+        ("", {"BARRAGE_SLACK_MODERATORS": "[1, 2]"}, "slack.moderators"),
+        (TG + 'mode = "webhook"\n', TG_ENV, "server.public_url"),
+        ('[database]\nsqlite_synchronous = "off"\n', {}, "database.sqlite_synchronous"),
+        ("", {"BARRAGE_DATABASE_SQLITE_SYNCHRONOUS": "extra"}, "database.sqlite_synchronous"),
+    ],
+)
+def test_each_message_starts_with_the_right_key(
+    tmp_path: Path, toml: str, env: dict[str, str], key: str
+) -> None:
+    path = tmp_path / "config.toml"
+    path.write_text(toml)
+    with pytest.raises(ConfigError, match="^" + re.escape(key) + ":"):
+        load_config(path, env=env)
+
+
+def test_admin_token_empty_means_mint_and_16_characters_pass() -> None:
+    assert not load_config(None, env={"BARRAGE_SERVER_ADMIN_TOKEN": ""}).server.admin_token
+    assert load_config(None, env={"BARRAGE_SERVER_ADMIN_TOKEN": "x" * 16}).server.admin_token
+
+
+def test_slack_ids_are_strings() -> None:
+    config = load_config(None, env={"BARRAGE_SLACK_MODERATORS": "U1, U2"})
+    assert config.slack.moderators == ["U1", "U2"]
+    config = load_config(None, env={}, overrides={"slack": {"moderators": ["U3"]}})
+    assert config.slack.moderators == ["U3"]
+
+
+def test_sqlite_synchronous(caplog: pytest.LogCaptureFixture) -> None:
+    assert load_config(None, env={}).database.sqlite_synchronous == "normal"
+    env = {"BARRAGE_DATABASE_SQLITE_SYNCHRONOUS": "full"}
+    assert load_config(None, env=env).database.sqlite_synchronous == "full"
+
+
+def test_webhook_without_https_is_a_warning(caplog: pytest.LogCaptureFixture) -> None:
+    env = {**TG_ENV, "BARRAGE_TELEGRAM_ENABLED": "true", "BARRAGE_TELEGRAM_MODE": "webhook"}
+    with caplog.at_level(logging.WARNING, logger="server.config"):
+        load_config(None, env={**env, "BARRAGE_SERVER_PUBLIC_URL": "https://wall.example.org"})
+        assert not caplog.records
+        load_config(None, env={**env, "BARRAGE_SERVER_PUBLIC_URL": "http://127.0.0.1:8080"})
+    [warning] = caplog.records
+    assert "server.public_url" in warning.getMessage() and "https://" in warning.getMessage()

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 
 import aiohttp
@@ -21,6 +21,7 @@ from slack_bolt.adapter.socket_mode.aiohttp import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetryHandler
+from slack_sdk.signature import SignatureVerifier
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.cards import CardSync
@@ -33,11 +34,32 @@ from bot.slack.names import Names
 from bot.slack.render import ReplyTo, card_blocks, card_fallback, verdict_blocks, verdict_fallback
 from server.config import SlackConfig
 from server.core.model import Barrage, Card, Source
+from server.core.policy import is_ascii_number
 from server.core.service import BarrageService
 
 logger = logging.getLogger(__name__)
 
 EVENTS_PATH = "/slack/events"
+# ValueError: not JSON; RecursionError: nested past the parser's depth; LookupError: an
+# unknown charset; the rest: JSON of the wrong shape.
+MALFORMED = (ValueError, RecursionError, LookupError, AttributeError, TypeError, KeyError, IndexError)
+
+
+def signed_by_slack(verifier: SignatureVerifier | None, headers: Mapping[str, str], body: bytes) -> bool:
+    """Slack's v0 signature over the raw body, within its five-minute window.
+
+    The headers are checked for shape first: slack_sdk's verifier raises on a
+    timestamp that is not an integer (or too large for a float) and on a
+    non-ASCII signature, and an unauthenticated request must never raise.
+    """
+    timestamp = headers.get("X-Slack-Request-Timestamp", "")
+    signature = headers.get("X-Slack-Signature", "")
+    if verifier is None or not is_ascii_number(timestamp, 12) or not signature.isascii():
+        return False
+    try:
+        return verifier.is_valid(body=body.decode("utf-8"), timestamp=timestamp, signature=signature)
+    except UnicodeDecodeError:  # Slack signs UTF-8
+        return False
 
 
 def retry_after(exc: Exception) -> float | None:
@@ -66,6 +88,8 @@ class SlackChannel:
         self.app: AsyncApp | None = None
         self.socket: AsyncSocketModeHandler | None = None
         self._connector: asyncio.Task[None] | None = None
+        secret = config.signing_secret.reveal()
+        self._verifier = SignatureVerifier(secret) if secret else None
 
     async def start(self) -> None:
         base_url = self.config.api_base_url.rstrip("/") + "/"
@@ -75,6 +99,10 @@ class SlackChannel:
             client=self.client,
             signing_secret=self.config.signing_secret.reveal() or None,
             request_verification_enabled=self.config.mode == "http",
+            # Without a logger Bolt copies the root logger's level onto its own at
+            # creation, so the entry point could not keep its payload dumps at bay
+            # (server/logs.py QUIET); with one, Bolt's loggers inherit "slack_bolt"'s.
+            logger=logging.getLogger("slack_bolt.AsyncApp"),
         )
         self.moderators = slack_moderators(self.client, self.config)
         self.names = Names(self.client)
@@ -98,14 +126,26 @@ class SlackChannel:
         await self.outbox.close()
 
     async def events(self, request: web.Request) -> web.Response:
-        """POST /slack/events: slash commands, interactivity and events, one URL."""
+        """POST /slack/events: slash commands, interactivity and events, one URL.
+
+        The signature is checked here first, on the raw bytes, so a stranger costs
+        one HMAC and gets a 401 whatever the body holds. Bolt parses the body while
+        it builds its request, before its own (second) check: a signed body that is
+        not a JSON object (null, a number, an array, `payload=null`) is a 400 here.
+        """
         assert self.app is not None
+        if not signed_by_slack(self._verifier, request.headers, await request.read()):
+            raise web.HTTPUnauthorized(reason="invalid or stale Slack signature")
         try:
-            # Bolt parses the body before it checks the signature: garbage must be a 400, not a 500.
             bolt_request = await to_bolt_request(request)
-        except (ValueError, RecursionError, LookupError):  # LookupError: an unknown charset
-            raise web.HTTPBadRequest(reason="unreadable request body") from None
-        return await to_aiohttp_response(await self.app.async_dispatch(bolt_request))
+            if not isinstance(bolt_request.body, dict):
+                raise TypeError("not a JSON object")
+            # Bolt runs our listeners under its own catch-all (handlers.error); what escapes
+            # dispatch is Bolt reading a signed payload of the wrong shape ("actions": 5).
+            response = await self.app.async_dispatch(bolt_request)
+        except MALFORMED:  # the HTTP edge logs the 400 (one line)
+            raise web.HTTPBadRequest(reason="not a Slack payload") from None
+        return await to_aiohttp_response(response)
 
     async def socket_connected(self) -> bool:
         return self.socket is not None and await self.socket.client.is_connected()

@@ -10,7 +10,7 @@ from typing import Any
 
 from bot.messages import age, backlog_line, verdict_line
 from server.core.model import Barrage, Verdict
-from server.core.policy import is_ascii_number
+from server.core.policy import parse_id
 
 ACTION_IDS = {Verdict.APPROVE: "barrage_approve", Verdict.REJECT: "barrage_reject"}
 BLOCK_ID = "barrage_decide"
@@ -37,9 +37,7 @@ def strip_mentions(text: str) -> str:
 
 def parse_button_value(value: object) -> int | None:
     """Never trusted: only a small positive integer passes, and it is re-checked."""
-    if not isinstance(value, str) or not is_ascii_number(value, 10):
-        return None
-    return int(value)
+    return parse_id(value)
 
 
 @dataclass(frozen=True)

@@ -144,11 +144,7 @@ class TelegramChannel:
         logger.info("Telegram connected as @%s (%s mode)", self.app.bot.username, self.config.mode)
 
     async def _set_webhook(self) -> None:
-        if not self.public_url:
-            logger.warning("telegram webhook mode without server.public_url: "
-                           "set the webhook yourself to %s", WEBHOOK_PATH)
-            return
-        assert self.app is not None
+        assert self.app is not None and self.public_url  # the config requires it in webhook mode
         await self.app.bot.set_webhook(
             f"{self.public_url}{WEBHOOK_PATH}", allowed_updates=ALLOWED_UPDATES,
             secret_token=self.config.webhook_secret.reveal(),

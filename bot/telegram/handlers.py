@@ -28,15 +28,16 @@ from bot.messages import (
     stats_text,
 )
 from bot.telegram.render import HELP, REPLY_EMPTY_COMMAND, ReplyTo, full_name, parse_callback
-from server.core.errors import AlreadyDecided, InvalidInput, NotFound, RateLimited
+from server.core.errors import AlreadyDecided, InvalidInput, NotFound, RateLimited, Unavailable
 from server.core.model import Source, Verdict
 from server.core.policy import COLOR_PRESETS
 from server.core.service import Submission
+from server.logs import limit_repeats
 
 if TYPE_CHECKING:
     from bot.telegram.channel import TelegramChannel
 
-logger = logging.getLogger(__name__)
+logger = limit_repeats(logging.getLogger(__name__))
 
 Context = ContextTypes.DEFAULT_TYPE
 NOT_FOR_YOU = "This command is for moderators, in the moderators' chat."
@@ -89,7 +90,7 @@ class Handlers:
         color, body = split_color(text)
         try:
             receipt = await self.service.submit(_submission(message, user, body, color))
-        except (InvalidInput, RateLimited) as exc:
+        except (InvalidInput, RateLimited, Unavailable) as exc:
             self._reply(message, refusal_text(exc))
             return
         if receipt.created:  # a redelivered update was answered the first time
@@ -114,6 +115,9 @@ class Handlers:
             return
         except NotFound:
             await query.answer(BARRAGE_GONE, show_alert=True)
+            return
+        except Unavailable as exc:
+            await query.answer(sentence(str(exc)), show_alert=True)
             return
         await query.answer("✅ Approved" if verdict is Verdict.APPROVE else "❌ Rejected")
 
@@ -148,7 +152,8 @@ class Handlers:
             self._reply(update.effective_message, await self.channel.cards.repost_pending())
 
     async def error(self, update: object, context: Context) -> None:
-        logger.error("telegram handler failed on %r", update, exc_info=context.error)
+        # By id and kind only: an Update's repr holds the sender's text and name.
+        logger.error("telegram handler failed on %s", describe(update), exc_info=context.error)
 
     async def _operator(self, update: Update) -> bool:
         message, user = update.effective_message, update.effective_user
@@ -161,6 +166,14 @@ class Handlers:
     def _reply(self, message: Message | None, text: str) -> None:
         if message is not None:
             self.channel.reply(message.chat_id, message.message_id, text)
+
+
+def describe(update: object) -> str:
+    """"update 17 (callback_query)": enough to find it, nothing a participant wrote."""
+    if not isinstance(update, Update):
+        return type(update).__name__
+    kinds = [name for name in Update.ALL_TYPES if getattr(update, name, None) is not None]
+    return f"update {update.update_id} ({', '.join(kinds) or 'unknown'})"
 
 
 def _submission(message: Message, user: User, text: str, color: str | None) -> Submission:

@@ -8,7 +8,7 @@ from datetime import datetime
 
 from bot.messages import age, backlog_line, verdict_line
 from server.core.model import Barrage, Verdict
-from server.core.policy import is_ascii_number
+from server.core.policy import parse_id
 
 APPROVE_LABEL = "✅ Approve"
 REJECT_LABEL = "❌ Reject"
@@ -35,12 +35,13 @@ def callback_data(verdict: Verdict, barrage_id: int) -> str:
 def parse_callback(data: str | None) -> tuple[Verdict, int] | None:
     """Never trusted: only the verdict and the id are read, and both are re-checked."""
     parts = (data or "").split(":")
-    if len(parts) != 3 or parts[0] != CALLBACK_VERSION or not is_ascii_number(parts[2], 10):
+    if len(parts) != 3 or parts[0] != CALLBACK_VERSION:
         return None
     verdicts = {code: verdict for verdict, code in VERDICT_CODES.items()}
-    if parts[1] not in verdicts or len(parts[2]) > 10:
+    barrage_id = parse_id(parts[2])
+    if parts[1] not in verdicts or barrage_id is None:
         return None
-    return verdicts[parts[1]], int(parts[2])
+    return verdicts[parts[1]], barrage_id
 
 
 def full_name(first: str, last: str | None) -> str:

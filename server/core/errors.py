@@ -21,6 +21,17 @@ class RateLimited(BarrageError):
         self.retry_after = max(1, retry_after)
 
 
+class Unavailable(BarrageError):
+    """The store cannot take writes right now (disk full, read-only, I/O error, database
+    down); nothing was stored. `retry_after`: seconds a client should wait."""
+
+    retry_after = 30
+
+    def __init__(self, message: str = "the wall cannot store messages right now "
+                 "(its database is full or unavailable); please try again in a minute") -> None:
+        super().__init__(message)
+
+
 class NotFound(BarrageError):
     """No barrage with that id."""
 

@@ -50,6 +50,10 @@ class EventKind(StrEnum):
     MODE = "mode"
 
 
+# Ids are PostgreSQL `integer`s: anything larger names nothing, and must never reach a
+# query (asyncpg refuses to bind it). Every id from outside is checked against this.
+MAX_ID = 2**31 - 1
+
 AUTO = "auto"  # decided_by of a barrage approved at submission (moderation off)
 
 # Never `sender`: the screen is public, and the sender key tells who sent what.

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import regex
 
 from server.core.errors import InvalidInput, RateLimited
-from server.core.model import Size
+from server.core.model import MAX_ID, Size
 
 # Explicit bidi embeddings, overrides and isolates: they let a comment reorder
 # the text around it (the "Trojan Source" trick), so they never reach a screen.
@@ -23,6 +23,31 @@ _GRAPHEME = regex.compile(r"\X")
 # A single cluster may stack combining marks without bound ("Zalgo" text),
 # which draws far outside its lane; keep a few, enough for real scripts.
 MAX_MARKS_PER_CLUSTER = 4
+# A grapheme cluster can also chain thousands of Hangul jamo or ZWJ-joined emoji
+# into "one character" that draws tens of thousands of pixels wide. Real
+# clusters need far fewer: the longest RGI emoji ZWJ sequences have 6 parts
+# beyond their base once their skin tones and emoji presentation are counted
+# as attributes of the code point they follow (see `_parts_beyond_base`).
+MAX_PARTS_PER_CLUSTER = 8
+# Code points in all, per allowed character: bounds what an emoji-heavy or
+# padded message costs to store, send and draw.
+CODE_POINTS_PER_CHARACTER = 4
+# What draws nothing on a screen. A text with no code point outside this class
+# is blank. Default_Ignorable_Code_Point is Unicode's own list of what renderers
+# skip (ZWSP/ZWJ/ZWNJ, BOM, word joiners, variation selectors, tag characters,
+# the Hangul fillers U+115F, U+1160, U+3164 and U+FFA0, Khmer inherent vowels…);
+# besides it: whitespace, controls, lone surrogates, private use (no font on the
+# screen has glyphs for it), unassigned code points and noncharacters (Cn),
+# marks with no base to sit on (Mn, Me), format characters (Cf) except the
+# Arabic number signs that are drawn (Prepended_Concatenation_Mark), and two
+# assigned symbols whose glyph is empty: U+2800 BRAILLE PATTERN BLANK and
+# U+1D159 MUSICAL SYMBOL NULL NOTEHEAD. The `regex` module's Unicode tables are
+# newer than Python's, so this year's emoji are not mistaken for unassigned.
+_INVISIBLE = (r"\p{Default_Ignorable_Code_Point}\p{White_Space}\p{Cc}\p{Cs}\p{Co}\p{Cn}"
+              r"\p{Mn}\p{Me}[\p{Cf}--\p{Prepended_Concatenation_Mark}]\u2800\U0001D159")
+_VISIBLE = regex.compile(rf"[^{_INVISIBLE}]", regex.V1)
+# Emoji skin tones and text/emoji presentation selectors style the code point they follow.
+_ATTRIBUTES = frozenset(["\ufe0e", "\ufe0f", *map(chr, range(0x1F3FB, 0x1F400))])
 
 COLOR_PRESETS: dict[str, str] = {
     "white": "#ffffff",
@@ -69,8 +94,46 @@ def _tame_cluster(cluster: str) -> str:
 
 
 def clean_name(raw: str, limit: int, default: str) -> str:
-    """A display name (a moderator's, say): cleaned and cut to `limit` clusters."""
-    return "".join(clean_clusters(raw[: limit * 40])[:limit]) or default
+    """A display name (a moderator's, say): cleaned and cut to `limit` clusters.
+
+    A name comes from a chat profile its owner cannot change here, so it is
+    never refused: an oversized cluster is dropped, the rest cut to fit, and a
+    name that shows nothing becomes `default`.
+    """
+    clusters = [c for c in clean_clusters(raw[: limit * 40]) if not _too_many_parts(c)]
+    kept: list[str] = []
+    budget = limit * CODE_POINTS_PER_CHARACTER
+    for cluster in clusters[:limit]:
+        budget -= len(cluster)
+        if budget < 0:
+            break
+        kept.append(cluster)
+    name = "".join(kept).strip()
+    return name if is_visible(name) else default
+
+
+def is_visible(text: str) -> bool:
+    """Does `text` draw anything at all? (See `_INVISIBLE` for what does not.)"""
+    if text.isascii():
+        return any("!" <= c <= "~" for c in text)
+    return _VISIBLE.search(text) is not None
+
+
+def _too_many_parts(cluster: str) -> bool:
+    # Cheap first: a cluster this short cannot be over the bound.
+    return len(cluster) > MAX_PARTS_PER_CLUSTER + 1 and _parts_beyond_base(cluster) > MAX_PARTS_PER_CLUSTER
+
+
+def _parts_beyond_base(cluster: str) -> int:
+    """Code points after the first, but a skin tone or presentation selector that
+    directly follows an ordinary code point is part of it (👩🏻 is one part): the
+    kiss with two skin tones, 👩🏻‍❤️‍💋‍👨🏼, is 10 code points and 6 parts beyond its base."""
+    parts, previous = 0, cluster[0]
+    for ch in cluster[1:]:
+        if not (ch in _ATTRIBUTES and previous not in _ATTRIBUTES):
+            parts += 1
+        previous = ch
+    return parts
 
 
 def grapheme_count(text: str) -> int:
@@ -80,6 +143,14 @@ def grapheme_count(text: str) -> int:
 def is_ascii_number(raw: str, max_digits: int) -> bool:
     """0-9 only: str.isdigit() also accepts "²" and "٣", which int() refuses."""
     return 0 < len(raw) <= max_digits and raw.isascii() and raw.isdigit()
+
+
+def parse_id(raw: object) -> int | None:
+    """A database id from outside (a URL, a button): 1 to MAX_ID in ASCII digits, else None."""
+    if not isinstance(raw, str) or not is_ascii_number(raw, 10):
+        return None
+    value = int(raw)
+    return value if 1 <= value <= MAX_ID else None
 
 
 def normalize_color(raw: str | None) -> str:
@@ -114,18 +185,27 @@ class InputPolicy:
 
     def text(self, raw: str) -> str:
         # Cheap guard before the per-character work: no screen needs more.
-        if len(raw) > self.max_text_length * 40:
+        limit = self.max_text_length
+        if len(raw) > limit * 40 or len(clusters := clean_clusters(raw)) > limit:
             raise InvalidInput(f"text is too long (at most {self.max_text_length} characters)")
-        clusters = clean_clusters(raw)
         if not clusters:
             raise InvalidInput("text is empty")
-        if len(clusters) > self.max_text_length:
-            raise InvalidInput(f"text is too long (at most {self.max_text_length} characters)")
-        return "".join(clusters)
+        text = "".join(clusters)
+        if len(text) == len(clusters):
+            # One code point per cluster: none oversized, and (cleaned, trimmed, non-empty)
+            # ASCII always shows something. The usual message stops here.
+            if text.isascii():
+                return text
+        else:
+            _check_size(text, clusters, self.max_text_length, "text")
+        if not is_visible(text):
+            raise InvalidInput("text is empty: it has nothing visible")
+        return text
 
     def author(self, raw: str | None, shorten: bool = False) -> str:
         """A name typed on the web page is refused when too long; a chat platform's
-        profile name (`shorten`) is cut instead: its owner cannot change it here."""
+        profile name (`shorten`) is cut instead: its owner cannot change it here.
+        A name that shows nothing is the default, "Anonymous"."""
         if raw is None:
             return DEFAULT_AUTHOR
         if shorten:
@@ -136,7 +216,20 @@ class InputPolicy:
         clusters = clean_clusters(raw)
         if len(clusters) > self.max_author_length:
             raise InvalidInput(too_long)
-        return "".join(clusters) or DEFAULT_AUTHOR
+        author = "".join(clusters)
+        if len(author) != len(clusters):
+            _check_size(author, clusters, self.max_author_length, "author")
+        return author if is_visible(author) else DEFAULT_AUTHOR
+
+
+def _check_size(text: str, clusters: list[str], max_length: int, what: str) -> None:
+    """The two bounds a cluster count cannot see: parts per cluster, code points in all."""
+    if any(_too_many_parts(c) for c in clusters):
+        raise InvalidInput(f"{what} has a character built from too many parts "
+                           f"(at most {MAX_PARTS_PER_CLUSTER} beyond its base)")
+    if len(text) > max_length * CODE_POINTS_PER_CHARACTER:
+        raise InvalidInput(f"{what} is too long (at most {max_length * CODE_POINTS_PER_CHARACTER} "
+                           "Unicode code points)")
 
 
 @dataclass(frozen=True)

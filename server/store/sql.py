@@ -4,22 +4,26 @@ from __future__ import annotations
 
 import json
 import logging
+import sqlite3
+import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Connection, and_, delete, func, insert, inspect, select, update
 from sqlalchemy import event as sa_event
+from sqlalchemy.engine import ExceptionContext
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.pool import StaticPool
 from sqlmodel import SQLModel
 
-from server.core.errors import AlreadyDecided, NotFound
-from server.core.model import AUTO, Barrage, Card, Draft, Event, EventKind, Size, Source, Status
+from server.core.errors import AlreadyDecided, NotFound, Unavailable
+from server.core.model import AUTO, MAX_ID, Barrage, Card, Draft, Event, EventKind, Size, Source, Status
+from server.logs import limit_repeats
 from server.store.tables import BarrageRow, CardRow, EventRow, SettingRow
 
-logger = logging.getLogger(__name__)
+logger = limit_repeats(logging.getLogger(__name__))
 
 BARRAGE = BarrageRow.__table__
 EVENT = EventRow.__table__
@@ -30,9 +34,25 @@ CARD = CardRow.__table__
 ADDED_COLUMNS = [("barrage", "sender")]
 
 
-def create_engine(url: str) -> AsyncEngine:
+SYNCHRONOUS = ("normal", "full")
+# SQLite primary result codes (the low byte of an extended code) that mean "cannot
+# write here now": the disk or file, not the statement, is at fault.
+SQLITE_UNAVAILABLE = {
+    8: "read-only", 10: "disk I/O error", 13: "disk full", 14: "cannot open the database file",
+}
+# PostgreSQL SQLSTATE classes and codes with the same meaning: 53 insufficient resources
+# (53100 disk_full), 08 connection exception, 57P0x shutting down, 25006 read-only transaction.
+PG_UNAVAILABLE = ("53", "08", "57P0", "25006")
+HEALTH_PROBE_SECONDS = 10.0     # while writable: how old a "writable" answer may be
+HEALTH_RETRY_SECONDS = 1.0      # while not: how often /healthz tries again
+PROBE_KEY = "health.probe"
+
+
+def create_engine(url: str, synchronous: str = "normal") -> AsyncEngine:
     if not url.startswith("sqlite"):
         return create_async_engine(url, pool_pre_ping=True)
+    if synchronous not in SYNCHRONOUS:
+        raise ValueError(f"synchronous must be one of {SYNCHRONOUS}")
     in_memory = url.rstrip("/").endswith(("sqlite+aiosqlite:", ":memory:"))
     engine = create_async_engine(
         url,
@@ -43,26 +63,88 @@ def create_engine(url: str) -> AsyncEngine:
         pool_reset_on_return=None,
         **({"poolclass": StaticPool} if in_memory else {}),
     )
-    sa_event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+    sa_event.listen(engine.sync_engine, "connect", _sqlite_pragmas(synchronous))
     return engine
 
 
-def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
-    # WAL lets the stream's replay reads run while a submission writes.
-    cursor = dbapi_conn.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.execute("PRAGMA busy_timeout=30000")
-    cursor.close()
+def _sqlite_pragmas(synchronous: str) -> Any:
+    def on_connect(dbapi_conn: Any, _record: Any) -> None:
+        # WAL lets the stream's replay reads run while a submission writes. With WAL,
+        # synchronous=NORMAL syncs at checkpoints only: a power cut may lose the last
+        # commits (never consistency); FULL syncs every commit (see the README).
+        cursor = dbapi_conn.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute(f"PRAGMA synchronous={synchronous.upper()}")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.close()
+
+    return on_connect
+
+
+def unavailable_reason(error: BaseException | None) -> str | None:
+    """Why the database cannot take writes, when `error` says so; None for any other error."""
+    code = getattr(error, "sqlite_errorcode", None)
+    if isinstance(error, sqlite3.Error) and code is not None:
+        return SQLITE_UNAVAILABLE.get(code & 0xFF)
+    state = getattr(error, "sqlstate", None) or getattr(error, "pgcode", None)
+    if isinstance(state, str) and state.startswith(PG_UNAVAILABLE):
+        return f"PostgreSQL {state}"
+    if isinstance(error, OSError):  # the database server cannot be reached
+        return f"{type(error).__name__}: {error.strerror or error}"
+    return None
 
 
 class SqlStore:
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
+        self._writable = True
+        self._probe_due = 0.0
+        # Every statement's failure passes here: "disk full" and its kin become the core's
+        # Unavailable (503 at the HTTP edge) with one rate-limited line, not a traceback each.
+        sa_event.listen(engine.sync_engine, "handle_error", self._on_error)
 
     @classmethod
-    def from_url(cls, url: str) -> SqlStore:
-        return cls(create_engine(url))
+    def from_url(cls, url: str, synchronous: str = "normal") -> SqlStore:
+        return cls(create_engine(url, synchronous))
+
+    def _on_error(self, context: ExceptionContext) -> None:
+        error = context.original_exception
+        reason = unavailable_reason(error)
+        # A cancelled query (a client went away) also counts as a "disconnect" to SQLAlchemy:
+        # only a real error from the driver means the database is gone.
+        if reason is None and context.is_disconnect and isinstance(error, Exception):
+            reason = "connection lost"
+        if reason is None:
+            return
+        self._writable = False
+        self._probe_due = 0.0
+        logger.error("database not writable: %s", reason)
+        raise Unavailable() from context.original_exception
+
+    async def health(self) -> str:
+        """"ok" or "not writable", from a small write at most every few seconds.
+
+        A failed write anywhere marks the store not writable at once; then each
+        /healthz (at most once a second) tries again, so the answer turns back to
+        "ok" by itself once the disk has room again.
+        """
+        now = time.monotonic()
+        if now >= self._probe_due:
+            self._probe_due = now + HEALTH_PROBE_SECONDS
+            self._writable = await self._probe()
+            if not self._writable:
+                self._probe_due = now + HEALTH_RETRY_SECONDS
+        return "ok" if self._writable else "not writable"
+
+    async def _probe(self) -> bool:
+        try:
+            await self.put_setting(PROBE_KEY, datetime.now(UTC).isoformat(), None)
+        except Unavailable:
+            return False
+        except Exception as exc:  # /healthz is liveness: it reports, never fails
+            logger.warning("database health probe failed: %s", type(exc).__name__)
+            return False
+        return True
 
     async def create_schema(self) -> None:
         async with self._engine.begin() as conn:
@@ -128,6 +210,8 @@ class SqlStore:
     async def decide(
         self, barrage_id: int, status: Status, moderator: str, now: datetime
     ) -> tuple[Barrage, Event]:
+        if not 0 < barrage_id <= MAX_ID:
+            raise NotFound(f"no barrage {barrage_id}")
         cas = (
             update(BARRAGE)
             .where(BARRAGE.c.id == barrage_id, BARRAGE.c.status == Status.PENDING.value)
@@ -171,11 +255,13 @@ class SqlStore:
         return barrage, None
 
     async def get(self, barrage_id: int) -> Barrage | None:
+        if not 0 < barrage_id <= MAX_ID:
+            return None
         async with self._engine.connect() as conn:
             return await _get(conn, barrage_id)
 
     async def list(self, status: Status | None, after_id: int, limit: int) -> list[Barrage]:
-        query = select(BARRAGE).where(BARRAGE.c.id > after_id)
+        query = select(BARRAGE).where(BARRAGE.c.id > min(after_id, MAX_ID))
         if status is not None:
             query = query.where(BARRAGE.c.status == status.value)
         async with self._engine.connect() as conn:
@@ -187,7 +273,7 @@ class SqlStore:
     ) -> list[Event]:
         query = (
             select(EVENT.c.id, EVENT.c.kind, EVENT.c.payload)
-            .where(EVENT.c.id > event_id, EVENT.c.kind.in_([k.value for k in kinds]))
+            .where(EVENT.c.id > min(event_id, MAX_ID), EVENT.c.kind.in_([k.value for k in kinds]))
             .order_by(EVENT.c.id)
             .limit(limit)
         )
@@ -294,6 +380,8 @@ class SqlStore:
             await conn.execute(update(CARD).where(CARD.c.id == card_id).values(closed=False))
 
     async def cards_of(self, barrage_id: int, platform: str) -> list[Card]:
+        if not 0 < barrage_id <= MAX_ID:
+            return []
         query = select(CARD).where(CARD.c.barrage_id == barrage_id, CARD.c.platform == platform)
         async with self._engine.connect() as conn:
             return [_card(row._mapping) for row in await conn.execute(query.order_by(CARD.c.id))]

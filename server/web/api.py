@@ -10,8 +10,8 @@ from typing import Any
 from aiohttp import web
 
 from server.core.errors import InvalidInput
-from server.core.model import Source, Status, Verdict
-from server.core.policy import is_ascii_number
+from server.core.model import MAX_ID, Source, Status, Verdict
+from server.core.policy import is_ascii_number, parse_id
 from server.core.service import Submission
 from server.web.auth import admin_only, no_store
 from server.web.client import client_address, network_of
@@ -19,7 +19,6 @@ from server.web.fanout import Audience
 from server.web.keys import CONFIG, DEVICES, FANOUT, HEALTH, SERVICE
 from server.web.stream import admin_stream
 
-MAX_ID = 2**31 - 1  # PostgreSQL integer; larger ids cannot exist
 LIST_LIMIT = 1000
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 IDEMPOTENCY_WINDOW = timedelta(hours=24)
@@ -107,7 +106,8 @@ def _dedupe_key(sender: str, idempotency_key: str | None) -> str | None:
 @admin_only
 async def list_barrages(request: web.Request) -> web.Response:
     status = _status_param(request.query.get("status"))
-    after = _int_param(request.query.get("after"), "after", 0)
+    # No id is above MAX_ID, so "after" a larger one is simply nothing (and never reaches SQL).
+    after = min(_int_param(request.query.get("after"), "after", 0), MAX_ID)
     limit = min(_int_param(request.query.get("limit"), "limit", LIST_LIMIT), LIST_LIMIT)
     items = await request.app[SERVICE].list(status, after, limit)
     return web.json_response({"items": [b.to_dict() for b in items]})
@@ -188,9 +188,10 @@ async def healthz(request: web.Request) -> web.Response:
 
 def _barrage_id(request: web.Request) -> int:
     raw = request.match_info["id"]
-    if len(raw) > 10 or int(raw) > MAX_ID:
-        raise web.HTTPNotFound(reason=f"no barrage {raw}")
-    return int(raw)
+    barrage_id = parse_id(raw)
+    if barrage_id is None:
+        raise web.HTTPNotFound(reason=f"no barrage {raw[:20]}")
+    return barrage_id
 
 
 def _status_param(raw: str | None) -> Status | None:

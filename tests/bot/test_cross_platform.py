@@ -21,6 +21,7 @@ async def both(make_client, fake_tg: FakeTelegram, fake_slack: FakeSlack):
         slack__enabled=True, slack__bot_token=BOT_TOKEN, slack__signing_secret=SIGNING_SECRET,
         slack__app_token=APP_TOKEN, slack__api_base_url=fake_slack.api_url,
         slack__moderation_channel=slack.MOD_CHANNEL, slack__moderators=[MOD],
+        server__public_url="https://wall.example.org",
     )
     await client.app[TELEGRAM].ready.wait()
     return client

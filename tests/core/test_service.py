@@ -323,3 +323,16 @@ async def test_a_failed_commit_fails_every_submission_in_it_and_the_next_one_wor
     assert any(isinstance(r, ConnectionError) for r in results)
     receipt = await service.submit(Submission(text="after"))
     assert receipt.created
+
+
+async def test_ids_past_the_integer_range_name_nothing(store: SqlStore) -> None:
+    """On PostgreSQL a larger id cannot even be bound: the store answers before asking."""
+    service, _ = await make_service(store)
+    await service.submit(Submission(text="one"))
+    for big in (2**31, 2**40, 10**18):
+        with pytest.raises(NotFound):
+            await service.decide(big, Verdict.APPROVE, "mod")
+        assert await service.list(None, after_id=big) == []
+        assert await service.events_after(big, tuple(EventKind), 10) == []
+        assert await store.get(big) is None and await service.cards_of(big, "telegram") == []
+    assert len(await service.list(None, after_id=0)) == 1

@@ -1,13 +1,15 @@
 """A local fake of Slack: the Web API under /api/, a response_url endpoint, and a
 Socket Mode WebSocket server. The real slack_sdk/slack-bolt talk to it.
 
-Records every call (and every Socket Mode ack), and can answer 429 with
-Retry-After for the next calls of a method.
+Records every call (and every Socket Mode ack), can answer 429 with
+Retry-After for the next calls of a method, and can hold a method's answers
+for a while (`delays`) to play a slow Web API.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import json
 import time
@@ -37,6 +39,9 @@ class FakeSlack:
     channel_members: list[str] = field(default_factory=list)
     rate_limited: dict[str, int] = field(default_factory=lambda: defaultdict(int))
     messages: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
+    delays: dict[str, float] = field(default_factory=dict)  # method -> seconds each answer is held
+    held: dict[str, int] = field(default_factory=lambda: defaultdict(int))  # answers held right now
+    _released: asyncio.Event = field(default_factory=asyncio.Event)
     sockets: list[web.WebSocketResponse] = field(default_factory=list)
     socket_opens: int = 0
     server: TestServer | None = None
@@ -71,6 +76,10 @@ class FakeSlack:
                 return self.responses
             await asyncio.sleep(0.02)
         raise AssertionError(f"expected {count} response_url posts: {self.responses}")
+
+    def release(self) -> None:
+        """Answer every held call now (and every later one at once)."""
+        self._released.set()
 
     # -- Socket Mode --
 
@@ -113,6 +122,7 @@ class FakeSlack:
         await self.server.start_server()
 
     async def close(self) -> None:
+        self.release()
         for ws in self.sockets:
             await ws.close()
         if self.server:
@@ -126,6 +136,13 @@ class FakeSlack:
                           else dict(await request.post()))
         params["_auth"] = request.headers.get("Authorization", "")
         self.calls.append(Call(method, params))
+        if self.delays.get(method) and not self._released.is_set():
+            self.held[method] += 1
+            try:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._released.wait(), self.delays[method])
+            finally:
+                self.held[method] -= 1
         if self.rate_limited[method] > 0:
             self.rate_limited[method] -= 1
             return web.json_response({"ok": False, "error": "ratelimited"}, status=429,
@@ -164,8 +181,18 @@ class FakeSlack:
         url = str(self.server.make_url(f"/link?n={self.socket_opens}")).replace("http://", "ws://")
         return {"ok": True, "url": url}
 
+    async def answer_at(self, name: str, timeout: float = 10.0) -> dict[str, Any]:
+        """The first post to response_url(`name`), waiting for it."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for response in self.responses:
+                if response.get("_name") == name:
+                    return response
+            await asyncio.sleep(0.02)
+        raise AssertionError(f"nothing posted to response_url {name!r}: {self.responses}")
+
     async def _response(self, request: web.Request) -> web.Response:
-        self.responses.append(await request.json())
+        self.responses.append({**await request.json(), "_name": request.match_info["name"]})
         return web.json_response({"ok": True})
 
     async def _socket(self, request: web.Request) -> web.WebSocketResponse:

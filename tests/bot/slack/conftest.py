@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import secrets
 import time
 from collections.abc import AsyncIterator
 from typing import Any
@@ -86,6 +87,16 @@ async def post_command(client: TestClient, body: dict[str, str]) -> tuple[int, A
     resp = await client.post("/slack/events", data=raw,
                              headers=signed(raw, "application/x-www-form-urlencoded"))
     return resp.status, (await resp.json() if resp.content_type == "application/json" else await resp.text())
+
+
+async def command_answer(client: TestClient, fake: FakeSlack, body: dict[str, str]) -> str:
+    """Send a slash command; its ack is immediate ("⏳ …"), the answer comes at its response_url."""
+    name = f"cmd-{secrets.token_hex(6)}"
+    status, ack = await post_command(client, dict(body, response_url=fake.response_url(name)))
+    assert status == 200 and ack["text"].startswith("⏳"), ack
+    answer = await fake.answer_at(name)
+    assert answer["response_type"] == "ephemeral"
+    return answer["text"]
 
 
 async def post_event(client: TestClient, body: dict[str, Any], **headers: str) -> int:

@@ -6,6 +6,7 @@ import asyncio
 import json
 from urllib.parse import urlencode
 
+import pytest
 from aiohttp.test_utils import TestClient
 
 from bot.messages import BARRAGE_GONE, BUTTON_GONE
@@ -15,6 +16,7 @@ from tests.bot.slack.conftest import (
     MOD2,
     MOD_CHANNEL,
     STRANGER,
+    command_answer,
     command_body,
     event_body,
     post_command,
@@ -51,9 +53,8 @@ async def test_full_flow_command_card_press_stream_sender(slack_client, fake_sla
     stream = await client.get("/stream")
     await next_block(stream)
 
-    status, reply = await post_command(client, command_body("Hello from Slack"))
-    assert status == 200 and "waiting for a moderator" in reply["text"]
-    assert reply.get("response_type", "ephemeral") == "ephemeral"
+    reply = await command_answer(client, fake_slack, command_body("Hello from Slack"))
+    assert "waiting for a moderator" in reply
     ts, card = await card_for(fake_slack, "Hello from Slack")
     assert "from Ann Lee" in json.dumps(card["blocks"]), card["blocks"][1]
     approve, reject = buttons(card)
@@ -141,17 +142,24 @@ async def test_a_retried_event_makes_one_barrage(slack_client, fake_slack: FakeS
     retry = {"X-Slack-Retry-Num": "1", "X-Slack-Retry-Reason": "http_timeout"}
     assert await post_event(client, event_body(dm, "EvR"), **retry) == 200
     await card_for(fake_slack, "once please")
-    await asyncio.sleep(0.3)
-    assert len(await pending(client)) == 1
+    # A later DM, fully handled (reply and card), instead of a pause: cards are posted in id
+    # order, so a card or reply for the retry would have come first.
+    later = {"type": "message", "channel": "DEVE", "user": STRANGER, "text": "a later one",
+             "ts": "200.000002", "channel_type": "im", "event_ts": "200.000002"}
+    assert await post_event(client, event_body(later, "EvLater")) == 200
+    await fake_slack.wait_for("chat.postMessage", channel="DEVE")
+    await card_for(fake_slack, "a later one")
+    assert [i["text"] for i in await pending(client)] == ["once please", "a later one"]
     assert len(fake_slack.called("chat.postMessage", channel="DANN")) == 1
-    assert len(fake_slack.called("chat.postMessage", channel=MOD_CHANNEL)) == 1
+    assert len(fake_slack.called("chat.postMessage", channel=MOD_CHANNEL)) == 2
 
 
-async def test_a_double_submitted_command_makes_one_barrage(slack_client) -> None:
+async def test_a_double_submitted_command_makes_one_barrage(slack_client, fake_slack: FakeSlack) -> None:
     client = await slack_client()
     body = command_body("double enter", trigger="same-trigger")
-    replies = await asyncio.gather(post_command(client, body), post_command(client, body))
-    assert all(status == 200 for status, _ in replies)
+    replies = await asyncio.gather(command_answer(client, fake_slack, body),
+                                   command_answer(client, fake_slack, body))
+    assert all("waiting for a moderator" in reply for reply in replies)  # both answered, once stored
     assert len(await pending(client)) == 1
 
 
@@ -164,12 +172,13 @@ async def test_429_on_card_is_retried(slack_client, fake_slack: FakeSlack) -> No
     assert len([m for (c, _), m in fake_slack.messages.items() if c == MOD_CHANNEL]) == 1
 
 
-async def test_bad_input_gets_an_ephemeral_and_stores_nothing(slack_client) -> None:
+async def test_bad_input_gets_an_ephemeral_and_stores_nothing(slack_client, fake_slack: FakeSlack) -> None:
     client = await slack_client()
-    for text in ("", "x" * 101, "#00ff00 \u202e\u2066"):
-        status, reply = await post_command(client, command_body(text, trigger=f"t{len(text)}"))
-        assert status == 200
-        assert "Not sent" in reply["text"] or "Add your message" in reply["text"]
+    status, reply = await post_command(client, command_body(""))
+    assert status == 200 and "Add your message" in reply["text"]  # no slow call: in the ack
+    for text in ("x" * 101, "#00ff00 \u202e\u2066", "\u200b\u3164"):
+        answer = await command_answer(client, fake_slack, command_body(text, trigger=f"t{len(text)}"))
+        assert "Not sent" in answer
     assert await pending(client) == []
 
 
@@ -177,15 +186,14 @@ async def test_admin_command(slack_client, fake_slack: FakeSlack) -> None:
     client = await slack_client()
     await post_command(client, command_body("waiting one"))
     await card_for(fake_slack, "waiting one")
-    _, refused = await post_command(client, command_body("mode off", user=STRANGER, command="/barrage-admin"))
-    assert "for moderators" in refused["text"]
-    _, stats = await post_command(client, command_body("stats", user=MOD, command="/barrage-admin"))
-    assert "Pending: 1" in stats["text"]
-    _, repost = await post_command(client, command_body("pending", user=MOD, command="/barrage-admin"))
-    assert "Re-posting 1" in repost["text"]
+    def admin(text: str, user: str = MOD) -> dict[str, str]:
+        return command_body(text, user=user, command="/barrage-admin", trigger=f"t-{text}-{user}")
+
+    assert "for moderators" in await command_answer(client, fake_slack, admin("mode off", STRANGER))
+    assert "Pending: 1" in await command_answer(client, fake_slack, admin("stats"))
+    assert "Re-posting 1" in await command_answer(client, fake_slack, admin("pending"))
     await fake_slack.wait_for("chat.postMessage", count=2, channel=MOD_CHANNEL)
-    _, mode = await post_command(client, command_body("mode off", user=MOD, command="/barrage-admin"))
-    assert "now off" in mode["text"]
+    assert "now off" in await command_answer(client, fake_slack, admin("mode off"))
     assert (await (await client.get("/api/mode", headers=AUTH)).json())["mode"] == "off"
 
 
@@ -217,8 +225,10 @@ async def test_socket_mode_end_to_end_with_a_forced_reconnect(slack_client, fake
     stream = await client.get("/stream")
     await next_block(stream)
 
-    ack = await fake_slack.envelope("slash_commands", command_body("over the socket"), "env-1")
-    assert "waiting for a moderator" in ack["payload"]["text"]
+    body = command_body("over the socket", response_url=fake_slack.response_url("sock"))
+    ack = await fake_slack.envelope("slash_commands", body, "env-1")
+    assert ack["payload"]["text"] == "⏳ Sending…"
+    assert "waiting for a moderator" in (await fake_slack.answer_at("sock"))["text"]
     ts, card = await card_for(fake_slack, "over the socket")
 
     await fake_slack.ask_to_reconnect()
@@ -275,3 +285,107 @@ async def test_an_undo_puts_the_buttons_back_on_the_slack_card(slack_client, fak
     reopened = (await fake_slack.wait_for("chat.update", count=2, ts=ts))[1].params
     assert [b["value"] for b in buttons(reopened)] == [b["value"] for b in buttons(card)]
     assert "Rejected" not in json.dumps(reopened["blocks"], ensure_ascii=False)
+
+
+MALFORMED_SIGNED = [
+    (b"null", "application/json"),
+    (b"5", "application/json"),
+    (b"1e999", "application/json"),
+    (b'"text"', "application/json"),
+    (b"[1, 2]", "application/json"),
+    (b"[]", "application/json"),
+    (b"true", "application/json"),
+    (b"payload=null", "application/x-www-form-urlencoded"),
+    (b"payload=5", "application/x-www-form-urlencoded"),
+    (b"payload=%5B%5D", "application/x-www-form-urlencoded"),
+    (b"payload=%22x%22", "application/x-www-form-urlencoded"),
+    (b"payload=%7B%22type%22%3A5%7D", "application/x-www-form-urlencoded"),
+    (b"payload=%7B%22type%22%3A%22block_actions%22%2C%22actions%22%3A5%7D",
+     "application/x-www-form-urlencoded"),
+    (b'{"type": "event_callback", "event": 5}', "application/json"),
+    (b'{"type": "event_callback", "event": {"type": 5}}', "application/json"),
+    (b"command=5&text=x", "application/x-www-form-urlencoded"),
+]
+
+
+async def test_malformed_signed_bodies_are_4xx_without_a_traceback(
+    slack_client, fake_slack: FakeSlack, caplog
+) -> None:
+    """Correctly signed but not a Slack payload: a 4xx (or a harmless 200), never a 500."""
+    client = await slack_client()
+    for raw, kind in MALFORMED_SIGNED:
+        resp = await client.post("/slack/events", data=raw, headers=signed(raw.decode(), kind))
+        assert resp.status < 500, (raw, resp.status, await resp.text())
+    assert not [r for r in caplog.records if r.exc_info], [r.getMessage() for r in caplog.records]
+    assert (await client.get("/healthz")).status == 200
+
+
+@pytest.mark.parametrize("headers", [
+    {"X-Slack-Request-Timestamp": "abc"},
+    {"X-Slack-Request-Timestamp": "9" * 400},
+    {"X-Slack-Request-Timestamp": "-1"},
+    {"X-Slack-Request-Timestamp": "1e9"},
+    {"X-Slack-Request-Timestamp": "١٢٣"},
+    {"X-Slack-Signature": "v0=é"},
+    {"X-Slack-Signature": "v0=\u2603" * 10},
+    {"X-Slack-Signature": ""},
+])
+async def test_hostile_signature_headers_are_401(slack_client, caplog, headers: dict[str, str]) -> None:
+    client = await slack_client()
+    raw = urlencode(command_body("sneaky"))
+    sent = {**signed(raw, "application/x-www-form-urlencoded"), **headers}
+    resp = await client.post("/slack/events", data=raw.encode(),
+                             headers={k: v.encode("utf-8").decode("latin-1") for k, v in sent.items()})
+    assert resp.status in (400, 401), await resp.text()
+    assert not [r for r in caplog.records if r.exc_info], [r.getMessage() for r in caplog.records]
+    assert await pending(client) == []
+
+
+async def test_an_encoded_body_is_415(slack_client, caplog) -> None:
+    client = await slack_client()
+    raw = urlencode(command_body("squeezed"))
+    headers = {**signed(raw, "application/x-www-form-urlencoded"), "Content-Encoding": "gzip"}
+    assert (await client.post("/slack/events", data=raw, headers=headers)).status == 415
+    assert not [r for r in caplog.records if r.exc_info] and await pending(client) == []
+
+
+async def test_a_slow_web_api_never_delays_the_ack(slack_client, fake_slack: FakeSlack) -> None:
+    """users.info and conversations.members take 5 s: the ack still comes back while they are
+    held, and the real answer follows at the response_url."""
+    fake_slack.delays = {"users.info": 5.0, "conversations.members": 5.0}
+    fake_slack.channel_members = [MOD]
+    client = await slack_client(slack__moderators=[])
+    body = command_body("patience please", user=STRANGER, response_url=fake_slack.response_url("c1"))
+    status, ack = await post_command(client, body)
+    assert status == 200 and "Sending" in ack["text"] and ack["response_type"] == "ephemeral"
+    await fake_slack.wait_for("users.info")
+    assert fake_slack.held["users.info"] == 1  # still holding the slow call: the ack came first
+    [answer] = await fake_slack.wait_for_response()
+    assert "waiting for a moderator" in answer["text"] and answer["response_type"] == "ephemeral"
+
+    body = command_body("stats", user=MOD, command="/barrage-admin", trigger="t-admin",
+                        response_url=fake_slack.response_url("c2"))
+    status, ack = await post_command(client, body)
+    assert status == 200 and "Working" in ack["text"]
+    assert fake_slack.held["conversations.members"] == 1
+    fake_slack.release()
+    answers = await fake_slack.wait_for_response(2)
+    assert "Pending: 1" in answers[1]["text"]
+
+
+async def test_the_sender_is_team_and_user(slack_client, fake_slack: FakeSlack) -> None:
+    """Slack user ids are unique per workspace: the rate limit counts slack:<team>:<user>."""
+    client = await slack_client(moderation__max_per_minute=1)
+
+    async def dm(n: int, team: str) -> str:
+        channel = f"D{n}"
+        event = {"type": "message", "channel": channel, "user": ANN, "text": f"hello {n}",
+                 "ts": f"50{n}.000001", "channel_type": "im", "event_ts": f"50{n}.000001"}
+        assert await post_event(client, dict(event_body(event, f"EvT{n}"), team_id=team)) == 200
+        return (await fake_slack.wait_for("chat.postMessage", channel=channel))[0].params["text"]
+
+    assert "waiting" in await dm(1, "T0001")
+    assert "waiting" in await dm(2, "T0OTHER")  # the same user id in another workspace
+    assert "slow down" in await dm(3, "T0001")
+    command = dict(command_body("cmd", trigger="a3"), team_id="T0OTHER")
+    assert "slow down" in await command_answer(client, fake_slack, command)

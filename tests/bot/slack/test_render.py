@@ -49,7 +49,7 @@ def test_fallback_text_is_escaped() -> None:
 def test_mentions_and_button_values() -> None:
     assert strip_mentions("<@UBOT> hello <@U2|bob>") == "hello"
     assert parse_button_value("12") == 12
-    for bad in (None, "", "-1", "1e3", "9" * 20, 5):
+    for bad in (None, "", "-1", "1e3", "9" * 20, 5, "2147483648", "9999999999", "0"):
         assert parse_button_value(bad) is None
 
 

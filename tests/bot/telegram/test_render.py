@@ -25,7 +25,8 @@ def test_callback_data_round_trip_and_size() -> None:
 
 
 @pytest.mark.parametrize("data", [None, "", "v1:a", "v2:a:1", "v1:x:1", "v1:a:-1", "v1:a:1:2",
-                                  "v1:a:" + "9" * 30, "v1:a:abc"])
+                                  "v1:a:" + "9" * 30, "v1:a:abc",
+                                  "v1:a:2147483648", "v1:a:9999999999", "v1:a:0"])
 def test_bad_callback_data_is_refused(data: str | None) -> None:
     assert parse_callback(data) is None
 

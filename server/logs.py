@@ -1,0 +1,177 @@
+"""Log hygiene: repeated lines are rate-limited, secrets never reach a handler.
+
+`RepeatFilter` is attached by the modules whose lines a stranger can trigger
+(the HTTP edge, the chat adapters' catch-alls, the store's "not writable"),
+so a flood of identical failures costs a few lines a minute, not megabytes.
+`configure_logging` is the entry point's: format, levels, and the redacting
+filter on every root handler.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from collections import OrderedDict
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from server.config import Config
+
+WINDOW_SECONDS = 60.0
+LINES_PER_WINDOW = 10
+MAX_KEYS = 1000
+FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+# Libraries that would log what must not be logged, whatever the root level:
+# - httpx logs every request URL at INFO, and the Bot API puts the bot token in the
+#   path (…/bot<TOKEN>/getUpdates); python-telegram-bot's own examples quiet it;
+# - python-telegram-bot logs whole updates at DEBUG ("Processing update …": users'
+#   text and names); slack_sdk logs request bodies and headers at DEBUG (replies that
+#   quote a participant's text, the Authorization header); Bolt logs payloads at DEBUG;
+# - aiosqlite logs every statement with its parameters at DEBUG (the text again);
+# - aiohttp's access log is one line per request (SSE clients included): noise.
+QUIET = {"httpx": logging.WARNING, "httpcore": logging.WARNING, "aiohttp.access": logging.WARNING,
+         "telegram": logging.INFO, "slack_sdk": logging.INFO, "slack_bolt": logging.INFO,
+         "aiosqlite": logging.INFO}
+# Shapes of credentials, masked wherever they appear: a Telegram bot token (also
+# right after "/bot" in a Bot API URL), Slack bot/user/app tokens.
+TOKEN_SHAPES = re.compile(
+    r"(?<=/bot)\d+:[^/\s'\"]+"
+    r"|\b\d{5,16}:[A-Za-z0-9_-]{30,}"
+    r"|\bxox[abprse]-[A-Za-z0-9-]{6,}"
+    r"|\bxapp-[A-Za-z0-9-]{6,}"
+)
+MASK = "[redacted]"
+# Configured secrets shorter than this are not searched for: masking every "a" in
+# the log would hide everything and protect nothing (Telegram allows a 1-character
+# webhook secret; the admin token is at least 16).
+MIN_SECRET_LENGTH = 8
+
+
+class RepeatFilter(logging.Filter):
+    """At most `limit` lines a minute per (level, message template); the first of
+    each window keeps its traceback, the others are one line.
+
+    The line that reaches the limit says that more are being suppressed; the
+    first line of the next window says how many were.
+    """
+
+    def __init__(self, limit: int = LINES_PER_WINDOW, window: float = WINDOW_SECONDS) -> None:
+        super().__init__()
+        self._limit = limit
+        self._window = window
+        # key -> [window start, lines let through, lines suppressed]
+        self._seen: OrderedDict[tuple[int, str], list[float]] = OrderedDict()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        key = (record.levelno, str(record.msg))
+        now = time.monotonic()
+        state = self._seen.get(key)
+        if state is None or now - state[0] >= self._window:
+            suppressed = int(state[2]) if state else 0
+            self._remember(key, [now, 1, 0])
+            if suppressed:
+                _annotate(record, f" [{suppressed} similar lines suppressed in the last minute]")
+            return True
+        if state[1] >= self._limit:
+            state[2] += 1
+            return False
+        state[1] += 1
+        _strip_traceback(record)
+        if state[1] == self._limit:
+            _annotate(record, " [repeated; more like this suppressed for up to a minute]")
+        return True
+
+    def reset(self) -> None:
+        self._seen.clear()
+
+    def _remember(self, key: tuple[int, str], state: list[float]) -> None:
+        self._seen[key] = state
+        self._seen.move_to_end(key)
+        while len(self._seen) > MAX_KEYS:
+            self._seen.popitem(last=False)
+
+
+def _annotate(record: logging.LogRecord, note: str) -> None:
+    record.msg = f"{record.msg}{note}"  # notes hold no "%": safe in a %-template
+
+
+def _strip_traceback(record: logging.LogRecord) -> None:
+    if record.exc_info and record.exc_info[1] is not None:
+        record.msg = f"{record.msg} ({type(record.exc_info[1]).__name__}; traceback logged earlier)"
+    record.exc_info = None
+    record.exc_text = None
+    record.stack_info = None
+
+
+def limit_repeats(logger: logging.Logger) -> logging.Logger:
+    """Attach a `RepeatFilter` to `logger` (once) and return it."""
+    if not any(isinstance(f, RepeatFilter) for f in logger.filters):
+        logger.addFilter(RepeatFilter())
+    return logger
+
+
+def quiet_libraries(levels: Iterable[tuple[str, int]] = QUIET.items()) -> None:
+    for name, level in levels:
+        logging.getLogger(name).setLevel(level)
+
+
+class RedactingFilter(logging.Filter):
+    """A handler filter: masks configured secrets and token-shaped strings in the
+    message, its arguments and its traceback, so a secret never reaches a handler's
+    output. The second line of defence; the first is not logging them at all."""
+
+    def __init__(self, secrets: Iterable[str] = ()) -> None:
+        super().__init__()
+        self._secrets: list[str] = []
+        self.add(secrets)
+
+    def add(self, secrets: Iterable[str]) -> None:
+        found = {s for s in secrets if len(s) >= MIN_SECRET_LENGTH} | set(self._secrets)
+        self._secrets = sorted(found, key=len, reverse=True)  # a longer secret first
+
+    def redact(self, text: str) -> str:
+        for secret in self._secrets:
+            if secret in text:
+                text = text.replace(secret, MASK)
+        return TOKEN_SHAPES.sub(MASK, text)
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            message = record.getMessage()
+        except Exception:  # a bad %-template: keep the template only
+            message = str(record.msg)
+        record.msg, record.args = self.redact(message), None
+        if record.exc_info and not record.exc_text:
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = self.redact(record.exc_text)
+        if record.stack_info:
+            record.stack_info = self.redact(record.stack_info)
+        return True
+
+
+def secrets_of(config: Config) -> list[str]:
+    from server.config import SECRET_KEYS
+
+    values = [getattr(getattr(config, section), key).reveal() for section, key in SECRET_KEYS]
+    return [v for v in values if v]
+
+
+def configure_logging(level: int = logging.INFO, handler: logging.Handler | None = None) -> RedactingFilter:
+    """The entry point's logging: one root handler (`handler`, or stderr), the
+    redacting filter on every root handler, and the noisy libraries quieted.
+    Add the configured secrets to the returned filter once the config is read."""
+    root = logging.getLogger()
+    if handler is None and not root.handlers:
+        handler = logging.StreamHandler()
+    if handler is not None:
+        handler.setFormatter(logging.Formatter(FORMAT))
+        root.addHandler(handler)
+    root.setLevel(level)
+    redactor = RedactingFilter()
+    for each in root.handlers:
+        each.addFilter(redactor)
+    quiet_libraries()
+    return redactor
