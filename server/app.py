@@ -24,7 +24,8 @@ from server.store import SqlStore
 from server.web import api, device, pages
 from server.web.errors import error_middleware, identity_bodies_only
 from server.web.fanout import Audience, FanOut
-from server.web.keys import CONFIG, COUNTERS, DEVICES, FANOUT, HEALTH, SERVICE, WINDOWS
+from server.web.keys import CONFIG, COUNTERS, DEVICES, FANOUT, HEALTH, SERVICE, SLOTS, WINDOWS
+from server.web.slots import StreamSlots
 from server.web.stream import screen_stream
 
 logger = logging.getLogger(__name__)
@@ -34,13 +35,17 @@ BUS: web.AppKey[Bus] = web.AppKey("bus")
 TELEGRAM = web.AppKey("telegram", TelegramChannel)
 SLACK = web.AppKey("slack", SlackChannel)
 MAX_BODY_BYTES = 64 * 1024
+# aiohttp closes a connection that has no complete request this long after it opened
+# (or after its last response): a client that never finishes its headers holds a
+# descriptor for 10 s, not forever. Idle keep-alive connections go the same way.
+HEADER_TIMEOUT_SECONDS = 10.0
 
 
 def create_app(config: Config) -> web.Application:
     app = web.Application(
         middlewares=[error_middleware, identity_bodies_only], client_max_size=MAX_BODY_BYTES,
         # Bodies reach us as sent; identity_bodies_only refuses encoded ones (see errors.py).
-        handler_args={"auto_decompress": False},
+        handler_args={"auto_decompress": False, "keepalive_timeout": HEADER_TIMEOUT_SECONDS},
     )
     app[CONFIG] = config
     app[HEALTH] = {}
@@ -48,6 +53,7 @@ def create_app(config: Config) -> web.Application:
     # In memory: one process's windows. Several processes will share them through
     # a `limits`-on-Redis adapter of the same port (see server/ratelimit.py).
     app[WINDOWS] = MemoryWindows()
+    app[SLOTS] = StreamSlots(config.stream.max_streams, config.stream.max_per_address)
     app.cleanup_ctx.extend([_store, _devices, _core, _fanout])
     if config.telegram.enabled:
         app.cleanup_ctx.append(_telegram)

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import importlib.metadata
 import logging
 import os
+import resource
 import secrets
 import sys
 from collections.abc import Sequence
@@ -24,6 +26,8 @@ SHUTDOWN_TIMEOUT = 5.0
 DEFAULT_CONFIG = "config.toml"
 # A room of screens reconnecting at once must not overflow the accept queue.
 BACKLOG = 4096
+# Descriptors beside the streams: the database, chat APIs, requests in flight.
+DESCRIPTOR_HEADROOM = 100
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -84,6 +88,22 @@ def banner(config: Config, show_token: bool) -> str:
     ])
 
 
+def raise_descriptor_limit(max_streams: int) -> int:
+    """Every stream is a descriptor: take all the kernel allows (the soft limit is often
+    1,024), and say so when even that is below `stream.max_streams`, since past it
+    every request, /healthz included, would fail to accept."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard != resource.RLIM_INFINITY and soft != hard:
+        with contextlib.suppress(ValueError, OSError):
+            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+            soft = hard
+    if soft != resource.RLIM_INFINITY and soft < max_streams + DESCRIPTOR_HEADROOM:
+        logger.warning("the descriptor limit is %d, below stream.max_streams (%d) plus %d "
+                       "for everything else: lower stream.max_streams or raise `ulimit -n`",
+                       soft, max_streams, DESCRIPTOR_HEADROOM)
+    return soft
+
+
 def _use_uvloop() -> None:
     """uvloop's C transports make the SSE fan-out about twice as cheap (see bench/RESULTS.md)."""
     try:
@@ -103,6 +123,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     redactor.add(secrets_of(config))
     warn_about_file_secrets(config_path(args))
+    raise_descriptor_limit(config.stream.max_streams)
     _use_uvloop()
     web.run_app(
         create_app(config), host=config.server.host, port=config.server.port,

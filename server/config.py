@@ -106,6 +106,8 @@ class StreamConfig:
     heartbeat_seconds: float = 15.0
     max_buffer_bytes: int = 262_144
     retry_ms: int = 2000
+    max_per_address: int = 50
+    max_streams: int = 20_000
 
 
 @dataclass(frozen=True)
@@ -303,6 +305,9 @@ def _validate(config: Config) -> None:
         raise ConfigError("stream.max_buffer_bytes: must be at least 1024")
     if not 100 <= config.stream.retry_ms <= 60_000:
         raise ConfigError("stream.retry_ms: must be between 100 and 60000")
+    for key in ("max_per_address", "max_streams"):
+        if getattr(config.stream, key) < 1:
+            raise ConfigError(f"stream.{key}: must be at least 1")
 
 
 def _check_server(config: Config) -> None:

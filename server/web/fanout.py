@@ -39,15 +39,24 @@ class Frame:
     def of(cls, data: bytes, event_id: int = 0) -> Frame:
         return cls(event_id, data, b"%x\r\n%b\r\n" % (len(data), data))
 
+    @property
+    def size(self) -> int:
+        """Bytes held: the frame keeps both encodings."""
+        return len(self.raw) + len(self.chunk)
+
 
 def encode_event(event_id: int, kind: str, payload: dict[str, Any]) -> bytes:
     data = json.dumps(payload, ensure_ascii=False, separators=(",", ":"))
     return f"id: {event_id}\nevent: {kind}\ndata: {data}\n\n".encode()
 
 
-def frame_for(event: Event, audience: Audience) -> Frame:
+def encode_for(event: Event, audience: Audience) -> bytes:
     payload = event.public_payload() if audience is Audience.SCREEN else event.payload
-    return Frame.of(encode_event(event.id, event.kind, payload), event.id)
+    return encode_event(event.id, event.kind, payload)
+
+
+def frame_for(event: Event, audience: Audience) -> Frame:
+    return Frame.of(encode_for(event, audience), event.id)
 
 
 def audiences_for(event: Event) -> tuple[Audience, ...]:
@@ -86,15 +95,19 @@ class Client:
 class History:
     """The latest screen frames, so a room of reconnecting screens replays from memory.
 
-    A cache of the event log, never the truth: `covers(after)` says whether
-    every frame with a larger id is here; if not, replay reads the database.
-    Bounded: between `size` and 2 × `size` frames.
+    A cache of the event log, never the truth: `after(id)` answers None unless
+    every frame with a larger id is here, and replay then reads the database.
+    Bounded twice: between `size` and 2 × `size` frames, and between `max_bytes`
+    and 2 × `max_bytes` of encoded bytes, whichever binds first (a wall of
+    maximum-length comments must not hold 10,000 of them).
     """
 
-    def __init__(self, size: int) -> None:
+    def __init__(self, size: int, max_bytes: int = 4 * 1024 * 1024) -> None:
         self._size = size
+        self._max_bytes = max_bytes
         self._ids: list[int] = []
         self._frames: list[Frame] = []
+        self._bytes = 0
         self.covered_from = 0  # every frame with an id above this is held
 
     def reset(self, last_event_id: int) -> None:
@@ -103,16 +116,29 @@ class History:
         Frames already received with a later id (published while the log's end
         was being read) stay: they are exactly the ones the database read missed.
         """
-        keep = bisect.bisect_right(self._ids, last_event_id)
-        del self._ids[:keep], self._frames[:keep]
+        self._forget(bisect.bisect_right(self._ids, last_event_id))
         self.covered_from = last_event_id
 
     def add(self, frame: Frame) -> None:
         self._ids.append(frame.id)
         self._frames.append(frame)
-        if len(self._ids) > 2 * self._size:  # trim in bulk: amortised O(1) per frame
-            self.covered_from = self._ids[-self._size - 1]
-            del self._ids[: -self._size], self._frames[: -self._size]
+        self._bytes += frame.size
+        if len(self._ids) > 2 * self._size or self._bytes > 2 * self._max_bytes:
+            self._trim()  # in bulk: amortised O(1) per frame
+
+    def _trim(self) -> None:
+        keep, kept_bytes = 0, 0
+        for frame in reversed(self._frames):
+            if keep == self._size or kept_bytes + frame.size > self._max_bytes:
+                break
+            keep, kept_bytes = keep + 1, kept_bytes + frame.size
+        drop = len(self._frames) - keep
+        self.covered_from = self._ids[drop - 1]
+        self._forget(drop)
+
+    def _forget(self, count: int) -> None:
+        self._bytes -= sum(frame.size for frame in self._frames[:count])
+        del self._ids[:count], self._frames[:count]
 
     @property
     def latest(self) -> int:
@@ -127,7 +153,7 @@ class History:
 class FanOut:
     def __init__(self, max_buffer_bytes: int, heartbeat_seconds: float,
                  max_backlog: int = 1000, history: int = 10_000) -> None:
-        self._max_buffer = max_buffer_bytes
+        self.max_buffer_bytes = max_buffer_bytes
         self._heartbeat_seconds = heartbeat_seconds
         self._max_backlog = max_backlog
         self._clients: dict[Audience, set[Client]] = {a: set() for a in Audience}
@@ -187,7 +213,7 @@ class FanOut:
             return
         transport.write(frame.chunk if client.chunked else frame.raw)
         client.last_id = frame.id or client.last_id
-        if transport.get_write_buffer_size() > self._max_buffer:
+        if transport.get_write_buffer_size() > self.max_buffer_bytes:
             self._drop(client, "send buffer backed up")
 
     def _drop(self, client: Client, why: str) -> None:

@@ -12,6 +12,7 @@ from server.core.ports import RateWindows
 from server.core.service import BarrageService
 from server.web.device import DeviceCookies
 from server.web.fanout import FanOut
+from server.web.slots import StreamSlots
 
 CONFIG = web.AppKey("config", Config)
 SERVICE = web.AppKey("service", BarrageService)
@@ -22,3 +23,4 @@ HEALTH: web.AppKey[dict[str, Callable[[], Awaitable[bool]]]] = web.AppKey("healt
 COUNTERS: web.AppKey[Counter[str]] = web.AppKey("counters")
 WINDOWS: web.AppKey[RateWindows] = web.AppKey("windows")
 DEVICES = web.AppKey("devices", DeviceCookies)
+SLOTS = web.AppKey("slots", StreamSlots)

@@ -12,18 +12,24 @@ import contextlib
 import logging
 import random
 import socket
+from collections.abc import Sequence
+from typing import NamedTuple
 
 from aiohttp import web
 
 from server.core.model import EventKind
 from server.core.policy import is_ascii_number
 from server.core.service import BarrageService
-from server.web.fanout import Audience, Client, FanOut, Frame, encode_event
-from server.web.keys import CONFIG, FANOUT, SERVICE
+from server.web.client import client_address, network_of
+from server.web.fanout import Audience, Client, FanOut, Frame, encode_for
+from server.web.keys import CONFIG, FANOUT, SERVICE, SLOTS
 
 logger = logging.getLogger(__name__)
 
-REPLAY_PAGE = 500
+# Replay never holds much per client, however far back it starts and however slowly
+# the client reads: a page of events from the log, one slice of bytes being written.
+REPLAY_PAGE = 100
+MAX_SLICE = 64 * 1024  # aiohttp's writer waits for the socket to drain past this
 KERNEL_SEND_BUFFER = 64 * 1024
 KINDS = {
     Audience.SCREEN: (EventKind.BARRAGE,),
@@ -55,6 +61,11 @@ def last_event_id(request: web.Request) -> int | None:
 
 async def _serve(request: web.Request, audience: Audience) -> web.StreamResponse:
     resume_from = last_event_id(request)
+    with request.app[SLOTS].hold(network_of(client_address(request))):
+        return await _stream(request, audience, resume_from)
+
+
+async def _stream(request: web.Request, audience: Audience, resume_from: int | None) -> web.StreamResponse:
     service, fanout = request.app[SERVICE], request.app[FANOUT]
     response = web.StreamResponse(headers=SSE_HEADERS)
     await response.prepare(request)
@@ -68,8 +79,8 @@ async def _serve(request: web.Request, audience: Audience) -> web.StreamResponse
     fanout.attach(client)
     try:
         if resume_from is not None:
-            await _replay(response, client, await _clamp(resume_from, audience, fanout, service),
-                          fanout, service)
+            after = await _clamp(resume_from, audience, fanout, service)
+            await _replay(request, response, client, after, fanout, service)
         await client.done
     except (ConnectionError, RuntimeError):
         pass  # the client went away mid-replay
@@ -103,34 +114,65 @@ async def _clamp(resume_from: int, audience: Audience, fanout: FanOut, service: 
     return min(resume_from, await service.last_event_id())
 
 
-async def _replay(response: web.StreamResponse, client: Client, after: int, fanout: FanOut,
-                  service: BarrageService) -> None:
+async def _replay(request: web.Request, response: web.StreamResponse, client: Client,
+                  after: int, fanout: FanOut, service: BarrageService) -> None:
     client.last_id = after
+    writer = _SliceWriter(request, response, client, fanout.max_buffer_bytes)
     held = fanout.history.after(after) if client.audience is Audience.SCREEN else None
-    if held is not None:  # a reconnect storm is served from memory, in one write
-        await _write_frames(response, client, held)
+    if held is not None:  # a reconnect storm is served from memory
+        await writer.write(held)
     else:
-        await _replay_from_log(response, client, service)
-    await _drain_backlog(response, client)
+        await _replay_from_log(writer, client, service)
+    while backlog := client.take_backlog():
+        await writer.write(backlog)
 
 
-async def _replay_from_log(response: web.StreamResponse, client: Client, service: BarrageService) -> None:
+async def _replay_from_log(writer: _SliceWriter, client: Client, service: BarrageService) -> None:
     while True:
-        events = await service.events_after(client.last_id, KINDS[client.audience], REPLAY_PAGE)
-        for event in events:
-            payload = event.public_payload() if client.audience is Audience.SCREEN else event.payload
-            await response.write(encode_event(event.id, event.kind, payload))
-            client.last_id = event.id
-        if len(events) < REPLAY_PAGE:
+        frames, more = await _read_page(client, service)
+        await writer.write(frames)
+        if not more:
             break
 
 
-async def _drain_backlog(response: web.StreamResponse, client: Client) -> None:
-    while held := client.take_backlog():
-        await _write_frames(response, client, held)
+class _Encoded(NamedTuple):
+    """An event as it goes on the wire (a live `Frame` also keeps its chunk framing)."""
+
+    id: int
+    raw: bytes
 
 
-async def _write_frames(response: web.StreamResponse, client: Client, frames: list[Frame]) -> None:
-    if frames:
-        await response.write(b"".join(frame.raw for frame in frames))
-        client.last_id = frames[-1].id
+async def _read_page(client: Client, service: BarrageService) -> tuple[list[_Encoded], bool]:
+    """The next page, encoded, and whether more may follow. The events themselves
+    are dropped here, before the (possibly long) wait to write them."""
+    events = await service.events_after(client.last_id, KINDS[client.audience], REPLAY_PAGE)
+    encoded = [_Encoded(event.id, encode_for(event, client.audience)) for event in events]
+    return encoded, len(events) == REPLAY_PAGE
+
+
+class _SliceWriter:
+    """Writes frames in slices of at most `max_buffer_bytes` (and 64 KiB), waiting for
+    the socket to drain after each: a client that reads slowly, or not at all, holds
+    one slice in memory, never the whole replay."""
+
+    def __init__(self, request: web.Request, response: web.StreamResponse, client: Client,
+                 max_buffer_bytes: int) -> None:
+        self._request, self._response, self._client = request, response, client
+        self._limit = min(max_buffer_bytes, MAX_SLICE)
+
+    async def write(self, frames: Sequence[Frame | _Encoded]) -> None:
+        batch: list[Frame | _Encoded] = []
+        size = 0
+        for frame in frames:
+            if batch and size + len(frame.raw) > self._limit:
+                await self._flush(batch)
+                batch, size = [], 0
+            batch.append(frame)
+            size += len(frame.raw)
+        if batch:
+            await self._flush(batch)
+
+    async def _flush(self, batch: list[Frame | _Encoded]) -> None:
+        await self._response.write(b"".join(frame.raw for frame in batch))
+        await self._request.writer.drain()
+        self._client.last_id = batch[-1].id

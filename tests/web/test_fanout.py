@@ -40,3 +40,15 @@ def test_reset_keeps_frames_newer_than_the_log_end() -> None:
     history.add(frame(6))
     history.reset(5)  # the database read saw up to 5; 6 arrived meanwhile
     assert ids(history.after(5)) == [6]
+
+
+def test_history_is_bounded_in_bytes_too() -> None:
+    big = Frame.of(b"x" * 1000, 0)
+    history = History(size=1000, max_bytes=10 * big.size)
+    history.reset(0)
+    for event_id in range(1, 101):
+        history.add(Frame(event_id, big.raw, big.chunk))
+        held = history.after(history.covered_from)
+        assert held is not None and sum(f.size for f in held) <= 2 * 10 * big.size
+    assert history.after(0) is None  # the oldest went, and the history says so
+    assert ids(history.after(95)) == [96, 97, 98, 99, 100]

@@ -10,6 +10,7 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
 from server.app import create_app
+from server.config import ConfigError
 from server.web.fanout import Audience
 from server.web.keys import FANOUT
 from tests.conftest import AUTH, ClientFactory, ConfigFactory
@@ -208,3 +209,51 @@ async def test_replay_after_a_restart_reads_the_log(
     assert [m.data["id"] for m in got[:3]] == ids and got[3].id == latest
     live.close()
     replay.close()
+
+
+async def refused_stream(client: TestClient, path: str = "/stream", **headers: str) -> None:
+    resp = await client.get(path, headers=headers)
+    assert resp.status == 503
+    assert resp.headers["Retry-After"] == "30"
+    assert "streams" in (await resp.json())["error"]
+
+
+async def test_streams_from_one_address_are_capped(make_client: ClientFactory) -> None:
+    client = await make_client(stream__max_per_address=2, stream__heartbeat_seconds=0.1)
+    first, second = await client.get("/stream"), await client.get("/stream")
+    await wait_for_screens(client, 2)
+    await refused_stream(client)
+    await refused_stream(client, "/api/stream", **AUTH)  # moderators' streams count too
+    first.close()
+    await wait_for_screens(client, 1)  # the heartbeat finds the closed one: its slot is free
+    third = await client.get("/stream")
+    assert third.status == 200
+    second.close()
+    third.close()
+
+
+async def test_an_ipv6_client_is_one_address_across_its_64(make_client: ClientFactory) -> None:
+    client = await make_client(stream__max_per_address=1, server__forwarded_hops=1)
+    first = await client.get("/stream", headers={"X-Forwarded-For": "2001:db8:1:2::1"})
+    await wait_for_screens(client, 1)
+    await refused_stream(client, **{"X-Forwarded-For": "2001:db8:1:2:ffff::9"})
+    other = await client.get("/stream", headers={"X-Forwarded-For": "2001:db8:1:3::1"})
+    assert other.status == 200
+    first.close()
+    other.close()
+
+
+async def test_streams_in_all_are_capped(make_client: ClientFactory) -> None:
+    client = await make_client(stream__max_streams=2, server__forwarded_hops=1)
+    streams = [await client.get("/stream", headers={"X-Forwarded-For": f"198.51.100.{i}"})
+               for i in (1, 2)]
+    await wait_for_screens(client, 2)
+    await refused_stream(client, **{"X-Forwarded-For": "198.51.100.3"})
+    for stream in streams:
+        stream.close()
+
+
+@pytest.mark.parametrize("key", ["max_per_address", "max_streams"])
+def test_stream_caps_must_be_at_least_one(make_config: ConfigFactory, key: str) -> None:
+    with pytest.raises(ConfigError, match=f"stream.{key}"):
+        make_config(**{f"stream__{key}": 0})
