@@ -94,6 +94,8 @@ async def start_barrage(workdir: Path, mode: str = "off", **env: str) -> Server:
                 "BARRAGE_MODERATION_MAX_PER_MINUTE": "0",
                 # the load comes from one address: the per-address backstop would cap it
                 "BARRAGE_MODERATION_MAX_PER_MINUTE_PER_ADDRESS": "0",
+                # ... and so do the streams: room for the largest run, on one address
+                "BARRAGE_STREAM_MAX_PER_ADDRESS": "20000",
                 "BARRAGE_DATABASE_URL": f"sqlite+aiosqlite:///{workdir / f'bench-{port}.db'}", **env}
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "server", "serve", "--port", str(port), env=full_env,

@@ -53,7 +53,8 @@ async def run(streams: int) -> dict[str, float]:
     port, token = free_port(), "bench-shutdown-token"  # 16+ characters, as the config requires
     with tempfile.TemporaryDirectory() as tmp:
         env = {**os.environ, "BARRAGE_SERVER_ADMIN_TOKEN": token,
-               "BARRAGE_DATABASE_URL": f"sqlite+aiosqlite:///{tmp}/bench.db"}
+               "BARRAGE_DATABASE_URL": f"sqlite+aiosqlite:///{tmp}/bench.db",
+               "BARRAGE_STREAM_MAX_PER_ADDRESS": "20000"}  # every stream is from loopback
         proc = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "server", "serve", "--port", str(port), env=env,
             stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL,
