@@ -23,6 +23,10 @@ ADMIN = [{"adminToken": []}]
 DIGITS = "^[0-9]+$"
 BODY_REFUSALS = ("413", "415")  # every route that reads a body
 ADMIN_REFUSALS = ("401", "429")  # every admin route: no token, or locked out after failed ones
+REFUSAL_NAMES = {
+    "400": "BadRequest", "401": "Unauthorized", "404": "NotFound", "409": "Conflict",
+    "413": "TooLarge", "415": "UnsupportedMediaType", "429": "TooManyRequests", "503": "Unavailable",
+}
 
 
 def ref(kind: str, name: str) -> Json:
@@ -46,12 +50,6 @@ def header(description: str, schema: Json, required: bool = True) -> Json:
 
 def refusals(*codes: str) -> Json:
     return {code: ref("responses", REFUSAL_NAMES[code]) for code in codes}
-
-
-REFUSAL_NAMES = {
-    "400": "BadRequest", "401": "Unauthorized", "404": "NotFound", "409": "Conflict",
-    "413": "TooLarge", "415": "UnsupportedMediaType", "429": "TooManyRequests", "503": "Unavailable",
-}
 
 
 def document() -> Json:
