@@ -21,7 +21,7 @@ from server.core.policy import InputPolicy, RatePolicy
 from server.core.service import BarrageService
 from server.ratelimit import MemoryWindows
 from server.store import SqlStore
-from server.web import api, device, pages
+from server.web import api, device, openapi, pages
 from server.web.errors import error_middleware, identity_bodies_only
 from server.web.fanout import Audience, FanOut
 from server.web.keys import CONFIG, COUNTERS, DEVICES, FANOUT, HEALTH, SERVICE, SLOTS, WINDOWS
@@ -65,6 +65,7 @@ def create_app(config: Config) -> web.Application:
             app.router.add_post(EVENTS_PATH, _slack_events)
     app.on_shutdown.append(_close_streams)
     api.add_routes(app)
+    openapi.add_route(app)
     pages.add_routes(app)
     app.router.add_get("/stream", screen_stream)
     return app

@@ -1,0 +1,382 @@
+"""GET /api/openapi.json: the OpenAPI 3.1 description of every /api route.
+
+Written by hand as plain dicts, beside the handlers it describes; a test holds it
+to the router (the same paths and methods, the same admin routes) and
+schemathesis holds the server to it (every status and body it answers).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from aiohttp import web
+
+from server.core.model import MAX_ID, EventKind, Mode, Size, Source, Status
+from server.web.api import IDEMPOTENCY_HEADER, LIST_LIMIT, MAX_IDEMPOTENCY_KEY
+
+PATH = "/api/openapi.json"
+DOCUMENT = web.AppKey("openapi_document", bytes)  # encoded once, at start
+Json = dict[str, Any]
+
+ADMIN = [{"adminToken": []}]
+DIGITS = "^[0-9]+$"
+BODY_REFUSALS = ("413", "415")  # every route that reads a body
+ADMIN_REFUSALS = ("401", "429")  # every admin route: no token, or locked out after failed ones
+REFUSAL_NAMES = {
+    "400": "BadRequest", "401": "Unauthorized", "404": "NotFound", "409": "Conflict",
+    "413": "TooLarge", "415": "UnsupportedMediaType", "429": "TooManyRequests", "503": "Unavailable",
+}
+
+
+def ref(kind: str, name: str) -> Json:
+    return {"$ref": f"#/components/{kind}/{name}"}
+
+
+def json_content(schema: Json) -> Json:
+    return {"application/json": {"schema": schema}}
+
+
+def answer(description: str, schema: Json, **headers: Json) -> Json:
+    response: Json = {"description": description, "content": json_content(schema)}
+    if headers:
+        response["headers"] = headers
+    return response
+
+
+def header(description: str, schema: Json, required: bool = True) -> Json:
+    return {"description": description, "required": required, "schema": schema}
+
+
+def refusals(*codes: str) -> Json:
+    return {code: ref("responses", REFUSAL_NAMES[code]) for code in codes}
+
+
+def document() -> Json:
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "barrage",
+            "version": "1",
+            "description": "A live-event comment wall. Admin routes need `Authorization: Bearer "
+                           "<admin_token>`; every error is `{\"error\": message}`.",
+        },
+        "paths": paths(),
+        "components": {
+            "securitySchemes": {"adminToken": {
+                "type": "http", "scheme": "bearer",
+                "description": "server.admin_token. Failed attempts are limited per address: past "
+                               "10 a minute every admin request from there is 429 for the rest "
+                               "of the minute, even one with the right token.",
+            }},
+            "schemas": schemas(),
+            "responses": responses(),
+            "parameters": parameters(),
+        },
+    }
+
+
+def paths() -> Json:
+    return {
+        "/api/barrages": {"post": submit(), "get": list_barrages()},
+        "/api/barrages/{id}/approve": {"post": decision("approve", "Approve a pending barrage.")},
+        "/api/barrages/{id}/reject": {"post": decision("reject", "Reject a pending barrage.")},
+        "/api/barrages/{id}/undo": {"post": decision(
+            "undo", "Put a decision of the last 10 s back to pending. 409 when it is too late, the "
+                    "barrage is not decided, or it was approved at submission.")},
+        "/api/mode": {"get": get_mode(), "put": put_mode()},
+        "/api/stats": {"get": stats()},
+        "/api/stream": {"get": admin_stream()},
+        "/api/screen-config": {"get": screen_config()},
+        PATH: {"get": self_description()},
+    }
+
+
+def submit() -> Json:
+    return {
+        "operationId": "submit",
+        "summary": "Send a barrage (public).",
+        "description": "A sender without a valid `barrage_device` cookie is given one, whatever the "
+                       "answer. The same Idempotency-Key from the same sender within 24 h gets the "
+                       "first answer again, with `Idempotent-Replayed: true`.",
+        "parameters": [ref("parameters", "IdempotencyKey")],
+        "requestBody": {"required": True, "content": json_content(ref("schemas", "Submission"))},
+        "responses": {
+            "201": answer("Stored: pending review, or approved at once when moderation is off.",
+                          ref("schemas", "Receipt"),
+                          **{"Set-Cookie": header("The device cookie, for a sender without a valid "
+                                                  "one.", {"type": "string"}, required=False),
+                             "Idempotent-Replayed": header("A repeat of an earlier request.",
+                                                           {"const": "true"}, required=False)}),
+            **refusals("400", *BODY_REFUSALS, "429", "503"),
+        },
+    }
+
+
+def list_barrages() -> Json:
+    return {
+        "operationId": "listBarrages",
+        "summary": "Barrages in id order, for moderators.",
+        "security": ADMIN,
+        "parameters": [
+            query("status", "Only this status.", {"enum": [*map(str, Status), ""]}),
+            query("after", "Only ids above this one.", {"type": "integer", "minimum": 0}),
+            query("limit", f"At most this many (capped at {LIST_LIMIT}).",
+                  {"type": "integer", "minimum": 0}),
+        ],
+        "responses": {
+            "200": answer("The barrages.", {
+                "type": "object", "required": ["items"], "additionalProperties": False,
+                "properties": {"items": {"type": "array", "maxItems": LIST_LIMIT,
+                                         "items": ref("schemas", "Barrage")}},
+            }),
+            **refusals("400", *ADMIN_REFUSALS, "503"),
+        },
+    }
+
+
+def query(name: str, description: str, schema: Json) -> Json:
+    return {"name": name, "in": "query", "required": False, "description": description, "schema": schema}
+
+
+def decision(verb: str, summary: str) -> Json:
+    return {
+        "operationId": verb,
+        "summary": summary,
+        "security": ADMIN,
+        "parameters": [ref("parameters", "BarrageId")],
+        "requestBody": {"required": False, "content": json_content(ref("schemas", "Decision"))},
+        "responses": {
+            "200": answer("The barrage as it now is. The same decision again by the same "
+                          "moderator is 200 and changes nothing.", ref("schemas", "Barrage")),
+            **refusals("400", *ADMIN_REFUSALS, "404", "409", *BODY_REFUSALS, "503"),
+        },
+    }
+
+
+def get_mode() -> Json:
+    return {
+        "operationId": "getMode",
+        "summary": "The moderation mode.",
+        "security": ADMIN,
+        "responses": {"200": answer("The mode.", ref("schemas", "Mode")), **refusals(*ADMIN_REFUSALS)},
+    }
+
+
+def put_mode() -> Json:
+    return {
+        "operationId": "setMode",
+        "summary": "Switch moderation: `off` puts every new barrage on screen at once.",
+        "security": ADMIN,
+        "requestBody": {"required": True, "content": json_content(ref("schemas", "ModeChange"))},
+        "responses": {
+            "200": answer("The mode now.", ref("schemas", "Mode")),
+            **refusals("400", *ADMIN_REFUSALS, *BODY_REFUSALS, "503"),
+        },
+    }
+
+
+def stats() -> Json:
+    return {
+        "operationId": "stats",
+        "summary": "Counts for moderators; \"today\" starts at the server's local midnight.",
+        "security": ADMIN,
+        "responses": {"200": answer("The counts.", ref("schemas", "Stats")),
+                      **refusals(*ADMIN_REFUSALS, "503")},
+    }
+
+
+def admin_stream() -> Json:
+    return {
+        "operationId": "adminStream",
+        "summary": "Server-sent events of every kind, for moderators. It never ends by itself.",
+        "description": "Resume with `Last-Event-ID` (or `?last_event_id=`): events after that id "
+                       "are replayed first, then live ones follow, none twice.",
+        "security": ADMIN,
+        "parameters": [ref("parameters", "LastEventIdHeader"), ref("parameters", "LastEventIdQuery")],
+        "responses": {
+            "200": {
+                "description": "The stream. Comments (`: …`) keep it alive; `retry:` comes first.",
+                "content": {"text/event-stream": {"schema": ref("schemas", "StreamEvent")}},
+            },
+            **refusals("400", *ADMIN_REFUSALS),
+        },
+    }
+
+
+def screen_config() -> Json:
+    return {
+        "operationId": "screenConfig",
+        "summary": "What the screen and send pages need (public).",
+        "responses": {"200": answer("The settings.", ref("schemas", "ScreenConfig"))},
+    }
+
+
+def self_description() -> Json:
+    return {
+        "operationId": "openapi",
+        "summary": "This document (public).",
+        "responses": {"200": answer("OpenAPI 3.1.", {"type": "object", "required": ["openapi", "paths"]})},
+    }
+
+
+def schemas() -> Json:
+    return {
+        "Error": {"type": "object", "required": ["error"], "additionalProperties": False,
+                  "properties": {"error": {"type": "string"}}},
+        "Submission": submission_schema(),
+        "Receipt": {
+            "type": "object", "required": ["id", "status"], "additionalProperties": False,
+            "properties": {"id": barrage_id(),
+                           "status": {"enum": [str(Status.PENDING), str(Status.APPROVED)]}},
+        },
+        "Barrage": barrage_schema(),
+        "Decision": {
+            "type": "object",
+            "description": "Optional. Who decides, as shown to others (default \"web moderator\").",
+            "properties": {"moderator": nullable_string()},
+        },
+        "Mode": {"type": "object", "required": ["mode"], "additionalProperties": False,
+                 "properties": {"mode": {"enum": [*map(str, Mode)]}}},
+        "ModeChange": {
+            "type": "object", "required": ["mode"],
+            "properties": {"mode": {"enum": [*map(str, Mode)]}, "moderator": nullable_string()},
+        },
+        "Stats": stats_schema(),
+        "ScreenConfig": screen_config_schema(),
+        "StreamEvent": stream_event_schema(),
+    }
+
+
+def barrage_id() -> Json:
+    return {"type": "integer", "minimum": 1, "maximum": MAX_ID}
+
+
+def nullable_string() -> Json:
+    return {"type": ["string", "null"]}
+
+
+def submission_schema() -> Json:
+    return {
+        "type": "object", "required": ["text"],
+        "properties": {
+            "text": {"type": "string", "description": "Cleaned (NFC, no controls, whitespace folded); "
+                     "1 to moderation.max_text_length characters (grapheme clusters) that show "
+                     "something."},
+            "author": {**nullable_string(), "description": "Up to moderation.max_author_length "
+                       "characters; none, or one that shows nothing, is \"Anonymous\"."},
+            "color": {**nullable_string(), "description": "#rgb, #rrggbb or a preset name: white, red, "
+                      "orange, yellow, green, cyan, blue, purple, pink."},
+            "size": {**nullable_string(), "description": "small, medium (the default) or large."},
+        },
+    }
+
+
+def barrage_schema() -> Json:
+    moment = {"type": "string", "format": "date-time"}
+    return {
+        "type": "object", "additionalProperties": False,
+        "required": ["id", "text", "author", "color", "size", "source", "status", "created_at", "sender"],
+        "properties": {
+            "id": barrage_id(),
+            "text": {"type": "string", "minLength": 1},
+            "author": {"type": "string", "minLength": 1},
+            "color": {"type": "string", "pattern": "^#[0-9a-f]{6}$"},
+            "size": {"enum": [*map(str, Size)]},
+            "source": {"enum": [*map(str, Source)]},
+            "status": {"enum": [*map(str, Status)]},
+            "created_at": moment,
+            "sender": {**nullable_string(), "description": "Stable per person: web:<device id>, "
+                       "telegram:<user id> or slack:<team>:<user>."},
+            "decided_at": {"type": ["string", "null"], "format": "date-time"},
+            "decided_by": nullable_string(),
+        },
+        # A pending barrage carries no decision; a decided one always says when and by whom.
+        "if": {"properties": {"status": {"const": str(Status.PENDING)}}},
+        "then": {"properties": {"decided_at": False, "decided_by": False}},
+        "else": {"required": ["decided_at", "decided_by"]},
+    }
+
+
+def stats_schema() -> Json:
+    count = {"type": "integer", "minimum": 0}
+    return {
+        "type": "object", "required": ["mode", "pending", "approved_today", "screens"],
+        "properties": {"mode": {"enum": [*map(str, Mode)]}, "pending": count,
+                       "approved_today": count, "screens": count},
+    }
+
+
+def screen_config_schema() -> Json:
+    return {
+        "type": "object",
+        "required": ["join_text", "crossing_seconds", "max_waiting", "max_text_length",
+                     "max_author_length"],
+        "properties": {
+            "join_text": {"type": "string"},
+            "crossing_seconds": {"type": "number", "exclusiveMinimum": 0},
+            "max_waiting": {"type": "integer", "minimum": 0},
+            "max_text_length": {"type": "integer", "minimum": 1},
+            "max_author_length": {"type": "integer", "minimum": 1},
+        },
+    }
+
+
+def stream_event_schema() -> Json:
+    return {
+        "type": "object", "required": ["id", "event", "data"],
+        "description": "One event: its id is the event log's. `pending`, `barrage` and `rejected` "
+                       "carry a Barrage; `mode` carries {\"mode\", \"by\"}.",
+        "properties": {
+            "id": {"type": "string", "pattern": DIGITS},
+            "event": {"enum": [*map(str, EventKind)]},
+            "data": {"type": "string", "contentMediaType": "application/json"},
+        },
+    }
+
+
+def responses() -> Json:
+    error = ref("schemas", "Error")
+    retry_after = header("Whole seconds to wait.", {"type": "string", "pattern": DIGITS})
+    return {
+        "BadRequest": answer("The request breaks the rules; the message says which.", error),
+        "Unauthorized": answer("No admin token, or a wrong one.", error, **{
+            "WWW-Authenticate": header("Always `Bearer`.", {"const": "Bearer"})}),
+        "NotFound": answer("No such barrage.", error),
+        "Conflict": answer("Somebody decided first (the message says who), or the decision "
+                           "cannot be undone.", error),
+        "TooLarge": answer("The body is over 64 KiB.", error),
+        "UnsupportedMediaType": answer("Content-Type is not application/json, or the body is "
+                                       "compressed (Content-Encoding).", error),
+        "TooManyRequests": answer("Over a rate limit, or locked out after failed admin logins.",
+                                  error, **{"Retry-After": retry_after}),
+        "Unavailable": answer("The database cannot take writes right now; nothing was stored.",
+                              error, **{"Retry-After": retry_after}),
+    }
+
+
+def parameters() -> Json:
+    last_event_id = {"type": "string", "description": "A non-negative integer of at most 18 digits."}
+    return {
+        "BarrageId": {"name": "id", "in": "path", "required": True, "schema": barrage_id()},
+        "IdempotencyKey": {
+            "name": IDEMPOTENCY_HEADER, "in": "header", "required": False,
+            "description": "Any 1 to 255 printable ASCII characters; the same key from the same "
+                           "sender within 24 h makes one barrage.",
+            "schema": {"type": "string", "minLength": 1, "maxLength": MAX_IDEMPOTENCY_KEY},
+        },
+        "LastEventIdHeader": {"name": "Last-Event-ID", "in": "header", "required": False,
+                              "schema": last_event_id},
+        "LastEventIdQuery": {"name": "last_event_id", "in": "query", "required": False,
+                             "schema": last_event_id},
+    }
+
+
+async def openapi_json(request: web.Request) -> web.Response:
+    return web.Response(body=request.app[DOCUMENT], content_type="application/json")
+
+
+
+def add_route(app: web.Application) -> None:
+    app[DOCUMENT] = json.dumps(document(), separators=(",", ":")).encode()
+    app.router.add_get(PATH, openapi_json)
