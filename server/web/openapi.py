@@ -191,7 +191,9 @@ def admin_stream() -> Json:
         "operationId": "adminStream",
         "summary": "Server-sent events of every kind, for moderators. It never ends by itself.",
         "description": "Resume with `Last-Event-ID` (or `?last_event_id=`): events after that id "
-                       "are replayed first, then live ones follow, none twice.",
+                       "are replayed first, then live ones follow, none twice. Past "
+                       "`stream.max_per_address` streams from one address, or `stream.max_streams` "
+                       "in all, the answer is 503 with Retry-After.",
         "security": ADMIN,
         "parameters": [ref("parameters", "LastEventIdHeader"), ref("parameters", "LastEventIdQuery")],
         "responses": {
@@ -199,7 +201,7 @@ def admin_stream() -> Json:
                 "description": "The stream. Comments (`: …`) keep it alive; `retry:` comes first.",
                 "content": {"text/event-stream": {"schema": ref("schemas", "StreamEvent")}},
             },
-            **refusals("400", *ADMIN_REFUSALS),
+            **refusals("400", *ADMIN_REFUSALS, "503"),
         },
     }
 

@@ -95,3 +95,13 @@ async def test_the_refusals_the_fuzz_rarely_meets_are_as_documented(make_client:
     resp = await client.get("/api/stats", headers=AUTH)
     assert resp.status == 429  # locked out, the right token too
     await assert_documented(resp, "TooManyRequests")
+
+
+async def test_a_full_stream_cap_is_as_documented(make_client: ClientFactory) -> None:
+    client = await make_client(stream__max_per_address=1)
+    first = await client.get("/api/stream", headers=AUTH)
+    assert first.status == 200
+    resp = await client.get("/api/stream", headers=AUTH)
+    assert resp.status == 503
+    await assert_documented(resp, "Unavailable")
+    first.close()
