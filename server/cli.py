@@ -93,10 +93,12 @@ def raise_descriptor_limit(max_streams: int) -> int:
     1,024), and say so when even that is below `stream.max_streams`, since past it
     every request, /healthz included, would fail to accept."""
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if hard != resource.RLIM_INFINITY and soft != hard:
+    # "Unlimited" (macOS) is not a value setrlimit takes for the soft limit: ask for enough.
+    wanted = max_streams + DESCRIPTOR_HEADROOM if hard == resource.RLIM_INFINITY else hard
+    if soft != resource.RLIM_INFINITY and soft < wanted:
         with contextlib.suppress(ValueError, OSError):
-            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
-            soft = hard
+            resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
+            soft = wanted
     if soft != resource.RLIM_INFINITY and soft < max_streams + DESCRIPTOR_HEADROOM:
         logger.warning("the descriptor limit is %d, below stream.max_streams (%d) plus %d "
                        "for everything else: lower stream.max_streams or raise `ulimit -n`",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 from datetime import timedelta
@@ -26,9 +27,18 @@ MAX_IDEMPOTENCY_KEY = 255
 __all__ = ["add_routes", "client_address", "network_of"]
 
 
+BODY_TIMEOUT_SECONDS = 10.0
+
+
 async def read_json_object(request: web.Request) -> dict[str, Any]:
     try:
-        body = await request.json(loads=_strict_loads)
+        # The header timeout ends with the headers; a body that trickles in (or never
+        # comes) would hold its connection for as long as the client liked.
+        async with asyncio.timeout(BODY_TIMEOUT_SECONDS):
+            body = await request.json(loads=_strict_loads)
+    except TimeoutError:
+        raise web.HTTPRequestTimeout(reason="the request body did not arrive in time",
+                                     headers={"Connection": "close"}) from None
     # RecursionError: "[[[[…" nested past the parser's depth; LookupError: charset=bogus
     except (ValueError, RecursionError, LookupError):
         raise InvalidInput("body must be valid JSON") from None

@@ -55,7 +55,10 @@ async def error_middleware(request: web.Request, handler: web.Handler) -> web.St
             _log_refusal(request, exc.status, exc.reason)
         if exc.status < 400 or not _wants_json(request):
             raise
-        return json_error(exc.status, exc.reason, **_kept_headers(exc))
+        response = json_error(exc.status, exc.reason, **_kept_headers(exc))
+        if exc.headers.get("Connection", "").lower() == "close":
+            response.force_close()  # a refusal that should not keep a descriptor busy
+        return response
     except Exception:
         logger.exception("unhandled error on %s %s", request.method, request.path)
         return json_error(500, "internal error")

@@ -154,7 +154,7 @@ class FanOut:
     def __init__(self, max_buffer_bytes: int, heartbeat_seconds: float,
                  max_backlog: int = 1000, history: int = 10_000) -> None:
         self.max_buffer_bytes = max_buffer_bytes
-        self._heartbeat_seconds = heartbeat_seconds
+        self.heartbeat_seconds = heartbeat_seconds
         self._max_backlog = max_backlog
         self._clients: dict[Audience, set[Client]] = {a: set() for a in Audience}
         self._heartbeat: asyncio.Task[None] | None = None
@@ -205,7 +205,7 @@ class FanOut:
         if client.backlog is not None:
             client.backlog.append(frame)
             if len(client.backlog) > self._max_backlog:
-                self._drop(client, "backlog full during replay")
+                self.drop(client, "backlog full during replay")
             return
         transport = client.transport
         if transport.is_closing():
@@ -214,9 +214,9 @@ class FanOut:
         transport.write(frame.chunk if client.chunked else frame.raw)
         client.last_id = frame.id or client.last_id
         if transport.get_write_buffer_size() > self.max_buffer_bytes:
-            self._drop(client, "send buffer backed up")
+            self.drop(client, "send buffer backed up")
 
-    def _drop(self, client: Client, why: str) -> None:
+    def drop(self, client: Client, why: str) -> None:
         self.dropped += 1
         logger.info("dropping %s stream: %s", client.audience.value, why)
         self.detach(client)
@@ -225,7 +225,7 @@ class FanOut:
 
     async def _beat(self) -> None:
         while True:
-            await asyncio.sleep(self._heartbeat_seconds)
+            await asyncio.sleep(self.heartbeat_seconds)
             for clients in self._clients.values():
                 for client in tuple(clients):
                     if client.backlog is None:

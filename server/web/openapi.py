@@ -21,10 +21,10 @@ Json = dict[str, Any]
 
 ADMIN = [{"adminToken": []}]
 DIGITS = "^[0-9]+$"
-BODY_REFUSALS = ("413", "415")  # every route that reads a body
+BODY_REFUSALS = ("408", "413", "415")  # every route that reads a body
 ADMIN_REFUSALS = ("401", "429")  # every admin route: no token, or locked out after failed ones
 REFUSAL_NAMES = {
-    "400": "BadRequest", "401": "Unauthorized", "404": "NotFound", "409": "Conflict",
+    "400": "BadRequest", "401": "Unauthorized", "408": "RequestTimeout", "404": "NotFound", "409": "Conflict",
     "413": "TooLarge", "415": "UnsupportedMediaType", "429": "TooManyRequests", "503": "Unavailable",
 }
 
@@ -347,12 +347,15 @@ def responses() -> Json:
         "NotFound": answer("No such barrage.", error),
         "Conflict": answer("Somebody decided first (the message says who), or the decision "
                            "cannot be undone.", error),
+        "RequestTimeout": answer("The body did not arrive within 10 s; the connection is closed.",
+                                 error),
         "TooLarge": answer("The body is over 64 KiB.", error),
         "UnsupportedMediaType": answer("Content-Type is not application/json, or the body is "
                                        "compressed (Content-Encoding).", error),
         "TooManyRequests": answer("Over a rate limit, or locked out after failed admin logins.",
                                   error, **{"Retry-After": retry_after}),
-        "Unavailable": answer("The database cannot take writes right now; nothing was stored.",
+        "Unavailable": answer("The database cannot take writes right now (nothing was stored), "
+                              "or, on a stream, the stream caps are reached.",
                               error, **{"Retry-After": retry_after}),
     }
 

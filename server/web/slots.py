@@ -46,5 +46,7 @@ class StreamSlots:
 
 
 def _busy(reason: str) -> web.HTTPServiceUnavailable:
+    # Connection: close, or each refused retry would keep a descriptor for the idle timeout.
     return web.HTTPServiceUnavailable(reason=f"{reason}; try again later",
-                                      headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
+                                      headers={"Retry-After": str(RETRY_AFTER_SECONDS),
+                                               "Connection": "close"})

@@ -12,7 +12,7 @@ import contextlib
 import logging
 import random
 import socket
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import NamedTuple
 
 from aiohttp import web
@@ -28,8 +28,9 @@ logger = logging.getLogger(__name__)
 
 # Replay never holds much per client, however far back it starts and however slowly
 # the client reads: a page of events from the log, one slice of bytes being written.
-REPLAY_PAGE = 100
-MAX_SLICE = 64 * 1024  # aiohttp's writer waits for the socket to drain past this
+# Pages start at FIRST_PAGE events and then hold about one slice of bytes each.
+FIRST_PAGE, MIN_PAGE, MAX_PAGE = 32, 4, 500
+MAX_SLICE = 64 * 1024
 KERNEL_SEND_BUFFER = 64 * 1024
 KINDS = {
     Audience.SCREEN: (EventKind.BARRAGE,),
@@ -117,22 +118,33 @@ async def _clamp(resume_from: int, audience: Audience, fanout: FanOut, service: 
 async def _replay(request: web.Request, response: web.StreamResponse, client: Client,
                   after: int, fanout: FanOut, service: BarrageService) -> None:
     client.last_id = after
-    writer = _SliceWriter(request, response, client, fanout.max_buffer_bytes)
-    held = fanout.history.after(after) if client.audience is Audience.SCREEN else None
-    if held is not None:  # a reconnect storm is served from memory
-        await writer.write(held)
-    else:
-        await _replay_from_log(writer, client, service)
-    while backlog := client.take_backlog():
-        await writer.write(backlog)
+    writer = _SliceWriter(request, response, client, fanout)
+    with writer.draining_each_slice():
+        held = fanout.history.after(after) if client.audience is Audience.SCREEN else None
+        if held is not None:  # a reconnect storm is served from memory
+            await writer.write(held)
+        else:
+            await _replay_from_log(writer, client, service)
+        while backlog := client.take_backlog():
+            await writer.write(backlog)
 
 
 async def _replay_from_log(writer: _SliceWriter, client: Client, service: BarrageService) -> None:
+    page = FIRST_PAGE
     while True:
-        frames, more = await _read_page(client, service)
-        await writer.write(frames)
+        events = await service.events_after(client.last_id, KINDS[client.audience], page)
+        more = len(events) == page
+        encoded = [_Encoded(event.id, encode_for(event, client.audience)) for event in events]
+        del events  # only the bytes wait for the client, not the events they came from
+        await writer.write(encoded)
         if not more:
             break
+        page = _next_page(page, sum(len(e.raw) for e in encoded), writer.limit)
+
+
+def _next_page(page: int, page_bytes: int, slice_bytes: int) -> int:
+    """About one slice of bytes a page: many short comments, or a few long ones."""
+    return max(MIN_PAGE, min(MAX_PAGE, page * slice_bytes // max(page_bytes, 1)))
 
 
 class _Encoded(NamedTuple):
@@ -142,29 +154,36 @@ class _Encoded(NamedTuple):
     raw: bytes
 
 
-async def _read_page(client: Client, service: BarrageService) -> tuple[list[_Encoded], bool]:
-    """The next page, encoded, and whether more may follow. The events themselves
-    are dropped here, before the (possibly long) wait to write them."""
-    events = await service.events_after(client.last_id, KINDS[client.audience], REPLAY_PAGE)
-    encoded = [_Encoded(event.id, encode_for(event, client.audience)) for event in events]
-    return encoded, len(events) == REPLAY_PAGE
-
-
 class _SliceWriter:
-    """Writes frames in slices of at most `max_buffer_bytes` (and 64 KiB), waiting for
-    the socket to drain after each: a client that reads slowly, or not at all, holds
-    one slice in memory, never the whole replay."""
+    """Writes frames in slices of at most `max_buffer_bytes` (and 64 KiB), waiting after
+    each until the socket has taken it: a client that reads slowly, or not at all,
+    holds one slice in memory, never the whole replay. One that takes nothing for two
+    heartbeats is dropped like a live client that falls behind (it may reconnect)."""
 
     def __init__(self, request: web.Request, response: web.StreamResponse, client: Client,
-                 max_buffer_bytes: int) -> None:
+                 fanout: FanOut) -> None:
         self._request, self._response, self._client = request, response, client
-        self._limit = min(max_buffer_bytes, MAX_SLICE)
+        self._fanout = fanout
+        self.limit = min(fanout.max_buffer_bytes, MAX_SLICE)
+
+    @contextlib.contextmanager
+    def draining_each_slice(self) -> Iterator[None]:
+        # With no high-water mark, aiohttp's drain() waits until the transport's buffer
+        # is empty (the kernel has it). The defaults come back for the live stream,
+        # whose writes never wait.
+        transport = self._client.transport
+        transport.set_write_buffer_limits(high=0)
+        try:
+            yield
+        finally:
+            if not transport.is_closing():
+                transport.set_write_buffer_limits()
 
     async def write(self, frames: Sequence[Frame | _Encoded]) -> None:
         batch: list[Frame | _Encoded] = []
         size = 0
         for frame in frames:
-            if batch and size + len(frame.raw) > self._limit:
+            if batch and size + len(frame.raw) > self.limit:
                 await self._flush(batch)
                 batch, size = [], 0
             batch.append(frame)
@@ -173,6 +192,11 @@ class _SliceWriter:
             await self._flush(batch)
 
     async def _flush(self, batch: list[Frame | _Encoded]) -> None:
-        await self._response.write(b"".join(frame.raw for frame in batch))
-        await self._request.writer.drain()
+        try:  # aiohttp's write() may itself wait for a drain: time both
+            async with asyncio.timeout(2 * self._fanout.heartbeat_seconds):
+                await self._response.write(b"".join(frame.raw for frame in batch))
+                await self._request.writer.drain()
+        except TimeoutError:
+            self._fanout.drop(self._client, "replay stalled")
+            raise ConnectionResetError("replay stalled") from None
         self._client.last_id = batch[-1].id

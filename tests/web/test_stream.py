@@ -215,6 +215,7 @@ async def refused_stream(client: TestClient, path: str = "/stream", **headers: s
     resp = await client.get(path, headers=headers)
     assert resp.status == 503
     assert resp.headers["Retry-After"] == "30"
+    assert resp.headers["Connection"] == "close"  # a refused retry holds no descriptor
     assert "streams" in (await resp.json())["error"]
 
 
@@ -257,3 +258,28 @@ async def test_streams_in_all_are_capped(make_client: ClientFactory) -> None:
 def test_stream_caps_must_be_at_least_one(make_config: ConfigFactory, key: str) -> None:
     with pytest.raises(ConfigError, match=f"stream.{key}"):
         make_config(**{f"stream__{key}": 0})
+
+
+async def test_a_replay_nobody_reads_is_dropped_after_two_heartbeats(make_client: ClientFactory) -> None:
+    client = await make_client(moderation__mode="off", moderation__max_text_length=1000,
+                               stream__heartbeat_seconds=0.2)
+    for i in range(100):  # far more than the kernel's buffers on both ends
+        await post(client, f"{i:04d}" + "字" * 900)
+    stalled = socket.socket()
+    stalled.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    stalled.connect((client.host, client.port))
+    stalled.sendall(b"GET /stream HTTP/1.1\r\nHost: x\r\nLast-Event-ID: 0\r\n\r\n")
+    await wait_for_screens(client, 1)
+    await wait_for_screens(client, 0)  # no new event came: the stall itself ended it
+    assert client.app[FANOUT].dropped == 1
+    stalled.close()
+
+
+async def test_a_replay_in_many_slices_hands_over_to_live_exactly_once(make_client: ClientFactory) -> None:
+    client = await make_client(moderation__mode="off", stream__max_buffer_bytes=1024)
+    before = [await post(client, f"old {i} " + "x" * 60) for i in range(300)]
+    resumed = await client.get("/stream", headers={"Last-Event-ID": "0"})
+    during = asyncio.gather(*(post(client, f"new {i}") for i in range(100)))
+    got = [m.data["id"] for m in await events(resumed, 400, timeout=30)]
+    assert got == before + sorted(await during)
+    resumed.close()
