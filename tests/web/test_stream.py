@@ -190,6 +190,56 @@ async def test_shutdown_closes_every_stream(make_config: ConfigFactory) -> None:
                 await next_block(stream, timeout=10)
 
 
+async def read_chunked_body(reader: asyncio.StreamReader) -> list[bytes]:
+    """HTTP/1.1 chunks up to and including the terminating `0\\r\\n\\r\\n`; EOF before it fails."""
+    chunks = []
+    while True:
+        size = int((await reader.readuntil(b"\r\n"))[:-2], 16)
+        chunk = await reader.readexactly(size + 2)
+        assert chunk.endswith(b"\r\n"), chunk
+        if size == 0:
+            return chunks
+        chunks.append(chunk[:-2])
+
+
+async def raw_stream(server: TestServer, last_event_id: int | None = None
+                     ) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    reader, writer = await asyncio.open_connection(server.host, server.port)
+    resume = f"Last-Event-ID: {last_event_id}\r\n" if last_event_id is not None else ""
+    writer.write(f"GET /stream HTTP/1.1\r\nHost: wall\r\n{resume}\r\n".encode())
+    head = await reader.readuntil(b"\r\n\r\n")
+    assert b"transfer-encoding: chunked" in head.lower(), head
+    return reader, writer
+
+
+async def test_shutdown_ends_each_stream_with_a_complete_chunked_response(
+    make_config: ConfigFactory
+) -> None:
+    """A client must see the end of the response (then it reconnects), not a broken one."""
+    server = TestServer(create_app(make_config(moderation__mode="off")), host="127.0.0.1")
+    await server.start_server()
+    async with aiohttp.ClientSession() as http:
+        post_url = server.make_url("/api/barrages")
+        assert (await http.post(post_url, json={"text": "before"})).status == 201
+        live, resumed = await raw_stream(server), await raw_stream(server, last_event_id=0)
+        writers = [live[1], resumed[1]]
+        for _ in range(500):
+            if server.app[FANOUT].count(Audience.SCREEN) == 2:
+                break
+            await asyncio.sleep(0.01)
+        assert (await http.post(post_url, json={"text": "live"})).status == 201
+    closing = asyncio.create_task(server.close())
+    try:
+        for (reader, _), texts in ((live, [b"live"]), (resumed, [b"before", b"live"])):
+            body = b"".join(await asyncio.wait_for(read_chunked_body(reader), 10))
+            assert body.startswith(b"retry: ") and [t for t in texts if t in body] == texts
+            assert await reader.read() == b""  # and then the connection ends
+    finally:
+        await closing
+        for writer in writers:
+            writer.close()
+
+
 async def test_replay_after_a_restart_reads_the_log(
     make_client: ClientFactory, make_config: ConfigFactory
 ) -> None:

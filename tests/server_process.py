@@ -1,0 +1,112 @@
+"""A real `python -m server serve` process, for tests that stop and restart the wall.
+
+Configured through the environment only (a temp SQLite file, a known admin
+token, any `BARRAGE_*` overrides). `start()` returns once /healthz answers;
+`stop()` sends SIGINT, as Ctrl+C does, and returns the exit code.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import aiohttp
+
+ROOT = Path(__file__).resolve().parents[1]
+ADMIN_TOKEN = "server-process-token"  # 16+ characters, as the config requires
+START_TIMEOUT = 60.0
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@dataclass
+class ServerProcess:
+    """One server on `port`; start it again after a stop for a restart on the same port and file."""
+
+    workdir: Path
+    port: int = field(default_factory=free_port)
+    env: dict[str, str] = field(default_factory=dict)
+    proc: asyncio.subprocess.Process | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def log(self) -> Path:
+        return self.workdir / "server.log"
+
+    def environment(self) -> dict[str, str]:
+        base = {k: v for k, v in os.environ.items() if not k.startswith("BARRAGE_")}
+        return {**base, "BARRAGE_SERVER_ADMIN_TOKEN": ADMIN_TOKEN,
+                "BARRAGE_DATABASE_URL": f"sqlite+aiosqlite:///{self.workdir / 'barrage.db'}",
+                **self.env}
+
+    async def start(self) -> None:
+        assert self.proc is None or self.proc.returncode is not None, "already running"
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        with self.log.open("ab") as log:  # a file, not a pipe: a chatty server never blocks on it
+            self.proc = await asyncio.create_subprocess_exec(
+                sys.executable, "-m", "server", "serve", "--port", str(self.port),
+                cwd=self.workdir, env=self.environment(), stdout=log, stderr=log,
+            )
+        await asyncio.wait_for(self._healthy(), START_TIMEOUT)
+
+    async def _healthy(self) -> None:
+        async with aiohttp.ClientSession() as http:
+            while True:
+                assert self.proc is not None
+                if self.proc.returncode is not None:
+                    raise AssertionError(f"server exited with {self.proc.returncode}:\n{self.log_text()}")
+                try:
+                    async with http.get(f"{self.url}/healthz") as resp:
+                        if resp.status == 200:
+                            return
+                except aiohttp.ClientConnectionError:
+                    pass
+                await asyncio.sleep(0.05)
+
+    async def stop(self, timeout: float = 60.0) -> int:
+        """SIGINT, as Ctrl+C; the exit code. A process still up after `timeout` is killed: a hang."""
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGINT)
+        try:
+            return await asyncio.wait_for(self.proc.wait(), timeout)
+        except TimeoutError:
+            self.proc.kill()
+            await self.proc.wait()
+            hang = f"server still running {timeout} s after SIGINT:\n{self.log_text()}"
+            raise AssertionError(hang) from None
+
+    async def kill(self) -> None:
+        if self.proc is not None and self.proc.returncode is None:
+            self.proc.kill()
+            await self.proc.wait()
+
+    async def submit(self, *texts: str) -> None:
+        """POST each text in order (moderation off puts them on the screen)."""
+        async with aiohttp.ClientSession() as http:
+            for text in texts:
+                async with http.post(f"{self.url}/api/barrages", json={"text": text}) as resp:
+                    assert resp.status == 201, await resp.text()
+
+    async def wait_for_streams(self, count: int) -> None:
+        """Until /healthz counts `count` open screen streams."""
+        async with aiohttp.ClientSession() as http:
+            while True:
+                async with http.get(f"{self.url}/healthz") as resp:
+                    if (await resp.json())["streams"] == count:
+                        return
+                await asyncio.sleep(0.02)
+
+    def log_text(self) -> str:
+        return self.log.read_text(errors="replace")[-5000:] if self.log.exists() else ""
