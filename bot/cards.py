@@ -130,8 +130,12 @@ class CardSync:
 
     async def _loop(self, wake: asyncio.Event, work: Callable[[], Awaitable[None]]) -> None:
         while True:
+            # asyncio.timeout, not wait_for: on Python 3.11 wait_for returns the result
+            # when the wake-up and a cancellation land together, swallowing the
+            # cancellation, and close() (so Ctrl+C) then waits for this loop forever.
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(wake.wait(), self._sweep)
+                async with asyncio.timeout(self._sweep):
+                    await wake.wait()
             wake.clear()
             try:
                 await work()

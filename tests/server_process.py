@@ -3,11 +3,17 @@
 Configured through the environment only (a temp SQLite file, a known admin
 token, any `BARRAGE_*` overrides). `start()` returns once /healthz answers;
 `stop()` sends SIGINT, as Ctrl+C does, and returns the exit code.
+
+Given a `ForkServer`, the process is forked from one that has imported barrage
+already (tests/forkserver.py): the same `server.cli.main` in a process of its
+own, without ~2 s of imports per start, for tests that start dozens.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import json
 import os
 import signal
 import socket
@@ -28,6 +34,81 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+class ForkServer:
+    """tests/forkserver.py, driven over its pipes; `async with ForkServer() as forks`."""
+
+    def __init__(self) -> None:
+        self._proc: asyncio.subprocess.Process | None = None
+        self._reader: asyncio.Task[None] | None = None
+        self._started: asyncio.Queue[int] = asyncio.Queue()
+        self._exits: dict[int, asyncio.Future[int]] = {}
+        self._spawning = asyncio.Lock()
+
+    async def __aenter__(self) -> ForkServer:
+        self._proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "tests.forkserver", cwd=ROOT,
+            stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
+        )
+        assert self._proc.stdout is not None
+        ready = json.loads(await asyncio.wait_for(self._proc.stdout.readline(), START_TIMEOUT))
+        assert "ready" in ready, ready
+        self._reader = asyncio.create_task(self._read())
+        return self
+
+    async def __aexit__(self, *_: object) -> None:
+        assert self._proc is not None and self._proc.stdin is not None
+        for pid, exited in self._exits.items():
+            if not exited.done():
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
+        self._proc.stdin.close()
+        await self._proc.wait()
+        if self._reader:
+            self._reader.cancel()
+
+    async def spawn(self, argv: list[str], env: dict[str, str], cwd: Path, log: Path) -> int:
+        assert self._proc is not None and self._proc.stdin is not None
+        async with self._spawning:  # answers come in request order
+            request = {"argv": argv, "env": env, "cwd": str(cwd), "log": str(log)}
+            self._proc.stdin.write((json.dumps(request) + "\n").encode())
+            return await self._started.get()
+
+    def exit_code(self, pid: int) -> asyncio.Future[int]:
+        return self._exits[pid]
+
+    async def _read(self) -> None:
+        assert self._proc is not None and self._proc.stdout is not None
+        while line := await self._proc.stdout.readline():
+            message = json.loads(line)
+            if "started" in message:  # always before its "exited"
+                self._exits[message["started"]] = asyncio.get_running_loop().create_future()
+                self._started.put_nowait(message["started"])
+            else:
+                self._exits[message["exited"]].set_result(message["code"])
+
+
+class _Forked:
+    """A forked server, with the bits of asyncio's Process that ServerProcess uses."""
+
+    def __init__(self, pid: int, exit_code: asyncio.Future[int]) -> None:
+        self.pid = pid
+        self._exit_code = exit_code
+
+    @property
+    def returncode(self) -> int | None:
+        return self._exit_code.result() if self._exit_code.done() else None
+
+    def send_signal(self, signum: int) -> None:
+        if not self._exit_code.done():
+            os.kill(self.pid, signum)
+
+    def kill(self) -> None:
+        self.send_signal(signal.SIGKILL)
+
+    async def wait(self) -> int:
+        return await asyncio.shield(self._exit_code)
+
+
 @dataclass
 class ServerProcess:
     """One server on `port`; start it again after a stop for a restart on the same port and file."""
@@ -35,7 +116,8 @@ class ServerProcess:
     workdir: Path
     port: int = field(default_factory=free_port)
     env: dict[str, str] = field(default_factory=dict)
-    proc: asyncio.subprocess.Process | None = None
+    forks: ForkServer | None = None
+    proc: asyncio.subprocess.Process | _Forked | None = None
 
     @property
     def url(self) -> str:
@@ -54,11 +136,16 @@ class ServerProcess:
     async def start(self) -> None:
         assert self.proc is None or self.proc.returncode is not None, "already running"
         self.workdir.mkdir(parents=True, exist_ok=True)
-        with self.log.open("ab") as log:  # a file, not a pipe: a chatty server never blocks on it
-            self.proc = await asyncio.create_subprocess_exec(
-                sys.executable, "-m", "server", "serve", "--port", str(self.port),
-                cwd=self.workdir, env=self.environment(), stdout=log, stderr=log,
-            )
+        argv = ["serve", "--port", str(self.port)]
+        if self.forks is not None:
+            pid = await self.forks.spawn(argv, self.environment(), self.workdir, self.log)
+            self.proc = _Forked(pid, self.forks.exit_code(pid))
+        else:
+            with self.log.open("ab") as log:  # a file, not a pipe: a chatty server never blocks on it
+                self.proc = await asyncio.create_subprocess_exec(
+                    sys.executable, "-m", "server", *argv,
+                    cwd=self.workdir, env=self.environment(), stdout=log, stderr=log,
+                )
         await asyncio.wait_for(self._healthy(), START_TIMEOUT)
 
     async def _healthy(self) -> None:
