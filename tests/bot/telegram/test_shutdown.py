@@ -4,12 +4,18 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import sqlite3
 import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import aiohttp
+from aiohttp.test_utils import TestClient
 
+from server.app import TELEGRAM
+from server.web.keys import CONFIG
 from tests.bot.telegram.conftest import MOD_CHAT, MODERATOR
+from tests.conftest import CapturedLog
 from tests.fakes.telegram_api import FakeTelegram
 from tests.server_process import ForkServer, ServerProcess
 
@@ -78,3 +84,23 @@ async def test_ctrl_c_while_cards_are_posted_always_stops(fake_tg: FakeTelegram,
         outcomes = await asyncio.gather(*(cycle(i, forks) for i in range(STOPS)))
     print(f"{STOPS} stops in {time.monotonic() - started:.1f} s")
     assert [o for o in outcomes if o != 0] == []
+
+
+async def test_a_failed_pending_repost_is_logged_and_the_channel_still_stops(
+    tg_client: Callable[..., Awaitable[TestClient]], debug_log: CapturedLog
+) -> None:
+    client = await tg_client("polling")
+    channel, fake = client.app[TELEGRAM], client.fake_tg  # type: ignore[attr-defined]
+    assert (await client.post("/api/barrages", json={"text": "waiting"})).status == 201
+    await fake.wait_for("sendMessage", chat_id=MOD_CHAT)
+    # From now on the database refuses new cards: a real failure, in the file itself.
+    database = client.app[CONFIG].database.url.removeprefix("sqlite+aiosqlite:///")
+    with contextlib.closing(sqlite3.connect(database, timeout=30)) as db:
+        db.execute("CREATE TRIGGER no_cards BEFORE INSERT ON card BEGIN SELECT RAISE(ABORT, 'no'); END")
+    assert await channel.cards.repost_pending() == "Re-posting 1 waiting."
+    await fake.wait_for("sendMessage", count=2, chat_id=MOD_CHAT)
+    await asyncio.wait([channel.cards._repost])  # its card posted, storing it fails; then stop
+    await client.close()
+    assert channel.app is not None and channel.app.updater is not None
+    assert not channel.app.updater.running and not channel.app.running
+    assert "IntegrityError" in debug_log.text()  # logged with its traceback, not raised
