@@ -71,8 +71,10 @@ async def _serve(request: web.Request, audience: Audience) -> web.StreamResponse
             await _replay(response, client, await _clamp(resume_from, audience, fanout, service),
                           fanout, service)
         await client.done
-    except (ConnectionError, RuntimeError):
-        pass  # the client went away mid-replay
+    except ConnectionError:
+        # The client went away mid-replay: aiohttp (3.10+) raises ClientConnectionResetError,
+        # a ConnectionResetError, on a write to a closing transport. A RuntimeError is a bug.
+        pass
     except Exception:
         logger.exception("replay failed; ending the stream so the client retries")
     finally:

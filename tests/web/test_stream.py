@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import logging
 import socket
+import sqlite3
 
 import aiohttp
 import pytest
@@ -11,7 +14,7 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from server.app import create_app
 from server.web.fanout import Audience
-from server.web.keys import FANOUT
+from server.web.keys import CONFIG, FANOUT
 from tests.conftest import AUTH, ClientFactory, ConfigFactory
 from tests.sse import events, next_block, next_event
 
@@ -258,3 +261,47 @@ async def test_replay_after_a_restart_reads_the_log(
     assert [m.data["id"] for m in got[:3]] == ids and got[3].id == latest
     live.close()
     replay.close()
+
+
+def add_events(client: TestClient, payloads: list[str]) -> None:
+    """Rows straight into the event log's file, as another process (or a bad migration) might."""
+    database = client.app[CONFIG].database.url.removeprefix("sqlite+aiosqlite:///")
+    with contextlib.closing(sqlite3.connect(database, timeout=30)) as db, db:
+        db.executemany("INSERT INTO event (kind, barrage_id, payload, created_at) VALUES "
+                       "('mode', NULL, ?, '2026-01-01 00:00:00.000000')", [(p,) for p in payloads])
+
+
+async def wait_for_admin_streams(client: TestClient, count: int) -> None:
+    for _ in range(1000):
+        if client.app[FANOUT].count(Audience.ADMIN) == count:
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError(f"expected {count} admin streams")
+
+
+async def test_a_bug_during_replay_is_logged_not_taken_for_a_client_leaving(
+    client: TestClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A RuntimeError (here a RecursionError from a row nested too deep to decode) is a bug
+    to see in the log; only the connection errors of a client going away are quiet."""
+    add_events(client, ["[" * 100_000 + "]" * 100_000])
+    stream = await client.get("/api/stream", headers={**AUTH, "Last-Event-ID": "0"})
+    with pytest.raises(EOFError):  # the stream ends, so the client retries
+        while True:
+            await next_block(stream)
+    assert any(r.getMessage().startswith("replay failed") and r.exc_info
+               and isinstance(r.exc_info[1], RecursionError) for r in caplog.records)
+
+
+async def test_a_client_leaving_mid_replay_is_not_logged(
+    client: TestClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    add_events(client, ['{"mode": "off", "note": "%s"}' % ("x" * 1000)] * 20_000)  # ~20 MB to replay
+    reader, writer = await asyncio.open_connection(client.host, client.port)
+    writer.write(f"GET /api/stream HTTP/1.1\r\nHost: x\r\nAuthorization: {AUTH['Authorization']}\r\n"
+                 "Last-Event-ID: 0\r\n\r\n".encode())
+    assert (await reader.readuntil(b"\r\n\r\n")).startswith(b"HTTP/1.1 200")
+    await wait_for_admin_streams(client, 1)
+    writer.transport.abort()  # mid-replay: the kernel buffers hold far less than 20 MB
+    await wait_for_admin_streams(client, 0)  # the handler has ended
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING or r.exc_info] == []
