@@ -111,6 +111,7 @@ def render(results: dict[str, Any]) -> str:
                 "receipt → in DOM, whole burst (p50 / p95 ms)"], [_screen_row(screen)]),
         "## Shutdown",
         f"`barrage serve` stopped in {stop['shutdown_seconds']} s with {stop['streams']:,} open streams "
-        f"({stop['streams_closed']:,} closed by the server).",
+        f"({stop['streams_closed']:,} closed by the server, "
+        f"{stop.get('streams_complete', 0):,} of them with a complete chunked response).",
         ANALYSIS.read_text().strip(),
     ]) + "\n"

@@ -34,11 +34,13 @@ def raise_fd_limit(need: int) -> None:
         resource.setrlimit(resource.RLIMIT_NOFILE, (min(need, hard), hard))
 
 
-async def open_stream(port: int) -> asyncio.StreamReader:
+async def open_stream(port: int) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
     writer.write(b"GET /stream HTTP/1.1\r\nHost: bench\r\n\r\n")
     await reader.readuntil(b"\r\n\r\n")
-    return reader
+    # The writer is kept: once collected, it closes the socket, and the "open"
+    # stream the server counts would already be gone.
+    return reader, writer
 
 
 def streams_held(port: int, token: str) -> int:
@@ -62,26 +64,31 @@ async def run(streams: int) -> dict[str, float]:
         )
         assert proc.stdout is not None
         await asyncio.wait_for(proc.stdout.readline(), 30)
-        readers = [await open_stream(port) for _ in range(streams)]
+        streams_open = [await open_stream(port) for _ in range(streams)]
         while streams_held(port, token) < streams:
             await asyncio.sleep(0.1)
         start = time.perf_counter()
         proc.send_signal(signal.SIGINT)
         await asyncio.wait_for(proc.wait(), 60)
         stopped = time.perf_counter() - start
-        closed = sum([await _closed(r) for r in readers])
-    return {"streams": streams, "shutdown_seconds": round(stopped, 3), "streams_closed": closed}
+        ends = [await _end(reader) for reader, _ in streams_open]
+        for _, writer in streams_open:
+            writer.close()
+    return {"streams": streams, "shutdown_seconds": round(stopped, 3),
+            "streams_closed": sum(e != "open" for e in ends), "streams_complete": ends.count("complete")}
 
 
-async def _closed(reader: asyncio.StreamReader) -> int:
+async def _end(reader: asyncio.StreamReader) -> str:
+    """complete (the last chunk, then EOF), broken (EOF or a reset without it), or open."""
+    tail = b""
     try:
-        while await asyncio.wait_for(reader.read(65536), 5):
-            pass
+        while data := await asyncio.wait_for(reader.read(65536), 5):
+            tail = (tail + data)[-5:]
     except ConnectionError:
-        return 1
+        return "broken"
     except TimeoutError:
-        return 0  # still open: shutdown did not end it
-    return 1
+        return "open"  # shutdown did not end it
+    return "complete" if tail == b"0\r\n\r\n" else "broken"
 
 
 def main() -> None:

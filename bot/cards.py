@@ -81,12 +81,14 @@ class CardSync:
         ]
 
     async def close(self) -> None:
+        """Stop every task; one that failed is logged, never raised, so the channel still stops."""
         tasks = [*self._tasks, *([self._repost] if self._repost else [])]
         for task in tasks:
             task.cancel()
-        for task in tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        results = await asyncio.gather(*tasks, return_exceptions=True)
+        for task, result in zip(tasks, results, strict=True):
+            if isinstance(result, Exception):  # CancelledError is not one: stopped as asked
+                logger.error("%s failed", task.get_name(), exc_info=result)
 
     async def repost_pending(self, limit: int = REPOST_LIMIT) -> str:
         """Post fresh cards for the oldest waiting barrages (/pending), in the background.
@@ -107,11 +109,10 @@ class CardSync:
         for index, barrage in enumerate(batch):
             try:
                 ref = await self._platform.post_card(barrage, len(batch) - index - 1)
+                if ref is not None:
+                    await self._service.add_card(barrage.id, self._platform.platform, *ref)
             except Exception:
                 logger.exception("%s: re-posting card %s failed", self._platform.platform, barrage.id)
-                continue
-            if ref is not None:
-                await self._service.add_card(barrage.id, self._platform.platform, *ref)
         self.wake("close")  # same race as in _post_cards
 
     def on_event(self, event: Event) -> None:
@@ -130,8 +131,12 @@ class CardSync:
 
     async def _loop(self, wake: asyncio.Event, work: Callable[[], Awaitable[None]]) -> None:
         while True:
+            # asyncio.timeout, not wait_for: on Python 3.11 wait_for returns the result
+            # when the wake-up and a cancellation land together, swallowing the
+            # cancellation, and close() (so Ctrl+C) then waits for this loop forever.
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(wake.wait(), self._sweep)
+                async with asyncio.timeout(self._sweep):
+                    await wake.wait()
             wake.clear()
             try:
                 await work()

@@ -131,7 +131,7 @@ async def _telegram(app: web.Application) -> AsyncIterator[None]:
     unsubscribe = app[BUS].subscribe(channel.cards.on_event)
     await channel.start()
     app[TELEGRAM] = channel
-    app[HEALTH]["telegram_connected"] = _async(channel.ready.is_set)
+    app[HEALTH]["telegram_connected"] = _async(channel.connected)
     yield
     unsubscribe()
     await channel.stop()

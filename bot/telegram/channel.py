@@ -14,11 +14,13 @@ import logging
 import os
 from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import Any
 
 from aiohttp import web
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, ReplyParameters, Update
 from telegram.error import BadRequest, Forbidden, InvalidToken, NetworkError, RetryAfter, TelegramError
 from telegram.ext import AIORateLimiter, Application
+from telegram.request import HTTPXRequest, RequestData
 
 from bot.cards import CardSync
 from bot.messages import outcome_text
@@ -54,6 +56,30 @@ def retry_after(exc: Exception) -> float | None:
     return 1.0 if isinstance(exc, NetworkError) else None
 
 
+class WatchedRequest(HTTPXRequest):
+    """PTB's own HTTP transport, reporting whether each Bot API call reached a working Telegram.
+
+    PTB says nothing when polling fails and later recovers (it logs and retries),
+    so the health flag is fed from here: a network error, a timeout or a 5xx is
+    "not connected"; any other answer (a 400 or 429 too) is Telegram working.
+    401 and 404 are what PTB reads as a rejected token.
+    """
+
+    def __init__(self, report: Callable[[bool], None], connection_pool_size: int) -> None:
+        super().__init__(connection_pool_size=connection_pool_size)
+        self._report = report
+
+    async def do_request(self, url: str, method: str, request_data: RequestData | None = None,
+                         *args: Any, **kwargs: Any) -> tuple[int, bytes]:
+        try:
+            status, body = await super().do_request(url, method, request_data, *args, **kwargs)
+        except TelegramError:
+            self._report(False)
+            raise
+        self._report(status < 500 and status not in (401, 404))
+        return status, body
+
+
 class TelegramChannel:
     platform = "telegram"
     source = Source.TELEGRAM
@@ -67,6 +93,7 @@ class TelegramChannel:
         self.screens = screens
         self.posts_cards = bool(config.moderator_chat_id)
         self.ready = asyncio.Event()
+        self._reachable: bool | None = None  # unknown until the first Bot API call answers
         self.outbox = Outbox("telegram", retry_after)
         self.cards = CardSync(service, self)
         self.app: Application | None = None
@@ -83,6 +110,9 @@ class TelegramChannel:
             .base_url(self.config.api_base_url)
             .rate_limiter(AIORateLimiter(max_retries=3))
             .concurrent_updates(True)
+            # PTB's default pool sizes: 256 for calls, 1 for getUpdates.
+            .request(WatchedRequest(self._reached, connection_pool_size=256))
+            .get_updates_request(WatchedRequest(self._reached, connection_pool_size=1))
         )
         if self.config.mode == "webhook":
             builder = builder.updater(None)
@@ -91,6 +121,17 @@ class TelegramChannel:
         handlers.register(self.app, self)
         self.outbox.start()
         self._connector = asyncio.create_task(self._connect(), name="telegram-connect")
+
+    def connected(self) -> bool:
+        """For /healthz: up, and the latest Bot API call got an answer from a working Telegram."""
+        return self.ready.is_set() and bool(self._reachable)
+
+    def _reached(self, ok: bool) -> None:
+        if ok is False and self._reachable is not False:
+            logger.warning("Telegram Bot API not reachable")
+        elif ok and self._reachable is False:
+            logger.info("Telegram Bot API reachable again")
+        self._reachable = ok
 
     async def stop(self) -> None:
         if self._connector:

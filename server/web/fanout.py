@@ -66,6 +66,10 @@ def audiences_for(event: Event) -> tuple[Audience, ...]:
 
 
 HEARTBEAT = Frame.of(b": ping\n\n")
+# The zero-length chunk that ends a chunked response (RFC 9112 §7.1). A stream
+# cut without it is a broken response: some clients (aiohttp-sse-client) then
+# give up instead of reconnecting with Last-Event-ID.
+LAST_CHUNK = b"0\r\n\r\n"
 
 
 class Client:
@@ -158,6 +162,7 @@ class FanOut:
         self._max_backlog = max_backlog
         self._clients: dict[Audience, set[Client]] = {a: set() for a in Audience}
         self._heartbeat: asyncio.Task[None] | None = None
+        self._closed = False
         self.history = History(history)
         self.dropped = 0
 
@@ -170,17 +175,32 @@ class FanOut:
 
     async def close(self) -> None:
         """Stop the heartbeat and end every stream, so shutdown never waits on one."""
+        self._closed = True
         if self._heartbeat:
             self._heartbeat.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._heartbeat
         for clients in self._clients.values():
             for client in tuple(clients):
-                self.detach(client)
-                client.transport.close()
+                self._end(client)
 
     def attach(self, client: Client) -> None:
+        if self._closed:  # a stream that opened while shutting down ends at once
+            self._end(client)
+            return
         self._clients[client.audience].add(client)
+
+    def _end(self, client: Client) -> None:
+        """A complete response, then the connection closes (after flushing what is queued).
+
+        Every write to a stream, replay's through aiohttp included, is a whole
+        chunk written synchronously, so between two of them the last chunk fits.
+        """
+        self.detach(client)
+        transport = client.transport
+        if client.chunked and not transport.is_closing():
+            transport.write(LAST_CHUNK)
+        transport.close()
 
     def detach(self, client: Client) -> None:
         self._clients[client.audience].discard(client)

@@ -83,8 +83,10 @@ async def _stream(request: web.Request, audience: Audience, resume_from: int | N
             after = await _clamp(resume_from, audience, fanout, service)
             await _replay(request, response, client, after, fanout, service)
         await client.done
-    except (ConnectionError, RuntimeError):
-        pass  # the client went away mid-replay
+    except ConnectionError:
+        # The client went away mid-replay: aiohttp (3.10+) raises ClientConnectionResetError,
+        # a ConnectionResetError, on a write to a closing transport. A RuntimeError is a bug.
+        pass
     except Exception:
         logger.exception("replay failed; ending the stream so the client retries")
     finally:

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import logging
 import socket
+import sqlite3
 
 import aiohttp
 import pytest
@@ -12,7 +15,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from server.app import create_app
 from server.config import ConfigError
 from server.web.fanout import Audience
-from server.web.keys import FANOUT
+from server.web.keys import CONFIG, FANOUT
 from tests.conftest import AUTH, ClientFactory, ConfigFactory
 from tests.sse import events, next_block, next_event
 
@@ -191,6 +194,56 @@ async def test_shutdown_closes_every_stream(make_config: ConfigFactory) -> None:
                 await next_block(stream, timeout=10)
 
 
+async def read_chunked_body(reader: asyncio.StreamReader) -> list[bytes]:
+    """HTTP/1.1 chunks up to and including the terminating `0\\r\\n\\r\\n`; EOF before it fails."""
+    chunks = []
+    while True:
+        size = int((await reader.readuntil(b"\r\n"))[:-2], 16)
+        chunk = await reader.readexactly(size + 2)
+        assert chunk.endswith(b"\r\n"), chunk
+        if size == 0:
+            return chunks
+        chunks.append(chunk[:-2])
+
+
+async def raw_stream(server: TestServer, last_event_id: int | None = None
+                     ) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    reader, writer = await asyncio.open_connection(server.host, server.port)
+    resume = f"Last-Event-ID: {last_event_id}\r\n" if last_event_id is not None else ""
+    writer.write(f"GET /stream HTTP/1.1\r\nHost: wall\r\n{resume}\r\n".encode())
+    head = await reader.readuntil(b"\r\n\r\n")
+    assert b"transfer-encoding: chunked" in head.lower(), head
+    return reader, writer
+
+
+async def test_shutdown_ends_each_stream_with_a_complete_chunked_response(
+    make_config: ConfigFactory
+) -> None:
+    """A client must see the end of the response (then it reconnects), not a broken one."""
+    server = TestServer(create_app(make_config(moderation__mode="off")), host="127.0.0.1")
+    await server.start_server()
+    async with aiohttp.ClientSession() as http:
+        post_url = server.make_url("/api/barrages")
+        assert (await http.post(post_url, json={"text": "before"})).status == 201
+        live, resumed = await raw_stream(server), await raw_stream(server, last_event_id=0)
+        writers = [live[1], resumed[1]]
+        for _ in range(500):
+            if server.app[FANOUT].count(Audience.SCREEN) == 2:
+                break
+            await asyncio.sleep(0.01)
+        assert (await http.post(post_url, json={"text": "live"})).status == 201
+    closing = asyncio.create_task(server.close())
+    try:
+        for (reader, _), texts in ((live, [b"live"]), (resumed, [b"before", b"live"])):
+            body = b"".join(await asyncio.wait_for(read_chunked_body(reader), 10))
+            assert body.startswith(b"retry: ") and [t for t in texts if t in body] == texts
+            assert await reader.read() == b""  # and then the connection ends
+    finally:
+        await closing
+        for writer in writers:
+            writer.close()
+
+
 async def test_replay_after_a_restart_reads_the_log(
     make_client: ClientFactory, make_config: ConfigFactory
 ) -> None:
@@ -283,3 +336,47 @@ async def test_a_replay_in_many_slices_hands_over_to_live_exactly_once(make_clie
     got = [m.data["id"] for m in await events(resumed, 400, timeout=30)]
     assert got == before + sorted(await during)
     resumed.close()
+
+
+def add_events(client: TestClient, payloads: list[str]) -> None:
+    """Rows straight into the event log's file, as another process (or a bad migration) might."""
+    database = client.app[CONFIG].database.url.removeprefix("sqlite+aiosqlite:///")
+    with contextlib.closing(sqlite3.connect(database, timeout=30)) as db, db:
+        db.executemany("INSERT INTO event (kind, barrage_id, payload, created_at) VALUES "
+                       "('mode', NULL, ?, '2026-01-01 00:00:00.000000')", [(p,) for p in payloads])
+
+
+async def wait_for_admin_streams(client: TestClient, count: int) -> None:
+    for _ in range(1000):
+        if client.app[FANOUT].count(Audience.ADMIN) == count:
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError(f"expected {count} admin streams")
+
+
+async def test_a_bug_during_replay_is_logged_not_taken_for_a_client_leaving(
+    client: TestClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A RuntimeError (here a RecursionError from a row nested too deep to decode) is a bug
+    to see in the log; only the connection errors of a client going away are quiet."""
+    add_events(client, ["[" * 100_000 + "]" * 100_000])
+    stream = await client.get("/api/stream", headers={**AUTH, "Last-Event-ID": "0"})
+    with pytest.raises(EOFError):  # the stream ends, so the client retries
+        while True:
+            await next_block(stream)
+    assert any(r.getMessage().startswith("replay failed") and r.exc_info
+               and isinstance(r.exc_info[1], RecursionError) for r in caplog.records)
+
+
+async def test_a_client_leaving_mid_replay_is_not_logged(
+    client: TestClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    add_events(client, ['{"mode": "off", "note": "%s"}' % ("x" * 1000)] * 20_000)  # ~20 MB to replay
+    reader, writer = await asyncio.open_connection(client.host, client.port)
+    writer.write(f"GET /api/stream HTTP/1.1\r\nHost: x\r\nAuthorization: {AUTH['Authorization']}\r\n"
+                 "Last-Event-ID: 0\r\n\r\n".encode())
+    assert (await reader.readuntil(b"\r\n\r\n")).startswith(b"HTTP/1.1 200")
+    await wait_for_admin_streams(client, 1)
+    writer.transport.abort()  # mid-replay: the kernel buffers hold far less than 20 MB
+    await wait_for_admin_streams(client, 0)  # the handler has ended
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING or r.exc_info] == []

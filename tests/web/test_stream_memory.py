@@ -22,9 +22,15 @@ from tests.server_process import AUTH, ServerProcess
 MB = 1024 * 1024
 RSS_BOUND = 120 * MB
 OPEN_POLICY = {
-    "moderation_mode": "off", "moderation_max_per_minute": 0,
-    "moderation_max_per_minute_per_address": 0, "moderation_max_text_length": 1000,
+    "BARRAGE_MODERATION_MODE": "off", "BARRAGE_MODERATION_MAX_PER_MINUTE": "0",
+    "BARRAGE_MODERATION_MAX_PER_MINUTE_PER_ADDRESS": "0", "BARRAGE_MODERATION_MAX_TEXT_LENGTH": "1000",
 }
+
+
+async def start(tmp_path: Path, nofile: tuple[int, int] | None = None, **env: str) -> ServerProcess:
+    server = ServerProcess(tmp_path, env=env, nofile=nofile)
+    await server.start()
+    return server
 
 
 def stalled_stream(port: int, last_event_id: int) -> socket.socket:
@@ -81,7 +87,7 @@ async def read_replay(http: aiohttp.ClientSession, url: str, after: int, until: 
 async def test_stalled_replays_stay_within_the_memory_bound(
     tmp_path: Path, count: int, text: str, clients: int, back: int,
 ) -> None:
-    server = await ServerProcess(tmp_path, stream_max_per_address=1000, **OPEN_POLICY).start()
+    server = await start(tmp_path, BARRAGE_STREAM_MAX_PER_ADDRESS="1000", **OPEN_POLICY)
     stalled: list[socket.socket] = []
     try:
         async with aiohttp.ClientSession() as http:
@@ -113,19 +119,19 @@ def first_line(sock: socket.socket) -> bytes:
 
 
 async def test_the_descriptor_limit_is_raised_and_a_shortfall_warned(tmp_path: Path) -> None:
-    server = await ServerProcess(tmp_path, nofile=(1024, 4096)).start()
+    server = await start(tmp_path, nofile=(1024, 4096))
     try:
         assert server.open_files_limit() == 4096
     finally:
         await server.stop()
-    assert b"descriptor limit is 4096, below stream.max_streams (20000)" in server.stderr
+    assert "descriptor limit is 4096, below stream.max_streams (20000)" in server.log_text()
 
 
 async def test_streams_past_the_cap_leave_descriptors_for_everything_else(tmp_path: Path) -> None:
     _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))  # this test's client side
-    server = await ServerProcess(tmp_path, nofile=(1024, 1024), stream_max_streams=900,
-                                 stream_max_per_address=5000, **OPEN_POLICY).start()
+    server = await start(tmp_path, nofile=(1024, 1024), BARRAGE_STREAM_MAX_STREAMS="900",
+                         BARRAGE_STREAM_MAX_PER_ADDRESS="5000", **OPEN_POLICY)
     streams = [stalled_stream(server.port, 0) for _ in range(1000)]
     try:
         statuses = [first_line(sock) for sock in streams]

@@ -526,3 +526,24 @@ async def test_an_encoded_update_is_415(tg_client, fake_tg: FakeTelegram, caplog
     resp = await client.post("/telegram/webhook", json=update, headers=headers)
     assert resp.status == 415
     assert not [r for r in caplog.records if r.exc_info] and await pending(client) == []
+
+
+async def telegram_connected(client: TestClient, expected: bool) -> None:
+    """Until /healthz says `telegram_connected: expected`."""
+    for _ in range(1000):
+        if (await (await client.get("/healthz")).json())["telegram_connected"] is expected:
+            return
+        await asyncio.sleep(0.02)
+    raise AssertionError(f"telegram_connected never became {expected}")
+
+
+async def test_health_follows_the_bot_api_going_away_and_coming_back(
+    tg_client, fake_tg: FakeTelegram
+) -> None:
+    client = await tg_client("polling")
+    await telegram_connected(client, True)
+    fake_tg.fail("getUpdates", times=2, code=502, description="Bad Gateway")
+    await telegram_connected(client, False)  # polling fails: the health says so
+    await telegram_connected(client, True)  # and comes back with the next good answer
+    await send_text(client, fake_tg, "after the outage")  # polling delivers again
+    await card_for(fake_tg, "after the outage")
