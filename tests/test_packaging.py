@@ -95,8 +95,9 @@ async def served(installed: tuple[Path, dict[str, str]], tmp_path: Path) -> Asyn
                     output = await proc.stdout.read()  # type: ignore[union-attr]
                     raise AssertionError(f"barrage serve exited {proc.returncode}: {output.decode()}")
                 try:
-                    if (await http.get(f"{base}/healthz")).status == 200:
-                        break
+                    async with http.get(f"{base}/healthz") as resp:
+                        if resp.status == 200:
+                            break
                 except aiohttp.ClientConnectionError:
                     await asyncio.sleep(0.1)
         yield base
@@ -109,6 +110,7 @@ async def served(installed: tuple[Path, dict[str, str]], tmp_path: Path) -> Asyn
 async def test_the_installed_server_serves_its_pages(served: str) -> None:
     async with aiohttp.ClientSession() as http:
         for path in ("/screen", "/static/screen.js", "/send", "/moderate", "/static/common.css"):
-            resp = await http.get(served + path)
-            assert resp.status == 200, path
-        assert "screen.js" in await (await http.get(served + "/screen")).text()
+            async with http.get(served + path) as resp:
+                assert resp.status == 200, path
+        async with http.get(served + "/screen") as resp:
+            assert "screen.js" in await resp.text()

@@ -224,14 +224,16 @@ async def test_shutdown_ends_each_stream_with_a_complete_chunked_response(
     await server.start_server()
     async with aiohttp.ClientSession() as http:
         post_url = server.make_url("/api/barrages")
-        assert (await http.post(post_url, json={"text": "before"})).status == 201
+        async with http.post(post_url, json={"text": "before"}) as resp:
+            assert resp.status == 201
         live, resumed = await raw_stream(server), await raw_stream(server, last_event_id=0)
         writers = [live[1], resumed[1]]
         for _ in range(500):
             if server.app[FANOUT].count(Audience.SCREEN) == 2:
                 break
             await asyncio.sleep(0.01)
-        assert (await http.post(post_url, json={"text": "live"})).status == 201
+        async with http.post(post_url, json={"text": "live"}) as resp:
+            assert resp.status == 201
     closing = asyncio.create_task(server.close())
     try:
         for (reader, _), texts in ((live, [b"live"]), (resumed, [b"before", b"live"])):

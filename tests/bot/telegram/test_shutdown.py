@@ -86,6 +86,11 @@ async def test_ctrl_c_while_cards_are_posted_always_stops(fake_tg: FakeTelegram,
     assert [o for o in outcomes if o != 0] == []
 
 
+def refuse_new_cards(database: str) -> None:
+    with contextlib.closing(sqlite3.connect(database, timeout=30)) as db:
+        db.execute("CREATE TRIGGER no_cards BEFORE INSERT ON card BEGIN SELECT RAISE(ABORT, 'no'); END")
+
+
 async def test_a_failed_pending_repost_is_logged_and_the_channel_still_stops(
     tg_client: Callable[..., Awaitable[TestClient]], debug_log: CapturedLog
 ) -> None:
@@ -95,8 +100,9 @@ async def test_a_failed_pending_repost_is_logged_and_the_channel_still_stops(
     await fake.wait_for("sendMessage", chat_id=MOD_CHAT)
     # From now on the database refuses new cards: a real failure, in the file itself.
     database = client.app[CONFIG].database.url.removeprefix("sqlite+aiosqlite:///")
-    with contextlib.closing(sqlite3.connect(database, timeout=30)) as db:
-        db.execute("CREATE TRIGGER no_cards BEFORE INSERT ON card BEGIN SELECT RAISE(ABORT, 'no'); END")
+    # In a thread: the app shares this event loop, and a write of its own in flight
+    # must be able to commit while this waits for the lock.
+    await asyncio.to_thread(refuse_new_cards, database)
     assert await channel.cards.repost_pending() == "Re-posting 1 waiting."
     await fake.wait_for("sendMessage", count=2, chat_id=MOD_CHAT)
     await asyncio.wait([channel.cards._repost])  # its card posted, storing it fails; then stop
