@@ -341,7 +341,8 @@ async def test_a_replay_in_many_slices_hands_over_to_live_exactly_once(make_clie
 
 
 def add_events(client: TestClient, payloads: list[str]) -> None:
-    """Rows straight into the event log's file, as another process (or a bad migration) might."""
+    """Rows straight into the event log's file, as another process (or a bad migration) might.
+    Run it in a thread: the app shares the test's event loop and must stay free to commit."""
     database = client.app[CONFIG].database.url.removeprefix("sqlite+aiosqlite:///")
     with contextlib.closing(sqlite3.connect(database, timeout=30)) as db, db:
         db.executemany("INSERT INTO event (kind, barrage_id, payload, created_at) VALUES "
@@ -361,7 +362,7 @@ async def test_a_bug_during_replay_is_logged_not_taken_for_a_client_leaving(
 ) -> None:
     """A RuntimeError (here a RecursionError from a row nested too deep to decode) is a bug
     to see in the log; only the connection errors of a client going away are quiet."""
-    add_events(client, ["[" * 100_000 + "]" * 100_000])
+    await asyncio.to_thread(add_events, client, ["[" * 100_000 + "]" * 100_000])
     stream = await client.get("/api/stream", headers={**AUTH, "Last-Event-ID": "0"})
     with pytest.raises(EOFError):  # the stream ends, so the client retries
         while True:
@@ -373,7 +374,7 @@ async def test_a_bug_during_replay_is_logged_not_taken_for_a_client_leaving(
 async def test_a_client_leaving_mid_replay_is_not_logged(
     client: TestClient, caplog: pytest.LogCaptureFixture
 ) -> None:
-    add_events(client, ['{"mode": "off", "note": "%s"}' % ("x" * 1000)] * 20_000)  # ~20 MB to replay
+    await asyncio.to_thread(add_events, client, ['{"mode": "off", "note": "%s"}' % ("x" * 1000)] * 20_000)  # ~20 MB to replay
     reader, writer = await asyncio.open_connection(client.host, client.port)
     writer.write(f"GET /api/stream HTTP/1.1\r\nHost: x\r\nAuthorization: {AUTH['Authorization']}\r\n"
                  "Last-Event-ID: 0\r\n\r\n".encode())
