@@ -21,6 +21,7 @@ from server.core.policy import InputPolicy, RatePolicy
 from server.core.service import BarrageService
 from server.ratelimit import MemoryWindows
 from server.store import SqlStore
+from server.store.batching import BatchingStore
 from server.web import api, device, openapi, pages
 from server.web.errors import error_middleware, identity_bodies_only
 from server.web.fanout import Audience, FanOut
@@ -100,14 +101,17 @@ async def _core(app: web.Application) -> AsyncIterator[None]:
     await bus.connect()
     policy = InputPolicy(config.moderation.max_text_length, config.moderation.max_author_length)
     rates = RatePolicy(config.moderation.max_per_minute, config.moderation.max_per_minute_per_address)
+    # Group commit: the service's writes go through one writer that batches submissions.
+    store = BatchingStore(app[STORE])
     service = BarrageService(
-        app[STORE], bus, policy, app[WINDOWS], rates,
+        store, bus, policy, app[WINDOWS], rates,
         initial_mode=Mode(config.moderation.mode), counters=app[COUNTERS],
     )
     await service.start()
     app[SERVICE] = service
     app[BUS] = bus
     yield
+    await store.drain()
     await bus.disconnect()
 
 

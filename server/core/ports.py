@@ -10,10 +10,15 @@ from server.core.model import Barrage, Card, Draft, Event, EventKind, Source, St
 
 
 class Store(Protocol):
+    """The truth. Within one process the service relies on the writes that append events
+    (add, add_many, decide, undo, put_setting) returning in commit order, which is id order:
+    server/store/batching.py makes them one at a time."""
+
     async def add(self, draft: Draft, status: Status, now: datetime) -> tuple[Barrage, Event | None]:
         """Insert the barrage and its event in one transaction.
 
         With a `dedupe_key` already stored, return the stored barrage and no event.
+        Raises RateLimited when too many submissions already wait for a commit.
         """
 
     async def add_many(

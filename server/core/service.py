@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections import Counter, deque
+from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -29,18 +29,10 @@ from server.core.ports import Publisher, RateWindows, Store
 logger = logging.getLogger(__name__)
 
 MODE_KEY = "moderation.mode"
-MAX_BATCH = 500     # submissions per transaction
-MAX_QUEUED = 5000   # waiting for a commit; past this, submissions are refused (429), not queued
 MAX_NAME = 64
 REFUSAL_LOG_SECONDS = 10.0  # at most one "refused over the rate limit" line this often
 # A moderator may take a decision back for this long (POST /api/barrages/{id}/undo).
 UNDO_SECONDS = 10.0
-
-
-def _fail(batch: list[tuple[Draft, Status, asyncio.Future[Receipt]]], error: Exception) -> None:
-    for *_, waiter in batch:
-        if not waiter.done():
-            waiter.set_exception(error)
 
 
 def _why_not_undoable(barrage: Barrage) -> str:
@@ -94,10 +86,11 @@ class BarrageService:
         # Refusals and the like, by name: what a metrics endpoint exposes.
         self.counters: Counter[str] = Counter() if counters is None else counters
         self._refusals_logged_at = -REFUSAL_LOG_SECONDS
-        # One writer at a time in this process, so events are committed and
-        # published in id order: the stream's ids then never go backwards.
-        self._write_lock = asyncio.Lock()
-        self._queued: deque[tuple[Draft, Status, asyncio.Future[Receipt]]] = deque()
+        # The stream's ids must never go backwards. The store hands writes back in
+        # commit (= id) order within this process (server/store/batching.py), and each
+        # caller queues here before its first await, so events publish in that order
+        # even through a publisher that awaits.
+        self._publishing = asyncio.Lock()
 
     @property
     def mode(self) -> Mode:
@@ -116,24 +109,17 @@ class BarrageService:
         if seen := await self._seen(draft.dedupe_key, submission.dedupe_for):
             return Receipt(seen, created=False)  # a redelivery: not counted, not stored again
         await self._check_rate(submission)
-        if len(self._queued) >= MAX_QUEUED:
-            self._refused("busy")
-            raise RateLimited("the wall is very busy; try again in a moment", retry_after=1)
         status = Status.APPROVED if self._mode is Mode.OFF else Status.PENDING
-        waiter: asyncio.Future[Receipt] = asyncio.get_running_loop().create_future()
-        entry = (draft, status, waiter)
-        self._queued.append(entry)
-        # Group commit: whoever holds the write lock commits everything queued so
-        # far in one transaction; later holders find their receipt already there.
+        barrage, event = await self._add(draft, status)
+        await self._publish(event)
+        return Receipt(barrage, created=event is not None)
+
+    async def _add(self, draft: Draft, status: Status) -> tuple[Barrage, Event | None]:
         try:
-            async with self._write_lock:
-                while not waiter.done():
-                    await self._commit_queued()
-        except asyncio.CancelledError:
-            if entry in self._queued:  # not taken into a commit yet: do not store it later
-                self._queued.remove(entry)
+            return await self._store.add(draft, status, utcnow())
+        except RateLimited:  # too many waiting for a commit
+            self._refused("busy")
             raise
-        return waiter.result()
 
     async def _seen(self, dedupe_key: str | None, ttl: timedelta | None) -> Barrage | None:
         if not dedupe_key or not (seen := await self._store.by_dedupe_key(dedupe_key)):
@@ -162,32 +148,18 @@ class BarrageService:
             logger.warning("refused a submission over the rate limit (%s); %d refused since start "
                            "(logged at most every %.0f s)", which, total, REFUSAL_LOG_SECONDS)
 
-    async def _commit_queued(self) -> None:
-        batch = [self._queued.popleft() for _ in range(min(len(self._queued), MAX_BATCH))]
-        try:
-            results = await self._store.add_many([(d, s) for d, s, _ in batch], utcnow())
-            for (*_, waiter), (barrage, event) in zip(batch, results, strict=True):
-                await self._publish(event)
-                waiter.set_result(Receipt(barrage, created=event is not None))
-        except Exception as exc:
-            _fail(batch, exc)
-        finally:
-            # Cancelled mid-commit (shutdown): nobody may wait forever on a popped entry.
-            _fail(batch, RuntimeError("the submission was interrupted; please send it again"))
-
     async def decide(self, barrage_id: int, verdict: Verdict, moderator: str) -> Barrage:
         """Compare-and-set; the loser is told who won. A moderator's own repeat
         (a double click, `a` pressed twice, a card pressed again) is no conflict:
         it gets the barrage back, and no second event is written."""
         moderator = clean_name(moderator, MAX_NAME, "moderator")
-        async with self._write_lock:
-            try:
-                barrage, event = await self._store.decide(barrage_id, verdict.status, moderator, utcnow())
-            except AlreadyDecided as lost:
-                if lost.barrage is None or (lost.status, lost.decided_by) != (verdict.status, moderator):
-                    raise
-                return lost.barrage
-            await self._publish(event)
+        try:
+            barrage, event = await self._store.decide(barrage_id, verdict.status, moderator, utcnow())
+        except AlreadyDecided as lost:
+            if lost.barrage is None or (lost.status, lost.decided_by) != (verdict.status, moderator):
+                raise
+            return lost.barrage
+        await self._publish(event)
         logger.info("barrage %s %s by %s", barrage.id, barrage.status, moderator)
         return barrage
 
@@ -199,9 +171,8 @@ class BarrageService:
         """
         moderator = clean_name(moderator, MAX_NAME, "moderator")
         now = utcnow()
-        async with self._write_lock:
-            barrage, event = await self._store.undo(barrage_id, now - timedelta(seconds=UNDO_SECONDS), now)
-            await self._publish(event)
+        barrage, event = await self._store.undo(barrage_id, now - timedelta(seconds=UNDO_SECONDS), now)
+        await self._publish(event)
         if event is None:
             raise CannotUndo(_why_not_undoable(barrage))
         logger.info("barrage %s back to pending (undone by %s)", barrage.id, moderator)
@@ -212,12 +183,11 @@ class BarrageService:
             new = Mode(mode)
         except ValueError:
             raise InvalidInput('mode must be "off" or "manual"') from None
-        async with self._write_lock:
-            event = await self._store.put_setting(
-                MODE_KEY, new, (EventKind.MODE, {"mode": str(new), "by": clean_name(by, MAX_NAME, "?")})
-            )
-            self._mode = new
-            await self._publish(event)
+        event = await self._store.put_setting(
+            MODE_KEY, new, (EventKind.MODE, {"mode": str(new), "by": clean_name(by, MAX_NAME, "?")})
+        )
+        self._mode = new
+        await self._publish(event)
         logger.info("moderation mode set to %s by %s", new, clean_name(by, MAX_NAME, "?"))
         return new
 
@@ -297,8 +267,9 @@ class BarrageService:
     async def _publish(self, event: Event | None) -> None:
         if event is None:
             return
-        try:
-            await self._publisher.publish(event)
-        except Exception:
-            # The database already holds the event: streams recover it by replay.
-            logger.exception("publishing event %s failed", event.id)
+        async with self._publishing:
+            try:
+                await self._publisher.publish(event)
+            except Exception:
+                # The database already holds the event: streams recover it by replay.
+                logger.exception("publishing event %s failed", event.id)

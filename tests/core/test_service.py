@@ -17,6 +17,7 @@ from server.core.policy import InputPolicy, RatePolicy
 from server.core.service import BarrageService, Submission
 from server.ratelimit import MemoryWindows
 from server.store import SqlStore
+from server.store.batching import BatchingStore
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
@@ -41,8 +42,9 @@ class Recorder:
 async def make_service(store: SqlStore, mode: Mode = Mode.MANUAL, per_minute: int = 0):
     bus = MemoryBus()
     recorder = Recorder(bus)
-    service = BarrageService(store, bus, InputPolicy(), MemoryWindows(), RatePolicy(per_minute, 0),
-                             initial_mode=mode)
+    # Composed as in server/app.py: group commit in front of the store.
+    service = BarrageService(BatchingStore(store), bus, InputPolicy(), MemoryWindows(),
+                             RatePolicy(per_minute, 0), initial_mode=mode)
     await service.start()
     return service, recorder
 
@@ -336,3 +338,41 @@ async def test_ids_past_the_integer_range_name_nothing(store: SqlStore) -> None:
         assert await service.events_after(big, tuple(EventKind), 10) == []
         assert await store.get(big) is None and await service.cards_of(big, "telegram") == []
     assert len(await service.list(None, after_id=0)) == 1
+
+
+async def test_events_publish_in_id_order_through_a_publisher_that_awaits(store: SqlStore) -> None:
+    """A network bus awaits inside publish; the stream's ids must still never go backwards."""
+
+    class Awaiting:
+        def __init__(self) -> None:
+            self.ids: list[int] = []
+
+        async def publish(self, event: Event) -> None:
+            for _ in range(event.id % 3):  # some events take longer to hand over than others
+                await asyncio.sleep(0)
+            self.ids.append(event.id)
+
+    bus = Awaiting()
+    service = BarrageService(BatchingStore(store), bus, InputPolicy(), MemoryWindows(), RatePolicy(0, 0))
+    await service.start()
+    first = (await service.submit(Submission(text="first"))).barrage
+    await asyncio.gather(
+        *(service.submit(Submission(text=f"m{i}")) for i in range(20)),
+        service.decide(first.id, Verdict.APPROVE, "Alice"),
+        *(service.submit(Submission(text=f"n{i}")) for i in range(20)),
+        service.set_mode("off"),
+        *(service.submit(Submission(text=f"o{i}")) for i in range(20)),
+    )
+    assert len(bus.ids) == 63 and bus.ids == sorted(bus.ids)
+
+
+async def test_too_many_waiting_for_a_commit_are_refused_and_counted(store: SqlStore) -> None:
+    bus = MemoryBus()
+    service = BarrageService(BatchingStore(store, max_queued=2), bus, InputPolicy(), MemoryWindows(),
+                             RatePolicy(0, 0))
+    await service.start()
+    results = await asyncio.gather(*(service.submit(Submission(text=f"m{i}")) for i in range(5)),
+                                   return_exceptions=True)
+    refused = [r for r in results if isinstance(r, RateLimited)]
+    assert len(refused) == 3 and service.counters["rate_limited.busy"] == 3
+    assert refused[0].retry_after == 1 and str(refused[0]) == "the wall is very busy; try again in a moment"
