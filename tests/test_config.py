@@ -5,8 +5,9 @@ import re
 from pathlib import Path
 
 import pytest
+from pydantic import ValidationError
 
-from server.config import ConfigError, Secret, load_config, warn_about_file_secrets
+from server.config import Config, ConfigError, Secret, load_config, warn_about_file_secrets
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -256,3 +257,16 @@ def test_a_secret_in_the_file_works_and_is_warned_about(
     assert "server.admin_token" in warning.getMessage()
     assert "BARRAGE_SERVER_ADMIN_TOKEN" in warning.getMessage()
     assert "from-the-file" not in warning.getMessage()
+
+
+def test_only_load_config_reads_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("BARRAGE_SERVER_PORT", "9999")
+    monkeypatch.setenv("SERVER", '{"port": 1}')  # pydantic-settings' own default naming
+    assert Config().server.port == 8080
+    assert load_config(None).server.port == 9999
+
+
+def test_the_sections_are_frozen() -> None:
+    config = load_config(None, env={})
+    with pytest.raises(ValidationError):
+        config.server.port = 1  # type: ignore[misc]
