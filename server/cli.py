@@ -12,7 +12,6 @@ import resource
 import secrets
 import sys
 from collections.abc import Sequence
-from dataclasses import replace
 
 from aiohttp import web
 
@@ -71,7 +70,8 @@ def build_config(args: argparse.Namespace) -> tuple[Config, bool]:
     logger.warning("no admin token configured: minted one for this run "
                    "(set BARRAGE_SERVER_ADMIN_TOKEN to keep one across restarts)")
     token = Secret(secrets.token_urlsafe(18))
-    return replace(config, server=replace(config.server, admin_token=token)), True
+    server = config.server.model_copy(update={"admin_token": token})
+    return config.model_copy(update={"server": server}), True
 
 
 def banner(config: Config, show_token: bool) -> str:

@@ -27,3 +27,12 @@ def test_core_imports_no_transport() -> None:
     for path in files:
         for name in imported_modules(path):
             assert not name.startswith(FORBIDDEN), f"{path.name} imports {name}"
+
+
+def test_bot_declares_its_own_settings() -> None:
+    """The chat sections live in bot/; server/config.py composes them, not the reverse."""
+    files = list((CORE.parents[1] / "bot").rglob("*.py"))
+    assert files
+    for path in files:
+        for name in imported_modules(path):
+            assert not name.startswith("server.config"), f"{path.name} imports {name}"

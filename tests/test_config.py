@@ -5,8 +5,9 @@ import re
 from pathlib import Path
 
 import pytest
+from pydantic import ValidationError
 
-from server.config import ConfigError, Secret, load_config
+from server.config import Config, ConfigError, Secret, load_config, warn_about_file_secrets
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -109,6 +110,51 @@ TG_ENV = {"BARRAGE_TELEGRAM_TOKEN": "1:x", "BARRAGE_TELEGRAM_WEBHOOK_SECRET": "s
         (TG + 'mode = "webhook"\n', TG_ENV, "server.public_url"),
         ('[database]\nsqlite_synchronous = "off"\n', {}, "database.sqlite_synchronous"),
         ("", {"BARRAGE_DATABASE_SQLITE_SYNCHRONOUS": "extra"}, "database.sqlite_synchronous"),
+        # Every other check, one case each: the message starts with the key it checks.
+        ('[server]\nhost = ""\n', {}, "server.host"),
+        ("[server]\nport = 70000\n", {}, "server.port"),
+        ('[server]\nport = "http"\n', {}, "server.port"),
+        ("[server]\nport = true\n", {}, "server.port"),
+        ("[server]\nforwarded_hops = 6\n", {}, "server.forwarded_hops"),
+        ('[server]\npublic_url = "wall.example.org"\n', {}, "server.public_url"),
+        ("[server]\nadmin_token = 12345678901234567\n", {}, "server.admin_token"),
+        ("[server]\nprot = 1\n", {}, "server.prot"),
+        ("server = 5\n", {}, "server"),
+        ("[sever]\nport = 1\n", {}, "sever"),
+        ('[database]\nurl = "mysql://x"\n', {}, "database.url"),
+        ('[bus]\nurl = "kafka://x"\n', {}, "bus.url"),
+        ('[moderation]\nmode = "auto"\n', {}, "moderation.mode"),
+        ("[moderation]\nmax_text_length = 1001\n", {}, "moderation.max_text_length"),
+        ("[moderation]\nmax_author_length = 0\n", {}, "moderation.max_author_length"),
+        ("", {"BARRAGE_MODERATION_MAX_PER_MINUTE": "-1"}, "moderation.max_per_minute"),
+        ("", {"BARRAGE_MODERATION_MAX_PER_MINUTE_PER_ADDRESS": "many"},
+         "moderation.max_per_minute_per_address"),
+        ("[screen]\ncrossing_seconds = 0.5\n", {}, "screen.crossing_seconds"),
+        ("[screen]\nmax_waiting = 0\n", {}, "screen.max_waiting"),
+        (f'[screen]\njoin_text = "{"x" * 201}"\n', {}, "screen.join_text"),
+        ("[screen]\njoin_text = 5\n", {}, "screen.join_text"),
+        ("[stream]\nheartbeat_seconds = 0\n", {}, "stream.heartbeat_seconds"),
+        ("", {"BARRAGE_STREAM_HEARTBEAT_SECONDS": "16"}, "stream.heartbeat_seconds"),
+        ("[stream]\nmax_buffer_bytes = 1023\n", {}, "stream.max_buffer_bytes"),
+        ("[stream]\nretry_ms = 99\n", {}, "stream.retry_ms"),
+        ("", {"BARRAGE_STREAM_MAX_PER_ADDRESS": "0"}, "stream.max_per_address"),
+        ("", {"BARRAGE_STREAM_MAX_STREAMS": "0"}, "stream.max_streams"),
+        ("", {"BARRAGE_TELEGRAM_ENABLED": "maybe"}, "telegram.enabled"),
+        ('[telegram]\nmode = "push"\n', {}, "telegram.mode"),
+        ("[telegram]\nenabled = true\n", {}, "telegram.token"),
+        (TG + 'mode = "webhook"\n', {"BARRAGE_TELEGRAM_TOKEN": "1:x"}, "telegram.webhook_secret"),
+        (TG + 'mode = "webhook"\n', {**TG_ENV, "BARRAGE_TELEGRAM_WEBHOOK_SECRET": "bad secret!"},
+         "telegram.webhook_secret"),
+        ('[telegram]\napi_base_url = "api.telegram.org"\n', {}, "telegram.api_base_url"),
+        ("", {"BARRAGE_TELEGRAM_MODERATOR_CHAT_ID": "the group"}, "telegram.moderator_chat_id"),
+        ("", {"BARRAGE_TELEGRAM_MODERATORS": "12,abc"}, "telegram.moderators"),
+        ('[slack]\nmode = "rtm"\n', {}, "slack.mode"),
+        ("[slack]\nenabled = true\n", {}, "slack.bot_token"),
+        ("[slack]\nenabled = true\n", {"BARRAGE_SLACK_BOT_TOKEN": "xoxb-1"}, "slack.signing_secret"),
+        ('[slack]\nenabled = true\nmode = "socket"\n', {"BARRAGE_SLACK_BOT_TOKEN": "xoxb-1"},
+         "slack.app_token"),
+        ('[slack]\napi_base_url = "slack.com/api"\n', {}, "slack.api_base_url"),
+        ("[slack]\nsocket_ping_seconds = 61\n", {}, "slack.socket_ping_seconds"),
     ],
 )
 def test_each_message_starts_with_the_right_key(
@@ -146,3 +192,81 @@ def test_webhook_without_https_is_a_warning(caplog: pytest.LogCaptureFixture) ->
         load_config(None, env={**env, "BARRAGE_SERVER_PUBLIC_URL": "http://127.0.0.1:8080"})
     [warning] = caplog.records
     assert "server.public_url" in warning.getMessage() and "https://" in warning.getMessage()
+
+
+def test_precedence_is_defaults_then_file_then_env_then_overrides(tmp_path: Path) -> None:
+    path = tmp_path / "config.toml"
+    path.write_text('[server]\nhost = "0.0.0.0"\nport = 1000\n[screen]\nmax_waiting = 7\n')
+    env = {"BARRAGE_SERVER_PORT": "2000", "BARRAGE_SCREEN_MAX_WAITING": "8"}
+    config = load_config(path, env=env)
+    assert (config.server.host, config.server.port, config.screen.max_waiting) == ("0.0.0.0", 2000, 8)
+    assert config.server.forwarded_hops == 0  # untouched keys keep their defaults
+    config = load_config(path, env=env, overrides={"server": {"port": 3000}})
+    assert (config.server.host, config.server.port, config.screen.max_waiting) == ("0.0.0.0", 3000, 8)
+
+
+def test_other_environment_names_are_ignored() -> None:
+    env = {"BARRAGE_SERVER_PROT": "1", "BARRAGE_CONFIG": "elsewhere.toml", "barrage_server_port": "1",
+           "BARRAGE_SERVER": '{"port": 1}', "BARRAGE_SEVER_PORT": "1"}
+    assert load_config(None, env=env).server.port == 8080
+
+
+@pytest.mark.parametrize(("text", "value"), [("true", True), ("Yes", True), ("on", True), ("1", True),
+                                             ("false", False), ("NO", False), ("off", False), ("0", False)])
+def test_booleans_from_env(text: str, value: bool) -> None:
+    assert load_config(None, env={"BARRAGE_TELEGRAM_ENABLED": text,
+                                  "BARRAGE_TELEGRAM_TOKEN": "1:x"}).telegram.enabled is value
+
+
+def test_lists_from_env_as_json_and_from_the_file(tmp_path: Path) -> None:
+    assert load_config(None, env={"BARRAGE_TELEGRAM_MODERATORS": "[12, 34]"}).telegram.moderators == [12, 34]
+    assert load_config(None, env={"BARRAGE_TELEGRAM_MODERATORS": ""}).telegram.moderators == []
+    with pytest.raises(ConfigError, match=r"^telegram\.moderators: "):
+        load_config(None, env={"BARRAGE_TELEGRAM_MODERATORS": "[12,"})
+    path = tmp_path / "config.toml"
+    path.write_text('[telegram]\nmoderators = [5, 6]\n[slack]\nmoderators = ["U5"]\n')
+    config = load_config(path, env={})
+    assert config.telegram.moderators == [5, 6] and config.slack.moderators == ["U5"]
+
+
+@pytest.mark.parametrize(
+    ("env", "secret"),
+    [
+        ({"BARRAGE_SERVER_ADMIN_TOKEN": "short-secret"}, "short-secret"),
+        ({**TG_ENV, "BARRAGE_TELEGRAM_ENABLED": "1", "BARRAGE_TELEGRAM_MODE": "webhook",
+          "BARRAGE_TELEGRAM_WEBHOOK_SECRET": "bad secret!"}, "bad secret!"),
+        ({"BARRAGE_SLACK_ENABLED": "1", "BARRAGE_SLACK_MODE": "socket", "BARRAGE_SLACK_BOT_TOKEN": "xoxb-1",
+          "BARRAGE_SLACK_APP_TOKEN": "xoxb-not-an-app-token"}, "xoxb-not-an-app-token"),
+    ],
+)
+def test_errors_never_print_the_secret(env: dict[str, str], secret: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_config(None, env=env)
+    assert secret not in str(caught.value)
+
+
+def test_a_secret_in_the_file_works_and_is_warned_about(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    path = tmp_path / "config.toml"
+    path.write_text('[server]\nadmin_token = "from-the-file-0123"\n')
+    assert load_config(path, env={}).server.admin_token.matches("from-the-file-0123")
+    with caplog.at_level(logging.WARNING, logger="server.config"):
+        warn_about_file_secrets(path)
+    [warning] = caplog.records
+    assert "server.admin_token" in warning.getMessage()
+    assert "BARRAGE_SERVER_ADMIN_TOKEN" in warning.getMessage()
+    assert "from-the-file" not in warning.getMessage()
+
+
+def test_only_load_config_reads_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("BARRAGE_SERVER_PORT", "9999")
+    monkeypatch.setenv("SERVER", '{"port": 1}')  # pydantic-settings' own default naming
+    assert Config().server.port == 8080
+    assert load_config(None).server.port == 9999
+
+
+def test_the_sections_are_frozen() -> None:
+    config = load_config(None, env={})
+    with pytest.raises(ValidationError):
+        config.server.port = 1  # type: ignore[misc]

@@ -32,7 +32,7 @@ from bot.slack import handlers
 from bot.slack.moderators import slack_moderators
 from bot.slack.names import Names
 from bot.slack.render import ReplyTo, card_blocks, card_fallback, verdict_blocks, verdict_fallback
-from server.config import SlackConfig
+from bot.slack.settings import SlackConfig
 from server.core.model import Barrage, Card, Source
 from server.core.policy import is_ascii_number
 from server.core.service import BarrageService

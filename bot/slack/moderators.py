@@ -5,7 +5,7 @@ from __future__ import annotations
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.moderators import Moderators
-from server.config import SlackConfig
+from bot.slack.settings import SlackConfig
 
 MAX_PAGES = 50  # 50 x 1,000 members: bounded, whatever the channel
 

@@ -36,7 +36,7 @@ from bot.telegram.render import (
     card_text,
     verdict_text,
 )
-from server.config import TelegramConfig
+from bot.telegram.settings import TelegramConfig
 from server.core.model import Barrage, Card, Source, Verdict
 from server.core.service import BarrageService
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from telegram import Bot
 
 from bot.moderators import Moderators
-from server.config import TelegramConfig
+from bot.telegram.settings import TelegramConfig
 
 
 def telegram_moderators(bot: Bot, config: TelegramConfig) -> Moderators:
