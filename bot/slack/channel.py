@@ -12,7 +12,6 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Callable, Mapping
-from datetime import UTC, datetime
 
 import aiohttp
 from aiohttp import web
@@ -25,13 +24,14 @@ from slack_sdk.signature import SignatureVerifier
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.cards import CardSync
-from bot.messages import outcome_text
-from bot.outbox import Outbox
+from bot.messages import now, outcome_text
+from bot.outbox import Outbox, retry_rule
 from bot.pacing import Pacer
+from bot.replyto import ReplyTo
 from bot.slack import handlers
 from bot.slack.moderators import slack_moderators
 from bot.slack.names import Names
-from bot.slack.render import ReplyTo, card_blocks, card_fallback, verdict_blocks, verdict_fallback
+from bot.slack.render import card_blocks, card_fallback, verdict_blocks, verdict_fallback
 from server.config import SlackConfig
 from server.core.model import Barrage, Card, Source
 from server.core.policy import is_ascii_number
@@ -62,12 +62,13 @@ def signed_by_slack(verifier: SignatureVerifier | None, headers: Mapping[str, st
         return False
 
 
-def retry_after(exc: Exception) -> float | None:
-    if isinstance(exc, SlackApiError):
-        if exc.response.status_code == 429:
-            return float(exc.response.headers.get("Retry-After", 1))
-        return None
-    return 1.0 if isinstance(exc, aiohttp.ClientError | TimeoutError | OSError) else None
+def _rate_limited(exc: Exception) -> float | None:
+    if isinstance(exc, SlackApiError) and exc.response.status_code == 429:
+        return float(exc.response.headers.get("Retry-After", 1))
+    return None
+
+
+retry_after = retry_rule(_rate_limited, (SlackApiError,), (aiohttp.ClientError, TimeoutError, OSError))
 
 
 class SlackChannel:
@@ -172,7 +173,7 @@ class SlackChannel:
         try:
             reply = await self._call(channel, "chat_postMessage", channel=channel,
                                      text=card_fallback(barrage),
-                                     blocks=card_blocks(barrage, _now(), waiting_behind))
+                                     blocks=card_blocks(barrage, now(), waiting_behind))
         except SlackApiError as exc:
             if exc.response.status_code == 429:
                 raise  # still limited after the retry handler: the pass retries later
@@ -181,10 +182,10 @@ class SlackChannel:
         return str(reply["channel"]), str(reply["ts"])
 
     async def close_card(self, card: Card, barrage: Barrage) -> None:
-        await self._update_card(card, verdict_fallback(barrage), verdict_blocks(barrage, _now()))
+        await self._update_card(card, verdict_fallback(barrage), verdict_blocks(barrage, now()))
 
     async def reopen_card(self, card: Card, barrage: Barrage) -> None:
-        await self._update_card(card, card_fallback(barrage), card_blocks(barrage, _now(), 0))
+        await self._update_card(card, card_fallback(barrage), card_blocks(barrage, now(), 0))
 
     async def _update_card(self, card: Card, text: str, blocks: list[dict]) -> None:
         if not card.message_id:
@@ -199,7 +200,7 @@ class SlackChannel:
 
     async def notify_sender(self, barrage: Barrage) -> None:
         reply = ReplyTo.load(barrage.reply_to)
-        if reply is None:
+        if reply is None or reply.user is None:
             return
         try:  # a DM from the app: works wherever the message came from
             await self._call(reply.user, "chat_postMessage", channel=reply.user, text=outcome_text(barrage))
@@ -208,6 +209,3 @@ class SlackChannel:
                 raise
             logger.info("sender of barrage %s not told: %s", barrage.id, exc.response.get("error"))
 
-
-def _now() -> datetime:
-    return datetime.now(UTC)

@@ -19,12 +19,12 @@ from bot.messages import (
     split_color,
     stats_text,
 )
+from bot.replyto import ReplyTo
 from bot.slack.render import (
     ACTION_IDS,
     ADMIN_USAGE,
     EMPTY_COMMAND,
     HELP,
-    ReplyTo,
     parse_button_value,
     strip_mentions,
 )
@@ -110,7 +110,7 @@ class Handlers:
         submission = Submission(
             text=body, color=color, source=Source.SLACK, author_ref=user,
             author=await self.channel.names.get(user, fallback_name),
-            reply_to=ReplyTo(user, where).dump(), dedupe_key=dedupe,
+            reply_to=ReplyTo(where, user=user).dump(), dedupe_key=dedupe,
             # Slack user ids are unique per workspace only: the team keeps two apart.
             sender_key=f"slack:{team}:{user}",
         )

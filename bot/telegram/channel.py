@@ -13,7 +13,6 @@ import contextlib
 import logging
 import os
 from collections.abc import Callable
-from datetime import UTC, datetime
 from typing import Any
 
 from aiohttp import web
@@ -23,19 +22,13 @@ from telegram.ext import AIORateLimiter, Application
 from telegram.request import HTTPXRequest, RequestData
 
 from bot.cards import CardSync
-from bot.messages import outcome_text
+from bot.messages import now, outcome_text
 from bot.moderators import Moderators
-from bot.outbox import Outbox
+from bot.outbox import Outbox, retry_rule
+from bot.replyto import ReplyTo
 from bot.telegram import handlers
 from bot.telegram.moderators import telegram_moderators
-from bot.telegram.render import (
-    APPROVE_LABEL,
-    REJECT_LABEL,
-    ReplyTo,
-    callback_data,
-    card_text,
-    verdict_text,
-)
+from bot.telegram.render import APPROVE_LABEL, REJECT_LABEL, callback_data, card_text, verdict_text
 from server.config import TelegramConfig
 from server.core.model import Barrage, Card, Source, Verdict
 from server.core.service import BarrageService
@@ -47,13 +40,12 @@ ALLOWED_UPDATES = ["message", "callback_query"]
 NOT_MODIFIED = "message is not modified"
 
 
-def retry_after(exc: Exception) -> float | None:
-    """How long to wait before retrying a failed Bot API call; None: do not retry."""
-    if isinstance(exc, RetryAfter):
-        return exc.retry_after.total_seconds()  # type: ignore[union-attr]
-    if isinstance(exc, BadRequest | Forbidden | InvalidToken):
-        return None
-    return 1.0 if isinstance(exc, NetworkError) else None
+def _rate_limited(exc: Exception) -> float | None:
+    return exc.retry_after.total_seconds() if isinstance(exc, RetryAfter) else None  # type: ignore[union-attr]
+
+
+# BadRequest is a NetworkError in PTB: it is listed as a refusal first.
+retry_after = retry_rule(_rate_limited, (BadRequest, Forbidden, InvalidToken), (NetworkError,))
 
 
 class WatchedRequest(HTTPXRequest):
@@ -216,7 +208,7 @@ class TelegramChannel:
         assert self.app is not None
         try:
             message = await self.app.bot.send_message(
-                self.config.moderator_chat_id, card_text(barrage, _now(), waiting_behind),
+                self.config.moderator_chat_id, card_text(barrage, now(), waiting_behind),
                 reply_markup=keyboard(barrage.id),
             )
         except (BadRequest, Forbidden) as exc:
@@ -226,10 +218,10 @@ class TelegramChannel:
 
     async def close_card(self, card: Card, barrage: Barrage) -> None:
         # No reply_markup: editing the text this way also removes the buttons.
-        await self._edit_card(card, barrage, verdict_text(barrage, _now()), None)
+        await self._edit_card(card, barrage, verdict_text(barrage, now()), None)
 
     async def reopen_card(self, card: Card, barrage: Barrage) -> None:
-        await self._edit_card(card, barrage, card_text(barrage, _now()), keyboard(barrage.id))
+        await self._edit_card(card, barrage, card_text(barrage, now()), keyboard(barrage.id))
 
     async def _edit_card(self, card: Card, barrage: Barrage, text: str,
                          buttons: InlineKeyboardMarkup | None) -> None:
@@ -249,12 +241,12 @@ class TelegramChannel:
     async def notify_sender(self, barrage: Barrage) -> None:
         assert self.app is not None
         reply = ReplyTo.load(barrage.reply_to)
-        if reply is None:
+        if reply is None or reply.message is None:
             return
         try:
             await self.app.bot.send_message(
-                reply.chat_id, outcome_text(barrage),
-                reply_parameters=ReplyParameters(reply.message_id, allow_sending_without_reply=True),
+                reply.chat, outcome_text(barrage),
+                reply_parameters=ReplyParameters(reply.message, allow_sending_without_reply=True),
             )
         except (BadRequest, Forbidden) as exc:
             logger.info("sender of barrage %s not told: %s", barrage.id, exc)
@@ -274,6 +266,3 @@ def keyboard(barrage_id: int) -> InlineKeyboardMarkup:
         InlineKeyboardButton(REJECT_LABEL, callback_data=callback_data(Verdict.REJECT, barrage_id)),
     ]])
 
-
-def _now() -> datetime:
-    return datetime.now(UTC)

@@ -27,7 +27,8 @@ from bot.messages import (
     split_color,
     stats_text,
 )
-from bot.telegram.render import HELP, REPLY_EMPTY_COMMAND, ReplyTo, full_name, parse_callback
+from bot.replyto import ReplyTo
+from bot.telegram.render import HELP, REPLY_EMPTY_COMMAND, full_name, parse_callback
 from server.core.errors import AlreadyDecided, InvalidInput, NotFound, RateLimited, Unavailable
 from server.core.model import Source, Verdict
 from server.core.policy import COLOR_PRESETS
