@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 
 import aiohttp
 from aiohttp import web
@@ -23,7 +23,9 @@ from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetry
 from slack_sdk.signature import SignatureVerifier
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.actions import Actions, Core
 from bot.cards import CardSync
+from bot.cardstore import Card
 from bot.messages import now, outcome_text
 from bot.outbox import Outbox, retry_rule
 from bot.pacing import Pacer
@@ -33,9 +35,8 @@ from bot.slack.moderators import slack_moderators
 from bot.slack.names import Names
 from bot.slack.render import card_blocks, card_fallback, verdict_blocks, verdict_fallback
 from server.config import SlackConfig
-from server.core.model import Barrage, Card, Source
+from server.core.model import Barrage, Source
 from server.core.policy import is_ascii_number
-from server.core.service import BarrageService
 
 logger = logging.getLogger(__name__)
 
@@ -75,16 +76,14 @@ class SlackChannel:
     platform = "slack"
     source = Source.SLACK
 
-    def __init__(self, config: SlackConfig, service: BarrageService, *, join_text: str,
-                 screens: Callable[[], int]) -> None:
+    def __init__(self, config: SlackConfig, core: Core, *, join_text: str) -> None:
         self.config = config
-        self.service = service
+        self.core = core
         self.join_text = join_text
-        self.screens = screens
         self.posts_cards = bool(config.moderation_channel)
         self.pacer = Pacer(1.0)  # about one message a second per channel, as Slack asks
         self.outbox = Outbox("slack", retry_after)
-        self.cards = CardSync(service, self)
+        self.cards = CardSync(core.cards, self)
         self.client: AsyncWebClient | None = None
         self.app: AsyncApp | None = None
         self.socket: AsyncSocketModeHandler | None = None
@@ -107,7 +106,9 @@ class SlackChannel:
         )
         self.moderators = slack_moderators(self.client, self.config)
         self.names = Names(self.client)
-        handlers.register(self.app, self)
+        actions = Actions(self.core, self.source, self.moderators, self.cards)
+        handlers.register(self.app, handlers.Handlers(actions, self.names, self.post, self.ephemeral,
+                                                      self.join_text))
         self.outbox.start()
         self.cards.start()
         if self.config.mode == "socket":

@@ -21,7 +21,9 @@ from telegram.error import BadRequest, Forbidden, InvalidToken, NetworkError, Re
 from telegram.ext import AIORateLimiter, Application
 from telegram.request import HTTPXRequest, RequestData
 
+from bot.actions import Actions, Core
 from bot.cards import CardSync
+from bot.cardstore import Card
 from bot.messages import now, outcome_text
 from bot.moderators import Moderators
 from bot.outbox import Outbox, retry_rule
@@ -30,8 +32,7 @@ from bot.telegram import handlers
 from bot.telegram.moderators import telegram_moderators
 from bot.telegram.render import APPROVE_LABEL, REJECT_LABEL, callback_data, card_text, verdict_text
 from server.config import TelegramConfig
-from server.core.model import Barrage, Card, Source, Verdict
-from server.core.service import BarrageService
+from server.core.model import Barrage, Source, Verdict
 
 logger = logging.getLogger(__name__)
 
@@ -76,18 +77,16 @@ class TelegramChannel:
     platform = "telegram"
     source = Source.TELEGRAM
 
-    def __init__(self, config: TelegramConfig, service: BarrageService, *, join_text: str,
-                 public_url: str, screens: Callable[[], int]) -> None:
+    def __init__(self, config: TelegramConfig, core: Core, *, join_text: str, public_url: str) -> None:
         self.config = config
-        self.service = service
+        self.core = core
         self.join_text = join_text
         self.public_url = public_url.rstrip("/")
-        self.screens = screens
         self.posts_cards = bool(config.moderator_chat_id)
         self.ready = asyncio.Event()
         self._reachable: bool | None = None  # unknown until the first Bot API call answers
         self.outbox = Outbox("telegram", retry_after)
-        self.cards = CardSync(service, self)
+        self.cards = CardSync(core.cards, self)
         self.app: Application | None = None
         self.moderators: Moderators | None = None
         self._connector: asyncio.Task[None] | None = None
@@ -110,7 +109,9 @@ class TelegramChannel:
             builder = builder.updater(None)
         self.app = builder.build()
         self.moderators = telegram_moderators(self.app.bot, self.config)
-        handlers.register(self.app, self)
+        actions = Actions(self.core, self.source, self.moderators, self.cards)
+        handlers.register(self.app, handlers.Handlers(
+            actions, self.reply, self.config.moderator_chat_id, self.join_text))
         self.outbox.start()
         self._connector = asyncio.create_task(self._connect(), name="telegram-connect")
 
