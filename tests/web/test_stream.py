@@ -374,7 +374,8 @@ async def test_a_bug_during_replay_is_logged_not_taken_for_a_client_leaving(
 async def test_a_client_leaving_mid_replay_is_not_logged(
     client: TestClient, caplog: pytest.LogCaptureFixture
 ) -> None:
-    await asyncio.to_thread(add_events, client, ['{"mode": "off", "note": "%s"}' % ("x" * 1000)] * 20_000)  # ~20 MB to replay
+    note = '{"mode": "off", "note": "%s"}' % ("x" * 1000)
+    await asyncio.to_thread(add_events, client, [note] * 20_000)  # ~20 MB to replay
     reader, writer = await asyncio.open_connection(client.host, client.port)
     writer.write(f"GET /api/stream HTTP/1.1\r\nHost: x\r\nAuthorization: {AUTH['Authorization']}\r\n"
                  "Last-Event-ID: 0\r\n\r\n".encode())
