@@ -21,17 +21,18 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
 from typing import Protocol, TypeVar
 
-from server.core.model import Barrage, Card, Event, EventKind, Source, Status
-from server.core.service import UNDO_SECONDS, BarrageService
+from bot.cardstore import Card, CardStore
+from server.core.model import Barrage, Event, EventKind, Source
+from server.core.service import UNDO_SECONDS
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
 
 BATCH = 20
 MAX_FAILURES = 5
-REPOST_LIMIT = 10
 # Senders hear of a decision once it can no longer be undone (a second of slack
 # for the clocks of several processes).
 NOTICE_HOLD_SECONDS = UNDO_SECONDS + 1.0
@@ -55,9 +56,9 @@ class CardPlatform(Protocol):
 
 
 class CardSync:
-    def __init__(self, service: BarrageService, platform: CardPlatform,
+    def __init__(self, store: CardStore, platform: CardPlatform,
                  sweep_seconds: float = 30.0, backoff_seconds: float = 2.0) -> None:
-        self._service = service
+        self._store = store
         self._platform = platform
         self._sweep = sweep_seconds
         self._backoff = backoff_seconds
@@ -90,27 +91,19 @@ class CardSync:
             if isinstance(result, Exception):  # CancelledError is not one: stopped as asked
                 logger.error("%s failed", task.get_name(), exc_info=result)
 
-    async def repost_pending(self, limit: int = REPOST_LIMIT) -> str:
-        """Post fresh cards for the oldest waiting barrages (/pending), in the background.
+    def reposting(self) -> bool:
+        return self._repost is not None and not self._repost.done()
 
-        Answers at once with what it will do. One re-post runs at a time.
-        """
-        if self._repost and not self._repost.done():
-            return "Still re-posting the last batch of cards."
-        waiting = await self._service.list(Status.PENDING, 0, limit + 1)
-        if not waiting:
-            return "Nothing waiting."
-        batch = waiting[:limit]
+    def repost(self, batch: list[Barrage]) -> None:
+        """Post fresh cards for `batch` (/pending), in the background."""
         self._repost = asyncio.create_task(self._post_fresh(batch), name=f"{self._platform.platform}-repost")
-        more = " (more waiting — use /moderate)" if len(waiting) > limit else ""
-        return f"Re-posting {len(batch)} waiting{more}."
 
     async def _post_fresh(self, batch: list[Barrage]) -> None:
         for index, barrage in enumerate(batch):
             try:
                 ref = await self._platform.post_card(barrage, len(batch) - index - 1)
                 if ref is not None:
-                    await self._service.add_card(barrage.id, self._platform.platform, *ref)
+                    await self._store.add_card(barrage.id, self._platform.platform, *ref)
             except Exception:
                 logger.exception("%s: re-posting card %s failed", self._platform.platform, barrage.id)
         self.wake("close")  # same race as in _post_cards
@@ -151,7 +144,7 @@ class CardSync:
         if not self._platform.posts_cards:
             return
         while True:
-            batch, total = await self._service.pending_without_card(self._platform.platform, BATCH)
+            batch, total = await self._store.pending_without_card(self._platform.platform, BATCH)
             if not batch:
                 return
             for done, barrage in enumerate(batch):
@@ -159,30 +152,36 @@ class CardSync:
                                         self._platform.post_card(barrage, total - done - 1))
                 # No card possible: a closed placeholder row, so it is not retried forever.
                 chat_id, message_id = ref or ("", "")
-                await self._service.add_card(barrage.id, self._platform.platform, chat_id, message_id,
+                await self._store.add_card(barrage.id, self._platform.platform, chat_id, message_id,
                                              closed=ref is None)
             # A barrage decided while its card was on the way has a card no close
             # pass has seen yet: look again now rather than at the next sweep.
             self.wake("close")
 
     async def _close_cards(self) -> None:
-        while found := await self._service.cards_to_close(self._platform.platform, BATCH):
+        while found := await self._store.cards_to_close(self._platform.platform, BATCH):
             for card, barrage in found:
                 await self._guard("close", card.id, self._platform.close_card(card, barrage))
-                await self._service.close_card(card.id)
+                await self._store.close_card(card.id)
         # In the same pass, after closing: a card closed while its decision was being
         # undone is found here, so no card keeps showing a verdict that was taken back.
-        while found := await self._service.cards_to_reopen(self._platform.platform, BATCH):
+        while found := await self._store.cards_to_reopen(self._platform.platform, BATCH):
             for card, barrage in found:
                 await self._guard("reopen", card.id, self._platform.reopen_card(card, barrage))
-                await self._service.reopen_card(card.id)
+                await self._store.reopen_card(card.id)
 
     async def _notify_senders(self) -> None:
-        platform = self._platform
-        while found := await self._service.unnotified(platform.source, BATCH, self.notice_hold):
+        source = self._platform.source
+        while found := await self._store.unnotified(source, BATCH, self._decided_before()):
             for barrage in found:
                 await self._guard("notify", barrage.id, self._platform.notify_sender(barrage))
-                await self._service.mark_notified(barrage.id)
+                await self._store.mark_notified(barrage.id)
+
+    def _decided_before(self) -> datetime | None:
+        """Decisions still undoable are left out: the sender hears the final outcome only."""
+        if self.notice_hold <= 0:
+            return None
+        return datetime.now(UTC) - timedelta(seconds=self.notice_hold)
 
     async def _guard(self, what: str, item: int, call: Awaitable[T]) -> T | None:
         """Run one item; re-raise to retry the pass, unless it has failed too often."""

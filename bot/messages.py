@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 
 from server.core.errors import InvalidInput
 from server.core.model import Barrage, Status
@@ -33,6 +33,11 @@ def split_color(text: str) -> tuple[str | None, str]:
         except InvalidInput:
             return None, text  # a hashtag, not a colour
     return None, text
+
+
+def now() -> datetime:
+    """The clock cards are rendered against (their "2 min ago")."""
+    return datetime.now(UTC)
 
 
 def age(created: datetime, now: datetime) -> str:

@@ -19,6 +19,23 @@ logger = logging.getLogger(__name__)
 
 Job = Callable[[], Awaitable[object]]
 RetryAfter = Callable[[Exception], float | None]
+Errors = tuple[type[Exception], ...]
+NETWORK_RETRY_SECONDS = 1.0
+
+
+def retry_rule(limited: RetryAfter, refused: Errors, transient: Errors) -> RetryAfter:
+    """Every platform's rule, in its own exception types: wait as long as a rate
+    limit says (`limited`), give up on a refusal (a bad request, no access), and
+    retry a network failure after a second. Anything else is not retried."""
+
+    def retry_after(exc: Exception) -> float | None:
+        if (wait := limited(exc)) is not None:
+            return wait
+        if isinstance(exc, refused) or not isinstance(exc, transient):
+            return None
+        return NETWORK_RETRY_SECONDS
+
+    return retry_after
 
 
 class Outbox:

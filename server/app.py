@@ -9,32 +9,44 @@ from __future__ import annotations
 import logging
 from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import TYPE_CHECKING
 
 from aiohttp import web
 
-from bot.slack.channel import EVENTS_PATH, SlackChannel
-from bot.telegram.channel import WEBHOOK_PATH, TelegramChannel
 from server.bus import Bus, create_bus
 from server.config import Config
 from server.core.model import Mode
 from server.core.policy import InputPolicy, RatePolicy
 from server.core.service import BarrageService
+from server.core.views import Views
+from server.logs import limit_repeats
 from server.ratelimit import MemoryWindows
 from server.store import SqlStore
 from server.store.batching import BatchingStore
+from server.store.cards import SqlCards
+from server.store.sql import create_engine
 from server.web import api, device, openapi, pages
 from server.web.errors import error_middleware, identity_bodies_only
 from server.web.fanout import Audience, FanOut
-from server.web.keys import CONFIG, COUNTERS, DEVICES, FANOUT, HEALTH, SERVICE, SLOTS, WINDOWS
+from server.web.keys import CONFIG, COUNTERS, DEVICES, FANOUT, HEALTH, SERVICE, SLOTS, VIEWS, WINDOWS
 from server.web.slots import StreamSlots
 from server.web.stream import screen_stream
+
+if TYPE_CHECKING:  # imported when their channel is enabled: a wall without chat loads neither
+    from bot.actions import Core
+    from bot.slack.channel import SlackChannel
+    from bot.telegram.channel import TelegramChannel
 
 logger = logging.getLogger(__name__)
 
 STORE = web.AppKey("store", SqlStore)
+CARDS = web.AppKey("cards", SqlCards)
 BUS: web.AppKey[Bus] = web.AppKey("bus")
-TELEGRAM = web.AppKey("telegram", TelegramChannel)
-SLACK = web.AppKey("slack", SlackChannel)
+TELEGRAM: web.AppKey[TelegramChannel] = web.AppKey("telegram")
+SLACK: web.AppKey[SlackChannel] = web.AppKey("slack")
+# The chat adapters' catch-alls log what strangers can trigger: rate-limited here,
+# since bot/ imports nothing of server/ but its core.
+CHAT_CATCH_ALLS = ("bot.telegram.handlers", "bot.slack.handlers")
 MAX_BODY_BYTES = 64 * 1024
 # aiohttp closes a connection that has no complete request this long after it opened
 # (or after its last response): a client that never finishes its headers holds a
@@ -56,13 +68,19 @@ def create_app(config: Config) -> web.Application:
     app[WINDOWS] = MemoryWindows()
     app[SLOTS] = StreamSlots(config.stream.max_streams, config.stream.max_per_address)
     app.cleanup_ctx.extend([_store, _devices, _core, _fanout])
+    for name in CHAT_CATCH_ALLS:
+        limit_repeats(logging.getLogger(name))
     if config.telegram.enabled:
         app.cleanup_ctx.append(_telegram)
         if config.telegram.mode == "webhook":
+            from bot.telegram.channel import WEBHOOK_PATH
+
             app.router.add_post(WEBHOOK_PATH, _telegram_webhook)
     if config.slack.enabled:
         app.cleanup_ctx.append(_slack)
         if config.slack.mode == "http":
+            from bot.slack.channel import EVENTS_PATH
+
             app.router.add_post(EVENTS_PATH, _slack_events)
     app.on_shutdown.append(_close_streams)
     api.add_routes(app)
@@ -74,13 +92,15 @@ def create_app(config: Config) -> web.Application:
 
 async def _store(app: web.Application) -> AsyncIterator[None]:
     database = app[CONFIG].database
-    store = SqlStore.from_url(database.url, database.sqlite_synchronous)
+    engine = create_engine(database.url, database.sqlite_synchronous)
+    store = SqlStore(engine)  # first: its error handler on the engine covers the cards' statements too
     try:
         await store.create_schema()
     except BaseException:
         await store.close()
         raise
     app[STORE] = store
+    app[CARDS] = SqlCards(engine)
     app[HEALTH]["database"] = store.health
     yield
     await store.close()
@@ -109,6 +129,7 @@ async def _core(app: web.Application) -> AsyncIterator[None]:
     )
     await service.start()
     app[SERVICE] = service
+    app[VIEWS] = Views(app[STORE])
     app[BUS] = bus
     yield
     await store.drain()
@@ -119,19 +140,26 @@ async def _fanout(app: web.Application) -> AsyncIterator[None]:
     stream = app[CONFIG].stream
     fanout = FanOut(stream.max_buffer_bytes, stream.heartbeat_seconds)
     unsubscribe = app[BUS].subscribe(fanout.on_event)
-    fanout.start(await app[SERVICE].last_event_id())
+    fanout.start(await app[VIEWS].last_event_id())
     app[FANOUT] = fanout
     yield
     unsubscribe()
     await fanout.close()
 
 
+def _chat_core(app: web.Application) -> Core:
+    from bot.actions import Core
+
+    fanout = app[FANOUT]
+    return Core(app[SERVICE], app[VIEWS], app[CARDS], screens=lambda: fanout.count(Audience.SCREEN))
+
+
 async def _telegram(app: web.Application) -> AsyncIterator[None]:
-    config, fanout = app[CONFIG], app[FANOUT]
-    channel = TelegramChannel(
-        config.telegram, app[SERVICE], join_text=config.join_text(),
-        public_url=config.server.public_url, screens=lambda: fanout.count(Audience.SCREEN),
-    )
+    from bot.telegram.channel import TelegramChannel
+
+    config = app[CONFIG]
+    channel = TelegramChannel(config.telegram, _chat_core(app), join_text=config.join_text(),
+                              public_url=config.server.public_url)
     unsubscribe = app[BUS].subscribe(channel.cards.on_event)
     await channel.start()
     app[TELEGRAM] = channel
@@ -142,9 +170,10 @@ async def _telegram(app: web.Application) -> AsyncIterator[None]:
 
 
 async def _slack(app: web.Application) -> AsyncIterator[None]:
-    config, fanout = app[CONFIG], app[FANOUT]
-    channel = SlackChannel(config.slack, app[SERVICE], join_text=config.join_text(),
-                           screens=lambda: fanout.count(Audience.SCREEN))
+    from bot.slack.channel import SlackChannel
+
+    config = app[CONFIG]
+    channel = SlackChannel(config.slack, _chat_core(app), join_text=config.join_text())
     unsubscribe = app[BUS].subscribe(channel.cards.on_event)
     await channel.start()
     app[SLACK] = channel

@@ -1,8 +1,9 @@
 """Log hygiene: repeated lines are rate-limited, secrets never reach a handler.
 
-`RepeatFilter` is attached by the modules whose lines a stranger can trigger
-(the HTTP edge, the chat adapters' catch-alls, the store's "not writable"),
-so a flood of identical failures costs a few lines a minute, not megabytes.
+`RepeatFilter` is attached to the loggers whose lines a stranger can trigger
+(the HTTP edge and the store's "not writable" attach their own; the composition
+root attaches the chat adapters' catch-alls, as bot/ imports nothing of server/
+but its core), so a flood of identical failures costs a few lines a minute.
 `configure_logging` is the entry point's: format, levels, and the redacting
 filter on every root handler.
 """

@@ -11,8 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable, Mapping
-from datetime import UTC, datetime
+from collections.abc import Mapping
 
 import aiohttp
 from aiohttp import web
@@ -24,18 +23,20 @@ from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetry
 from slack_sdk.signature import SignatureVerifier
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.actions import Actions, Core
 from bot.cards import CardSync
-from bot.messages import outcome_text
-from bot.outbox import Outbox
+from bot.cardstore import Card
+from bot.messages import now, outcome_text
+from bot.outbox import Outbox, retry_rule
 from bot.pacing import Pacer
+from bot.replyto import ReplyTo
 from bot.slack import handlers
 from bot.slack.moderators import slack_moderators
 from bot.slack.names import Names
-from bot.slack.render import ReplyTo, card_blocks, card_fallback, verdict_blocks, verdict_fallback
+from bot.slack.render import card_blocks, card_fallback, verdict_blocks, verdict_fallback
 from bot.slack.settings import SlackConfig
-from server.core.model import Barrage, Card, Source
+from server.core.model import Barrage, Source
 from server.core.policy import is_ascii_number
-from server.core.service import BarrageService
 
 logger = logging.getLogger(__name__)
 
@@ -62,28 +63,27 @@ def signed_by_slack(verifier: SignatureVerifier | None, headers: Mapping[str, st
         return False
 
 
-def retry_after(exc: Exception) -> float | None:
-    if isinstance(exc, SlackApiError):
-        if exc.response.status_code == 429:
-            return float(exc.response.headers.get("Retry-After", 1))
-        return None
-    return 1.0 if isinstance(exc, aiohttp.ClientError | TimeoutError | OSError) else None
+def _rate_limited(exc: Exception) -> float | None:
+    if isinstance(exc, SlackApiError) and exc.response.status_code == 429:
+        return float(exc.response.headers.get("Retry-After", 1))
+    return None
+
+
+retry_after = retry_rule(_rate_limited, (SlackApiError,), (aiohttp.ClientError, TimeoutError, OSError))
 
 
 class SlackChannel:
     platform = "slack"
     source = Source.SLACK
 
-    def __init__(self, config: SlackConfig, service: BarrageService, *, join_text: str,
-                 screens: Callable[[], int]) -> None:
+    def __init__(self, config: SlackConfig, core: Core, *, join_text: str) -> None:
         self.config = config
-        self.service = service
+        self.core = core
         self.join_text = join_text
-        self.screens = screens
         self.posts_cards = bool(config.moderation_channel)
         self.pacer = Pacer(1.0)  # about one message a second per channel, as Slack asks
         self.outbox = Outbox("slack", retry_after)
-        self.cards = CardSync(service, self)
+        self.cards = CardSync(core.cards, self)
         self.client: AsyncWebClient | None = None
         self.app: AsyncApp | None = None
         self.socket: AsyncSocketModeHandler | None = None
@@ -106,7 +106,9 @@ class SlackChannel:
         )
         self.moderators = slack_moderators(self.client, self.config)
         self.names = Names(self.client)
-        handlers.register(self.app, self)
+        actions = Actions(self.core, self.source, self.moderators, self.cards)
+        handlers.register(self.app, handlers.Handlers(actions, self.names, self.post, self.ephemeral,
+                                                      self.join_text))
         self.outbox.start()
         self.cards.start()
         if self.config.mode == "socket":
@@ -172,7 +174,7 @@ class SlackChannel:
         try:
             reply = await self._call(channel, "chat_postMessage", channel=channel,
                                      text=card_fallback(barrage),
-                                     blocks=card_blocks(barrage, _now(), waiting_behind))
+                                     blocks=card_blocks(barrage, now(), waiting_behind))
         except SlackApiError as exc:
             if exc.response.status_code == 429:
                 raise  # still limited after the retry handler: the pass retries later
@@ -181,10 +183,10 @@ class SlackChannel:
         return str(reply["channel"]), str(reply["ts"])
 
     async def close_card(self, card: Card, barrage: Barrage) -> None:
-        await self._update_card(card, verdict_fallback(barrage), verdict_blocks(barrage, _now()))
+        await self._update_card(card, verdict_fallback(barrage), verdict_blocks(barrage, now()))
 
     async def reopen_card(self, card: Card, barrage: Barrage) -> None:
-        await self._update_card(card, card_fallback(barrage), card_blocks(barrage, _now(), 0))
+        await self._update_card(card, card_fallback(barrage), card_blocks(barrage, now(), 0))
 
     async def _update_card(self, card: Card, text: str, blocks: list[dict]) -> None:
         if not card.message_id:
@@ -199,7 +201,7 @@ class SlackChannel:
 
     async def notify_sender(self, barrage: Barrage) -> None:
         reply = ReplyTo.load(barrage.reply_to)
-        if reply is None:
+        if reply is None or reply.user is None:
             return
         try:  # a DM from the app: works wherever the message came from
             await self._call(reply.user, "chat_postMessage", channel=reply.user, text=outcome_text(barrage))
@@ -208,6 +210,3 @@ class SlackChannel:
                 raise
             logger.info("sender of barrage %s not told: %s", barrage.id, exc.response.get("error"))
 
-
-def _now() -> datetime:
-    return datetime.now(UTC)

@@ -1,50 +1,38 @@
-"""Bolt listeners: parse → one core call → render. Listeners take injected ack/body/respond."""
+"""Bolt listeners: parse → one action (bot/actions.py) → render. Bolt injects ack/body/respond; the
+rest is handed in."""
 
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import Any
 
 from slack_bolt.async_app import AsyncApp
 
-from bot.messages import (
-    BARRAGE_GONE,
-    BUTTON_GONE,
-    NOT_A_MODERATOR,
-    REPLY_UNSUPPORTED,
-    mode_text,
-    receipt_text,
-    refusal_text,
-    sentence,
-    split_color,
-    stats_text,
-)
+from bot.actions import Actions, ChatMessage, ChatUser
+from bot.messages import BUTTON_GONE, REPLY_UNSUPPORTED
+from bot.replyto import ReplyTo
+from bot.slack.names import Names
 from bot.slack.render import (
     ACTION_IDS,
     ADMIN_USAGE,
     EMPTY_COMMAND,
     HELP,
-    ReplyTo,
     parse_button_value,
     strip_mentions,
 )
-from server.core.errors import AlreadyDecided, InvalidInput, NotFound, RateLimited, Unavailable
-from server.core.model import Source
-from server.core.service import Submission
-from server.logs import limit_repeats
 
-if TYPE_CHECKING:
-    from bot.slack.channel import SlackChannel
+logger = logging.getLogger(__name__)  # rate-limited by the composition root: strangers reach it
 
-logger = limit_repeats(logging.getLogger(__name__))
-
+Post = Callable[[str, str], None]  # (channel, text)
+Ephemeral = Callable[[str, str, str], None]  # (channel, user, text)
 NOT_FOR_YOU = "`/barrage-admin` is for moderators."
 SENDING = "⏳ Sending…"
 WORKING = "⏳ Working…"
+MODE_HOW = "`/barrage-admin mode off|manual`"
 
 
-def register(app: AsyncApp, channel: SlackChannel) -> None:
-    h = Handlers(channel)
+def register(app: AsyncApp, h: Handlers) -> None:
     app.command("/barrage")(h.barrage_command)
     app.command("/barrage-admin")(h.admin_command)
     app.event("message")(h.direct_message)
@@ -55,9 +43,13 @@ def register(app: AsyncApp, channel: SlackChannel) -> None:
 
 
 class Handlers:
-    def __init__(self, channel: SlackChannel) -> None:
-        self.channel = channel
-        self.service = channel.service
+    def __init__(self, actions: Actions, names: Names, post: Post, ephemeral: Ephemeral,
+                 join_text: str) -> None:
+        self.actions = actions
+        self.names = names
+        self.post = post
+        self.ephemeral = ephemeral
+        self.join_text = join_text
 
     async def barrage_command(self, ack: Any, body: dict[str, Any], respond: Any) -> None:
         text = (body.get("text") or "").strip()
@@ -71,18 +63,18 @@ class Handlers:
         trigger = body.get("trigger_id")
         # Same trigger twice is the same command delivered twice: one barrage.
         dedupe = f"slack:cmd:{trigger}" if trigger else None
-        reply = await self._submit(_team(body), user, where, text, dedupe, body.get("user_name"))
-        await _answer(respond, body, reply[0])
+        message = await self._message(_team(body), user, where, text, dedupe, body.get("user_name"))
+        await _answer(respond, body, (await self.actions.submit_from_chat(message)).text)
 
     async def direct_message(self, event: dict[str, Any], body: dict[str, Any]) -> None:
         if event.get("channel_type") != "im" or event.get("bot_id"):
             return
         if event.get("subtype") == "file_share":
-            self.channel.post(event["channel"], REPLY_UNSUPPORTED)
+            self.post(event["channel"], REPLY_UNSUPPORTED)
             return
         if event.get("subtype") or not event.get("user"):
             return  # edits, deletions, joins: not new messages
-        await self._from_message(event, body, lambda text: self.channel.post(event["channel"], text))
+        await self._from_message(event, body, lambda text: self.post(event["channel"], text))
 
     async def mention(self, event: dict[str, Any], body: dict[str, Any]) -> None:
         user, where = event.get("user"), event.get("channel", "")
@@ -90,56 +82,41 @@ class Handlers:
             return
         event = dict(event, text=strip_mentions(event.get("text") or ""))
         if not event["text"]:
-            self.channel.ephemeral(where, user, self._help())
+            self.ephemeral(where, user, self._help())
             return
-        await self._from_message(event, body, lambda text: self.channel.ephemeral(where, user, text))
+        await self._from_message(event, body, lambda text: self.ephemeral(where, user, text))
 
-    async def _from_message(self, event: dict[str, Any], body: dict[str, Any], answer: Any) -> None:
+    async def _from_message(self, event: dict[str, Any], body: dict[str, Any],
+                            answer: Callable[[str], None]) -> None:
         # channel + ts names a message uniquely: retries and a DM mention arriving twice are one
         dedupe = f"slack:{event.get('channel')}:{event.get('ts')}"
         team = event.get("team") or _team(body)
-        text, worth_saying = await self._submit(team, event["user"], event.get("channel", ""),
-                                                event["text"] or "", dedupe, None)
-        if worth_saying:
-            answer(text)
+        message = await self._message(team, event["user"], event.get("channel", ""),
+                                      event["text"] or "", dedupe, None)
+        reply = await self.actions.submit_from_chat(message)
+        if reply.send:
+            answer(reply.text)
 
-    async def _submit(self, team: str, user: str, where: str, text: str, dedupe: str | None,
-                      fallback_name: str | None) -> tuple[str, bool]:
-        """The reply for the sender, and whether to send it (a redelivery was answered already)."""
-        color, body = split_color(text)
-        submission = Submission(
-            text=body, color=color, source=Source.SLACK, author_ref=user,
-            author=await self.channel.names.get(user, fallback_name),
-            reply_to=ReplyTo(user, where).dump(), dedupe_key=dedupe,
+    async def _message(self, team: str, user: str, where: str, text: str, dedupe: str | None,
+                       fallback_name: str | None) -> ChatMessage:
+        return ChatMessage(
+            text=text, author=await self.names.get(user, fallback_name), author_ref=user,
+            reply_to=ReplyTo(where, user=user), dedupe_key=dedupe,
             # Slack user ids are unique per workspace only: the team keeps two apart.
             sender_key=f"slack:{team}:{user}",
         )
-        try:
-            receipt = await self.service.submit(submission)
-        except (InvalidInput, RateLimited, Unavailable) as exc:
-            return refusal_text(exc), True
-        return receipt_text(receipt.barrage.status), receipt.created
 
     async def press(self, ack: Any, body: dict[str, Any], action: dict[str, Any], respond: Any) -> None:
         await ack()
-        user = (body.get("user") or {}).get("id", "")
         barrage_id = parse_button_value(action.get("value"))
         if barrage_id is None:
             await _ephemeral(respond, BUTTON_GONE)
             return
-        if not await self.channel.moderators.allows(user):
-            await _ephemeral(respond, NOT_A_MODERATOR)
-            return
         verdict = next(v for v, action_id in ACTION_IDS.items() if action_id == action.get("action_id"))
-        try:
-            await self.service.decide(barrage_id, verdict, await self.channel.names.get(user))
-        except AlreadyDecided as exc:
-            await _ephemeral(respond, sentence(str(exc)))
-            self.channel.cards.wake("close")  # make sure this card shows the verdict too
-        except NotFound:
-            await _ephemeral(respond, BARRAGE_GONE)
-        except Unavailable as exc:
-            await _ephemeral(respond, sentence(str(exc)))
+        outcome = await self.actions.press(self._user((body.get("user") or {}).get("id", "")),
+                                           verdict, barrage_id)
+        if not outcome.decided:  # the card itself shows a decision
+            await _ephemeral(respond, outcome.text)
 
     async def admin_command(self, ack: Any, body: dict[str, Any], respond: Any) -> None:
         # Ack first: checking a moderator may page conversations.members, which has no
@@ -148,32 +125,27 @@ class Handlers:
         await _answer(respond, body, await self._admin_answer(body))
 
     async def _admin_answer(self, body: dict[str, Any]) -> str:
-        if not await self.channel.moderators.allows(body.get("user_id", "")):
+        operator = await self.actions.operator(self._user(body.get("user_id", ""), body.get("user_name")))
+        if operator is None:
             return NOT_FOR_YOU
         words = (body.get("text") or "").lower().split()
         if words[:1] == ["mode"]:
-            return await self._mode(words[1:], body)
+            return await operator.mode(words[1] if len(words) > 1 else None, MODE_HOW)
         if words == ["stats"]:
-            return stats_text(await self.service.stats(self.channel.screens()))
+            return await operator.stats()
         if words == ["pending"]:
-            return await self.channel.cards.repost_pending()
+            return await operator.pending()
         return ADMIN_USAGE
-
-    async def _mode(self, args: list[str], body: dict[str, Any]) -> str:
-        if not args:
-            return mode_text(self.service.mode.value, False, "`/barrage-admin mode off|manual`")
-        name = await self.channel.names.get(body.get("user_id", ""), body.get("user_name"))
-        try:
-            return mode_text((await self.service.set_mode(args[0], by=name)).value, True, "")
-        except InvalidInput as exc:
-            return refusal_text(exc)
 
     async def error(self, error: Exception, body: dict[str, Any]) -> None:
         # By kind and id only: the body holds the sender's text and names.
         logger.error("slack listener failed on %s", describe(body), exc_info=error)
 
+    def _user(self, user: str, fallback_name: str | None = None) -> ChatUser:
+        return ChatUser(user, lambda: self.names.get(user, fallback_name))
+
     def _help(self) -> str:
-        join = f" ({self.channel.join_text})" if self.channel.join_text else ""
+        join = f" ({self.join_text})" if self.join_text else ""
         return HELP.format(join=join)
 
 

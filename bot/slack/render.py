@@ -1,10 +1,8 @@
-"""Pure parsing and rendering for Slack: Block Kit cards, mentions, reply targets."""
+"""Pure parsing and rendering for Slack: Block Kit cards, mentions, button values."""
 
 from __future__ import annotations
 
-import json
 import re
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -38,25 +36,6 @@ def strip_mentions(text: str) -> str:
 def parse_button_value(value: object) -> int | None:
     """Never trusted: only a small positive integer passes, and it is re-checked."""
     return parse_id(value)
-
-
-@dataclass(frozen=True)
-class ReplyTo:
-    """Where to tell the sender the outcome: their user id (a DM) and where they wrote."""
-
-    user: str
-    channel: str
-
-    def dump(self) -> str:
-        return json.dumps({"u": self.user, "c": self.channel})
-
-    @classmethod
-    def load(cls, raw: str | None) -> ReplyTo | None:
-        try:
-            data = json.loads(raw or "")
-            return cls(str(data["u"]), str(data["c"]))
-        except (ValueError, KeyError, TypeError):
-            return None
 
 
 def _summary(barrage: Barrage, now: datetime) -> list[dict[str, Any]]:

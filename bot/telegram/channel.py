@@ -13,7 +13,6 @@ import contextlib
 import logging
 import os
 from collections.abc import Callable
-from datetime import UTC, datetime
 from typing import Any
 
 from aiohttp import web
@@ -22,23 +21,18 @@ from telegram.error import BadRequest, Forbidden, InvalidToken, NetworkError, Re
 from telegram.ext import AIORateLimiter, Application
 from telegram.request import HTTPXRequest, RequestData
 
+from bot.actions import Actions, Core
 from bot.cards import CardSync
-from bot.messages import outcome_text
+from bot.cardstore import Card
+from bot.messages import now, outcome_text
 from bot.moderators import Moderators
-from bot.outbox import Outbox
+from bot.outbox import Outbox, retry_rule
+from bot.replyto import ReplyTo
 from bot.telegram import handlers
 from bot.telegram.moderators import telegram_moderators
-from bot.telegram.render import (
-    APPROVE_LABEL,
-    REJECT_LABEL,
-    ReplyTo,
-    callback_data,
-    card_text,
-    verdict_text,
-)
+from bot.telegram.render import APPROVE_LABEL, REJECT_LABEL, callback_data, card_text, verdict_text
 from bot.telegram.settings import TelegramConfig
-from server.core.model import Barrage, Card, Source, Verdict
-from server.core.service import BarrageService
+from server.core.model import Barrage, Source, Verdict
 
 logger = logging.getLogger(__name__)
 
@@ -47,13 +41,12 @@ ALLOWED_UPDATES = ["message", "callback_query"]
 NOT_MODIFIED = "message is not modified"
 
 
-def retry_after(exc: Exception) -> float | None:
-    """How long to wait before retrying a failed Bot API call; None: do not retry."""
-    if isinstance(exc, RetryAfter):
-        return exc.retry_after.total_seconds()  # type: ignore[union-attr]
-    if isinstance(exc, BadRequest | Forbidden | InvalidToken):
-        return None
-    return 1.0 if isinstance(exc, NetworkError) else None
+def _rate_limited(exc: Exception) -> float | None:
+    return exc.retry_after.total_seconds() if isinstance(exc, RetryAfter) else None  # type: ignore[union-attr]
+
+
+# BadRequest is a NetworkError in PTB: it is listed as a refusal first.
+retry_after = retry_rule(_rate_limited, (BadRequest, Forbidden, InvalidToken), (NetworkError,))
 
 
 class WatchedRequest(HTTPXRequest):
@@ -84,18 +77,16 @@ class TelegramChannel:
     platform = "telegram"
     source = Source.TELEGRAM
 
-    def __init__(self, config: TelegramConfig, service: BarrageService, *, join_text: str,
-                 public_url: str, screens: Callable[[], int]) -> None:
+    def __init__(self, config: TelegramConfig, core: Core, *, join_text: str, public_url: str) -> None:
         self.config = config
-        self.service = service
+        self.core = core
         self.join_text = join_text
         self.public_url = public_url.rstrip("/")
-        self.screens = screens
         self.posts_cards = bool(config.moderator_chat_id)
         self.ready = asyncio.Event()
         self._reachable: bool | None = None  # unknown until the first Bot API call answers
         self.outbox = Outbox("telegram", retry_after)
-        self.cards = CardSync(service, self)
+        self.cards = CardSync(core.cards, self)
         self.app: Application | None = None
         self.moderators: Moderators | None = None
         self._connector: asyncio.Task[None] | None = None
@@ -118,7 +109,9 @@ class TelegramChannel:
             builder = builder.updater(None)
         self.app = builder.build()
         self.moderators = telegram_moderators(self.app.bot, self.config)
-        handlers.register(self.app, self)
+        actions = Actions(self.core, self.source, self.moderators, self.cards)
+        handlers.register(self.app, handlers.Handlers(
+            actions, self.reply, self.config.moderator_chat_id, self.join_text))
         self.outbox.start()
         self._connector = asyncio.create_task(self._connect(), name="telegram-connect")
 
@@ -216,7 +209,7 @@ class TelegramChannel:
         assert self.app is not None
         try:
             message = await self.app.bot.send_message(
-                self.config.moderator_chat_id, card_text(barrage, _now(), waiting_behind),
+                self.config.moderator_chat_id, card_text(barrage, now(), waiting_behind),
                 reply_markup=keyboard(barrage.id),
             )
         except (BadRequest, Forbidden) as exc:
@@ -226,10 +219,10 @@ class TelegramChannel:
 
     async def close_card(self, card: Card, barrage: Barrage) -> None:
         # No reply_markup: editing the text this way also removes the buttons.
-        await self._edit_card(card, barrage, verdict_text(barrage, _now()), None)
+        await self._edit_card(card, barrage, verdict_text(barrage, now()), None)
 
     async def reopen_card(self, card: Card, barrage: Barrage) -> None:
-        await self._edit_card(card, barrage, card_text(barrage, _now()), keyboard(barrage.id))
+        await self._edit_card(card, barrage, card_text(barrage, now()), keyboard(barrage.id))
 
     async def _edit_card(self, card: Card, barrage: Barrage, text: str,
                          buttons: InlineKeyboardMarkup | None) -> None:
@@ -249,12 +242,12 @@ class TelegramChannel:
     async def notify_sender(self, barrage: Barrage) -> None:
         assert self.app is not None
         reply = ReplyTo.load(barrage.reply_to)
-        if reply is None:
+        if reply is None or reply.message is None:
             return
         try:
             await self.app.bot.send_message(
-                reply.chat_id, outcome_text(barrage),
-                reply_parameters=ReplyParameters(reply.message_id, allow_sending_without_reply=True),
+                reply.chat, outcome_text(barrage),
+                reply_parameters=ReplyParameters(reply.message, allow_sending_without_reply=True),
             )
         except (BadRequest, Forbidden) as exc:
             logger.info("sender of barrage %s not told: %s", barrage.id, exc)
@@ -274,6 +267,3 @@ def keyboard(barrage_id: int) -> InlineKeyboardMarkup:
         InlineKeyboardButton(REJECT_LABEL, callback_data=callback_data(Verdict.REJECT, barrage_id)),
     ]])
 
-
-def _now() -> datetime:
-    return datetime.now(UTC)

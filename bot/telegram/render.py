@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import json
-from dataclasses import dataclass
 from datetime import datetime
 
 from bot.messages import age, backlog_line, verdict_line
-from server.core.model import Barrage, Verdict
+from bot.replyto import ReplyTo
+from server.core.model import Barrage, Source, Verdict
 from server.core.policy import parse_id
 
 APPROVE_LABEL = "✅ Approve"
@@ -48,26 +47,6 @@ def full_name(first: str, last: str | None) -> str:
     return f"{first} {last}".strip() if last else first
 
 
-@dataclass(frozen=True)
-class ReplyTo:
-    """Where the sender's message was, so later notices can answer it."""
-
-    chat_id: int
-    message_id: int
-    username: str | None = None
-
-    def dump(self) -> str:
-        return json.dumps({"c": self.chat_id, "m": self.message_id, "u": self.username})
-
-    @classmethod
-    def load(cls, raw: str | None) -> ReplyTo | None:
-        try:
-            data = json.loads(raw or "")
-            return cls(int(data["c"]), int(data["m"]), data.get("u"))
-        except (ValueError, KeyError, TypeError):
-            return None
-
-
 def card_text(barrage: Barrage, now: datetime, waiting_behind: int = 0) -> str:
     backlog = backlog_line(waiting_behind, "/moderate")
     return _card_body(barrage, now) + (f"\n{backlog}" if backlog else "")
@@ -79,9 +58,10 @@ def verdict_text(barrage: Barrage, now: datetime) -> str:
 
 def _card_body(barrage: Barrage, now: datetime) -> str:
     who = barrage.author
-    reply = ReplyTo.load(barrage.reply_to)
-    if reply and reply.username:
-        who = f"{who} (@{reply.username})"
+    # Only a Telegram sender's reply target holds a @username (a Slack one holds a user id).
+    reply = ReplyTo.load(barrage.reply_to) if barrage.source is Source.TELEGRAM else None
+    if reply and reply.user:
+        who = f"{who} (@{reply.user})"
     return (
         f"🆕 Barrage #{barrage.id} · {barrage.source.value}\n"
         f"“{barrage.text}”\n"

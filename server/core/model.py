@@ -140,16 +140,5 @@ class Receipt:
     created: bool
 
 
-@dataclass(frozen=True)
-class Card:
-    """A moderation card posted on a chat platform, kept so any decision can edit it."""
-
-    id: int
-    barrage_id: int
-    platform: str
-    chat_id: str
-    message_id: str
-
-
 def iso(moment: datetime) -> str:
     return moment.isoformat().replace("+00:00", "Z")

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, Protocol
 
-from server.core.model import Barrage, Card, Draft, Event, EventKind, Source, Status
+from server.core.model import Barrage, Draft, Event, EventKind, Status
 
 
 class Store(Protocol):
@@ -38,8 +38,9 @@ class Store(Protocol):
         self, barrage_id: int, decided_after: datetime, now: datetime
     ) -> tuple[Barrage, Event | None]:
         """Compare-and-set decided → pending for a moderator's decision made after
-        `decided_after`, with a `pending` event, in one transaction. Notices are reset
-        and card placeholders dropped, so the chat platforms follow.
+        `decided_after`, with a `pending` event, in one transaction. In the same
+        transaction the sender's notice is reset and card placeholders are dropped
+        (the chat side's bookkeeping, bot/cardstore.py), so the card loops follow.
 
         The CAS lost: the stored barrage and no event. Raises NotFound.
         """
@@ -67,32 +68,6 @@ class Store(Protocol):
 
     async def forget_dedupe_key(self, key: str, barrage_id: int) -> None:
         """Let `key` name a new barrage: it no longer names barrage `barrage_id`."""
-
-    async def add_card(
-        self, barrage_id: int, platform: str, chat_id: str, message_id: str, closed: bool
-    ) -> Card: ...
-
-    async def pending_without_card(self, platform: str, limit: int) -> tuple[list[Barrage], int]: ...
-
-    async def cards_to_close(self, platform: str, limit: int) -> list[tuple[Card, Barrage]]:
-        """Open cards whose barrage is decided."""
-
-    async def close_card(self, card_id: int) -> None: ...
-
-    async def cards_to_reopen(self, platform: str, limit: int) -> list[tuple[Card, Barrage]]:
-        """Closed cards (with a message) whose barrage is pending again after an undo."""
-
-    async def reopen_card(self, card_id: int) -> None: ...
-
-    async def cards_of(self, barrage_id: int, platform: str) -> list[Card]: ...
-
-    async def unnotified(
-        self, source: Source, limit: int, decided_before: datetime | None = None
-    ) -> list[Barrage]:
-        """Decided barrages from `source` whose sender has not been told yet
-        (decided before `decided_before`, when given)."""
-
-    async def mark_notified(self, barrage_id: int) -> None: ...
 
 
 class RateWindows(Protocol):

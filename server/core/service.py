@@ -8,12 +8,10 @@ import time
 from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 from server.core.errors import AlreadyDecided, CannotUndo, InvalidInput, RateLimited
 from server.core.model import (
     Barrage,
-    Card,
     Draft,
     Event,
     EventKind,
@@ -190,64 +188,6 @@ class BarrageService:
         await self._publish(event)
         logger.info("moderation mode set to %s by %s", new, clean_name(by, MAX_NAME, "?"))
         return new
-
-    async def list(self, status: Status | None, after_id: int = 0, limit: int = 500) -> list[Barrage]:
-        return await self._store.list(status, after_id, limit)
-
-    async def count(self, status: Status, decided_since: datetime | None = None) -> int:
-        return await self._store.count(status, decided_since)
-
-    async def stats(self, screens: int) -> dict[str, Any]:
-        """Counts for moderators; "today" starts at the server's local midnight."""
-        midnight = datetime.now().astimezone().replace(hour=0, minute=0, second=0, microsecond=0)
-        midnight = midnight.astimezone(UTC)  # SQLite compares stored UTC text: compare in UTC
-        return {
-            "mode": self._mode.value,
-            "pending": await self.count(Status.PENDING),
-            "approved_today": await self.count(Status.APPROVED, midnight),
-            "screens": screens,
-        }
-
-    async def events_after(self, event_id: int, kinds: tuple[EventKind, ...], limit: int) -> list[Event]:
-        return await self._store.events_after(event_id, kinds, limit)
-
-    async def last_event_id(self) -> int:
-        return await self._store.last_event_id()
-
-    # Cards and sender notices, for the chat adapters. The database drives
-    # them, so a restart or a burst never loses one.
-
-    async def add_card(self, barrage_id: int, platform: str, chat_id: str, message_id: str,
-                       closed: bool = False) -> Card:
-        return await self._store.add_card(barrage_id, platform, chat_id, message_id, closed)
-
-    async def pending_without_card(self, platform: str, limit: int) -> tuple[list[Barrage], int]:
-        """The oldest pending barrages with no card on `platform`, and how many there are."""
-        return await self._store.pending_without_card(platform, limit)
-
-    async def cards_to_close(self, platform: str, limit: int) -> list[tuple[Card, Barrage]]:
-        return await self._store.cards_to_close(platform, limit)
-
-    async def close_card(self, card_id: int) -> None:
-        await self._store.close_card(card_id)
-
-    async def cards_to_reopen(self, platform: str, limit: int) -> list[tuple[Card, Barrage]]:
-        return await self._store.cards_to_reopen(platform, limit)
-
-    async def reopen_card(self, card_id: int) -> None:
-        await self._store.reopen_card(card_id)
-
-    async def cards_of(self, barrage_id: int, platform: str) -> list[Card]:
-        return await self._store.cards_of(barrage_id, platform)
-
-    async def unnotified(self, source: Source, limit: int, hold_seconds: float = 0.0) -> list[Barrage]:
-        """Senders to tell, leaving out decisions younger than `hold_seconds`
-        (still undoable: the sender is told the final outcome only)."""
-        decided_before = utcnow() - timedelta(seconds=hold_seconds) if hold_seconds > 0 else None
-        return await self._store.unnotified(source, limit, decided_before)
-
-    async def mark_notified(self, barrage_id: int) -> None:
-        await self._store.mark_notified(barrage_id)
 
     def _draft(self, submission: Submission) -> Draft:
         if not isinstance(submission.text, str):

@@ -17,7 +17,7 @@ from server.core.service import Submission
 from server.web.auth import admin_only, no_store
 from server.web.client import client_address, network_of
 from server.web.fanout import Audience
-from server.web.keys import CONFIG, DEVICES, FANOUT, HEALTH, SERVICE
+from server.web.keys import CONFIG, DEVICES, FANOUT, HEALTH, SERVICE, VIEWS
 from server.web.stream import admin_stream
 
 LIST_LIMIT = 1000
@@ -119,7 +119,7 @@ async def list_barrages(request: web.Request) -> web.Response:
     # No id is above MAX_ID, so "after" a larger one is simply nothing (and never reaches SQL).
     after = min(_int_param(request.query.get("after"), "after", 0), MAX_ID)
     limit = min(_int_param(request.query.get("limit"), "limit", LIST_LIMIT), LIST_LIMIT)
-    items = await request.app[SERVICE].list(status, after, limit)
+    items = await request.app[VIEWS].barrages(status, after, limit)
     return web.json_response({"items": [b.to_dict() for b in items]})
 
 
@@ -170,7 +170,7 @@ async def put_mode(request: web.Request) -> web.Response:
 @admin_only
 async def stats(request: web.Request) -> web.Response:
     screens = request.app[FANOUT].count(Audience.SCREEN)
-    return web.json_response(await request.app[SERVICE].stats(screens))
+    return web.json_response(await request.app[VIEWS].stats(request.app[SERVICE].mode, screens))
 
 
 async def screen_config(request: web.Request) -> web.Response:

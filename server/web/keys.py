@@ -10,12 +10,14 @@ from aiohttp import web
 from server.config import Config
 from server.core.ports import RateWindows
 from server.core.service import BarrageService
+from server.core.views import Views
 from server.web.device import DeviceCookies
 from server.web.fanout import FanOut
 from server.web.slots import StreamSlots
 
 CONFIG = web.AppKey("config", Config)
 SERVICE = web.AppKey("service", BarrageService)
+VIEWS = web.AppKey("views", Views)  # reads only: lists, replays, stats
 FANOUT = web.AppKey("fanout", FanOut)
 # name → async check, shown by /healthz (chat channels register theirs)
 HEALTH: web.AppKey[dict[str, Callable[[], Awaitable[bool]]]] = web.AppKey("health")

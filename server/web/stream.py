@@ -19,10 +19,10 @@ from aiohttp import web
 
 from server.core.model import EventKind
 from server.core.policy import is_ascii_number
-from server.core.service import BarrageService
+from server.core.views import Views
 from server.web.client import client_address, network_of
 from server.web.fanout import Audience, Client, FanOut, Frame, encode_for
-from server.web.keys import CONFIG, FANOUT, SERVICE, SLOTS
+from server.web.keys import CONFIG, FANOUT, SLOTS, VIEWS
 
 logger = logging.getLogger(__name__)
 
@@ -67,7 +67,7 @@ async def _serve(request: web.Request, audience: Audience) -> web.StreamResponse
 
 
 async def _stream(request: web.Request, audience: Audience, resume_from: int | None) -> web.StreamResponse:
-    service, fanout = request.app[SERVICE], request.app[FANOUT]
+    views, fanout = request.app[VIEWS], request.app[FANOUT]
     response = web.StreamResponse(headers=SSE_HEADERS)
     await response.prepare(request)
     await response.write(_preamble(request))
@@ -80,8 +80,8 @@ async def _stream(request: web.Request, audience: Audience, resume_from: int | N
     fanout.attach(client)
     try:
         if resume_from is not None:
-            after = await _clamp(resume_from, audience, fanout, service)
-            await _replay(request, response, client, after, fanout, service)
+            after = await _clamp(resume_from, audience, fanout, views)
+            await _replay(request, response, client, after, fanout, views)
         await client.done
     except ConnectionError:
         # The client went away mid-replay: aiohttp (3.10+) raises ClientConnectionResetError,
@@ -110,15 +110,15 @@ def _preamble(request: web.Request) -> bytes:
     return b"retry: %d\n: connected\n\n" % (retry + random.randint(0, retry // 2))
 
 
-async def _clamp(resume_from: int, audience: Audience, fanout: FanOut, service: BarrageService) -> int:
+async def _clamp(resume_from: int, audience: Audience, fanout: FanOut, views: Views) -> int:
     """An id beyond the log (a reset database) resumes from the end: live only."""
     if audience is Audience.SCREEN and resume_from <= fanout.history.latest:
         return resume_from  # the usual case, answered without touching the database
-    return min(resume_from, await service.last_event_id())
+    return min(resume_from, await views.last_event_id())
 
 
 async def _replay(request: web.Request, response: web.StreamResponse, client: Client,
-                  after: int, fanout: FanOut, service: BarrageService) -> None:
+                  after: int, fanout: FanOut, views: Views) -> None:
     client.last_id = after
     writer = _SliceWriter(request, response, client, fanout)
     with writer.draining_each_slice():
@@ -126,15 +126,15 @@ async def _replay(request: web.Request, response: web.StreamResponse, client: Cl
         if held is not None:  # a reconnect storm is served from memory
             await writer.write(held)
         else:
-            await _replay_from_log(writer, client, service)
+            await _replay_from_log(writer, client, views)
         while backlog := client.take_backlog():
             await writer.write(backlog)
 
 
-async def _replay_from_log(writer: _SliceWriter, client: Client, service: BarrageService) -> None:
+async def _replay_from_log(writer: _SliceWriter, client: Client, views: Views) -> None:
     page = FIRST_PAGE
     while True:
-        events = await service.events_after(client.last_id, KINDS[client.audience], page)
+        events = await views.events_after(client.last_id, KINDS[client.audience], page)
         more = len(events) == page
         encoded = [_Encoded(event.id, encode_for(event, client.audience)) for event in events]
         del events  # only the bytes wait for the client, not the events they came from

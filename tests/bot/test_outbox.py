@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from bot.outbox import Outbox
+from bot.outbox import Outbox, retry_rule
 
 
 def no_retry(_exc: Exception) -> float | None:
@@ -36,3 +36,17 @@ async def test_a_full_outbox_refuses_instead_of_growing() -> None:
 
     assert [outbox.send(f"j{i}", job) for i in range(4)] == [True, True, False, False]
     assert outbox.dropped == 2
+
+
+def test_the_retry_rule_waits_as_asked_refuses_refusals_and_retries_the_network() -> None:
+    class Limited(Exception):
+        pass
+
+    class Refused(ConnectionError):  # a refusal may subclass a network error (PTB's BadRequest does)
+        pass
+
+    rule = retry_rule(lambda exc: 7.0 if isinstance(exc, Limited) else None, (Refused,), (ConnectionError,))
+    assert rule(Limited()) == 7.0
+    assert rule(Refused()) is None
+    assert rule(ConnectionError()) == 1.0
+    assert rule(ValueError()) is None

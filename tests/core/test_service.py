@@ -15,9 +15,11 @@ from server.core.errors import AlreadyDecided, CannotUndo, InvalidInput, NotFoun
 from server.core.model import Event, EventKind, Mode, Source, Status, Verdict
 from server.core.policy import InputPolicy, RatePolicy
 from server.core.service import BarrageService, Submission
+from server.core.views import Views
 from server.ratelimit import MemoryWindows
 from server.store import SqlStore
 from server.store.batching import BatchingStore
+from server.store.cards import SqlCards
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
@@ -138,7 +140,7 @@ async def test_undo_returns_a_fresh_decision_to_pending(store: SqlStore) -> None
     assert (undone.status, undone.decided_by, undone.decided_at) == (Status.PENDING, None, None)
     assert [e.kind for e in rec.events] == [EventKind.PENDING, EventKind.REJECTED, EventKind.PENDING]
     assert rec.events[-1].payload == undone.to_dict()  # every desk lists it again
-    assert [b.id for b in await service.list(Status.PENDING)] == [barrage.id]
+    assert [b.id for b in await Views(store).barrages(Status.PENDING)] == [barrage.id]
     decided = await service.decide(barrage.id, Verdict.APPROVE, "Bob")  # decidable again
     assert (decided.status, decided.decided_by) == (Status.APPROVED, "Bob")
     with pytest.raises(CannotUndo, match="not decided"):
@@ -181,13 +183,15 @@ async def test_undo_and_a_decision_race_as_compare_and_set(store: SqlStore) -> N
 async def test_undo_resets_the_sender_notice_and_holds_notices_while_undoable(store: SqlStore) -> None:
     service, _ = await make_service(store)
     barrage = (await service.submit(Submission(text="tg", source=Source.TELEGRAM))).barrage
+    cards = SqlCards(store._engine)
     await service.decide(barrage.id, Verdict.APPROVE, "Alice")
-    assert await service.unnotified(Source.TELEGRAM, 10, hold_seconds=60) == []  # still undoable
-    assert [b.id for b in await service.unnotified(Source.TELEGRAM, 10)] == [barrage.id]
-    await service.mark_notified(barrage.id)
+    a_minute_ago = datetime.now(UTC) - timedelta(seconds=60)
+    assert await cards.unnotified(Source.TELEGRAM, 10, a_minute_ago) == []  # still undoable
+    assert [b.id for b in await cards.unnotified(Source.TELEGRAM, 10)] == [barrage.id]
+    await cards.mark_notified(barrage.id)
     await service.undo(barrage.id, "Alice")
     await service.decide(barrage.id, Verdict.REJECT, "Alice")
-    assert [b.status for b in await service.unnotified(Source.TELEGRAM, 10)] == [Status.REJECTED]
+    assert [b.status for b in await cards.unnotified(Source.TELEGRAM, 10)] == [Status.REJECTED]
 
 
 async def test_unknown_barrage(store: SqlStore) -> None:
@@ -201,7 +205,7 @@ async def test_invalid_input_stores_nothing(store: SqlStore) -> None:
     for bad in (Submission(text="  "), Submission(text="x", color="nope"), Submission(text="x", size="xl")):
         with pytest.raises(InvalidInput):
             await service.submit(bad)
-    assert rec.events == [] and await service.list(None) == []
+    assert rec.events == [] and await Views(store).barrages(None) == []
 
 
 async def test_mode_is_stored_and_survives_restart(store: SqlStore) -> None:
@@ -219,7 +223,7 @@ async def test_duplicate_delivery_is_one_barrage(store: SqlStore) -> None:
     first = await service.submit(Submission(text="hi", dedupe_key="telegram:update:7"))
     second = await service.submit(Submission(text="hi", dedupe_key="telegram:update:7"))
     assert first.barrage.id == second.barrage.id and first.created and not second.created
-    assert len(rec.events) == 1 and len(await service.list(None)) == 1
+    assert len(rec.events) == 1 and len(await Views(store).barrages(None)) == 1
 
 
 async def test_rate_limit_per_sender(store: SqlStore) -> None:
@@ -334,10 +338,10 @@ async def test_ids_past_the_integer_range_name_nothing(store: SqlStore) -> None:
     for big in (2**31, 2**40, 10**18):
         with pytest.raises(NotFound):
             await service.decide(big, Verdict.APPROVE, "mod")
-        assert await service.list(None, after_id=big) == []
-        assert await service.events_after(big, tuple(EventKind), 10) == []
-        assert await store.get(big) is None and await service.cards_of(big, "telegram") == []
-    assert len(await service.list(None, after_id=0)) == 1
+        assert await Views(store).barrages(None, after_id=big) == []
+        assert await Views(store).events_after(big, tuple(EventKind), 10) == []
+        assert await store.get(big) is None and await SqlCards(store._engine).cards_of(big, "telegram") == []
+    assert len(await Views(store).barrages(None, after_id=0)) == 1
 
 
 async def test_events_publish_in_id_order_through_a_publisher_that_awaits(store: SqlStore) -> None:

@@ -3,7 +3,6 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from bot.slack.render import (
-    ReplyTo,
     card_blocks,
     card_fallback,
     escape,
@@ -52,7 +51,3 @@ def test_mentions_and_button_values() -> None:
     for bad in (None, "", "-1", "1e3", "9" * 20, 5, "2147483648", "9999999999", "0"):
         assert parse_button_value(bad) is None
 
-
-def test_reply_to_round_trip() -> None:
-    assert ReplyTo.load(ReplyTo("U1", "D1").dump()) == ReplyTo("U1", "D1")
-    assert ReplyTo.load("{") is None

@@ -8,7 +8,7 @@ import time
 import pytest
 from aiohttp.test_utils import TestClient
 
-from server.app import TELEGRAM
+from server.app import CARDS, TELEGRAM
 from server.web.keys import CONFIG
 from tests.bot.telegram.conftest import MOD_CHAT, MODERATOR, SECRET, TOKEN
 from tests.conftest import AUTH
@@ -191,9 +191,9 @@ async def test_a_card_from_before_a_restart_still_works(
     client = await tg_client(mode)
     await send_text(client, fake_tg, "before restart")
     card = await card_for(fake_tg, "before restart")
-    service = client.app[TELEGRAM].service
+    cards = client.app[CARDS]
     for _ in range(100):  # the card reference is stored right after Telegram answers
-        if await service.cards_of(1, "telegram"):
+        if await cards.cards_of(1, "telegram"):
             break
         await asyncio.sleep(0.02)
     await client.close()

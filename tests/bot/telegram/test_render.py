@@ -4,7 +4,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from bot.telegram.render import ReplyTo, callback_data, card_text, parse_callback, verdict_text
+from bot.replyto import ReplyTo
+from bot.telegram.render import callback_data, card_text, parse_callback, verdict_text
 from server.core.model import Barrage, Size, Source, Status, Verdict
 
 NOW = datetime(2026, 11, 26, 20, 0, tzinfo=UTC)
@@ -44,6 +45,7 @@ def test_verdict_text_names_who_decided() -> None:
     assert verdict_text(barrage(status=Status.REJECTED, decided_by="Bo"), NOW).endswith("❌ Rejected by Bo")
 
 
-def test_reply_to_round_trip() -> None:
-    assert ReplyTo.load(ReplyTo(-5, 7, None).dump()) == ReplyTo(-5, 7, None)
-    assert ReplyTo.load("garbage") is None and ReplyTo.load(None) is None
+def test_a_slack_senders_card_shows_no_username() -> None:
+    """Slack's reply target holds a user id where Telegram's holds the @username."""
+    slack = barrage(source=Source.SLACK, reply_to=ReplyTo("CGENERAL", user="UANN").dump())
+    assert "@" not in card_text(slack, NOW) and "(@ann)" in card_text(barrage(), NOW)

@@ -15,6 +15,7 @@ from aiohttp.test_utils import TestClient
 from server.app import TELEGRAM
 from server.web.keys import CONFIG
 from tests.bot.telegram.conftest import MOD_CHAT, MODERATOR
+from tests.bot.telegram.test_channel import MOD, send_text
 from tests.conftest import CapturedLog
 from tests.fakes.telegram_api import FakeTelegram
 from tests.server_process import ForkServer, ServerProcess
@@ -103,8 +104,10 @@ async def test_a_failed_pending_repost_is_logged_and_the_channel_still_stops(
     # In a thread: the app shares this event loop, and a write of its own in flight
     # must be able to commit while this waits for the lock.
     await asyncio.to_thread(refuse_new_cards, database)
-    assert await channel.cards.repost_pending() == "Re-posting 1 waiting."
-    await fake.wait_for("sendMessage", count=2, chat_id=MOD_CHAT)
+    await send_text(client, fake, "/pending", sender=MOD, message_id=11, chat_id=MOD_CHAT,
+                    chat_type="supergroup")
+    sent = await fake.wait_for("sendMessage", count=3, chat_id=MOD_CHAT)  # the card, the answer, again
+    assert "Re-posting 1 waiting." in [c.params["text"] for c in sent]
     await asyncio.wait([channel.cards._repost])  # its card posted, storing it fails; then stop
     await client.close()
     assert channel.app is not None and channel.app.updater is not None

@@ -1,0 +1,41 @@
+"""Reads that serve views: the moderation list, stream replays, stats (cosmicpython's `views`).
+
+They decide nothing, so they bypass the domain service and read through the
+store port. They live beside the ports, in the core, because the chat adapters
+need them too (`/stats`, `/pending`), and those may import nothing of server/
+but its core; they touch no SQL, so the core stays free of the ORM.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from server.core.model import Barrage, Event, EventKind, Mode, Status
+from server.core.ports import Store
+
+
+class Views:
+    def __init__(self, store: Store) -> None:
+        self._store = store
+
+    async def barrages(self, status: Status | None, after_id: int = 0, limit: int = 500) -> list[Barrage]:
+        return await self._store.list(status, after_id, limit)
+
+    async def events_after(self, event_id: int, kinds: Sequence[EventKind], limit: int) -> list[Event]:
+        return await self._store.events_after(event_id, kinds, limit)
+
+    async def last_event_id(self) -> int:
+        return await self._store.last_event_id()
+
+    async def stats(self, mode: Mode, screens: int) -> dict[str, Any]:
+        """Counts for moderators; "today" starts at the server's local midnight."""
+        midnight = datetime.now().astimezone().replace(hour=0, minute=0, second=0, microsecond=0)
+        midnight = midnight.astimezone(UTC)  # SQLite compares stored UTC text: compare in UTC
+        return {
+            "mode": mode.value,
+            "pending": await self._store.count(Status.PENDING),
+            "approved_today": await self._store.count(Status.APPROVED, midnight),
+            "screens": screens,
+        }

@@ -1,0 +1,203 @@
+"""The card loops against the real store and service, with a chat platform faked in the test.
+
+The platform is the outside world here: it records every call and fails on
+demand, so the give-up (MAX_FAILURES) and re-post paths can be driven directly.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from bot.actions import Actions, ChatUser, Core, named
+from bot.cards import MAX_FAILURES, CardSync
+from bot.cardstore import Card
+from bot.moderators import Moderators
+from server.bus import MemoryBus
+from server.core.model import Barrage, Source, Verdict
+from server.core.policy import InputPolicy, RatePolicy
+from server.core.service import BarrageService, Submission
+from server.core.views import Views
+from server.ratelimit import MemoryWindows
+from server.store import SqlStore
+from server.store.cards import SqlCards
+from server.store.sql import create_engine
+
+MOD = ChatUser(7, named("Mod"))
+
+
+class FakeChat:
+    """A CardPlatform: each call is recorded; the kinds in `broken` fail every time."""
+
+    platform = "fake"
+    source = Source.TELEGRAM
+    posts_cards = True
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, int]] = []
+        self.broken: set[str] = set()
+        self._changed = asyncio.Condition()
+        self._ids = iter(range(100, 10_000))
+
+    async def post_card(self, barrage: Barrage, waiting_behind: int) -> tuple[str, str] | None:
+        await self._record("post", barrage.id)
+        return "chat", str(next(self._ids))
+
+    async def close_card(self, card: Card, barrage: Barrage) -> None:
+        await self._record("close", barrage.id)
+
+    async def reopen_card(self, card: Card, barrage: Barrage) -> None:
+        await self._record("reopen", barrage.id)
+
+    async def notify_sender(self, barrage: Barrage) -> None:
+        await self._record("notify", barrage.id)
+
+    async def _record(self, kind: str, barrage_id: int) -> None:
+        async with self._changed:
+            self.calls.append((kind, barrage_id))
+            self._changed.notify_all()
+        if kind in self.broken:
+            raise ConnectionError(f"{kind} failed")
+
+    async def wait_for(self, kind: str, barrage_id: int, count: int = 1) -> None:
+        # The bound only ends a test that would hang; nothing is timed.
+        async with asyncio.timeout(30), self._changed:
+            await self._changed.wait_for(lambda: self.calls.count((kind, barrage_id)) >= count)
+
+
+@dataclass
+class Desk:
+    service: BarrageService
+    cards: SqlCards
+    chat: FakeChat
+    sync: CardSync
+    actions: Actions
+
+    async def submit(self, text: str) -> int:
+        return (await self.service.submit(Submission(text=text, source=Source.TELEGRAM))).barrage.id
+
+
+@pytest.fixture
+async def desk(tmp_path: Path) -> AsyncIterator[Desk]:
+    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'cards.db'}")
+    store, cards, bus = SqlStore(engine), SqlCards(engine), MemoryBus()
+    await store.create_schema()
+    service = BarrageService(store, bus, InputPolicy(), MemoryWindows(), RatePolicy(0, 0))
+    await service.start()
+    chat = FakeChat()
+    sync = CardSync(cards, chat, backoff_seconds=0)
+    sync.notice_hold = 0
+    bus.subscribe(sync.on_event)
+    actions = Actions(Core(service, Views(store), cards, screens=lambda: 0), Source.TELEGRAM,
+                      Moderators([MOD.ref], None, 60, "none"), sync)
+    sync.start()
+    yield Desk(service, cards, chat, sync, actions)
+    await sync.close()
+    await store.close()
+
+
+async def test_a_card_that_cannot_be_posted_is_given_up_and_the_next_one_posted(
+    desk: Desk, caplog: pytest.LogCaptureFixture
+) -> None:
+    desk.chat.broken.add("post")
+    stuck = await desk.submit("stuck")
+    await desk.chat.wait_for("post", stuck, MAX_FAILURES)
+    desk.chat.broken.clear()
+    after = await desk.submit("after")
+    await desk.chat.wait_for("post", after)
+    assert desk.chat.calls.count(("post", stuck)) == MAX_FAILURES  # then never again
+    [placeholder] = await desk.cards.cards_of(stuck, "fake")
+    assert placeholder.message_id == ""  # closed and empty: not retried forever
+    assert f"fake: giving up on post {stuck}" in caplog.text
+
+
+async def test_undo_drops_a_given_up_placeholder_so_the_card_is_tried_again(desk: Desk) -> None:
+    desk.chat.broken.add("post")
+    barrage_id = await desk.submit("later lucky")
+    await desk.chat.wait_for("post", barrage_id, MAX_FAILURES)
+    desk.chat.broken.clear()
+    await stored_card(desk, barrage_id, "")  # the placeholder commits right after the last try
+    await desk.service.decide(barrage_id, Verdict.APPROVE, "Mod")
+    await desk.service.undo(barrage_id, "Mod")
+    await desk.chat.wait_for("post", barrage_id, MAX_FAILURES + 1)
+    card = await stored_card(desk, barrage_id, "100")
+    assert [card] == await desk.cards.cards_of(barrage_id, "fake")  # the placeholder is gone
+
+
+async def stored_card(desk: Desk, barrage_id: int, message_id: str) -> Card:
+    """The card stored for `barrage_id` with `message_id`, waiting for its commit."""
+    for _ in range(500):
+        found = [c for c in await desk.cards.cards_of(barrage_id, "fake") if c.message_id == message_id]
+        if found:
+            return found[0]
+        await asyncio.sleep(0.01)
+    raise AssertionError(f"no card {message_id!r} for barrage {barrage_id}")
+
+
+async def test_a_card_that_cannot_be_closed_is_given_up_and_counted_closed(desk: Desk) -> None:
+    barrage_id = await desk.submit("hard to close")
+    await desk.chat.wait_for("post", barrage_id)
+    desk.chat.broken.add("close")
+    await desk.service.decide(barrage_id, Verdict.REJECT, "Mod")
+    await desk.chat.wait_for("close", barrage_id, MAX_FAILURES)
+    desk.chat.broken.clear()
+    other = await desk.submit("other")  # a positive signal: the close loop moved on
+    await desk.chat.wait_for("post", other)
+    await desk.service.decide(other, Verdict.REJECT, "Mod")
+    await desk.chat.wait_for("close", other)
+    assert desk.chat.calls.count(("close", barrage_id)) == MAX_FAILURES
+    assert barrage_id not in [card.barrage_id for card, _ in await desk.cards.cards_to_close("fake", 10)]
+
+
+async def test_a_sender_who_cannot_be_told_is_given_up(desk: Desk) -> None:
+    desk.chat.broken.add("notify")
+    barrage_id = await desk.submit("unreachable sender")
+    await desk.service.decide(barrage_id, Verdict.APPROVE, "Mod")
+    await desk.chat.wait_for("notify", barrage_id, MAX_FAILURES)
+    desk.chat.broken.clear()
+    other = await desk.submit("reachable")
+    await desk.service.decide(other, Verdict.APPROVE, "Mod")
+    await desk.chat.wait_for("notify", other)
+    assert desk.chat.calls.count(("notify", barrage_id)) == MAX_FAILURES
+    assert barrage_id not in [b.id for b in await desk.cards.unnotified(Source.TELEGRAM, 10)]
+
+
+async def test_pending_reposts_the_oldest_waiting_and_stores_their_cards(desk: Desk) -> None:
+    operator = await desk.actions.operator(MOD)
+    assert operator is not None
+    assert await operator.pending() == "Nothing waiting."
+    ids = [await desk.submit(f"waiting {i}") for i in range(3)]
+    for barrage_id in ids:
+        await desk.chat.wait_for("post", barrage_id)
+    assert await operator.pending(limit=2) == "Re-posting 2 waiting (more waiting — use /moderate)."
+    assert await operator.pending(limit=2) == "Still re-posting the last batch of cards."
+    await desk.chat.wait_for("post", ids[1], 2)
+    await asyncio.wait([desk.sync._repost])  # type: ignore[list-item]
+    assert [len(await desk.cards.cards_of(i, "fake")) for i in ids] == [2, 2, 1]
+    assert not desk.sync.reposting()
+
+
+async def test_a_failed_repost_is_logged_and_the_batch_goes_on(
+    desk: Desk, caplog: pytest.LogCaptureFixture
+) -> None:
+    ids = [await desk.submit(f"waiting {i}") for i in range(2)]
+    for barrage_id in ids:
+        await desk.chat.wait_for("post", barrage_id)
+    desk.chat.broken.add("post")
+    operator = await desk.actions.operator(MOD)
+    assert operator is not None and await operator.pending() == "Re-posting 2 waiting."
+    await asyncio.wait([desk.sync._repost])  # type: ignore[list-item]
+    assert desk.chat.calls.count(("post", ids[1])) == 2  # the second was tried after the first failed
+    assert caplog.text.count("re-posting card") == 2
+    assert [r.levelno for r in caplog.records if "re-posting" in r.getMessage()] == [logging.ERROR] * 2
+
+
+async def test_only_moderators_get_the_operator_commands(desk: Desk) -> None:
+    assert await desk.actions.operator(ChatUser(8, named("Eve"))) is None
+    outcome = await desk.actions.press(ChatUser(8, named("Eve")), Verdict.APPROVE, 1)
+    assert not outcome.decided and outcome.text == "Only moderators can decide."
