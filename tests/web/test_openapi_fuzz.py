@@ -11,8 +11,6 @@ be 429s; every 429 is still documented, and the limits have tests of their own.
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
-import contextlib
 import threading
 from collections.abc import Coroutine, Iterator
 from pathlib import Path
@@ -75,10 +73,10 @@ class Wall:
     def run(self, coro: Coroutine[Any, Any, Any]) -> Any:
         return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout=30)
 
-    async def moderators(self) -> None:
-        """Moderators at work: an event on every admin stream every 20 ms."""
+    async def moderators(self, stop: asyncio.Event) -> None:
+        """Moderators at work: an event on every admin stream every 20 ms, until `stop`."""
         service = self.app[SERVICE]
-        while True:
+        while not stop.is_set():
             await service.set_mode(service.mode.value, "fuzz moderator")
             await asyncio.sleep(0.02)
 
@@ -93,11 +91,13 @@ def wall_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     })
     wall = Wall(create_app(config))
     url = wall.start()
-    moderators = asyncio.run_coroutine_threadsafe(wall.moderators(), wall.loop)
+    stop = asyncio.Event()
+    moderators = asyncio.run_coroutine_threadsafe(wall.moderators(stop), wall.loop)
     yield url
-    moderators.cancel()
-    with contextlib.suppress(concurrent.futures.CancelledError):
-        moderators.result(timeout=30)
+    # Ended from inside its loop and awaited: cancelling the thread-side future would not
+    # wait, and the loop could close with a write still in aiosqlite's thread.
+    wall.loop.call_soon_threadsafe(stop.set)
+    moderators.result(timeout=30)
     wall.stop()
 
 
