@@ -121,7 +121,7 @@ async def _core(app: web.Application) -> AsyncIterator[None]:
     await bus.connect()
     policy = InputPolicy(config.moderation.max_text_length, config.moderation.max_author_length)
     rates = RatePolicy(config.moderation.max_per_minute, config.moderation.max_per_minute_per_address)
-    # Group commit: the service's writes go through one writer that batches submissions.
+    # Group commit: the service's writes take turns, and submissions share transactions.
     store = BatchingStore(app[STORE])
     service = BarrageService(
         store, bus, policy, app[WINDOWS], rates,
@@ -132,7 +132,6 @@ async def _core(app: web.Application) -> AsyncIterator[None]:
     app[VIEWS] = Views(app[STORE])
     app[BUS] = bus
     yield
-    await store.drain()
     await bus.disconnect()
 
 

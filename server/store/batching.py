@@ -37,16 +37,17 @@ class _Write:
 
 
 class BatchingStore:
-    """The core's Store, with every write that appends to the event log (add, decide,
-    undo, put_setting) made by one writer task, in arrival order, one transaction at a
-    time. Submissions that arrive while a commit is in flight wait, and go into the
-    next transaction together (one multi-row insert): that is how SQLite persists
+    """The core's Store with group commit: within this process the writes that append
+    to the event log (add, add_many, decide, undo, put_setting) are made one at a time,
+    in arrival order, and submissions that arrive while a commit is in flight go into
+    the next transaction together (one multi-row insert). That is how SQLite persists
     thousands a second.
 
-    Event ids therefore commit in id order within this process, and each caller's
-    result is handed over in that order (futures resolved one after another, and asyncio
-    wakes their waiters first in, first out): callers resume in id order, which lets the
-    service publish in id order.
+    Every caller queues its write and waits its turn in one first-in, first-out line
+    (an asyncio.Lock), in the same order. Whoever has the turn writes the head of the
+    queue: its own write, with the submissions queued right behind it. A caller whose
+    write someone else made leaves the line in its turn. So events commit in id order
+    and their callers return in id order, which is the order the service publishes in.
 
     Reads, and writes that append no event, pass straight through to the wrapped store.
     """
@@ -56,7 +57,7 @@ class BatchingStore:
         self._max_batch = max_batch
         self._max_queued = max_queued
         self._queue: deque[_Add | _Write] = deque()
-        self._writer: asyncio.Task[None] | None = None
+        self._turn = asyncio.Lock()
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._inner, name)
@@ -82,35 +83,29 @@ class BatchingStore:
     ) -> Event | None:
         return await self._one(lambda: self._inner.put_setting(key, value, event))
 
-    async def drain(self) -> None:
-        """Wait until everything queued is written (at shutdown, before the database closes)."""
-        if self._writer is not None:
-            await asyncio.wait([self._writer])
-
     async def _one(self, run: Callable[[], Awaitable[Any]]) -> Any:
         return await self._wait(_Write(run, _future()))
 
     async def _wait(self, job: _Add | _Write) -> Any:
         self._queue.append(job)
-        if self._writer is None:
-            self._writer = asyncio.create_task(self._write_all())
         try:
-            return await job.done
+            async with self._turn:
+                while not job.done.done():
+                    await self._write_head()
         except asyncio.CancelledError:
             if job in self._queue:  # not taken into a commit yet: do not write it later
                 self._queue.remove(job)
             raise
+        return job.done.result()
 
-    async def _write_all(self) -> None:
-        try:
-            while self._queue:
-                if isinstance(head := self._queue[0], _Write):
-                    self._queue.popleft()
-                    await _settle([head], _listed(head.run()))
-                else:
-                    await self._commit(self._next_batch())
-        finally:
-            self._writer = None
+    async def _write_head(self) -> None:
+        if isinstance(head := self._queue[0], _Write):
+            self._queue.popleft()
+            await _settle([head], _listed(head.run()))
+            return
+        batch = self._next_batch()
+        now = max(job.now for job in batch)  # the newest: no earlier than any submission
+        await _settle(batch, self._inner.add_many([(job.draft, job.status) for job in batch], now))
 
     def _next_batch(self) -> list[_Add]:
         batch: list[_Add] = []
@@ -119,11 +114,6 @@ class BatchingStore:
             self._queue.popleft()
         return batch
 
-    async def _commit(self, batch: list[_Add]) -> None:
-        # The newest submission's time: the batch commits no earlier than any of them.
-        now = max(job.now for job in batch)
-        await _settle(batch, self._inner.add_many([(job.draft, job.status) for job in batch], now))
-
 
 async def _settle(jobs: Sequence[_Add | _Write], transaction: Awaitable[Sequence[Any]]) -> None:
     """Await one transaction, then resolve the jobs in order with its results, or fail
@@ -131,8 +121,7 @@ async def _settle(jobs: Sequence[_Add | _Write], transaction: Awaitable[Sequence
     try:
         results = await transaction
         for job, result in zip(jobs, results, strict=True):
-            if not job.done.done():  # its caller may have been cancelled meanwhile
-                job.done.set_result(result)
+            job.done.set_result(result)
     except Exception as exc:
         _fail(jobs, exc)
     finally:
