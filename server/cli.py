@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import gc
 import importlib.metadata
 import logging
 import os
@@ -115,6 +116,18 @@ def _use_uvloop() -> None:
     asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
 
 
+async def _freeze_heap(_app: web.Application) -> None:
+    """Once started, move everything alive into the collector's permanent generation.
+
+    A full collection walks every tracked object. Without the chat libraries loaded
+    (they are imported only when enabled) the heap is small, so full collections come
+    often, and each one walking the start-up heap showed as a 3x p99 in bench-smoke
+    (10 → 30 ms). Frozen, start-up objects are never walked again.
+    """
+    gc.collect()
+    gc.freeze()
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     redactor = configure_logging()
     args = parse_args(sys.argv[1:] if argv is None else argv)
@@ -127,8 +140,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     warn_about_file_secrets(config_path(args))
     raise_descriptor_limit(config.stream.max_streams)
     _use_uvloop()
+    app = create_app(config)
+    app.on_startup.append(_freeze_heap)
     web.run_app(
-        create_app(config), host=config.server.host, port=config.server.port,
+        app, host=config.server.host, port=config.server.port,
         shutdown_timeout=SHUTDOWN_TIMEOUT, backlog=BACKLOG, access_log=None,
         print=lambda _msg: print(banner(config, minted), flush=True),
     )
