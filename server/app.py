@@ -121,10 +121,11 @@ async def _core(app: web.Application) -> AsyncIterator[None]:
     await bus.connect()
     policy = InputPolicy(config.moderation.max_text_length, config.moderation.max_author_length)
     rates = RatePolicy(config.moderation.max_per_minute, config.moderation.max_per_minute_per_address)
-    # Group commit: the service's writes take turns, and submissions share transactions.
-    store = BatchingStore(app[STORE])
+    # Group commit: the service's writes take turns, submissions share transactions,
+    # and each commit's events are published in id order.
+    store = BatchingStore(app[STORE], bus)
     service = BarrageService(
-        store, bus, policy, app[WINDOWS], rates,
+        store, policy, app[WINDOWS], rates,
         initial_mode=Mode(config.moderation.mode), counters=app[COUNTERS],
     )
     await service.start()

@@ -10,9 +10,9 @@ from server.core.model import Barrage, Draft, Event, EventKind, Status
 
 
 class Store(Protocol):
-    """The truth. Within one process the service relies on the writes that append events
-    (add, add_many, decide, undo, put_setting) returning in commit order, which is id order:
-    server/store/batching.py makes them one at a time."""
+    """The truth, and the unit of work: each write that appends events (add, add_many,
+    decide, undo, put_setting) publishes them once committed, in id order
+    (server/store/batching.py wraps the SQL store with the group commit and the publisher)."""
 
     async def add(self, draft: Draft, status: Status, now: datetime) -> tuple[Barrage, Event | None]:
         """Insert the barrage and its event in one transaction.

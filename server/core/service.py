@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from collections import Counter
@@ -22,7 +21,7 @@ from server.core.model import (
     Verdict,
 )
 from server.core.policy import InputPolicy, RatePolicy, clean_name, normalize_color, normalize_size
-from server.core.ports import Publisher, RateWindows, Store
+from server.core.ports import RateWindows, Store
 
 logger = logging.getLogger(__name__)
 
@@ -68,7 +67,6 @@ class BarrageService:
     def __init__(
         self,
         store: Store,
-        publisher: Publisher,
         policy: InputPolicy,
         windows: RateWindows,
         rates: RatePolicy,
@@ -76,7 +74,6 @@ class BarrageService:
         counters: Counter[str] | None = None,
     ) -> None:
         self._store = store
-        self._publisher = publisher
         self._policy = policy
         self._windows = windows
         self._rates = rates
@@ -84,11 +81,6 @@ class BarrageService:
         # Refusals and the like, by name: what a metrics endpoint exposes.
         self.counters: Counter[str] = Counter() if counters is None else counters
         self._refusals_logged_at = -REFUSAL_LOG_SECONDS
-        # The stream's ids must never go backwards. The store hands writes back in
-        # commit (= id) order within this process (server/store/batching.py), and each
-        # caller queues here before its first await, so events publish in that order
-        # even through a publisher that awaits.
-        self._publishing = asyncio.Lock()
 
     @property
     def mode(self) -> Mode:
@@ -109,7 +101,6 @@ class BarrageService:
         await self._check_rate(submission)
         status = Status.APPROVED if self._mode is Mode.OFF else Status.PENDING
         barrage, event = await self._add(draft, status)
-        await self._publish(event)
         return Receipt(barrage, created=event is not None)
 
     async def _add(self, draft: Draft, status: Status) -> tuple[Barrage, Event | None]:
@@ -152,12 +143,11 @@ class BarrageService:
         it gets the barrage back, and no second event is written."""
         moderator = clean_name(moderator, MAX_NAME, "moderator")
         try:
-            barrage, event = await self._store.decide(barrage_id, verdict.status, moderator, utcnow())
+            barrage, _ = await self._store.decide(barrage_id, verdict.status, moderator, utcnow())
         except AlreadyDecided as lost:
             if lost.barrage is None or (lost.status, lost.decided_by) != (verdict.status, moderator):
                 raise
             return lost.barrage
-        await self._publish(event)
         logger.info("barrage %s %s by %s", barrage.id, barrage.status, moderator)
         return barrage
 
@@ -170,7 +160,6 @@ class BarrageService:
         moderator = clean_name(moderator, MAX_NAME, "moderator")
         now = utcnow()
         barrage, event = await self._store.undo(barrage_id, now - timedelta(seconds=UNDO_SECONDS), now)
-        await self._publish(event)
         if event is None:
             raise CannotUndo(_why_not_undoable(barrage))
         logger.info("barrage %s back to pending (undone by %s)", barrage.id, moderator)
@@ -181,11 +170,16 @@ class BarrageService:
             new = Mode(mode)
         except ValueError:
             raise InvalidInput('mode must be "off" or "manual"') from None
-        event = await self._store.put_setting(
-            MODE_KEY, new, (EventKind.MODE, {"mode": str(new), "by": clean_name(by, MAX_NAME, "?")})
-        )
-        self._mode = new
-        await self._publish(event)
+        # The mode switches before the write: the store publishes the `mode` event
+        # as it commits, and whoever sees it and submits must meet the new mode.
+        old, self._mode = self._mode, new
+        try:
+            await self._store.put_setting(
+                MODE_KEY, new, (EventKind.MODE, {"mode": str(new), "by": clean_name(by, MAX_NAME, "?")})
+            )
+        except BaseException:
+            self._mode = old
+            raise
         logger.info("moderation mode set to %s by %s", new, clean_name(by, MAX_NAME, "?"))
         return new
 
@@ -203,13 +197,3 @@ class BarrageService:
             reply_to=submission.reply_to,
             sender=submission.sender_key,
         )
-
-    async def _publish(self, event: Event | None) -> None:
-        if event is None:
-            return
-        async with self._publishing:
-            try:
-                await self._publisher.publish(event)
-            except Exception:
-                # The database already holds the event: streams recover it by replay.
-                logger.exception("publishing event %s failed", event.id)

@@ -25,6 +25,7 @@ from server.core.service import BarrageService, Submission
 from server.core.views import Views
 from server.ratelimit import MemoryWindows
 from server.store import SqlStore
+from server.store.batching import BatchingStore
 from server.store.cards import SqlCards
 from server.store.sql import create_engine
 
@@ -87,7 +88,7 @@ async def desk(tmp_path: Path) -> AsyncIterator[Desk]:
     engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'cards.db'}")
     store, cards, bus = SqlStore(engine), SqlCards(engine), MemoryBus()
     await store.create_schema()
-    service = BarrageService(store, bus, InputPolicy(), MemoryWindows(), RatePolicy(0, 0))
+    service = BarrageService(BatchingStore(store, bus), InputPolicy(), MemoryWindows(), RatePolicy(0, 0))
     await service.start()
     chat = FakeChat()
     sync = CardSync(cards, chat, backoff_seconds=0)

@@ -45,7 +45,7 @@ async def make_service(store: SqlStore, mode: Mode = Mode.MANUAL, per_minute: in
     bus = MemoryBus()
     recorder = Recorder(bus)
     # Composed as in server/app.py: group commit in front of the store.
-    service = BarrageService(BatchingStore(store), bus, InputPolicy(), MemoryWindows(),
+    service = BarrageService(BatchingStore(store, bus), InputPolicy(), MemoryWindows(),
                              RatePolicy(per_minute, 0), initial_mode=mode)
     await service.start()
     return service, recorder
@@ -281,7 +281,8 @@ async def test_a_failing_publisher_never_fails_a_submission(store: SqlStore) -> 
         async def publish(self, event: Event) -> None:
             raise ConnectionError("bus down")
 
-    service = BarrageService(store, Broken(), InputPolicy(), MemoryWindows(), RatePolicy(0, 0), Mode.OFF)
+    service = BarrageService(BatchingStore(store, Broken()), InputPolicy(), MemoryWindows(),
+                             RatePolicy(0, 0), Mode.OFF)
     await service.start()
     barrage = (await service.submit(Submission(text="still here"))).barrage
     assert (await store.events_after(0, (EventKind.BARRAGE,), 10))[0].payload["id"] == barrage.id
@@ -357,7 +358,7 @@ async def test_events_publish_in_id_order_through_a_publisher_that_awaits(store:
             self.ids.append(event.id)
 
     bus = Awaiting()
-    service = BarrageService(BatchingStore(store), bus, InputPolicy(), MemoryWindows(), RatePolicy(0, 0))
+    service = BarrageService(BatchingStore(store, bus), InputPolicy(), MemoryWindows(), RatePolicy(0, 0))
     await service.start()
     first = (await service.submit(Submission(text="first"))).barrage
     await asyncio.gather(
@@ -372,7 +373,7 @@ async def test_events_publish_in_id_order_through_a_publisher_that_awaits(store:
 
 async def test_too_many_waiting_for_a_commit_are_refused_and_counted(store: SqlStore) -> None:
     bus = MemoryBus()
-    service = BarrageService(BatchingStore(store, max_queued=2), bus, InputPolicy(), MemoryWindows(),
+    service = BarrageService(BatchingStore(store, bus, max_queued=2), InputPolicy(), MemoryWindows(),
                              RatePolicy(0, 0))
     await service.start()
     # The first commits at once, alone; two wait for the next commit; the rest are refused.

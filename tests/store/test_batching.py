@@ -38,12 +38,22 @@ POISON_SQLITE = ["CREATE TRIGGER poison BEFORE INSERT ON event WHEN NEW.payload 
                  "BEGIN SELECT abs(-9223372036854775808); END"]
 
 
+class Published:
+    """The publisher the store hands each commit's events to."""
+
+    def __init__(self) -> None:
+        self.events: list[Event] = []
+
+    async def publish(self, event: Event) -> None:
+        self.events.append(event)
+
+
 async def texts(store: SqlStore) -> list[str]:
     return [b.text for b in await store.list(None, 0, 1000)]
 
 
 async def test_adds_queued_during_a_commit_are_the_next_transaction_in_call_order(store: SqlStore) -> None:
-    batching, committed = BatchingStore(store), commits(store)
+    batching, committed = BatchingStore(store, Published()), commits(store)
     results = await asyncio.gather(*(batching.add(draft(f"m{i}"), Status.APPROVED, NOW) for i in range(50)))
     assert len(committed) == 2  # the first at once, alone; the 49 queued meanwhile together
     assert [b.text for b, _ in results] == [f"m{i}" for i in range(50)] == await texts(store)
@@ -52,7 +62,7 @@ async def test_adds_queued_during_a_commit_are_the_next_transaction_in_call_orde
 
 
 async def test_adds_arriving_during_a_commit_share_the_next_one(store: SqlStore) -> None:
-    batching, started, committed = BatchingStore(store), inserting(store), commits(store)
+    batching, started, committed = BatchingStore(store, Published()), inserting(store), commits(store)
     async with writes_held(store):
         first = asyncio.create_task(batching.add(draft("first"), Status.PENDING, NOW))
         await started.wait()  # in flight, and held
@@ -65,7 +75,7 @@ async def test_adds_arriving_during_a_commit_share_the_next_one(store: SqlStore)
 
 
 async def test_a_repeated_delivery_inside_a_batch_is_one_barrage(store: SqlStore) -> None:
-    batching = BatchingStore(store)
+    batching = BatchingStore(store, Published())
     subs = [draft("same", dedupe_key="k1"), draft("other"), draft("same", dedupe_key="k1")]
     (first, e1), (_, e2), (again, e3) = await asyncio.gather(
         *(batching.add(d, Status.PENDING, NOW) for d in subs))
@@ -78,7 +88,7 @@ async def test_a_failing_batch_fails_every_caller_in_it_and_stores_nothing(store
     async with store._engine.begin() as conn:
         for statement in POISON_PG if postgres else POISON_SQLITE:
             await conn.execute(text(statement))
-    batching, started, committed = BatchingStore(store), inserting(store), commits(store)
+    batching, started, committed = BatchingStore(store, Published()), inserting(store), commits(store)
     async with writes_held(store):
         first = asyncio.create_task(batching.add(draft("first"), Status.APPROVED, NOW))
         await started.wait()
@@ -101,7 +111,8 @@ async def test_a_read_only_database_fails_the_whole_batch_as_unavailable(tmp_pat
     await writable.close()
     store = SqlStore.from_url(f"sqlite+aiosqlite:///file:{path}?mode=ro&uri=true")
     try:
-        results = await asyncio.gather(*(BatchingStore(store).add(draft(f"m{i}"), Status.PENDING, NOW)
+        batching = BatchingStore(store, Published())
+        results = await asyncio.gather(*(batching.add(draft(f"m{i}"), Status.PENDING, NOW)
                                          for i in range(5)), return_exceptions=True)
         assert all(isinstance(r, Unavailable) for r in results)
         assert await texts(store) == []
@@ -110,7 +121,7 @@ async def test_a_read_only_database_fails_the_whole_batch_as_unavailable(tmp_pat
 
 
 async def test_past_the_waiting_bound_submissions_are_refused(store: SqlStore) -> None:
-    batching, started = BatchingStore(store, max_queued=3), inserting(store)
+    batching, started = BatchingStore(store, Published(), max_queued=3), inserting(store)
     async with writes_held(store):
         first = asyncio.create_task(batching.add(draft("in flight"), Status.PENDING, NOW))
         await started.wait()
@@ -127,7 +138,7 @@ async def test_past_the_waiting_bound_submissions_are_refused(store: SqlStore) -
 
 
 async def test_a_submission_cancelled_before_its_commit_is_not_stored(store: SqlStore) -> None:
-    batching, started = BatchingStore(store, max_queued=2), inserting(store)
+    batching, started = BatchingStore(store, Published(), max_queued=2), inserting(store)
     async with writes_held(store):
         first = asyncio.create_task(batching.add(draft("in flight"), Status.PENDING, NOW))
         await started.wait()
@@ -148,7 +159,7 @@ async def test_every_write_that_appends_an_event_returns_in_commit_order(store: 
     decided, _ = await store.add(draft("to decide"), Status.PENDING, NOW)
     undone, _ = await store.add(draft("to undo"), Status.PENDING, NOW)
     await store.decide(undone.id, Status.REJECTED, "Alice", NOW)
-    batching = BatchingStore(store)
+    batching = BatchingStore(store, Published())
     resumed: list[int] = []
 
     async def track(write: Awaitable[Any]) -> int:
@@ -172,7 +183,7 @@ async def test_every_write_that_appends_an_event_returns_in_commit_order(store: 
 
 
 async def test_reads_and_other_writes_pass_through(store: SqlStore) -> None:
-    batching = BatchingStore(store)
+    batching = BatchingStore(store, Published())
     barrage, event = await batching.add(draft(dedupe_key="k"), Status.PENDING, NOW)
     assert await batching.get(barrage.id) == barrage == await batching.by_dedupe_key("k")
     assert await batching.events_after(0, tuple(EventKind), 10) == [event]
@@ -182,7 +193,29 @@ async def test_reads_and_other_writes_pass_through(store: SqlStore) -> None:
 
 @pytest.mark.parametrize("limit", [1, 7])
 async def test_batches_are_capped(store: SqlStore, limit: int) -> None:
-    batching, committed = BatchingStore(store, max_batch=limit), commits(store)
+    batching, committed = BatchingStore(store, Published(), max_batch=limit), commits(store)
     await asyncio.gather(*(batching.add(draft(f"m{i}"), Status.PENDING, NOW) for i in range(14)))
     assert len(committed) == 1 + -(-13 // limit)  # the first alone, then the rest by the cap
     assert await texts(store) == [f"m{i}" for i in range(14)]
+
+
+async def test_each_commits_events_are_published_in_id_order_once_committed(store: SqlStore) -> None:
+    published = Published()
+    batching = BatchingStore(store, published)
+    adds = [batching.add(draft(f"m{i}"), Status.PENDING, NOW) for i in range(30)]
+    results = await asyncio.gather(*adds, batching.put_setting("k", "v", (EventKind.MODE, {"mode": "off"})))
+    barrage, _ = results[0]
+    decided = await batching.decide(barrage.id, Status.APPROVED, "mod", NOW)
+    ids = [event.id for event in published.events]
+    assert ids == sorted(ids) == list(range(ids[0], ids[0] + 32))
+    assert published.events[-1] == decided[1]
+    assert [e.id for e in await store.events_after(0, tuple(EventKind), 100)] == ids
+
+
+async def test_a_failing_publisher_fails_no_write(store: SqlStore) -> None:
+    class Broken:
+        async def publish(self, event: Event) -> None:
+            raise ConnectionError("bus down")
+
+    _, event = await BatchingStore(store, Broken()).add(draft("still here"), Status.APPROVED, NOW)
+    assert event is not None and (await store.events_after(0, (EventKind.BARRAGE,), 10))[0].id == event.id
