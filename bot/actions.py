@@ -9,10 +9,11 @@ the operator commands, each behind `Actions.operator`, which checks them.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Hashable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from bot.cards import CardSync
 from bot.cardstore import CardStore
+from bot.lease import Leases, LocalLeases
 from bot.messages import (
     BARRAGE_GONE,
     NOT_A_MODERATOR,
@@ -87,6 +88,8 @@ class Core:
     views: Views
     cards: CardStore
     screens: Callable[[], int]  # screens connected now, for /stats
+    # Work one node does for all (polling, cards); the default knows this process only.
+    leases: Leases = field(default_factory=LocalLeases)
 
 
 class Actions:

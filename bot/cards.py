@@ -13,6 +13,13 @@ State lives in the database (cards, `notified`), so a restart, a burst or an
 outage loses nothing: the next pass picks up where the last one stopped. A
 loop that hits a transient error backs off and runs again; an item that keeps
 failing is given up after a few tries so it cannot wedge the loop.
+
+Several nodes: the loops run only on the node holding the platform's lease
+(`cards:<platform>`), so one node does the work and the others stand by; a
+standby takes over within seconds of the holder's death and catches up at
+once. Each item is also claimed in the database before the platform is called
+(bot/cardstore.py), so even two holders overlapping while the lease changes
+hands post, close and notify each item once.
 """
 
 from __future__ import annotations
@@ -25,6 +32,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Protocol, TypeVar
 
 from bot.cardstore import Card, CardStore
+from bot.lease import Lease, while_held
 from server.core.model import Barrage, Event, EventKind, Source
 from server.core.service import UNDO_SECONDS
 
@@ -56,9 +64,10 @@ class CardPlatform(Protocol):
 
 
 class CardSync:
-    def __init__(self, store: CardStore, platform: CardPlatform,
-                 sweep_seconds: float = 30.0, backoff_seconds: float = 2.0) -> None:
+    def __init__(self, store: CardStore, platform: CardPlatform, sweep_seconds: float = 30.0,
+                 backoff_seconds: float = 2.0, lease: Lease | None = None) -> None:
         self._store = store
+        self._lease = lease  # None: this process alone runs the loops
         self._platform = platform
         self._sweep = sweep_seconds
         self._backoff = backoff_seconds
@@ -73,13 +82,31 @@ class CardSync:
         self.notice_hold = NOTICE_HOLD_SECONDS  # tests that do not undo may shorten it
 
     def start(self) -> None:
+        if self._lease is None:
+            self._tasks = self._start_loops()
+        else:
+            name = f"{self._platform.platform}-cards-lease"
+            self._tasks = [asyncio.create_task(while_held(self._lease, self._take_over), name=name)]
+
+    def _start_loops(self) -> list[asyncio.Task[None]]:
         for wake, _work in self._loops.values():
-            wake.set()  # catch up at once on whatever a restart left behind
+            wake.set()  # catch up at once on whatever a restart or another node left behind
         name = self._platform.platform
-        self._tasks = [
-            asyncio.create_task(self._loop(wake, work), name=f"{name}-cards-{key}")
-            for key, (wake, work) in self._loops.items()
-        ]
+        return [asyncio.create_task(self._loop(wake, work), name=f"{name}-cards-{key}")
+                for key, (wake, work) in self._loops.items()]
+
+    async def _take_over(self) -> None:
+        """This node now holds the lease: whatever a holder left mid-post is posted again."""
+        await self._store.drop_claims(self._platform.platform)
+        loops = self._start_loops()
+        try:
+            await asyncio.wait(loops)  # they run until cancelled
+        finally:
+            # Once: a second cancel would land in a loop that is giving a claim back,
+            # mid-statement, and the database driver cannot always recover from that.
+            for loop in loops:
+                loop.cancel()
+            await asyncio.wait(loops)
 
     async def close(self) -> None:
         """Stop every task; one that failed is logged, never raised, so the channel still stops."""
@@ -148,34 +175,67 @@ class CardSync:
             if not batch:
                 return
             for done, barrage in enumerate(batch):
-                ref = await self._guard("post", barrage.id,
-                                        self._platform.post_card(barrage, total - done - 1))
-                # No card possible: a closed placeholder row, so it is not retried forever.
-                chat_id, message_id = ref or ("", "")
-                await self._store.add_card(barrage.id, self._platform.platform, chat_id, message_id,
-                                             closed=ref is None)
+                await self._post_card(barrage, total - done - 1)
             # A barrage decided while its card was on the way has a card no close
             # pass has seen yet: look again now rather than at the next sweep.
             self.wake("close")
 
+    async def _post_card(self, barrage: Barrage, waiting_behind: int) -> None:
+        if (card := await self._store.claim_post(barrage.id, self._platform.platform)) is None:
+            return  # carded by another node meanwhile, or decided
+        try:
+            ref = await self._guard("post", barrage.id, self._platform.post_card(barrage, waiting_behind))
+        except BaseException:
+            await self._store.drop_claim(card.id)  # a later pass posts it
+            raise
+        if ref is None:  # no card possible: a closed placeholder row, so it is not retried forever
+            await self._store.close_card(card.id)
+        else:
+            await self._store.record_post(card, *ref)
+
     async def _close_cards(self) -> None:
-        while found := await self._store.cards_to_close(self._platform.platform, BATCH):
+        platform = self._platform.platform
+        while found := await self._store.cards_to_close(platform, BATCH):
             for card, barrage in found:
-                await self._guard("close", card.id, self._platform.close_card(card, barrage))
-                await self._store.close_card(card.id)
+                await self._close_card(card, barrage)
         # In the same pass, after closing: a card closed while its decision was being
         # undone is found here, so no card keeps showing a verdict that was taken back.
-        while found := await self._store.cards_to_reopen(self._platform.platform, BATCH):
+        while found := await self._store.cards_to_reopen(platform, BATCH):
             for card, barrage in found:
-                await self._guard("reopen", card.id, self._platform.reopen_card(card, barrage))
-                await self._store.reopen_card(card.id)
+                await self._reopen_card(card, barrage)
+
+    async def _close_card(self, card: Card, barrage: Barrage) -> None:
+        if not await self._store.close_card(card.id):
+            return  # another node claimed this edit
+        try:
+            await self._guard("close", card.id, self._platform.close_card(card, barrage))
+        except BaseException:
+            await self._store.reopen_card(card.id)  # not edited: the next pass tries again
+            raise
+
+    async def _reopen_card(self, card: Card, barrage: Barrage) -> None:
+        if not await self._store.reopen_card(card.id):
+            return
+        try:
+            await self._guard("reopen", card.id, self._platform.reopen_card(card, barrage))
+        except BaseException:
+            await self._store.close_card(card.id)
+            raise
 
     async def _notify_senders(self) -> None:
         source = self._platform.source
         while found := await self._store.unnotified(source, BATCH, self._decided_before()):
             for barrage in found:
-                await self._guard("notify", barrage.id, self._platform.notify_sender(barrage))
-                await self._store.mark_notified(barrage.id)
+                await self._notify_sender(barrage)
+
+    async def _notify_sender(self, barrage: Barrage) -> None:
+        if not await self._store.mark_notified(barrage.id):
+            return  # another node is telling them
+        try:
+            await self._guard("notify", barrage.id, self._platform.notify_sender(barrage))
+        except BaseException:
+            await self._store.unmark_notified(barrage.id)
+            raise
 
     def _decided_before(self) -> datetime | None:
         """Decisions still undoable are left out: the sender hears the final outcome only."""

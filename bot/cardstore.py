@@ -5,6 +5,11 @@ chat bookkeeping beside it, implemented in server/store/cards.py on the same
 database. Undo is the one place the two meet: the core's store resets the
 notice and drops card placeholders in the same transaction as the status
 change, so a card loop never sees half an undo.
+
+Several nodes may run the card loops at once (a lease changing hands), so each
+piece of work is claimed first with a compare-and-set, and only the winner
+calls the platform: a card is posted once, closed once per decision, and a
+sender told once. A claim whose work failed is given back for the next pass.
 """
 
 from __future__ import annotations
@@ -39,12 +44,27 @@ class CardStore(Protocol):
     async def cards_to_close(self, platform: str, limit: int) -> list[tuple[Card, Barrage]]:
         """Open cards whose barrage is decided."""
 
-    async def close_card(self, card_id: int) -> None: ...
+    async def claim_post(self, barrage_id: int, platform: str) -> Card | None:
+        """Claim posting the card for a pending barrage with none on `platform`: a card row with
+        no message yet. None when it has one (claimed elsewhere) or is no longer pending."""
+
+    async def record_post(self, card: Card, chat_id: str, message_id: str) -> None:
+        """The claimed card is posted: keep where it is, open (an undo may have dropped the claim)."""
+
+    async def drop_claim(self, card_id: int) -> None:
+        """The post failed: give the claim back, so a later pass posts it."""
+
+    async def drop_claims(self, platform: str) -> None:
+        """Claims left by a holder that stopped mid-post: the new holder posts them again."""
+
+    async def close_card(self, card_id: int) -> bool:
+        """Mark the card closed; False when it was already (another node claimed the edit)."""
 
     async def cards_to_reopen(self, platform: str, limit: int) -> list[tuple[Card, Barrage]]:
         """Closed cards (with a message) whose barrage is pending again after an undo."""
 
-    async def reopen_card(self, card_id: int) -> None: ...
+    async def reopen_card(self, card_id: int) -> bool:
+        """Mark the card open again; False when it already was."""
 
     async def cards_of(self, barrage_id: int, platform: str) -> list[Card]: ...
 
@@ -54,4 +74,8 @@ class CardStore(Protocol):
         """Decided barrages from `source` whose sender has not been told yet
         (decided before `decided_before`, when given)."""
 
-    async def mark_notified(self, barrage_id: int) -> None: ...
+    async def mark_notified(self, barrage_id: int) -> bool:
+        """Claim telling the sender: False when another pass has claimed it already."""
+
+    async def unmark_notified(self, barrage_id: int) -> None:
+        """Telling the sender failed: give the claim back."""

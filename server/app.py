@@ -24,6 +24,7 @@ from server.ratelimit import MemoryWindows
 from server.store import SqlStore
 from server.store.batching import BatchingStore
 from server.store.cards import SqlCards
+from server.store.lease import ChatLeases, create_leases
 from server.store.sql import create_engine
 from server.web import api, device, openapi, pages
 from server.web.errors import error_middleware, identity_bodies_only
@@ -41,6 +42,7 @@ logger = logging.getLogger(__name__)
 
 STORE = web.AppKey("store", SqlStore)
 CARDS = web.AppKey("cards", SqlCards)
+LEASES: web.AppKey[ChatLeases] = web.AppKey("leases")
 BUS: web.AppKey[Bus] = web.AppKey("bus")
 TELEGRAM: web.AppKey[TelegramChannel] = web.AppKey("telegram")
 SLACK: web.AppKey[SlackChannel] = web.AppKey("slack")
@@ -70,6 +72,8 @@ def create_app(config: Config) -> web.Application:
     app.cleanup_ctx.extend([_store, _devices, _core, _fanout])
     for name in CHAT_CATCH_ALLS:
         limit_repeats(logging.getLogger(name))
+    if config.telegram.enabled or config.slack.enabled:
+        app.cleanup_ctx.append(_leases)  # before the channels, so released after them
     if config.telegram.enabled:
         app.cleanup_ctx.append(_telegram)
         if config.telegram.mode == "webhook":
@@ -147,11 +151,20 @@ async def _fanout(app: web.Application) -> AsyncIterator[None]:
     await fanout.close()
 
 
+async def _leases(app: web.Application) -> AsyncIterator[None]:
+    # Polling and the card loops run on one node at a time, by a lease on the shared database.
+    leases = create_leases(app[CONFIG].database.url)
+    app[LEASES] = leases
+    yield
+    await leases.close()
+
+
 def _chat_core(app: web.Application) -> Core:
     from bot.actions import Core
 
     fanout = app[FANOUT]
-    return Core(app[SERVICE], app[VIEWS], app[CARDS], screens=lambda: fanout.count(Audience.SCREEN))
+    return Core(app[SERVICE], app[VIEWS], app[CARDS], screens=lambda: fanout.count(Audience.SCREEN),
+                leases=app[LEASES])
 
 
 async def _telegram(app: web.Application) -> AsyncIterator[None]:

@@ -83,7 +83,11 @@ class SlackChannel:
         self.posts_cards = bool(config.moderation_channel)
         self.pacer = Pacer(1.0)  # about one message a second per channel, as Slack asks
         self.outbox = Outbox("slack", retry_after)
-        self.cards = CardSync(core.cards, self)
+        # Cards on one node (the lease); Socket Mode connections on every node: Slack
+        # hands each envelope to one of them, and a retry landing elsewhere is still one
+        # barrage (the dedupe key is unique in the database).
+        self.cards = CardSync(core.cards, self, config.card_sweep_seconds,
+                              lease=core.leases(f"cards:{self.platform}"))
         self.client: AsyncWebClient | None = None
         self.app: AsyncApp | None = None
         self.socket: AsyncSocketModeHandler | None = None

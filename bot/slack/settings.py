@@ -26,6 +26,9 @@ class SlackConfig(Section):
     moderators: CommaList[str] = Field(default_factory=list)
     member_cache_seconds: Annotated[float, NOT_NEGATIVE] = 300.0
     socket_ping_seconds: Annotated[float, between(1, 60)] = 10.0
+    # How often the card loops look for work nobody woke them for (a decision on
+    # another node, until the bus carries it there).
+    card_sweep_seconds: Annotated[float, between(0.1, 3600)] = 30.0
 
     @field_validator("bot_token")
     @classmethod

@@ -1,9 +1,10 @@
 """The Telegram channel: builds the PTB Application inside our loop and runs it.
 
 Never `run_polling`/`run_webhook` (they own the loop): `start()` and `stop()`
-drive initialize/start/polling and stop/shutdown from an aiohttp cleanup
-context. Connecting happens in the background with backoff, so a Telegram
-outage never delays the web channel or the screen.
+drive initialize/start and stop/shutdown from an aiohttp cleanup context.
+Connecting happens in the background with backoff, so a Telegram outage never
+delays the web channel or the screen. Polling runs on the one node holding the
+bot's lease (bot/telegram/poller.py); a webhook update may reach any node.
 """
 
 from __future__ import annotations
@@ -24,12 +25,14 @@ from telegram.request import HTTPXRequest, RequestData
 from bot.actions import Actions, Core
 from bot.cards import CardSync
 from bot.cardstore import Card
+from bot.lease import secret_key, while_held
 from bot.messages import now, outcome_text
 from bot.moderators import Moderators
 from bot.outbox import Outbox, retry_rule
 from bot.replyto import ReplyTo
 from bot.telegram import handlers
 from bot.telegram.moderators import telegram_moderators
+from bot.telegram.poller import ALLOWED_UPDATES, Poller
 from bot.telegram.render import APPROVE_LABEL, REJECT_LABEL, callback_data, card_text, verdict_text
 from bot.telegram.settings import TelegramConfig
 from server.core.model import Barrage, Source, Verdict
@@ -37,7 +40,6 @@ from server.core.model import Barrage, Source, Verdict
 logger = logging.getLogger(__name__)
 
 WEBHOOK_PATH = "/telegram/webhook"
-ALLOWED_UPDATES = ["message", "callback_query"]
 NOT_MODIFIED = "message is not modified"
 
 
@@ -86,10 +88,13 @@ class TelegramChannel:
         self.ready = asyncio.Event()
         self._reachable: bool | None = None  # unknown until the first Bot API call answers
         self.outbox = Outbox("telegram", retry_after)
-        self.cards = CardSync(core.cards, self)
+        self.cards = CardSync(core.cards, self, config.card_sweep_seconds,
+                              lease=core.leases(f"cards:{self.platform}"))
         self.app: Application | None = None
         self.moderators: Moderators | None = None
+        self.poller: Poller | None = None
         self._connector: asyncio.Task[None] | None = None
+        self._polling: asyncio.Task[None] | None = None
         self._initialized = False
 
     async def start(self) -> None:
@@ -104,9 +109,8 @@ class TelegramChannel:
             # PTB's default pool sizes: 256 for calls, 1 for getUpdates.
             .request(WatchedRequest(self._reached, connection_pool_size=256))
             .get_updates_request(WatchedRequest(self._reached, connection_pool_size=1))
+            .updater(None)  # our own Poller, under the lease
         )
-        if self.config.mode == "webhook":
-            builder = builder.updater(None)
         self.app = builder.build()
         self.moderators = telegram_moderators(self.app.bot, self.config)
         actions = Actions(self.core, self.source, self.moderators, self.cards)
@@ -127,10 +131,11 @@ class TelegramChannel:
         self._reachable = ok
 
     async def stop(self) -> None:
-        if self._connector:
-            self._connector.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._connector
+        for task in (self._connector, self._polling):
+            if task:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
         await self.cards.close()
         await self.outbox.close()
         await self._stop_app()
@@ -140,8 +145,6 @@ class TelegramChannel:
         if app is None or not self._initialized:
             return
         with contextlib.suppress(TelegramError, RuntimeError):
-            if app.updater and app.updater.running:
-                await app.updater.stop()
             if app.running:
                 await app.stop()
         await app.shutdown()
@@ -167,15 +170,21 @@ class TelegramChannel:
             self._initialized = True
         if self.config.mode == "webhook":
             await self._set_webhook()
-        elif self.app.updater and not self.app.updater.running:
-            await self.app.updater.start_polling(
-                timeout=int(self.config.poll_timeout_seconds), allowed_updates=ALLOWED_UPDATES
-            )
+        else:  # getUpdates answers 409 while a webhook is set; every node may ask, it is idempotent
+            await self.app.bot.delete_webhook()
         if not self.app.running:
             await self.app.start()
+        if self.config.mode == "polling" and self._polling is None:
+            self._start_polling()
         self.cards.start()
         self.ready.set()
         logger.info("Telegram connected as @%s (%s mode)", self.app.bot.username, self.config.mode)
+
+    def _start_polling(self) -> None:
+        assert self.app is not None
+        lease = self.core.leases(secret_key("telegram-poll", self.config.token.reveal()))
+        self.poller = Poller(self.app.bot, lease, self.app.update_queue.put, self.config.poll_timeout_seconds)
+        self._polling = asyncio.create_task(while_held(lease, self.poller.run), name="telegram-polling")
 
     async def _set_webhook(self) -> None:
         assert self.app is not None and self.public_url  # the config requires it in webhook mode

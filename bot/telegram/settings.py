@@ -11,7 +11,7 @@ from typing import Annotated, Literal
 from pydantic import Field, ValidationInfo, field_validator
 
 from server.core.secret import Secret
-from server.core.section import HTTP_URL, NOT_NEGATIVE, CommaList, Section
+from server.core.section import HTTP_URL, NOT_NEGATIVE, CommaList, Section, between
 
 
 class TelegramConfig(Section):
@@ -24,6 +24,9 @@ class TelegramConfig(Section):
     moderators: CommaList[int] = Field(default_factory=list)
     admin_cache_seconds: Annotated[float, NOT_NEGATIVE] = 300.0
     poll_timeout_seconds: Annotated[float, NOT_NEGATIVE] = 10.0
+    # How often the card loops look for work nobody woke them for (a decision on
+    # another node, until the bus carries it there).
+    card_sweep_seconds: Annotated[float, between(0.1, 3600)] = 30.0
 
     @field_validator("token")
     @classmethod

@@ -1,7 +1,9 @@
 """The SQL implementation of the chat side's card store (bot/cardstore.py), on the core's engine.
 
 Same database, same engine as `SqlStore`: its error handler (a full disk is
-`Unavailable`) covers these statements too.
+`Unavailable`) covers these statements too. The claims are compare-and-set
+statements, so two nodes' card loops running at once (a lease changing hands)
+still do each piece of work once.
 """
 
 from __future__ import annotations
@@ -9,7 +11,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import Boolean, Integer, String, delete, func, insert, literal, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.cardstore import Card
@@ -48,8 +50,45 @@ class SqlCards:
             .order_by(CARD.c.id).limit(limit)
         )
 
-    async def close_card(self, card_id: int) -> None:
-        await self._set_closed(card_id, True)
+    async def claim_post(self, barrage_id: int, platform: str) -> Card | None:
+        has_card = select(CARD.c.id).where(CARD.c.barrage_id == barrage_id, CARD.c.platform == platform)
+        claim = select(literal(barrage_id, Integer), literal(platform, String), literal("", String),
+                       literal("", String), literal(False, Boolean)).where(~has_card.exists())
+        columns = ["barrage_id", "platform", "chat_id", "message_id", "closed"]
+        pending = select(BARRAGE.c.id).where(BARRAGE.c.id == barrage_id,
+                                             BARRAGE.c.status == Status.PENDING.value)
+        async with self._engine.begin() as conn:
+            # PostgreSQL: a second claimer waits on this row lock, and its INSERT, a statement
+            # of its own (a fresh snapshot under READ COMMITTED), then sees the first claim.
+            # SQLite renders no FOR UPDATE; there the INSERT … SELECT is one statement under
+            # the database's single write lock, so the check and the insert are one step.
+            if (await conn.execute(pending.with_for_update())).first() is None:
+                return None
+            result = await conn.execute(insert(CARD).from_select(columns, claim).returning(CARD.c.id))
+            card_id = result.scalar()
+        if card_id is None:
+            return None
+        return Card(id=card_id, barrage_id=barrage_id, platform=platform, chat_id="", message_id="")
+
+    async def record_post(self, card: Card, chat_id: str, message_id: str) -> None:
+        values = {"chat_id": chat_id, "message_id": message_id, "closed": False}
+        async with self._engine.begin() as conn:
+            found = await conn.execute(update(CARD).where(CARD.c.id == card.id).values(**values))
+            if found.rowcount == 0:  # an undo dropped the claim meanwhile: the card is real all the same
+                await conn.execute(insert(CARD).values(barrage_id=card.barrage_id, platform=card.platform,
+                                                       **values))
+
+    async def drop_claim(self, card_id: int) -> None:
+        async with self._engine.begin() as conn:
+            await conn.execute(delete(CARD).where(CARD.c.id == card_id, CARD.c.message_id == ""))
+
+    async def drop_claims(self, platform: str) -> None:
+        claims = (CARD.c.platform == platform, CARD.c.message_id == "", CARD.c.closed.is_(False))
+        async with self._engine.begin() as conn:
+            await conn.execute(delete(CARD).where(*claims))
+
+    async def close_card(self, card_id: int) -> bool:
+        return await self._set_closed(card_id, True)
 
     async def cards_to_reopen(self, platform: str, limit: int) -> list[tuple[Card, Barrage]]:
         return await self._with_barrages(
@@ -60,8 +99,8 @@ class SqlCards:
             .order_by(CARD.c.id).limit(limit)
         )
 
-    async def reopen_card(self, card_id: int) -> None:
-        await self._set_closed(card_id, False)
+    async def reopen_card(self, card_id: int) -> bool:
+        return await self._set_closed(card_id, False)
 
     async def cards_of(self, barrage_id: int, platform: str) -> list[Card]:
         if not 0 < barrage_id <= MAX_ID:
@@ -84,9 +123,16 @@ class SqlCards:
         async with self._engine.connect() as conn:
             return [_barrage(row._mapping) for row in await conn.execute(query)]
 
-    async def mark_notified(self, barrage_id: int) -> None:
+    async def mark_notified(self, barrage_id: int) -> bool:
+        return await self._set_notified(barrage_id, True)
+
+    async def unmark_notified(self, barrage_id: int) -> None:
+        await self._set_notified(barrage_id, False)
+
+    async def _set_notified(self, barrage_id: int, notified: bool) -> bool:
+        cas = update(BARRAGE).where(BARRAGE.c.id == barrage_id, BARRAGE.c.notified.is_(not notified))
         async with self._engine.begin() as conn:
-            await conn.execute(update(BARRAGE).where(BARRAGE.c.id == barrage_id).values(notified=True))
+            return (await conn.execute(cas.values(notified=notified))).rowcount == 1
 
     async def _with_barrages(self, query: Any) -> list[tuple[Card, Barrage]]:
         async with self._engine.connect() as conn:
@@ -97,9 +143,10 @@ class SqlCards:
                     found.append((card, barrage))
             return found
 
-    async def _set_closed(self, card_id: int, closed: bool) -> None:
+    async def _set_closed(self, card_id: int, closed: bool) -> bool:
+        cas = update(CARD).where(CARD.c.id == card_id, CARD.c.closed.is_(not closed))
         async with self._engine.begin() as conn:
-            await conn.execute(update(CARD).where(CARD.c.id == card_id).values(closed=closed))
+            return (await conn.execute(cas.values(closed=closed))).rowcount == 1
 
 
 def _card(row: Any) -> Card:

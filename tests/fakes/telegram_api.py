@@ -2,7 +2,10 @@
 
 Serves `/bot<token>/<method>`, parses PTB's form-encoded bodies (nested fields
 JSON-encoded), records every call, long-polls getUpdates, and can inject
-errors (429 with retry_after, 400, 5xx) for the next calls of a method.
+errors (429 with retry_after, 400, 5xx, 409) for the next calls of a method.
+Several clients (server processes sharing one bot) can be told apart: each
+gets a base URL of its own (`client_url`), and every call records its client
+and when it started and was answered, so overlapping getUpdates show.
 """
 
 from __future__ import annotations
@@ -27,6 +30,9 @@ class Call:
     method: str
     params: dict[str, Any]
     token: str
+    client: str = ""
+    started: float = field(default_factory=time.monotonic)
+    answered: float | None = None  # None while it is still being answered (a long poll)
 
 
 @dataclass
@@ -49,6 +55,18 @@ class FakeTelegram:
     def base_url(self) -> str:
         assert self.server is not None
         return str(self.server.make_url("/bot"))
+
+    def client_url(self, client: str) -> str:
+        """The base URL for one client: its calls are recorded with `client`."""
+        assert self.server is not None
+        return str(self.server.make_url(f"/{client}/bot"))
+
+    def overlapping(self, method: str = "getUpdates") -> list[tuple[Call, Call]]:
+        """Pairs of calls from two different clients that were open at the same time."""
+        calls = [c for c in self.calls if c.method == method]
+        return [(a, b) for i, a in enumerate(calls) for b in calls[i + 1:]
+                if a.client != b.client and b.started < (a.answered or time.monotonic())
+                and a.started < (b.answered or time.monotonic())]
 
     def next_update_id(self) -> int:
         return next(self._update_ids)
@@ -95,6 +113,7 @@ class FakeTelegram:
         self._changed = asyncio.Condition()
         app = web.Application()
         app.router.add_post("/bot{token}/{method}", self._handle)
+        app.router.add_post("/{client}/bot{token}/{method}", self._handle)
         self.server = TestServer(app, host="127.0.0.1")
         await self.server.start_server()
 
@@ -105,12 +124,16 @@ class FakeTelegram:
     async def _handle(self, request: web.Request) -> web.Response:
         method = request.match_info["method"]
         params = await _params(request)
-        self.calls.append(Call(method, params, request.match_info["token"]))
-        if error := self._injected(method, params):
-            return web.json_response(error, status=error["error_code"])
-        handler = getattr(self, f"_api_{method}", None)
-        result = await handler(params) if handler else True
-        return web.json_response({"ok": True, "result": result})
+        call = Call(method, params, request.match_info["token"], request.match_info.get("client", ""))
+        self.calls.append(call)
+        try:
+            if error := self._injected(method, params):
+                return web.json_response(error, status=error["error_code"])
+            handler = getattr(self, f"_api_{method}", None)
+            result = await handler(params) if handler else True
+            return web.json_response({"ok": True, "result": result})
+        finally:
+            call.answered = time.monotonic()
 
     async def _api_getMe(self, _params: dict[str, Any]) -> dict[str, Any]:
         return BOT_USER

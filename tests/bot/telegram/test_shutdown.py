@@ -110,6 +110,6 @@ async def test_a_failed_pending_repost_is_logged_and_the_channel_still_stops(
     assert "Re-posting 1 waiting." in [c.params["text"] for c in sent]
     await asyncio.wait([channel.cards._repost])  # its card posted, storing it fails; then stop
     await client.close()
-    assert channel.app is not None and channel.app.updater is not None
-    assert not channel.app.updater.running and not channel.app.running
+    assert channel.app is not None and channel._polling is not None
+    assert channel._polling.done() and not channel.app.running
     assert "IntegrityError" in debug_log.text()  # logged with its traceback, not raised
