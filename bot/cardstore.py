@@ -42,7 +42,7 @@ class CardStore(Protocol):
         """The oldest pending barrages with no card on `platform`, and how many there are."""
 
     async def cards_to_close(self, platform: str, limit: int) -> list[tuple[Card, Barrage]]:
-        """Open cards whose barrage is decided."""
+        """Open cards whose barrage is decided (claims still being posted excepted)."""
 
     async def claim_post(self, barrage_id: int, platform: str) -> Card | None:
         """Claim posting the card for a pending barrage with none on `platform`: a card row with

@@ -45,7 +45,8 @@ class SqlCards:
         return await self._with_barrages(
             select(CARD)
             .join(BARRAGE, BARRAGE.c.id == CARD.c.barrage_id)
-            .where(CARD.c.platform == platform, CARD.c.closed.is_(False),
+            # A claim (no message yet) has nothing to edit: once posted it is open, and found then.
+            .where(CARD.c.platform == platform, CARD.c.closed.is_(False), CARD.c.message_id != "",
                    BARRAGE.c.status != Status.PENDING.value)
             .order_by(CARD.c.id).limit(limit)
         )

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,6 +18,7 @@ import pytest
 from bot.actions import Actions, ChatUser, Core, named
 from bot.cards import MAX_FAILURES, CardSync
 from bot.cardstore import Card
+from bot.lease import Lease, LocalLeases
 from bot.moderators import Moderators
 from server.bus import MemoryBus
 from server.core.model import Barrage, Source, Verdict
@@ -202,3 +204,76 @@ async def test_only_moderators_get_the_operator_commands(desk: Desk) -> None:
     assert await desk.actions.operator(ChatUser(8, named("Eve"))) is None
     outcome = await desk.actions.press(ChatUser(8, named("Eve")), Verdict.APPROVE, 1)
     assert not outcome.decided and outcome.text == "Only moderators can decide."
+
+
+# -- several nodes on one database --
+
+@asynccontextmanager
+async def second_node(desk: Desk, chat: FakeChat, lease: Lease | None = None) -> AsyncIterator[CardSync]:
+    """Another process's card loops on the same database: an engine of its own, woken by
+    nothing but its sweep (another process's bus events never reach it here)."""
+    engine = create_engine(str(desk.cards._engine.url))
+    sync = CardSync(SqlCards(engine), chat, sweep_seconds=0.05, backoff_seconds=0, lease=lease)
+    sync.notice_hold = 0
+    sync.start()
+    try:
+        yield sync
+    finally:
+        await sync.close()
+        await engine.dispose()
+
+
+async def test_two_nodes_running_the_card_loops_at_once_still_do_everything_once(desk: Desk) -> None:
+    """No lease at all, the worst overlap: the claims alone keep every post, edit and notice single."""
+    other_chat = FakeChat()
+    async with second_node(desk, other_chat):
+        ids = [await desk.submit(f"both {i}") for i in range(8)]
+        for barrage_id in ids:
+            await either(desk.chat, other_chat, "post", barrage_id)
+            await desk.service.decide(barrage_id, Verdict.APPROVE, "Mod")
+        for barrage_id in ids:
+            await either(desk.chat, other_chat, "close", barrage_id)
+            await either(desk.chat, other_chat, "notify", barrage_id)
+        last = await desk.submit("a later one")  # both nodes have swept past the others since
+        await either(desk.chat, other_chat, "post", last)
+    calls = desk.chat.calls + other_chat.calls
+    for barrage_id in ids:
+        assert [calls.count((kind, barrage_id)) for kind in ("post", "close", "notify")] == [1, 1, 1]
+    print(f"\nwork done by each node: {len(desk.chat.calls)} and {len(other_chat.calls)}")
+
+
+async def test_with_a_lease_one_node_works_and_the_other_takes_over_when_it_stops(tmp_path: Path) -> None:
+    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'cards.db'}")
+    store = SqlStore(engine)
+    await store.create_schema()
+    service = BarrageService(BatchingStore(store, MemoryBus()), InputPolicy(), MemoryWindows(),
+                             RatePolicy(0, 0))
+    await service.start()
+    desk = Desk(service, SqlCards(engine), FakeChat(), None, None)  # type: ignore[arg-type]
+    leases = LocalLeases()
+    first_chat, second_chat = FakeChat(), FakeChat()
+    try:
+        async with second_node(desk, first_chat, leases("cards:fake")) as first:
+            async with second_node(desk, second_chat, leases("cards:fake")):
+                before = await desk.submit("before")
+                await first_chat.wait_for("post", before)
+                await stored_card(desk, before, "100")  # between two items: a post cut short is re-posted
+                await first.close()  # the holder stops (its lease is released on the way out)
+                after = await desk.submit("after")
+                await second_chat.wait_for("post", after)
+    finally:
+        await store.close()
+    assert first_chat.calls == [("post", before)] and second_chat.calls == [("post", after)]
+
+
+async def either(one: FakeChat, other: FakeChat, kind: str, barrage_id: int) -> None:
+    done = asyncio.Event()
+    waits = [asyncio.create_task(chat.wait_for(kind, barrage_id)) for chat in (one, other)]
+    for wait in waits:
+        wait.add_done_callback(lambda task: done.set() if not task.cancelled() else None)
+    try:
+        await asyncio.wait_for(done.wait(), 30)  # ends a hang; nothing is timed
+    finally:
+        for wait in waits:
+            wait.cancel()
+        await asyncio.gather(*waits, return_exceptions=True)

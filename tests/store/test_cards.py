@@ -3,6 +3,7 @@ PostgreSQL, beside the barrage store on the same engine."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -77,3 +78,63 @@ async def test_senders_to_tell_are_decided_unnotified_barrages_of_their_source(
     assert await cards.unnotified(Source.SLACK, 10) == []
     await cards.mark_notified(early.id)
     assert await cards.unnotified(Source.TELEGRAM, 10) == [second]
+
+
+# -- claims: several nodes' card loops may run at once while a lease changes hands --
+
+async def test_of_many_claims_on_one_card_at_once_exactly_one_wins(store: SqlStore, cards: SqlCards) -> None:
+    barrage, _ = await store.add(draft("claimed"), Status.PENDING, NOW)
+    others = [SqlCards(SqlStore.from_url(str(store._engine.url.render_as_string(False)))._engine)
+              for _ in range(3)]  # each its own engine: its own connections, as another node's
+    try:
+        won = await asyncio.gather(*(c.claim_post(barrage.id, "telegram") for c in [cards, *others]))
+    finally:
+        for other in others:
+            await other._engine.dispose()
+    [claim] = [card for card in won if card is not None]
+    assert (claim.chat_id, claim.message_id) == ("", "")
+    assert await cards.pending_without_card("telegram", 10) == ([], 0)  # a claim counts as a card
+    assert await cards.claim_post(barrage.id, "slack") is not None  # per platform
+
+
+async def test_a_claim_is_recorded_given_back_or_dropped_by_the_next_holder(
+    store: SqlStore, cards: SqlCards
+) -> None:
+    posted, failed, orphan = [(await store.add(draft(t), Status.PENDING, NOW))[0]
+                              for t in ("posted", "failed", "orphan")]
+    claim = await cards.claim_post(posted.id, "telegram")
+    assert claim is not None
+    await cards.record_post(claim, "-100", "7")
+    assert [(c.chat_id, c.message_id) for c in await cards.cards_of(posted.id, "telegram")] == [("-100", "7")]
+    failing = await cards.claim_post(failed.id, "telegram")
+    assert failing is not None
+    await cards.drop_claim(failing.id)  # the post failed: a later pass tries again
+    assert await cards.cards_of(failed.id, "telegram") == []
+    assert await cards.claim_post(orphan.id, "telegram") is not None  # its holder died mid-post
+    await cards.drop_claims("telegram")
+    assert (await cards.pending_without_card("telegram", 10))[0] == [failed, orphan]
+    assert len(await cards.cards_of(posted.id, "telegram")) == 1  # a posted card is never dropped
+
+
+async def test_a_decided_barrage_is_not_claimed_and_an_undo_keeps_a_card_posted_meanwhile(
+    store: SqlStore, cards: SqlCards
+) -> None:
+    barrage, _ = await store.add(draft("quick"), Status.PENDING, NOW)
+    claim = await cards.claim_post(barrage.id, "telegram")
+    assert claim is not None
+    await store.decide(barrage.id, Status.APPROVED, "Mod", NOW)
+    assert await cards.claim_post(barrage.id, "slack") is None  # decided: no card to post
+    await store.undo(barrage.id, NOW - timedelta(seconds=1), NOW)  # drops the card-less claim row
+    await cards.record_post(claim, "-100", "9")  # the post was on its way: it is recorded all the same
+    assert [c.message_id for c in await cards.cards_of(barrage.id, "telegram")] == ["9"]
+
+
+async def test_closing_reopening_and_telling_are_compare_and_set(store: SqlStore, cards: SqlCards) -> None:
+    barrage, _ = await store.add(draft("cas"), Status.PENDING, NOW)
+    card = await cards.add_card(barrage.id, "slack", "C1", "1.5")
+    assert await cards.close_card(card.id) and not await cards.close_card(card.id)
+    assert await cards.reopen_card(card.id) and not await cards.reopen_card(card.id)
+    await store.decide(barrage.id, Status.APPROVED, "Mod", NOW)
+    assert await cards.mark_notified(barrage.id) and not await cards.mark_notified(barrage.id)
+    await cards.unmark_notified(barrage.id)  # telling failed: the claim goes back
+    assert [b.id for b in await cards.unnotified(Source.WEB, 10)] == [barrage.id]
