@@ -92,12 +92,13 @@ class FakeSlack:
             await asyncio.sleep(0.02)
         raise AssertionError(f"expected socket #{count}, have {len(self.sockets)}")
 
-    async def envelope(self, kind: str, payload: dict[str, Any], envelope_id: str) -> dict[str, Any]:
-        """Send one envelope on the live socket; return the client's ack."""
-        ws = await self.wait_for_socket()
+    async def envelope(self, kind: str, payload: dict[str, Any], envelope_id: str,
+                       ws: web.WebSocketResponse | None = None, retry_attempt: int = 0) -> dict[str, Any]:
+        """Send one envelope on the live socket (or on `ws`, one of several); return the client's ack."""
+        ws = ws or await self.wait_for_socket()
         await ws.send_json({"envelope_id": envelope_id, "type": kind, "payload": payload,
-                            "accepts_response_payload": kind != "events_api", "retry_attempt": 0,
-                            "retry_reason": ""})
+                            "accepts_response_payload": kind != "events_api", "retry_attempt": retry_attempt,
+                            "retry_reason": "timeout" if retry_attempt else ""})
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
             for ack in self.acks:

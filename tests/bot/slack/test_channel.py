@@ -389,3 +389,30 @@ async def test_the_sender_is_team_and_user(slack_client, fake_slack: FakeSlack) 
     assert "slow down" in await dm(3, "T0001")
     command = dict(command_body("cmd", trigger="a3"), team_id="T0OTHER")
     assert "slow down" in await command_answer(client, fake_slack, command)
+
+
+async def test_socket_mode_on_two_nodes_a_retry_delivered_to_the_other_is_one_barrage(
+    slack_client, fake_slack: FakeSlack
+) -> None:
+    """Every node holds a Socket Mode connection (Slack hands each envelope to one of them);
+    two nodes here share one database file, as two processes would. Their buses do not
+    meet: the card lease's holder finds the other node's work by its sweep."""
+    nodes = [await slack_client(mode="socket", slack__signing_secret="", slack__card_sweep_seconds=0.2)
+             for _ in range(2)]
+    await fake_slack.wait_for_socket(count=2)
+    first, second = [ws for ws in fake_slack.sockets if not ws.closed]
+    dm = {"type": "message", "channel": "DANN", "user": ANN, "text": "sent once, delivered twice",
+          "ts": "400.000001", "channel_type": "im", "event_ts": "400.000001"}
+    await fake_slack.envelope("events_api", event_body(dm, "Ev4"), "env-4", ws=first)
+    # Slack saw no ack in time (say) and retries, and the retry reaches the other node.
+    await fake_slack.envelope("events_api", event_body(dm, "Ev4"), "env-5", ws=second, retry_attempt=1)
+    later = dict(dm, text="later", ts="401.000001", event_ts="401.000001")
+    await fake_slack.envelope("events_api", event_body(later, "Ev6"), "env-6", ws=second)
+    await card_for(fake_slack, "later")  # the positive signal: everything before it is done
+    await fake_slack.wait_for("chat.postMessage", count=2, channel="DANN")
+    items = (await (await nodes[0].get("/api/barrages", headers=AUTH)).json())["items"]
+    assert sorted(b["text"] for b in items) == ["later", "sent once, delivered twice"]
+    cards = [c for c in fake_slack.called("chat.postMessage", channel=MOD_CHANNEL)
+             if "sent once, delivered twice" in str(c.params.get("text"))]
+    assert len(cards) == 1
+    assert len(fake_slack.called("chat.postMessage", channel="DANN")) == 2  # one receipt per message
