@@ -1,4 +1,4 @@
-"""barrage serve [--config PATH] [--host H] [--port P]; also `python -m server`."""
+"""barrage serve [--config PATH] [--host H] [--port P] [--workers N]; also `python -m server`."""
 
 from __future__ import annotations
 
@@ -13,12 +13,14 @@ import resource
 import secrets
 import sys
 from collections.abc import Sequence
+from urllib.parse import urlsplit
 
 from aiohttp import web
 
 from server.app import create_app
 from server.config import Config, ConfigError, Secret, load_config, warn_about_file_secrets
 from server.logs import configure_logging, secrets_of
+from server.workers import Supervisor
 
 logger = logging.getLogger(__name__)
 
@@ -28,6 +30,7 @@ DEFAULT_CONFIG = "config.toml"
 BACKLOG = 4096
 # Descriptors beside the streams: the database, chat APIs, requests in flight.
 DESCRIPTOR_HEADROOM = 100
+MAX_WORKERS = 64
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -38,10 +41,18 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     serve.add_argument("--config", help="config file (default: $BARRAGE_CONFIG or ./config.toml)")
     serve.add_argument("--host", help="listen address (overrides server.host)")
     serve.add_argument("--port", type=int, help="listen port (overrides server.port)")
+    serve.add_argument("--workers", type=_worker_count, default=1, metavar="N",
+                       help="worker processes on the one port (default 1; N > 1 needs a shared bus.url)")
     args = parser.parse_args(argv)
     if args.command is None:  # bare `barrage` / `python -m server` serves
         args = parser.parse_args(["serve", *(argv or [])])
     return args
+
+
+def _worker_count(value: str) -> int:
+    if not value.isdigit() or not 1 <= int(value) <= MAX_WORKERS:
+        raise argparse.ArgumentTypeError(f"must be a whole number from 1 to {MAX_WORKERS}")
+    return int(value)
 
 
 def version() -> str:
@@ -136,15 +147,29 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"barrage: config error: {exc}", file=sys.stderr)
         return 2
+    if args.workers > 1 and urlsplit(config.bus.url).scheme == "memory":
+        print(f"barrage: config error: bus.url: --workers {args.workers} needs a bus every process "
+              "shares (redis://… or postgresql://…); memory:// reaches one process only",
+              file=sys.stderr)
+        return 2
     redactor.add(secrets_of(config))
     warn_about_file_secrets(config_path(args))
     raise_descriptor_limit(config.stream.max_streams)
     _use_uvloop()
+    if args.workers == 1:
+        return _serve(config, banner(config, minted))
+    # The minted token (if any) is made here, once, so every worker accepts it.
+    shown = banner(config, minted) + f"\n({args.workers} worker processes)"
+    return Supervisor(args.workers, lambda index: _serve(config, shown if index == 0 else None,
+                                                         reuse_port=True)).run()
+
+
+def _serve(config: Config, shown: str | None, reuse_port: bool = False) -> int:
     app = create_app(config)
     app.on_startup.append(_freeze_heap)
     web.run_app(
-        app, host=config.server.host, port=config.server.port,
+        app, host=config.server.host, port=config.server.port, reuse_port=reuse_port,
         shutdown_timeout=SHUTDOWN_TIMEOUT, backlog=BACKLOG, access_log=None,
-        print=lambda _msg: print(banner(config, minted), flush=True),
+        print=lambda _msg: None if shown is None else print(shown, flush=True),
     )
     return 0
