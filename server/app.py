@@ -1,6 +1,6 @@
 """create_app(config): the one composition root.
 
-Cleanup contexts acquire in order (store → bus → service → fan-out) and
+Cleanup contexts acquire in order (store → devices → bus → service → fan-out) and
 release in reverse; a release runs only if its acquire succeeded.
 """
 
@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 from aiohttp import web
 
-from server.bus import Bus, create_bus
+from server.bus import Sequencer, create_bus
 from server.config import Config
 from server.core.model import Mode
 from server.core.policy import InputPolicy, RatePolicy
@@ -41,7 +41,7 @@ logger = logging.getLogger(__name__)
 
 STORE = web.AppKey("store", SqlStore)
 CARDS = web.AppKey("cards", SqlCards)
-BUS: web.AppKey[Bus] = web.AppKey("bus")
+BUS = web.AppKey("bus", Sequencer)
 TELEGRAM: web.AppKey[TelegramChannel] = web.AppKey("telegram")
 SLACK: web.AppKey[SlackChannel] = web.AppKey("slack")
 # The chat adapters' catch-alls log what strangers can trigger: rate-limited here,
@@ -67,7 +67,7 @@ def create_app(config: Config) -> web.Application:
     # a `limits`-on-Redis adapter of the same port (see server/ratelimit.py).
     app[WINDOWS] = MemoryWindows()
     app[SLOTS] = StreamSlots(config.stream.max_streams, config.stream.max_per_address)
-    app.cleanup_ctx.extend([_store, _devices, _core, _fanout])
+    app.cleanup_ctx.extend([_store, _devices, _bus, _core, _fanout])
     for name in CHAT_CATCH_ALLS:
         limit_repeats(logging.getLogger(name))
     if config.telegram.enabled:
@@ -115,10 +115,21 @@ async def _devices(app: web.Application) -> AsyncIterator[None]:
     yield
 
 
+async def _bus(app: web.Application) -> AsyncIterator[None]:
+    config = app[CONFIG]
+    app[VIEWS] = Views(app[STORE])
+    # Subscribers get every event once, in id order: the sequencer fills gaps from the log.
+    bus = Sequencer(create_bus(config.bus.url, config.bus.channel), app[VIEWS])
+    await bus.connect()
+    app[BUS] = bus
+    app[HEALTH]["bus_connected"] = _async(lambda: bus.connected)
+    yield
+    await bus.disconnect()
+
+
 async def _core(app: web.Application) -> AsyncIterator[None]:
     config = app[CONFIG]
-    bus = create_bus(config.bus.url)
-    await bus.connect()
+    bus = app[BUS]
     policy = InputPolicy(config.moderation.max_text_length, config.moderation.max_author_length)
     rates = RatePolicy(config.moderation.max_per_minute, config.moderation.max_per_minute_per_address)
     # Group commit: the service's writes take turns, submissions share transactions,
@@ -130,17 +141,16 @@ async def _core(app: web.Application) -> AsyncIterator[None]:
     )
     await service.start()
     app[SERVICE] = service
-    app[VIEWS] = Views(app[STORE])
-    app[BUS] = bus
     yield
-    await bus.disconnect()
 
 
 async def _fanout(app: web.Application) -> AsyncIterator[None]:
     stream = app[CONFIG].stream
     fanout = FanOut(stream.max_buffer_bytes, stream.heartbeat_seconds)
+    # Subscribed and started at the bus's position with no await between: the fan-out
+    # gets exactly the events after the id its history starts from.
     unsubscribe = app[BUS].subscribe(fanout.on_event)
-    fanout.start(await app[VIEWS].last_event_id())
+    fanout.start(app[BUS].position)
     app[FANOUT] = fanout
     yield
     unsubscribe()
