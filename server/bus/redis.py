@@ -45,6 +45,7 @@ class RedisBus(Link):
         # followed by a catch-up from the log, not be papered over.
         self._client = Redis.from_url(self._url, retry=Retry(NoBackoff(), 0),
                                       socket_connect_timeout=DEAD_SECONDS, socket_timeout=DEAD_SECONDS)
+        await self._client.ping()  # the publishing connection, made now rather than on the first event
         self._pubsub = self._client.pubsub()
         await self._pubsub.subscribe(self.topic)
         # Connected only once Redis confirms: a catch-up read after this misses nothing.

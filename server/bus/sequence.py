@@ -29,6 +29,7 @@ from typing import Protocol
 
 from server.bus.backoff import Backoff
 from server.bus.base import Broker, Handler, Handlers, Message
+from server.bus.memory import MemoryBus
 from server.core.model import Event, EventKind
 
 logger = logging.getLogger(__name__)
@@ -65,6 +66,9 @@ class Sequencer:
         self._wake = asyncio.Event()
         self._filler: asyncio.Task[None] | None = None
         self.buffer_drops = 0   # times the buffer overflowed (for tests and metrics)
+        # memory:// carries nothing between processes: sending to it would only bring the
+        # event back to be dropped, a cost on every event of a single-process wall.
+        self._sends = not isinstance(broker, MemoryBus)
 
     @property
     def connected(self) -> bool:
@@ -88,7 +92,8 @@ class Sequencer:
 
     async def publish(self, event: Event) -> None:
         self._receive(event)
-        await self.broker.publish(event)
+        if self._sends:
+            await self.broker.publish(event)
 
     def subscribe(self, handler: Handler) -> Callable[[], None]:
         return self._handlers.add(handler)
