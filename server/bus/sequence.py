@@ -41,8 +41,9 @@ FILL_PAGE = 1000        # events per read of the log
 MAX_BUFFERED = 10_000
 POLL_SECONDS = 1.0      # how often the log is read while the broker is away
 # Reads that find nothing of a run the bus announced before the run is given up (the
-# event is not in this node's log: a broker shared with another database).
-MAX_EMPTY_READS = 5
+# event is not in this node's log: a broker shared with another database). They wait
+# 0.05 s, 0.1 s, ... in between: about 2 s in all, ample for a commit to become visible.
+MAX_EMPTY_READS = 10
 
 
 class EventLog(Protocol):

@@ -8,6 +8,7 @@ import os
 import random
 import secrets
 import shutil
+import signal
 import socket
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
@@ -85,6 +86,16 @@ class PrivateRedis:
                 return sock.recv(16).startswith(b"+PONG")
         except OSError:
             return False
+
+    def pause(self) -> None:
+        """SIGSTOP: connections stay open and the kernel still accepts new ones, but nothing
+        answers, as with a broker behind a dead network path."""
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGCONT)
 
     async def stop(self) -> None:
         if self.proc is not None:

@@ -90,6 +90,23 @@ async def test_a_redis_restart_loses_nothing(private_redis: PrivateRedis, channe
         assert [link.losses for link in cluster.links()] == [1, 1]
 
 
+async def test_a_redis_that_stops_answering_is_noticed_and_nothing_is_lost(
+    private_redis: PrivateRedis, channel: str, sqlite_log: SqlStore
+) -> None:
+    await private_redis.start()
+    async with Cluster(private_redis.url, channel, sqlite_log) as cluster:
+        await cluster.publish(1)
+        await eventually(lambda: cluster.got == [1])
+        private_redis.pause()  # no reset, no close: only the missing answers tell
+        await cluster.publish(2)
+        await eventually(lambda: not cluster.a.connected and not cluster.b.connected)
+        private_redis.resume()
+        await eventually(lambda: cluster.a.connected and cluster.b.connected)
+        await cluster.publish(1)
+        await eventually(lambda: len(cluster.got) >= 4)
+        assert cluster.got == [1, 2, 3, 4]
+
+
 async def test_a_node_whose_redis_is_down_at_start_connects_when_it_comes(
     private_redis: PrivateRedis, channel: str, sqlite_log: SqlStore
 ) -> None:
