@@ -177,8 +177,10 @@ async def test_two_nodes_starting_together_on_an_empty_postgresql_both_come_up(
             assert not any(start.done() for start in starts), [node.log_text() for node in nodes]
             await asyncio.sleep(0.05)
         await gate.execute("SELECT pg_advisory_unlock($1, $2)", *PG_LOCK)
-        await asyncio.gather(*starts)  # each answered /healthz
+        await asyncio.gather(*starts)
         for node in nodes:
+            async with aiohttp.ClientSession() as http, http.get(f"{node.url}/healthz") as resp:
+                assert (await resp.json())["database"] == "ok"
             await node.submit(f"stored through {node.workdir.name}")
     finally:
         await gate.close()

@@ -12,6 +12,8 @@ from typing import Any
 
 from sqlalchemy import and_, delete, func, insert, select, update
 from sqlalchemy import event as sa_event
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import ExceptionContext
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
@@ -29,6 +31,9 @@ BARRAGE = BarrageRow.__table__
 EVENT = EventRow.__table__
 SETTING = SettingRow.__table__
 CARD = CardRow.__table__
+
+
+UPSERT = {"sqlite": sqlite_insert, "postgresql": postgresql_insert}
 
 
 SYNCHRONOUS = ("normal", "full")
@@ -294,11 +299,11 @@ class SqlStore:
         self, key: str, value: str, event: tuple[EventKind, dict[str, Any]] | None
     ) -> Event | None:
         async with self._engine.begin() as conn:
-            changed = await conn.execute(
-                update(SETTING).where(SETTING.c.key == key).values(value=value)
-            )
-            if changed.rowcount == 0:
-                await conn.execute(insert(SETTING).values(key=key, value=value))
+            # One statement: an UPDATE-then-INSERT lets two nodes starting on a new database
+            # both find no row and both insert (the loser failed its start).
+            upsert = UPSERT[conn.dialect.name](SETTING).values(key=key, value=value)
+            await conn.execute(upsert.on_conflict_do_update(index_elements=[SETTING.c.key],
+                                                            set_={"value": value}))
             if event is None:
                 return None
             return await _append(conn, event[0], event[1], None, datetime.now(UTC))
