@@ -95,7 +95,10 @@ async def _store(app: web.Application) -> AsyncIterator[None]:
     engine = create_engine(database.url, database.sqlite_synchronous)
     store = SqlStore(engine)  # first: its error handler on the engine covers the cards' statements too
     try:
-        await store.create_schema()
+        if database.auto_migrate:
+            await store.create_schema()
+        else:
+            await store.check_schema()
     except BaseException:
         await store.close()
         raise

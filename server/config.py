@@ -54,6 +54,7 @@ class DatabaseConfig(Section):
                               "must start with sqlite+aiosqlite:// or postgresql+asyncpg://")] = (
         "sqlite+aiosqlite:///barrage.db")
     sqlite_synchronous: Literal["normal", "full"] = "normal"
+    auto_migrate: bool = True
 
 
 class ModerationConfig(Section):

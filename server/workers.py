@@ -9,8 +9,9 @@ The parent only supervises:
 - SIGINT or SIGTERM: every worker gets SIGTERM (each ends its streams and stops),
   and whatever is still running after STOP_SECONDS is killed;
 - a worker that exits on its own is started again, unless workers keep dying right
-  after starting (a bad config, a port in use, the database down): then all stop
-  and the parent exits with 1, rather than spinning.
+  after starting (a port in use, the database down): then all stop and the parent
+  exits with 1, rather than spinning. A worker refused at start with exit code 2
+  (an old schema with database.auto_migrate = false) stops them all with 2.
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ class Supervisor:
         self._children: dict[int, tuple[int, float]] = {}  # pid -> (index, started at)
         self._stopping_since: float | None = None
         self._early_exits = 0
-        self._failed = False
+        self._exit_code = 0
 
     def run(self) -> int:
         signal.signal(signal.SIGINT, self._stop)
@@ -48,7 +49,7 @@ class Supervisor:
             self._reap()
             self._kill_stragglers()
             time.sleep(POLL_SECONDS)
-        return 1 if self._failed else 0
+        return self._exit_code
 
     def _start(self, index: int) -> None:
         pid = os.fork()
@@ -79,10 +80,14 @@ class Supervisor:
 
     def _replace(self, index: int, code: int, lived: float) -> None:
         self._early_exits = self._early_exits + 1 if lived < EARLY_EXIT_SECONDS else 0
+        if code == 2 and lived < EARLY_EXIT_SECONDS:  # refused at start (the schema): so is every other
+            self._exit_code = 2
+            self._stop()
+            return
         if self._early_exits >= MAX_EARLY_EXITS:
             logger.error("worker %d exited with %d %.1f s after it started, %d times in a row: "
                          "stopping (see the errors above)", index, code, lived, self._early_exits)
-            self._failed = True
+            self._exit_code = 1
             self._stop()
             return
         logger.warning("worker %d exited with %d; starting it again", index, code)

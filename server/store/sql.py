@@ -10,17 +10,19 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, and_, delete, func, insert, inspect, select, update
+from sqlalchemy import and_, delete, func, insert, select, update
 from sqlalchemy import event as sa_event
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import ExceptionContext
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.pool import StaticPool
-from sqlmodel import SQLModel
 
 from server.core.errors import AlreadyDecided, NotFound, Unavailable
 from server.core.model import AUTO, MAX_ID, Barrage, Draft, Event, EventKind, Size, Source, Status
 from server.logs import limit_repeats
+from server.store import schema
 from server.store.tables import BarrageRow, CardRow, EventRow, SettingRow
 
 logger = limit_repeats(logging.getLogger(__name__))
@@ -29,9 +31,9 @@ BARRAGE = BarrageRow.__table__
 EVENT = EventRow.__table__
 SETTING = SettingRow.__table__
 CARD = CardRow.__table__
-# Columns added since the first release, as (table, column). There is no migration tool
-# yet: create_schema adds any that an existing database lacks, with their indexes.
-ADDED_COLUMNS = [("barrage", "sender")]
+
+
+UPSERT = {"sqlite": sqlite_insert, "postgresql": postgresql_insert}
 
 
 SYNCHRONOUS = ("normal", "full")
@@ -147,9 +149,12 @@ class SqlStore:
         return True
 
     async def create_schema(self) -> None:
-        async with self._engine.begin() as conn:
-            await conn.run_sync(SQLModel.metadata.create_all)
-            await conn.run_sync(_add_missing_columns)
+        """Migrate to the newest schema (server/migrations), under a lock across processes."""
+        await schema.upgrade(self._engine)
+
+    async def check_schema(self) -> None:
+        """Raise schema.SchemaError unless the database is at the newest schema."""
+        await schema.check(self._engine)
 
     async def setting_or_default(self, key: str, default: str) -> str:
         """The stored setting; when there is none, store `default` first. Atomic across
@@ -294,11 +299,11 @@ class SqlStore:
         self, key: str, value: str, event: tuple[EventKind, dict[str, Any]] | None
     ) -> Event | None:
         async with self._engine.begin() as conn:
-            changed = await conn.execute(
-                update(SETTING).where(SETTING.c.key == key).values(value=value)
-            )
-            if changed.rowcount == 0:
-                await conn.execute(insert(SETTING).values(key=key, value=value))
+            # One statement: an UPDATE-then-INSERT lets two nodes starting on a new database
+            # both find no row and both insert (the loser failed its start).
+            upsert = UPSERT[conn.dialect.name](SETTING).values(key=key, value=value)
+            await conn.execute(upsert.on_conflict_do_update(index_elements=[SETTING.c.key],
+                                                            set_={"value": value}))
             if event is None:
                 return None
             return await _append(conn, event[0], event[1], None, datetime.now(UTC))
@@ -319,20 +324,6 @@ class SqlStore:
         async with self._engine.begin() as conn:
             await conn.execute(update(BARRAGE).where(
                 BARRAGE.c.id == barrage_id, BARRAGE.c.dedupe_key == key).values(dedupe_key=None))
-
-
-def _add_missing_columns(conn: Connection) -> None:
-    for table_name, column_name in ADDED_COLUMNS:
-        present = {c["name"] for c in inspect(conn).get_columns(table_name)}
-        if column_name in present:
-            continue
-        column = SQLModel.metadata.tables[table_name].c[column_name]
-        kind = column.type.compile(dialect=conn.dialect)
-        conn.exec_driver_sql(f"ALTER TABLE {table_name} ADD COLUMN {column_name} {kind}")
-        for index in column.table.indexes:
-            if column_name in index.columns:
-                index.create(conn, checkfirst=True)
-        logger.info("database upgraded: added %s.%s", table_name, column_name)
 
 
 def _kind_for(status: Status) -> EventKind:
