@@ -128,11 +128,15 @@ async def _core(app: web.Application) -> AsyncIterator[None]:
         store, policy, app[WINDOWS], rates,
         initial_mode=Mode(config.moderation.mode), counters=app[COUNTERS],
     )
+    # Before the load, so no change is missed; before the streams' handler (_fanout), so
+    # a client that sees a `mode` event and submits meets the new mode.
+    unsubscribe = bus.subscribe(service.on_event)
     await service.start()
     app[SERVICE] = service
     app[VIEWS] = Views(app[STORE])
     app[BUS] = bus
     yield
+    unsubscribe()
     await bus.disconnect()
 
 
