@@ -63,11 +63,10 @@ def create_app(config: Config) -> web.Application:
     app[CONFIG] = config
     app[HEALTH] = {}
     app[COUNTERS] = Counter()
-    # In memory: one process's windows. Several processes will share them through
-    # a `limits`-on-Redis adapter of the same port (see server/ratelimit.py).
+    # In memory: one process's windows; with a Redis bus, _windows shares them on Redis.
     app[WINDOWS] = MemoryWindows()
     app[SLOTS] = StreamSlots(config.stream.max_streams, config.stream.max_per_address)
-    app.cleanup_ctx.extend([_store, _devices, _core, _fanout])
+    app.cleanup_ctx.extend([_store, _devices, _windows, _core, _fanout])
     for name in CHAT_CATCH_ALLS:
         limit_repeats(logging.getLogger(name))
     if config.telegram.enabled:
@@ -113,6 +112,21 @@ async def _devices(app: web.Application) -> AsyncIterator[None]:
     https = app[CONFIG].server.public_url.startswith("https://")
     app[DEVICES] = device.DeviceCookies(key, always_secure=https)
     yield
+
+
+async def _windows(app: web.Application) -> AsyncIterator[None]:
+    """Rate limits shared by every node on the same Redis (the bus's), so a sender's
+    minute counts alike whichever node takes the submission."""
+    bus = app[CONFIG].bus
+    if not bus.url.startswith("redis://"):
+        yield
+        return
+    from server.ratelimit_redis import RedisWindows  # loads limits and redis only when used
+
+    windows = RedisWindows(bus.url, key_prefix=f"{getattr(bus, 'channel', 'barrage')}:ratelimit")
+    app[WINDOWS] = windows
+    yield
+    await windows.close()
 
 
 async def _core(app: web.Application) -> AsyncIterator[None]:
