@@ -137,11 +137,16 @@ async def test_on_postgres_a_later_append_waits_for_an_earlier_one_to_commit(sto
     assert first is not None and second is not None and second.id == first.id + 1
 
 
+# Lock waits in this test's database only: other runs share the server.
+WAITING = ("SELECT count(*) FROM pg_locks WHERE NOT granted AND database = "
+           "(SELECT oid FROM pg_database WHERE datname = current_database())")
+
+
 async def waiting_for_locks(conn: asyncpg.Connection, count: int) -> None:
-    """Until `count` backends wait for a lock (bounded: a writer that never waits fails here)."""
+    """Until `count` backends wait for a lock here (bounded: a writer that never waits fails)."""
     async def poll() -> None:
         while True:
-            if await conn.fetchval("SELECT count(*) FROM pg_locks WHERE NOT granted") >= count:
+            if await conn.fetchval(WAITING) >= count:
                 return
             await asyncio.sleep(0.01)
 
