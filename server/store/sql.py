@@ -49,6 +49,16 @@ PROBE_KEY = "health.probe"
 # pg_advisory_xact_lock's key for "appending to the event log" (any constant: it only has
 # to be the same in every process; "barr" in ASCII).
 EVENT_LOG_LOCK = 0x62617272
+LOCK_EVENT_LOG = text("SELECT pg_advisory_xact_lock(:key)")
+# Rows numbered max(id) + 1, … in the order given (the max is read once, by this statement's
+# snapshot, taken after the lock was granted); the ids come back to be sorted into that order.
+APPEND_NUMBERED = text(
+    "INSERT INTO event (id, kind, barrage_id, created_at, payload) "
+    "SELECT (SELECT coalesce(max(id), 0) FROM event) + n, kind, barrage_id, created_at, payload "
+    "FROM unnest(CAST(:kind AS varchar[]), CAST(:barrage_id AS integer[]), "
+    "CAST(:created_at AS timestamptz[]), CAST(:payload AS text[])) "
+    "WITH ORDINALITY AS appended(kind, barrage_id, created_at, payload, n) RETURNING id"
+)
 
 
 def create_engine(url: str, synchronous: str = "normal") -> AsyncEngine:
@@ -385,25 +395,27 @@ async def _append_events(conn: AsyncConnection, rows: list[dict[str, Any]]) -> l
     a gap) and transactions commit in any order after taking their ids. So every
     appending transaction takes one transaction-level advisory lock, then numbers its
     rows max(id) + 1, … (an index-only lookup). The next holder waits for the commit,
-    and its max(), a new statement with a new snapshot under READ COMMITTED, sees the
+    and its insert, a new statement with a new snapshot under READ COMMITTED, sees the
     rows just committed: commit order is id order, and a rollback numbers nothing.
-    The lock is taken last, just before the insert, so it is held for the insert and
-    the commit only; the rest of the transaction (the barrage rows, a decision's
-    compare-and-set) runs in parallel across processes. Its holder waits on nothing but
-    its own commit, so it cannot deadlock, and commit or rollback release it (a crashed
-    process never keeps it). Not a counter row: that needs a schema change for the same
-    serialisation. Not LOCK TABLE event (eventsourcing's choice): it would also collide
-    with VACUUM's and index builds' locks on the table; an advisory lock names only itself.
+    The lock is taken last, just before the insert (which numbers its own rows, one
+    round trip), so it is held for the insert and the commit only; the rest of the
+    transaction (the barrage rows, a decision's compare-and-set) runs in parallel
+    across processes. Every round trip under the lock counts: each is a handoff
+    between this process and its backend while the other writers wait. Its holder
+    waits on nothing but its own commit, so it cannot deadlock, and commit or rollback
+    release it (a crashed process never keeps it). Not a counter row: that needs a
+    schema change for the same serialisation. Not LOCK TABLE event (eventsourcing's
+    choice): it would also collide with VACUUM's and index builds' locks on the table;
+    an advisory lock names only itself.
     """
     if conn.dialect.name != "postgresql":
         if len(rows) == 1:  # one row: its id without RETURNING (the cheaper statement)
             return [(await conn.execute(insert(EVENT).values(**rows[0]))).inserted_primary_key[0]]
         return await _insert_returning_ids(conn, EVENT, rows)
-    await conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": EVENT_LOG_LOCK})
-    last = (await conn.execute(select(func.coalesce(func.max(EVENT.c.id), 0)))).scalar_one()
-    ids = list(range(last + 1, last + 1 + len(rows)))
-    await conn.execute(insert(EVENT), [{**row, "id": new_id} for row, new_id in zip(rows, ids, strict=True)])
-    return ids
+    await conn.execute(LOCK_EVENT_LOG, {"key": EVENT_LOG_LOCK})
+    columns = {name: [row[name] for row in rows] for name in ("kind", "barrage_id", "created_at", "payload")}
+    # Numbered in the insert itself: one round trip fewer while the lock is held.
+    return sorted((await conn.execute(APPEND_NUMBERED, columns)).scalars())
 
 
 async def _get(conn: AsyncConnection, barrage_id: int) -> Barrage | None:
