@@ -63,11 +63,10 @@ def create_app(config: Config) -> web.Application:
     app[CONFIG] = config
     app[HEALTH] = {}
     app[COUNTERS] = Counter()
-    # In memory: one process's windows. Several processes will share them through
-    # a `limits`-on-Redis adapter of the same port (see server/ratelimit.py).
+    # In memory: one process's windows; with a Redis bus, _windows shares them on Redis.
     app[WINDOWS] = MemoryWindows()
     app[SLOTS] = StreamSlots(config.stream.max_streams, config.stream.max_per_address)
-    app.cleanup_ctx.extend([_store, _devices, _bus, _core, _fanout])
+    app.cleanup_ctx.extend([_store, _devices, _windows, _bus, _core, _fanout])
     for name in CHAT_CATCH_ALLS:
         limit_repeats(logging.getLogger(name))
     if config.telegram.enabled:
@@ -130,6 +129,21 @@ async def _bus(app: web.Application) -> AsyncIterator[None]:
     await bus.disconnect()
 
 
+async def _windows(app: web.Application) -> AsyncIterator[None]:
+    """Rate limits shared by every node on the same Redis (the bus's), so a sender's
+    minute counts alike whichever node takes the submission."""
+    bus = app[CONFIG].bus
+    if not bus.url.startswith(("redis://", "rediss://")):
+        yield
+        return
+    from server.ratelimit_redis import RedisWindows  # loads limits and redis only when used
+
+    windows = RedisWindows(bus.url, key_prefix=f"{bus.channel}:ratelimit")
+    app[WINDOWS] = windows
+    yield
+    await windows.close()
+
+
 async def _core(app: web.Application) -> AsyncIterator[None]:
     config = app[CONFIG]
     bus = app[BUS]
@@ -142,9 +156,13 @@ async def _core(app: web.Application) -> AsyncIterator[None]:
         store, policy, app[WINDOWS], rates,
         initial_mode=Mode(config.moderation.mode), counters=app[COUNTERS],
     )
+    # Before the load, so no change is missed; before the streams' handler (_fanout), so
+    # a client that sees a `mode` event and submits meets the new mode.
+    unsubscribe = bus.subscribe(service.on_event)
     await service.start()
     app[SERVICE] = service
     yield
+    unsubscribe()
 
 
 async def _fanout(app: web.Application) -> AsyncIterator[None]:
