@@ -4,12 +4,12 @@ VENV := .venv
 BIN := $(VENV)/bin
 CHROMIUM := /usr/bin/chromium
 
-.PHONY: run test lint bench bench-smoke chromium clean screenshot
+.PHONY: run test lint bench bench-smoke chromium nginx clean screenshot
 
 run: $(VENV)/.installed
 	$(BIN)/barrage serve --config $${BARRAGE_CONFIG:-config.toml}
 
-test: $(VENV)/.installed-test chromium node_modules/.installed
+test: $(VENV)/.installed-test chromium nginx node_modules/.installed
 	$(BIN)/python -m pytest
 
 lint: $(VENV)/.installed-test
@@ -36,6 +36,16 @@ chromium:
 			apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium; \
 		else \
 			echo "Please install Chromium at $(CHROMIUM) (Debian: sudo apt-get install chromium)"; exit 1; \
+		fi; \
+	fi
+
+# nginx: the deploy/ tests run deploy/nginx/barrage.conf in front of several nodes.
+nginx:
+	@if ! command -v nginx >/dev/null && [ ! -x /usr/sbin/nginx ]; then \
+		if [ "$$(id -u)" = 0 ]; then \
+			apt-get update -q && RUNLEVEL=1 DEBIAN_FRONTEND=noninteractive apt-get install -y -q nginx-core; \
+		else \
+			echo "Please install nginx (Debian: sudo apt-get install nginx)"; exit 1; \
 		fi; \
 	fi
 

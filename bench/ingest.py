@@ -1,11 +1,25 @@
-"""Ingest: submissions persisted per second, through the HTTP API and the Telegram webhook."""
+"""Ingest: submissions persisted per second, through the HTTP API and the Telegram webhook.
+
+    python -m bench.ingest postgres [--seconds 5] [--mode off] [--server postgresql://…/test]
+
+runs `postgres_ingest`: two `barrage serve` processes on one fresh PostgreSQL database
+(memory:// bus: no stream is involved), both hammered at once. The other functions
+run from bench/run.py.
+"""
 
 from __future__ import annotations
 
+import argparse
 import asyncio
+import json
 import multiprocessing
+import os
+import secrets
+import tempfile
 from pathlib import Path
 from typing import Any
+
+import asyncpg
 
 from bench import ingestgen
 from bench.servers import TOKEN, Server, start_barrage
@@ -88,3 +102,49 @@ async def webhook_ingest(workdir: Path, seconds: float) -> dict[str, Any]:
     return {"path": "POST /telegram/webhook (webhook mode, fake Bot API)", **result, "persisted": stored,
             "persisted_per_s": round(stored / result["seconds"]),
             "all_persisted": stored == result["requests"] - result["failures"]}
+
+
+POSTGRES_SERVER = os.environ.get("BARRAGE_BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
+
+
+async def postgres_ingest(workdir: Path, mode: str, seconds: float, server_url: str = POSTGRES_SERVER,
+                          nodes: int = 2) -> dict[str, Any]:
+    """`nodes` server processes on one fresh database, each hammered by its own clients."""
+    name = f"barrage_bench_{secrets.token_hex(4)}"
+    admin = await asyncpg.connect(server_url)
+    await admin.execute(f'CREATE DATABASE "{name}"')
+    url = server_url.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://") + f"/{name}"
+    servers: list[Server] = []
+    try:
+        for _ in range(nodes):  # one after the other: both creating the schema at once is a race
+            servers.append(await start_barrage(workdir, mode=mode, BARRAGE_DATABASE_URL=url))
+        results = await asyncio.gather(*(hammer(each, seconds, "/api/barrages", "api") for each in servers))
+        stored = await persisted(servers[0])
+    finally:
+        for each in servers:
+            await each.stop()
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.close()
+    ok = sum(r["requests"] - r["failures"] for r in results)
+    return {"path": f"POST /api/barrages (mode {mode}, PostgreSQL, {nodes} processes)",
+            "requests": sum(r["requests"] for r in results), "failures": sum(r["failures"] for r in results),
+            "seconds": seconds, "server_cpu_percent": [r["server_cpu_percent"] for r in results],
+            "p50_ms": [r["p50_ms"] for r in results], "p99_ms": [r["p99_ms"] for r in results],
+            "persisted": stored, "persisted_per_s": round(stored / seconds), "all_persisted": stored == ok}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench.ingest")
+    parser.add_argument("target", choices=["postgres"])
+    parser.add_argument("--seconds", type=float, default=5)
+    parser.add_argument("--mode", choices=["off", "manual"], default="off")
+    parser.add_argument("--nodes", type=int, default=2)
+    parser.add_argument("--server", default=POSTGRES_SERVER, help="any database on the PostgreSQL server")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as workdir:
+        result = asyncio.run(postgres_ingest(Path(workdir), args.mode, args.seconds, args.server, args.nodes))
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()

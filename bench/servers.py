@@ -44,8 +44,8 @@ class Server:
         return 0
 
     def cpu_seconds(self) -> float:
-        fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+        """The process's CPU time, with its worker processes' (`--workers N`)."""
+        return sum(_cpu_seconds(pid) for pid in (self.proc.pid, *_children(self.proc.pid)))
 
     async def streams(self) -> int:
         assert self.session is not None
@@ -74,6 +74,16 @@ class Server:
             await asyncio.wait_for(self.proc.wait(), 30)
 
 
+def _cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+
+
+def _children(pid: int) -> list[int]:
+    path = Path(f"/proc/{pid}/task/{pid}/children")
+    return [int(child) for child in path.read_text().split()] if path.exists() else []
+
+
 async def _wait_up(server: Server) -> Server:
     server.session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=256))
     for _ in range(300):
@@ -88,7 +98,7 @@ async def _wait_up(server: Server) -> Server:
     raise RuntimeError(f"{server.name} did not start")
 
 
-async def start_barrage(workdir: Path, mode: str = "off", **env: str) -> Server:
+async def start_barrage(workdir: Path, mode: str = "off", args: tuple[str, ...] = (), **env: str) -> Server:
     port = free_port()
     full_env = {**os.environ, "BARRAGE_SERVER_ADMIN_TOKEN": TOKEN, "BARRAGE_MODERATION_MODE": mode,
                 "BARRAGE_MODERATION_MAX_PER_MINUTE": "0",
@@ -98,7 +108,7 @@ async def start_barrage(workdir: Path, mode: str = "off", **env: str) -> Server:
                 "BARRAGE_STREAM_MAX_PER_ADDRESS": "20000",
                 "BARRAGE_DATABASE_URL": f"sqlite+aiosqlite:///{workdir / f'bench-{port}.db'}", **env}
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "server", "serve", "--port", str(port), env=full_env,
+        sys.executable, "-m", "server", "serve", "--port", str(port), *args, env=full_env,
         stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
     return await _wait_up(Server("barrage", port, proc, "/api/barrages", "/api/stats", env=env))
 

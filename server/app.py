@@ -1,6 +1,6 @@
 """create_app(config): the one composition root.
 
-Cleanup contexts acquire in order (store → bus → service → fan-out) and
+Cleanup contexts acquire in order (store → devices → bus → service → fan-out) and
 release in reverse; a release runs only if its acquire succeeded.
 """
 
@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 from aiohttp import web
 
-from server.bus import Bus, create_bus
+from server.bus import Sequencer, create_bus
 from server.config import Config
 from server.core.model import Mode
 from server.core.policy import InputPolicy, RatePolicy
@@ -43,7 +43,7 @@ logger = logging.getLogger(__name__)
 STORE = web.AppKey("store", SqlStore)
 CARDS = web.AppKey("cards", SqlCards)
 LEASES: web.AppKey[ChatLeases] = web.AppKey("leases")
-BUS: web.AppKey[Bus] = web.AppKey("bus")
+BUS = web.AppKey("bus", Sequencer)
 TELEGRAM: web.AppKey[TelegramChannel] = web.AppKey("telegram")
 SLACK: web.AppKey[SlackChannel] = web.AppKey("slack")
 # The chat adapters' catch-alls log what strangers can trigger: rate-limited here,
@@ -65,11 +65,10 @@ def create_app(config: Config) -> web.Application:
     app[CONFIG] = config
     app[HEALTH] = {}
     app[COUNTERS] = Counter()
-    # In memory: one process's windows. Several processes will share them through
-    # a `limits`-on-Redis adapter of the same port (see server/ratelimit.py).
+    # In memory: one process's windows; with a Redis bus, _windows shares them on Redis.
     app[WINDOWS] = MemoryWindows()
     app[SLOTS] = StreamSlots(config.stream.max_streams, config.stream.max_per_address)
-    app.cleanup_ctx.extend([_store, _devices, _core, _fanout])
+    app.cleanup_ctx.extend([_store, _devices, _windows, _bus, _core, _fanout])
     for name in CHAT_CATCH_ALLS:
         limit_repeats(logging.getLogger(name))
     if config.telegram.enabled or config.slack.enabled:
@@ -99,7 +98,10 @@ async def _store(app: web.Application) -> AsyncIterator[None]:
     engine = create_engine(database.url, database.sqlite_synchronous)
     store = SqlStore(engine)  # first: its error handler on the engine covers the cards' statements too
     try:
-        await store.create_schema()
+        if database.auto_migrate:
+            await store.create_schema()
+        else:
+            await store.check_schema()
     except BaseException:
         await store.close()
         raise
@@ -119,10 +121,36 @@ async def _devices(app: web.Application) -> AsyncIterator[None]:
     yield
 
 
+async def _bus(app: web.Application) -> AsyncIterator[None]:
+    config = app[CONFIG]
+    app[VIEWS] = Views(app[STORE])
+    # Subscribers get every event once, in id order: the sequencer fills gaps from the log.
+    bus = Sequencer(create_bus(config.bus.url, config.bus.channel), app[VIEWS])
+    await bus.connect()
+    app[BUS] = bus
+    app[HEALTH]["bus_connected"] = _async(lambda: bus.connected)
+    yield
+    await bus.disconnect()
+
+
+async def _windows(app: web.Application) -> AsyncIterator[None]:
+    """Rate limits shared by every node on the same Redis (the bus's), so a sender's
+    minute counts alike whichever node takes the submission."""
+    bus = app[CONFIG].bus
+    if not bus.url.startswith(("redis://", "rediss://")):
+        yield
+        return
+    from server.ratelimit_redis import RedisWindows  # loads limits and redis only when used
+
+    windows = RedisWindows(bus.url, key_prefix=f"{bus.channel}:ratelimit")
+    app[WINDOWS] = windows
+    yield
+    await windows.close()
+
+
 async def _core(app: web.Application) -> AsyncIterator[None]:
     config = app[CONFIG]
-    bus = create_bus(config.bus.url)
-    await bus.connect()
+    bus = app[BUS]
     policy = InputPolicy(config.moderation.max_text_length, config.moderation.max_author_length)
     rates = RatePolicy(config.moderation.max_per_minute, config.moderation.max_per_minute_per_address)
     # Group commit: the service's writes take turns, submissions share transactions,
@@ -132,19 +160,22 @@ async def _core(app: web.Application) -> AsyncIterator[None]:
         store, policy, app[WINDOWS], rates,
         initial_mode=Mode(config.moderation.mode), counters=app[COUNTERS],
     )
+    # Before the load, so no change is missed; before the streams' handler (_fanout), so
+    # a client that sees a `mode` event and submits meets the new mode.
+    unsubscribe = bus.subscribe(service.on_event)
     await service.start()
     app[SERVICE] = service
-    app[VIEWS] = Views(app[STORE])
-    app[BUS] = bus
     yield
-    await bus.disconnect()
+    unsubscribe()
 
 
 async def _fanout(app: web.Application) -> AsyncIterator[None]:
     stream = app[CONFIG].stream
     fanout = FanOut(stream.max_buffer_bytes, stream.heartbeat_seconds)
+    # Subscribed and started at the bus's position with no await between: the fan-out
+    # gets exactly the events after the id its history starts from.
     unsubscribe = app[BUS].subscribe(fanout.on_event)
-    fanout.start(await app[VIEWS].last_event_id())
+    fanout.start(app[BUS].position)
     app[FANOUT] = fanout
     yield
     unsubscribe()

@@ -1,4 +1,5 @@
-"""barrage serve [--config PATH] [--host H] [--port P]; also `python -m server`."""
+"""barrage serve [--config PATH] [--host H] [--port P] [--workers N] (also `python -m server`);
+barrage db upgrade|current [--config PATH]."""
 
 from __future__ import annotations
 
@@ -11,14 +12,23 @@ import logging
 import os
 import resource
 import secrets
+import sqlite3
 import sys
 from collections.abc import Sequence
+from urllib.parse import urlsplit
 
 from aiohttp import web
+from sqlalchemy.exc import ArgumentError, SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from server.app import create_app
 from server.config import Config, ConfigError, Secret, load_config, warn_about_file_secrets
+from server.core.errors import Unavailable
 from server.logs import configure_logging, secrets_of
+from server.store import schema
+from server.store.schema import SchemaError
+from server.store.sql import create_engine
+from server.workers import Supervisor
 
 logger = logging.getLogger(__name__)
 
@@ -28,6 +38,10 @@ DEFAULT_CONFIG = "config.toml"
 BACKLOG = 4096
 # Descriptors beside the streams: the database, chat APIs, requests in flight.
 DESCRIPTOR_HEADROOM = 100
+MAX_WORKERS = 64
+# What a database that is down, refuses us or fails a statement raises (Unavailable: the
+# store's translation of those); OSError covers refused connections and timeouts.
+DATABASE_ERRORS = (OSError, SQLAlchemyError, sqlite3.Error, Unavailable)
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -38,10 +52,24 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     serve.add_argument("--config", help="config file (default: $BARRAGE_CONFIG or ./config.toml)")
     serve.add_argument("--host", help="listen address (overrides server.host)")
     serve.add_argument("--port", type=int, help="listen port (overrides server.port)")
+    serve.add_argument("--workers", type=_worker_count, default=1, metavar="N",
+                       help="worker processes on the one port (default 1; N > 1 needs a shared bus.url)")
+    db = commands.add_parser("db", help="the database schema (Alembic migrations)")
+    db_commands = db.add_subparsers(dest="db_command", required=True)
+    for name, text in (("upgrade", "migrate the database to the newest schema"),
+                       ("current", "print the database's schema revision")):
+        each = db_commands.add_parser(name, help=text)
+        each.add_argument("--config", help="config file (default: $BARRAGE_CONFIG or ./config.toml)")
     args = parser.parse_args(argv)
     if args.command is None:  # bare `barrage` / `python -m server` serves
         args = parser.parse_args(["serve", *(argv or [])])
     return args
+
+
+def _worker_count(value: str) -> int:
+    if not value.isdigit() or not 1 <= int(value) <= MAX_WORKERS:
+        raise argparse.ArgumentTypeError(f"must be a whole number from 1 to {MAX_WORKERS}")
+    return int(value)
 
 
 def version() -> str:
@@ -128,23 +156,86 @@ async def _freeze_heap(_app: web.Application) -> None:
     gc.freeze()
 
 
+def run_db(args: argparse.Namespace) -> int:
+    """`barrage db upgrade|current`: one line on stdout, or one on stderr and exit code 2 (the
+    config or schema needs a person) or 1 (the database could not be reached or failed)."""
+    try:
+        database = load_config(config_path(args)).database
+        engine = create_engine(database.url, database.sqlite_synchronous)
+    except ConfigError as exc:
+        return _fail(f"config error: {exc}", 2)
+    except (ArgumentError, ValueError):  # the message may quote the URL, password and all
+        return _fail("config error: database.url: not a valid database URL", 2)
+    try:
+        print(asyncio.run(_db(args.db_command, engine)))
+    except SchemaError as exc:
+        return _fail(str(exc), 2)
+    except DATABASE_ERRORS as exc:
+        return _fail(f"database error: {database_error(exc)}", 1)
+    return 0
+
+
+async def _db(command: str, engine: AsyncEngine) -> str:
+    try:
+        if command == "upgrade":
+            await schema.upgrade(engine)
+        return (await schema.revision(engine)).describe()
+    finally:
+        await engine.dispose()
+
+
+def database_error(exc: BaseException) -> str:
+    """The driver's own first line: SQLAlchemy's wrapper adds the statement and a link."""
+    if isinstance(exc, Unavailable) and exc.__cause__ is not None:
+        exc = exc.__cause__
+    cause = getattr(exc, "orig", None) or exc
+    first = (str(cause).strip().splitlines() or [""])[0]
+    return f"{type(cause).__name__}: {first}" if first else type(cause).__name__
+
+
+def _fail(message: str, code: int) -> int:
+    print(f"barrage: {message}", file=sys.stderr)
+    return code
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     redactor = configure_logging()
     args = parse_args(sys.argv[1:] if argv is None else argv)
+    if args.command == "db":
+        return run_db(args)
     try:
         config, minted = build_config(args)
     except ConfigError as exc:
         print(f"barrage: config error: {exc}", file=sys.stderr)
         return 2
+    if args.workers > 1 and urlsplit(config.bus.url).scheme == "memory":
+        print(f"barrage: config error: bus.url: --workers {args.workers} needs a bus every process "
+              "shares (redis://… or postgresql://…); memory:// reaches one process only",
+              file=sys.stderr)
+        return 2
     redactor.add(secrets_of(config))
     warn_about_file_secrets(config_path(args))
     raise_descriptor_limit(config.stream.max_streams)
     _use_uvloop()
+    if args.workers == 1:
+        return _serve(config, banner(config, minted))
+    # The minted token (if any) is made here, once, so every worker accepts it.
+    shown = banner(config, minted) + f"\n({args.workers} worker processes)"
+    return Supervisor(args.workers, lambda index: _serve(config, shown if index == 0 else None,
+                                                         reuse_port=True)).run()
+
+
+def _serve(config: Config, shown: str | None, reuse_port: bool = False) -> int:
     app = create_app(config)
     app.on_startup.append(_freeze_heap)
-    web.run_app(
-        app, host=config.server.host, port=config.server.port,
-        shutdown_timeout=SHUTDOWN_TIMEOUT, backlog=BACKLOG, access_log=None,
-        print=lambda _msg: print(banner(config, minted), flush=True),
-    )
+    try:
+        web.run_app(
+            app, host=config.server.host, port=config.server.port, reuse_port=reuse_port,
+            shutdown_timeout=SHUTDOWN_TIMEOUT, backlog=BACKLOG, access_log=None,
+            print=lambda _msg: None if shown is None else print(shown, flush=True),
+        )
+    except SchemaError as exc:  # database.auto_migrate = false on an older schema
+        return _fail(str(exc), 2)
+    except DATABASE_ERRORS as exc:
+        return _fail(f"database error at start: {database_error(exc)}", 1)
     return 0

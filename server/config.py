@@ -20,6 +20,7 @@ from pydantic_settings.sources import InitSettingsSource, PydanticBaseSettingsSo
 
 from bot.slack.settings import SlackConfig
 from bot.telegram.settings import TelegramConfig
+from server.bus.settings import BusConfig
 from server.core.secret import Secret
 from server.core.section import Section, at_least, between, check
 
@@ -53,11 +54,7 @@ class DatabaseConfig(Section):
                               "must start with sqlite+aiosqlite:// or postgresql+asyncpg://")] = (
         "sqlite+aiosqlite:///barrage.db")
     sqlite_synchronous: Literal["normal", "full"] = "normal"
-
-
-class BusConfig(Section):
-    url: Annotated[str, check(lambda url: urlsplit(url).scheme == "memory",
-                              "only memory:// is supported in this version")] = "memory://"
+    auto_migrate: bool = True
 
 
 class ModerationConfig(Section):

@@ -34,7 +34,9 @@ FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 # - aiohttp's access log is one line per request (SSE clients included): noise.
 QUIET = {"httpx": logging.WARNING, "httpcore": logging.WARNING, "aiohttp.access": logging.WARNING,
          "telegram": logging.INFO, "slack_sdk": logging.INFO, "slack_bolt": logging.INFO,
-         "aiosqlite": logging.INFO}
+         "aiosqlite": logging.INFO,
+         # Alembic tells its dialect at every run; server/store/schema.py logs each migration.
+         "alembic": logging.WARNING}
 # Shapes of credentials, masked wherever they appear: a Telegram bot token (also
 # right after "/bot" in a Bot API URL), Slack bot/user/app tokens.
 TOKEN_SHAPES = re.compile(

@@ -15,6 +15,8 @@ import asyncpg
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient
+from sqlalchemy import Connection
+from sqlmodel import SQLModel
 
 from server.app import create_app
 from server.config import Config, load_config
@@ -40,6 +42,24 @@ def postgres_url() -> Iterator[str]:
     _run_in_thread(_pg_execute(admin, f'CREATE DATABASE "{name}"'))
     yield POSTGRES_SERVER_URL.rsplit("/", 1)[0] + f"/{name}"
     _run_in_thread(_pg_execute(admin, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture
+def fresh_postgres_url(postgres_url: str) -> Iterator[str]:
+    """An empty PostgreSQL database of this test's own, beside the run's, dropped after it."""
+    base, run_name = postgres_url.rsplit("/", 1)
+    name = f"{run_name}_{secrets.token_hex(3)}"
+    admin = postgres_url.replace("postgresql+asyncpg://", "postgresql://")
+    _run_in_thread(_pg_execute(admin, f'CREATE DATABASE "{name}"'))
+    yield f"{base}/{name}"
+    _run_in_thread(_pg_execute(admin, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+def drop_tables(conn: Connection) -> None:
+    """Every table, Alembic's revision record too: the next create_schema starts from empty
+    (dropping the tables alone would leave the record saying they are there)."""
+    SQLModel.metadata.drop_all(conn)
+    conn.exec_driver_sql("DROP TABLE IF EXISTS alembic_version")
 
 
 async def _pg_execute(url: str, statement: str) -> None:

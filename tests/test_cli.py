@@ -6,10 +6,17 @@ import asyncio
 import os
 import signal
 import socket
+import sqlite3
 import sys
 from pathlib import Path
 
 import aiohttp
+import asyncpg
+import sqlalchemy
+
+from server.store.schema import PG_LOCK
+from tests.server_process import ServerProcess
+from tests.store.test_migrations import legacy_metadata
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -78,3 +85,106 @@ async def test_serve_prints_urls_serves_pages_and_stops_on_sigint(tmp_path: Path
     proc.send_signal(signal.SIGINT)
     await asyncio.wait_for(proc.wait(), 30)
     assert proc.returncode == 0
+
+
+async def db(*args: str, cwd: Path, env: dict[str, str] | None = None) -> tuple[int, str, str]:
+    """`barrage db …`: exit code, stdout, stderr."""
+    proc = await run_cli("db", *args, env=env, cwd=cwd)
+    out, err = await asyncio.wait_for(proc.communicate(), 60)
+    assert proc.returncode is not None
+    return proc.returncode, out.decode().strip(), err.decode().strip()
+
+
+async def test_db_upgrade_and_current_take_the_config_as_serve_does(tmp_path: Path) -> None:
+    home, elsewhere = tmp_path / "home", tmp_path / "elsewhere"
+    home.mkdir()
+    elsewhere.mkdir()
+    config = home / "config.toml"
+    config.write_text(f'[database]\nurl = "sqlite+aiosqlite:///{home / "wall.db"}"\n')
+    assert await db("current", "--config", str(config), cwd=elsewhere) == (
+        0, "no revision: the database is empty (`barrage db upgrade` creates the tables)", "")
+    code, out, _ = await db("upgrade", "--config", str(config), cwd=elsewhere)
+    assert (code, out) == (0, "0001_initial (head)")
+    assert (await db("current", cwd=home))[:2] == (0, "0001_initial (head)")  # ./config.toml
+    env = {"BARRAGE_CONFIG": str(config)}
+    assert (await db("current", cwd=elsewhere, env=env))[:2] == (0, "0001_initial (head)")
+    # an environment override applies as it does for serve
+    other = {**env, "BARRAGE_DATABASE_URL": f"sqlite+aiosqlite:///{elsewhere / 'other.db'}"}
+    assert (await db("current", cwd=elsewhere, env=other))[1].startswith("no revision: the database is empty")
+
+
+async def test_db_upgrade_adopts_a_database_made_before_migrations(tmp_path: Path) -> None:
+    path = tmp_path / "barrage.db"
+    legacy = sqlalchemy.create_engine(f"sqlite:///{path}")
+    with legacy.begin() as conn:
+        legacy_metadata(with_sender=False).create_all(conn)
+        conn.execute(sqlalchemy.text(
+            "INSERT INTO barrage (text, author, source, color, size, status, created_at, notified) "
+            "VALUES ('kept', 'Ann', 'web', '#ffffff', 'medium', 'approved', '2026-12-06 20:00:00', 0)"))
+    legacy.dispose()
+    env = {"BARRAGE_DATABASE_URL": f"sqlite+aiosqlite:///{path}"}
+    code, out, _ = await db("current", cwd=tmp_path, env=env)
+    assert (code, out) == (0, "no revision: tables made before migrations (`barrage db upgrade` adopts "
+                              "them in place)")
+    assert (await db("upgrade", cwd=tmp_path, env=env))[:2] == (0, "0001_initial (head)")
+    with sqlite3.connect(path) as conn:
+        assert conn.execute("SELECT text, sender FROM barrage").fetchall() == [("kept", None)]
+
+
+async def test_db_errors_are_one_line_without_a_traceback(tmp_path: Path) -> None:
+    cases = [  # (url, exit code, what the line says)
+        ("postgresql+asyncpg://barrage:secret-pw@127.0.0.1:notaport/db", 2, "database.url: not a valid"),
+        (f"postgresql+asyncpg://barrage:secret-pw@127.0.0.1:{free_port()}/db", 1, "Connect call failed"),
+        (f"sqlite+aiosqlite:///{tmp_path / 'no' / 'such' / 'dir.db'}", 1, "No such file or directory"),
+        ("mysql://barrage@127.0.0.1/db", 2, "config error: database.url: must start with"),
+    ]
+    for url, expected, words in cases:
+        code, out, err = await db("upgrade", cwd=tmp_path, env={"BARRAGE_DATABASE_URL": url})
+        assert (code, out) == (expected, ""), err
+        assert err.startswith("barrage: ") and len(err.splitlines()) == 1 and words in err, err
+        assert "secret-pw" not in err
+
+
+async def test_serve_refuses_an_old_schema_when_auto_migrate_is_off(tmp_path: Path) -> None:
+    env = {"BARRAGE_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'barrage.db'}",
+           "BARRAGE_DATABASE_AUTO_MIGRATE": "false"}
+    proc = await run_cli("serve", "--port", str(free_port()), env=env, cwd=tmp_path)
+    _, err = await asyncio.wait_for(proc.communicate(), 60)
+    assert proc.returncode == 2
+    assert err.decode().strip().splitlines()[-1] == (
+        "barrage: the database is empty; this version needs revision 0001_initial, and "
+        "database.auto_migrate is false: run `barrage db upgrade`")
+    assert b"Traceback" not in err
+    assert (await db("upgrade", cwd=tmp_path, env=env))[:2] == (0, "0001_initial (head)")
+    server = ServerProcess(tmp_path, env=env)
+    await server.start()  # at head: it serves
+    assert await server.stop() == 0
+
+
+async def test_two_nodes_starting_together_on_an_empty_postgresql_both_come_up(
+    tmp_path: Path, fresh_postgres_url: str
+) -> None:
+    """We hold the migration lock until both nodes wait on it, so they migrate at the same moment."""
+    env = {"BARRAGE_DATABASE_URL": fresh_postgres_url}
+    nodes = [ServerProcess(tmp_path / name, env=env) for name in ("a", "b")]
+    gate = await asyncpg.connect(fresh_postgres_url.replace("postgresql+asyncpg://", "postgresql://"))
+    try:
+        await gate.execute("SELECT pg_advisory_lock($1, $2)", *PG_LOCK)
+        starts = [asyncio.create_task(node.start()) for node in nodes]
+        waiting = ("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted "
+                   "AND classid::bigint = $1 AND objid::bigint = $2")
+        while await gate.fetchval(waiting, *PG_LOCK) < 2:
+            assert not any(start.done() for start in starts), [node.log_text() for node in nodes]
+            await asyncio.sleep(0.05)
+        await gate.execute("SELECT pg_advisory_unlock($1, $2)", *PG_LOCK)
+        await asyncio.gather(*starts)
+        for node in nodes:
+            async with aiohttp.ClientSession() as http, http.get(f"{node.url}/healthz") as resp:
+                assert (await resp.json())["database"] == "ok"
+            await node.submit(f"stored through {node.workdir.name}")
+    finally:
+        await gate.close()
+        for node in nodes:
+            if node.proc is not None and node.proc.returncode is None:
+                assert await node.stop() == 0
+    assert (await db("current", cwd=tmp_path, env=env))[:2] == (0, "0001_initial (head)")

@@ -70,6 +70,15 @@ def test_bad_values_name_the_key(tmp_path: Path, toml: str, env: dict[str, str],
         load_config(path, env=env)
 
 
+@pytest.mark.parametrize("url", ["memory://", "redis://127.0.0.1:6379/0", "rediss://cache:6380/2",
+                                 "postgresql://barrage@db/wall", "postgres://db/wall"])
+def test_every_bus_backend_is_a_valid_url(url: str) -> None:
+    env = {"BARRAGE_BUS_URL": url, "BARRAGE_BUS_CHANNEL": "hall_2"}
+    bus = load_config(None, env=env).bus
+    assert (bus.url, bus.channel) == (url, "hall_2")
+    assert load_config(None, env={}).bus.channel == "barrage"
+
+
 def test_telegram_lists_from_env() -> None:
     config = load_config(None, env={"BARRAGE_TELEGRAM_MODERATORS": "12, 34",
                                     "BARRAGE_TELEGRAM_MODERATOR_CHAT_ID": "-100123"})
@@ -123,6 +132,11 @@ TG_ENV = {"BARRAGE_TELEGRAM_TOKEN": "1:x", "BARRAGE_TELEGRAM_WEBHOOK_SECRET": "s
         ("[sever]\nport = 1\n", {}, "sever"),
         ('[database]\nurl = "mysql://x"\n', {}, "database.url"),
         ('[bus]\nurl = "kafka://x"\n', {}, "bus.url"),
+        ("", {"BARRAGE_BUS_URL": "postgresql+asyncpg://db/x"}, "bus.url"),
+        ('[bus]\nchannel = "Barrage"\n', {}, "bus.channel"),
+        ("", {"BARRAGE_BUS_CHANNEL": ""}, "bus.channel"),
+        ("", {"BARRAGE_BUS_CHANNEL": "x" * 49}, "bus.channel"),
+        ('[bus]\nchannel = "a-b"\n', {}, "bus.channel"),
         ('[moderation]\nmode = "auto"\n', {}, "moderation.mode"),
         ("[moderation]\nmax_text_length = 1001\n", {}, "moderation.max_text_length"),
         ("[moderation]\nmax_author_length = 0\n", {}, "moderation.max_author_length"),

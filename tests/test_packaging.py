@@ -77,6 +77,16 @@ def test_version(installed: tuple[Path, dict[str, str]], tmp_path: Path) -> None
     assert run(bin_dir / "barrage", "--version", cwd=tmp_path, env=env).strip() == "barrage 0.1.0"
 
 
+def test_the_installed_migrations_upgrade_a_database(
+    installed: tuple[Path, dict[str, str]], tmp_path: Path
+) -> None:
+    """The migrations ship in the wheel: Alembic finds them from any directory."""
+    bin_dir, env = installed
+    assert run(bin_dir / "barrage", "db", "upgrade", cwd=tmp_path, env=env).strip() == "0001_initial (head)"
+    assert run(bin_dir / "barrage", "db", "current", cwd=tmp_path, env=env).strip() == "0001_initial (head)"
+    assert (tmp_path / "barrage.db").exists()
+
+
 @pytest.fixture
 async def served(installed: tuple[Path, dict[str, str]], tmp_path: Path) -> AsyncIterator[str]:
     bin_dir, env = installed

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
-from server.bus.base import Handler
+from server.bus.base import Handler, Handlers
 from server.core.model import Event
 
 logger = logging.getLogger(__name__)
@@ -13,21 +13,25 @@ logger = logging.getLogger(__name__)
 
 class MemoryBus:
     def __init__(self) -> None:
-        self._handlers: list[Handler] = []
+        self._handlers: Handlers[Event] = Handlers(logger)
+        self._on_connect: list[Callable[[], None]] = []
+
+    @property
+    def connected(self) -> bool:
+        return True  # there is nothing to lose
 
     async def connect(self) -> None:
-        return None
+        for callback in self._on_connect:
+            callback()
 
     async def disconnect(self) -> None:
         self._handlers.clear()
 
     async def publish(self, event: Event) -> None:
-        for handler in tuple(self._handlers):
-            try:
-                handler(event)
-            except Exception:
-                logger.exception("bus handler %r failed on event %s", handler, event.id)
+        self._handlers.call(event)
 
     def subscribe(self, handler: Handler) -> Callable[[], None]:
-        self._handlers.append(handler)
-        return lambda: self._handlers.remove(handler) if handler in self._handlers else None
+        return self._handlers.add(handler)
+
+    def on_connect(self, callback: Callable[[], None]) -> None:
+        self._on_connect.append(callback)

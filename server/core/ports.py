@@ -57,6 +57,10 @@ class Store(Protocol):
 
     async def get_setting(self, key: str) -> str | None: ...
 
+    async def setting_or_default(self, key: str, default: str) -> str:
+        """The stored setting; when there is none, store `default` first (atomically: with
+        several processes the first to store wins, and all read its value)."""
+
     async def put_setting(
         self, key: str, value: str, event: tuple[EventKind, dict[str, Any]] | None
     ) -> Event | None:

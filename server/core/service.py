@@ -22,10 +22,10 @@ from server.core.model import (
 )
 from server.core.policy import InputPolicy, RatePolicy, clean_name, normalize_color, normalize_size
 from server.core.ports import RateWindows, Store
+from server.core.settings import MODE_KEY, Settings
 
 logger = logging.getLogger(__name__)
 
-MODE_KEY = "moderation.mode"
 MAX_NAME = 64
 REFUSAL_LOG_SECONDS = 10.0  # at most one "refused over the rate limit" line this often
 # A moderator may take a decision back for this long (POST /api/barrages/{id}/undo).
@@ -38,6 +38,9 @@ def _why_not_undoable(barrage: Barrage) -> str:
     if barrage.auto_approved:
         return "approved automatically at submission, nothing to undo"
     return f"too late to undo: a decision can be undone for {UNDO_SECONDS:g} s"
+
+
+MODES = {mode.value: mode for mode in Mode}  # a dict lookup per submission, not Enum's call
 
 
 def utcnow() -> datetime:
@@ -77,29 +80,34 @@ class BarrageService:
         self._policy = policy
         self._windows = windows
         self._rates = rates
-        self._mode = initial_mode
+        self._initial_mode = initial_mode
+        # Read from the database, kept current by the log (see on_event): every process alike.
+        self.settings = Settings(store, {MODE_KEY: initial_mode.value})
         # Refusals and the like, by name: what a metrics endpoint exposes.
         self.counters: Counter[str] = Counter() if counters is None else counters
         self._refusals_logged_at = -REFUSAL_LOG_SECONDS
 
     @property
     def mode(self) -> Mode:
-        return self._mode
+        # Anything but a mode (written by hand?) counts as the configured one.
+        return MODES.get(self.settings.get(MODE_KEY), self._initial_mode)
 
     async def start(self) -> None:
-        """Load the stored mode; a new database takes the configured one."""
-        stored = await self._store.get_setting(MODE_KEY)
-        if stored in tuple(Mode):
-            self._mode = Mode(stored)
-        else:
-            await self._store.put_setting(MODE_KEY, self._mode, None)
+        """Load the stored settings; a new database takes the configured ones."""
+        await self.settings.load()
+
+    def on_event(self, event: Event) -> None:
+        """Bus handler: a setting changed by any process (the mode) holds here too.
+        Subscribe it before the streams' handler, so a client that sees a `mode` event
+        and submits meets the new mode."""
+        self.settings.on_event(event)
 
     async def submit(self, submission: Submission) -> Receipt:
         draft = self._draft(submission)
         if seen := await self._seen(draft.dedupe_key, submission.dedupe_for):
             return Receipt(seen, created=False)  # a redelivery: not counted, not stored again
         await self._check_rate(submission)
-        status = Status.APPROVED if self._mode is Mode.OFF else Status.PENDING
+        status = Status.APPROVED if self.mode is Mode.OFF else Status.PENDING
         barrage, event = await self._add(draft, status)
         return Receipt(barrage, created=event is not None)
 
@@ -170,16 +178,11 @@ class BarrageService:
             new = Mode(mode)
         except ValueError:
             raise InvalidInput('mode must be "off" or "manual"') from None
-        # The mode switches before the write: the store publishes the `mode` event
-        # as it commits, and whoever sees it and submits must meet the new mode.
-        old, self._mode = self._mode, new
-        try:
-            await self._store.put_setting(
-                MODE_KEY, new, (EventKind.MODE, {"mode": str(new), "by": clean_name(by, MAX_NAME, "?")})
-            )
-        except BaseException:
-            self._mode = old
-            raise
+        # The store publishes the `mode` event as it commits; this service's handler
+        # (subscribed first) switches the mode before any stream shows the event.
+        await self.settings.put(
+            MODE_KEY, new, (EventKind.MODE, {"mode": str(new), "by": clean_name(by, MAX_NAME, "?")})
+        )
         logger.info("moderation mode set to %s by %s", new, clean_name(by, MAX_NAME, "?"))
         return new
 

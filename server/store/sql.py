@@ -10,17 +10,19 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, and_, delete, func, insert, inspect, select, update
+from sqlalchemy import and_, delete, func, insert, select, text, update
 from sqlalchemy import event as sa_event
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import ExceptionContext
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.pool import StaticPool
-from sqlmodel import SQLModel
 
 from server.core.errors import AlreadyDecided, NotFound, Unavailable
 from server.core.model import AUTO, MAX_ID, Barrage, Draft, Event, EventKind, Size, Source, Status
 from server.logs import limit_repeats
+from server.store import schema
 from server.store.tables import BarrageRow, CardRow, EventRow, SettingRow
 
 logger = limit_repeats(logging.getLogger(__name__))
@@ -29,9 +31,9 @@ BARRAGE = BarrageRow.__table__
 EVENT = EventRow.__table__
 SETTING = SettingRow.__table__
 CARD = CardRow.__table__
-# Columns added since the first release, as (table, column). There is no migration tool
-# yet: create_schema adds any that an existing database lacks, with their indexes.
-ADDED_COLUMNS = [("barrage", "sender")]
+
+
+UPSERT = {"sqlite": sqlite_insert, "postgresql": postgresql_insert}
 
 
 SYNCHRONOUS = ("normal", "full")
@@ -46,6 +48,19 @@ PG_UNAVAILABLE = ("53", "08", "57P0", "25006")
 HEALTH_PROBE_SECONDS = 10.0     # while writable: how old a "writable" answer may be
 HEALTH_RETRY_SECONDS = 1.0      # while not: how often /healthz tries again
 PROBE_KEY = "health.probe"
+# pg_advisory_xact_lock's key for "appending to the event log" (any constant: it only has
+# to be the same in every process; "barr" in ASCII).
+EVENT_LOG_LOCK = 0x62617272
+LOCK_EVENT_LOG = text("SELECT pg_advisory_xact_lock(:key)")
+# Rows numbered max(id) + 1, … in the order given (the max is read once, by this statement's
+# snapshot, taken after the lock was granted); the ids come back to be sorted into that order.
+APPEND_NUMBERED = text(
+    "INSERT INTO event (id, kind, barrage_id, created_at, payload) "
+    "SELECT (SELECT coalesce(max(id), 0) FROM event) + n, kind, barrage_id, created_at, payload "
+    "FROM unnest(CAST(:kind AS varchar[]), CAST(:barrage_id AS integer[]), "
+    "CAST(:created_at AS timestamptz[]), CAST(:payload AS text[])) "
+    "WITH ORDINALITY AS appended(kind, barrage_id, created_at, payload, n) RETURNING id"
+)
 
 
 def create_engine(url: str, synchronous: str = "normal") -> AsyncEngine:
@@ -147,9 +162,12 @@ class SqlStore:
         return True
 
     async def create_schema(self) -> None:
-        async with self._engine.begin() as conn:
-            await conn.run_sync(SQLModel.metadata.create_all)
-            await conn.run_sync(_add_missing_columns)
+        """Migrate to the newest schema (server/migrations), under a lock across processes."""
+        await schema.upgrade(self._engine)
+
+    async def check_schema(self) -> None:
+        """Raise schema.SchemaError unless the database is at the newest schema."""
+        await schema.check(self._engine)
 
     async def setting_or_default(self, key: str, default: str) -> str:
         """The stored setting; when there is none, store `default` first. Atomic across
@@ -198,7 +216,7 @@ class SqlStore:
                 ids = await _insert_returning_ids(conn, BARRAGE, rows)
                 barrages = [_barrage({**row, "id": new_id}) for row, new_id in zip(rows, ids, strict=True)]
                 events = [(_kind_for(b.status), b.to_dict(), b.id) for b in barrages]
-                event_ids = await _insert_returning_ids(conn, EVENT, [
+                event_ids = await _append_events(conn, [
                     {"kind": kind.value, "barrage_id": barrage_id, "created_at": now,
                      "payload": _dumps(payload)} for kind, payload, barrage_id in events])
         except IntegrityError:
@@ -294,11 +312,11 @@ class SqlStore:
         self, key: str, value: str, event: tuple[EventKind, dict[str, Any]] | None
     ) -> Event | None:
         async with self._engine.begin() as conn:
-            changed = await conn.execute(
-                update(SETTING).where(SETTING.c.key == key).values(value=value)
-            )
-            if changed.rowcount == 0:
-                await conn.execute(insert(SETTING).values(key=key, value=value))
+            # One statement: an UPDATE-then-INSERT lets two nodes starting on a new database
+            # both find no row and both insert (the loser failed its start).
+            upsert = UPSERT[conn.dialect.name](SETTING).values(key=key, value=value)
+            await conn.execute(upsert.on_conflict_do_update(index_elements=[SETTING.c.key],
+                                                            set_={"value": value}))
             if event is None:
                 return None
             return await _append(conn, event[0], event[1], None, datetime.now(UTC))
@@ -319,20 +337,6 @@ class SqlStore:
         async with self._engine.begin() as conn:
             await conn.execute(update(BARRAGE).where(
                 BARRAGE.c.id == barrage_id, BARRAGE.c.dedupe_key == key).values(dedupe_key=None))
-
-
-def _add_missing_columns(conn: Connection) -> None:
-    for table_name, column_name in ADDED_COLUMNS:
-        present = {c["name"] for c in inspect(conn).get_columns(table_name)}
-        if column_name in present:
-            continue
-        column = SQLModel.metadata.tables[table_name].c[column_name]
-        kind = column.type.compile(dialect=conn.dialect)
-        conn.exec_driver_sql(f"ALTER TABLE {table_name} ADD COLUMN {column_name} {kind}")
-        for index in column.table.indexes:
-            if column_name in index.columns:
-                index.create(conn, checkfirst=True)
-        logger.info("database upgraded: added %s.%s", table_name, column_name)
 
 
 def _kind_for(status: Status) -> EventKind:
@@ -358,13 +362,51 @@ async def _append(
     conn: AsyncConnection, kind: EventKind, payload: dict[str, Any], barrage_id: int | None,
     now: datetime,
 ) -> Event:
-    result = await conn.execute(
-        insert(EVENT).values(
-            kind=kind.value, barrage_id=barrage_id, created_at=now,
-            payload=_dumps(payload),
-        )
-    )
-    return Event(result.inserted_primary_key[0], kind, payload)
+    row = {"kind": kind.value, "barrage_id": barrage_id, "created_at": now, "payload": _dumps(payload)}
+    [event_id] = await _append_events(conn, [row])
+    return Event(event_id, kind, payload)
+
+
+async def _append_events(conn: AsyncConnection, rows: list[dict[str, Any]]) -> list[int]:
+    """Append rows to the event log as the transaction's last statement; their ids, in order.
+
+    Readers take "every event after id k" from the log (SSE replay, a node filling a gap in
+    what its bus delivered), so ids must be contiguous and commit in id order, whatever
+    number of processes write: an id that commits after a higher one, or a skipped id,
+    would be lost for every screen (or waited for forever).
+
+    SQLite gives both already: one writer at a time holds the database's write lock from
+    its transaction's first write to its commit, and the event's id is handed out inside
+    that (AUTOINCREMENT's counter, sqlite_sequence, is a table written in the same
+    transaction, so a rollback gives the id back). Every write transaction here starts
+    with a write, so the lock is taken at its start and no BEGIN IMMEDIATE is needed;
+    and SQLite has no other way to commit.
+
+    PostgreSQL's sequences give neither: nextval is not transactional (a rollback leaves
+    a gap) and transactions commit in any order after taking their ids. So every
+    appending transaction takes one transaction-level advisory lock, then numbers its
+    rows max(id) + 1, … (an index-only lookup). The next holder waits for the commit,
+    and its insert, a new statement with a new snapshot under READ COMMITTED, sees the
+    rows just committed: commit order is id order, and a rollback numbers nothing.
+    The lock is taken last, just before the insert (which numbers its own rows, one
+    round trip), so it is held for the insert and the commit only; the rest of the
+    transaction (the barrage rows, a decision's compare-and-set) runs in parallel
+    across processes. Every round trip under the lock counts: each is a handoff
+    between this process and its backend while the other writers wait. Its holder
+    waits on nothing but its own commit, so it cannot deadlock, and commit or rollback
+    release it (a crashed process never keeps it). Not a counter row: that needs a
+    schema change for the same serialisation. Not LOCK TABLE event (eventsourcing's
+    choice): it would also collide with VACUUM's and index builds' locks on the table;
+    an advisory lock names only itself.
+    """
+    if conn.dialect.name != "postgresql":
+        if len(rows) == 1:  # one row: its id without RETURNING (the cheaper statement)
+            return [(await conn.execute(insert(EVENT).values(**rows[0]))).inserted_primary_key[0]]
+        return await _insert_returning_ids(conn, EVENT, rows)
+    await conn.execute(LOCK_EVENT_LOG, {"key": EVENT_LOG_LOCK})
+    columns = {name: [row[name] for row in rows] for name in ("kind", "barrage_id", "created_at", "payload")}
+    # Numbered in the insert itself: one round trip fewer while the lock is held.
+    return sorted((await conn.execute(APPEND_NUMBERED, columns)).scalars())
 
 
 async def _get(conn: AsyncConnection, barrage_id: int) -> Barrage | None:

@@ -1,4 +1,5 @@
-"""SQLModel tables: barrages, settings and the append-only event log."""
+"""SQLModel tables: barrages, cards, settings and the append-only event log. A change here
+needs an Alembic migration in server/migrations/versions (tests/store/test_migrations.py)."""
 
 from __future__ import annotations
 
@@ -28,7 +29,7 @@ class BarrageRow(SQLModel, table=True):
     # Has the sender been told the decision? Drives the adapters' notices.
     notified: bool = Field(default=False, index=True)
     # Stable per person (web:<device>, telegram:<user>, slack:<team>:<user>). Added after
-    # 0.1.0: create_schema adds it to an older database (see ADDED_COLUMNS in sql.py).
+    # 0.1.0: adopting a 0.1.0 database adds it (ADDED_COLUMNS in schema.py).
     sender: str | None = Field(default=None, index=True)
 
 

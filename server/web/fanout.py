@@ -101,6 +101,10 @@ class History:
 
     A cache of the event log, never the truth: `after(id)` answers None unless
     every frame with a larger id is here, and replay then reads the database.
+    So it holds a contiguous run of the log: every event passes `follow` (the
+    screen's frames then `add`), and an id other than the next one (a message the
+    bus lost, a handler that failed) empties it: the database answers for
+    everything up to there. An id seen before is refused (a redelivery).
     Bounded twice: between `size` and 2 × `size` frames, and between `max_bytes`
     and 2 × `max_bytes` of encoded bytes, whichever binds first (a wall of
     maximum-length comments must not hold 10,000 of them).
@@ -113,15 +117,38 @@ class History:
         self._frames: list[Frame] = []
         self._bytes = 0
         self.covered_from = 0  # every frame with an id above this is held
+        self._run_from: int | None = None  # the first id of the unbroken run followed so far
+        self._last: int | None = None      # ... and its last
 
     def reset(self, last_event_id: int) -> None:
         """At start, everything up to the log's end lives only in the database.
 
         Frames already received with a later id (published while the log's end
-        was being read) stay: they are exactly the ones the database read missed.
+        was being read) stay: they are exactly the ones the database read missed,
+        unless they do not continue from it (then what lies between is read from
+        the database too).
         """
+        if self._run_from is not None:
+            last_event_id = max(last_event_id, self._run_from - 1)
         self._forget(bisect.bisect_right(self._ids, last_event_id))
         self.covered_from = last_event_id
+        self._last = max(self._last or 0, last_event_id)
+
+    def follow(self, event_id: int) -> bool:
+        """Every event, of any kind, in id order, before its frame is added: False for
+        one seen before. A gap forgets every frame held: they no longer reach the present."""
+        if self._last is not None and event_id <= self._last:
+            return False
+        if self._last is not None and event_id != self._last + 1:
+            logger.warning("events %d to %d did not arrive here: replays read them from the database",
+                           self._last + 1, event_id - 1)
+            self._forget(len(self._ids))
+            self.covered_from = event_id - 1
+            self._run_from = None
+        if self._run_from is None:
+            self._run_from = event_id
+        self._last = event_id
+        return True
 
     def add(self, frame: Frame) -> None:
         self._ids.append(frame.id)
@@ -209,6 +236,8 @@ class FanOut:
 
     def on_event(self, event: Event) -> None:
         """Bus handler: synchronous, never awaits a client."""
+        if not self.history.follow(event.id):
+            return  # a redelivery: every stream has it already
         for audience in audiences_for(event):
             clients = tuple(self._clients[audience])
             if not clients and audience is not Audience.SCREEN:

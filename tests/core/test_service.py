@@ -8,7 +8,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from sqlmodel import SQLModel
 
 from server.bus import MemoryBus
 from server.core.errors import AlreadyDecided, CannotUndo, InvalidInput, NotFound, RateLimited
@@ -20,6 +19,7 @@ from server.ratelimit import MemoryWindows
 from server.store import SqlStore
 from server.store.batching import BatchingStore
 from server.store.cards import SqlCards
+from tests.conftest import drop_tables
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
@@ -29,7 +29,7 @@ async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator
     else:
         store = SqlStore.from_url(request.getfixturevalue("postgres_url"))
         async with store._engine.begin() as conn:
-            await conn.run_sync(SQLModel.metadata.drop_all)
+            await conn.run_sync(drop_tables)
     await store.create_schema()
     yield store
     await store.close()

@@ -11,10 +11,10 @@ from pathlib import Path
 import asyncpg
 import pytest
 from sqlalchemy import event as sa_event
-from sqlmodel import SQLModel
 
 from server.core.model import Draft, Size, Source
 from server.store import SqlStore
+from tests.conftest import drop_tables
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
@@ -24,7 +24,7 @@ async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator
     else:
         store = SqlStore.from_url(request.getfixturevalue("postgres_url"))
         async with store._engine.begin() as conn:
-            await conn.run_sync(SQLModel.metadata.drop_all)
+            await conn.run_sync(drop_tables)
     await store.create_schema()
     yield store
     await store.close()

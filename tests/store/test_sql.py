@@ -189,6 +189,12 @@ async def test_setting_or_default_keeps_the_first_writers_value(store: SqlStore)
     assert await store.setting_or_default("key", "later") == values[0]
 
 
+async def test_a_new_setting_written_by_many_at_once_is_one_row(store: SqlStore) -> None:
+    """Two nodes starting on a new database both store the moderation mode: neither fails."""
+    await asyncio.gather(*(store.put_setting("fresh", f"v{i}", None) for i in range(5)))
+    assert await store.get_setting("fresh") in {f"v{i}" for i in range(5)}
+
+
 async def test_count_by_status_and_decision_time(store: SqlStore) -> None:
     for status in (Status.PENDING, Status.PENDING, Status.APPROVED):
         await store.add(draft(), status, NOW)

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from server.web.fanout import Frame, History
+import random
+
+from server.core.model import Event, EventKind
+from server.web.fanout import FanOut, Frame, History
 
 
 def frame(event_id: int) -> Frame:
@@ -52,3 +55,62 @@ def test_history_is_bounded_in_bytes_too() -> None:
         assert held is not None and sum(f.size for f in held) <= 2 * 10 * big.size
     assert history.after(0) is None  # the oldest went, and the history says so
     assert ids(history.after(95)) == [96, 97, 98, 99, 100]
+
+
+def event(event_id: int, kind: EventKind = EventKind.BARRAGE) -> Event:
+    return Event(event_id, kind, {"id": event_id, "text": "hi"})
+
+
+def test_a_gap_in_the_events_followed_empties_the_history() -> None:
+    fanout = FanOut(max_buffer_bytes=1 << 20, heartbeat_seconds=15)
+    fanout.history.reset(0)
+    for each in (event(1), event(2, EventKind.PENDING), event(4)):  # 3 never arrived
+        fanout.on_event(each)
+    assert fanout.history.after(0) is None and fanout.history.after(2) is None
+    assert ids(fanout.history.after(3)) == [4]
+    fanout.on_event(event(5, EventKind.MODE))
+    fanout.on_event(event(6))
+    assert ids(fanout.history.after(3)) == [4, 6]  # contiguous again from 4
+
+
+def test_an_event_delivered_twice_or_late_is_held_once() -> None:
+    fanout = FanOut(max_buffer_bytes=1 << 20, heartbeat_seconds=15)
+    fanout.history.reset(0)
+    for event_id in (1, 2, 2, 1, 3):
+        fanout.on_event(event(event_id))
+    assert ids(fanout.history.after(0)) == [1, 2, 3]
+
+
+def test_frames_before_the_reset_that_do_not_continue_the_log_end_are_not_vouched_for() -> None:
+    history = History(size=10)
+    for event_id in (8, 9):  # 6 and 7 went missing before the log's end (5) was read
+        assert history.follow(event_id)
+        history.add(frame(event_id))
+    history.reset(5)
+    assert history.after(5) is None and history.after(6) is None
+    assert ids(history.after(7)) == [8, 9]
+
+
+def test_whatever_arrives_the_history_answers_exactly_or_not_at_all() -> None:
+    """Random logs delivered with losses, repeats and late events: every answer the
+    history gives holds every screen event after the asked id, once, in order."""
+    rng = random.Random(10)
+    for _ in range(200):
+        kinds = {i: rng.choice((EventKind.BARRAGE, EventKind.BARRAGE, EventKind.PENDING))
+                 for i in range(1, 60)}
+        fanout = FanOut(max_buffer_bytes=1 << 20, heartbeat_seconds=15, history=rng.choice((5, 50)))
+        start = rng.randrange(0, 10)
+        delivered = [i for i in kinds if rng.random() > 0.05]  # a few lost
+        delivered += rng.sample(delivered, 5)  # and a few again, late
+        delivered.sort(key=lambda i: i + rng.choice((0, 0, 0, 3)))
+        before = [i for i in delivered if rng.random() < 0.1 and i <= start + 3]
+        for event_id in before:
+            fanout.on_event(event(event_id, kinds[event_id]))
+        fanout.history.reset(start)
+        for event_id in delivered:
+            fanout.on_event(event(event_id, kinds[event_id]))
+            for asked in range(start, event_id + 1):
+                held = fanout.history.after(asked)
+                screen = [i for i in range(asked + 1, fanout.history.latest + 1)
+                          if kinds[i] is EventKind.BARRAGE]
+                assert held is None or ids(held) == screen, (asked, ids(held), screen)

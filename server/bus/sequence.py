@@ -1,0 +1,196 @@
+"""Gap fill: every subscriber sees every event once, in id order, with no id skipped.
+
+Event ids are contiguous and commit in id order (issue 10), so where a node stands is
+one number, `position`: the last id it delivered. An event with id `position + 1` is
+delivered at once; that is the hot path, one comparison. An id at or below the
+position is a duplicate (the broker's echo of this node's own event, a redelivery)
+and is dropped. An id further ahead means something was missed: the event waits in a
+bounded buffer while a task of its own reads the missing run from the event log and
+delivers it, then the buffer. The log is the truth: what it holds after the position
+is delivered, in its order.
+
+A node's own events are delivered here as soon as they are published, then sent on:
+the node that made them never waits for a round trip through the broker, so a
+single node is as fast as with memory://. The echo comes back at or below the
+position and is dropped.
+
+After every (re)connection to the broker the node catches up from the log, since what
+was published while it was away reached it through nobody. While the broker is away
+the log is read every POLL_SECONDS, so the node still shows every event, only later.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable, Sequence
+from typing import Protocol
+
+from server.bus.backoff import Backoff
+from server.bus.base import Broker, Handler, Handlers, Message
+from server.bus.memory import MemoryBus
+from server.core.model import Event, EventKind
+
+logger = logging.getLogger(__name__)
+
+ALL_KINDS = tuple(EventKind)
+FILL_PAGE = 1000        # events per read of the log
+# Events held ahead of a gap. Past this the buffer is dropped: the log holds every one
+# of them, so the fill reads them from there instead (slower, never lost).
+MAX_BUFFERED = 10_000
+POLL_SECONDS = 1.0      # how often the log is read while the broker is away
+# Reads that find nothing of a run the bus announced before the run is given up (the
+# event is not in this node's log: a broker shared with another database). They wait
+# 0.05 s, 0.1 s, ... in between: about 2 s in all, ample for a commit to become visible.
+MAX_EMPTY_READS = 10
+
+
+class EventLog(Protocol):
+    async def events_after(self, event_id: int, kinds: Sequence[EventKind], limit: int) -> list[Event]: ...
+
+    async def last_event_id(self) -> int: ...
+
+
+class Sequencer:
+    """The Bus the app's subscribers see, around a broker backend (base.Broker)."""
+
+    def __init__(self, broker: Broker, log: EventLog, max_buffered: int = MAX_BUFFERED) -> None:
+        self.broker = broker
+        self._log = log
+        self._max_buffered = max_buffered
+        self._handlers: Handlers[Event] = Handlers(logger)
+        self.position = 0       # the last id delivered
+        self._target = 0        # the highest id known to exist
+        self._buffer: dict[int, Event] = {}
+        self._behind = False    # the log may hold events the bus never brought: read to its end
+        self._wake = asyncio.Event()
+        self._filler: asyncio.Task[None] | None = None
+        self.buffer_drops = 0   # times the buffer overflowed (for tests and metrics)
+        # memory:// carries nothing between processes: sending to it would only bring the
+        # event back to be dropped, a cost on every event of a single-process wall.
+        self._sends = not isinstance(broker, MemoryBus)
+
+    @property
+    def connected(self) -> bool:
+        return self.broker.connected
+
+    async def connect(self) -> None:
+        """Start at the log's end: what is already in it, subscribers replay themselves."""
+        self.position = self._target = await self._log.last_event_id()
+        self.broker.subscribe(self._receive)
+        self.broker.on_connect(self._catch_up)
+        self._filler = asyncio.create_task(self._fill_forever(), name="bus-gap-fill")
+        await self.broker.connect()
+
+    async def disconnect(self) -> None:
+        if self._filler is not None:
+            self._filler.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._filler
+        await self.broker.disconnect()
+        self._handlers.clear()
+
+    async def publish(self, event: Event) -> None:
+        self._receive(event)
+        if self._sends:
+            await self.broker.publish(event)
+
+    def subscribe(self, handler: Handler) -> Callable[[], None]:
+        return self._handlers.add(handler)
+
+    def _receive(self, message: Message) -> None:
+        if isinstance(message, Event):
+            if message.id == self.position + 1:
+                self._deliver(message)
+                if self._buffer:
+                    self._drain()
+                return
+            event_id = message.id
+        else:
+            event_id = message  # an id only (PostgreSQL): the event is read from the log
+        if event_id <= self.position:
+            return  # delivered already
+        self._target = max(self._target, event_id)
+        if isinstance(message, Event):
+            self._hold(message)
+        self._wake.set()
+
+    def _deliver(self, event: Event) -> None:
+        self.position = event.id
+        self._handlers.call(event)
+
+    def _hold(self, event: Event) -> None:
+        if len(self._buffer) >= self._max_buffered:
+            self.buffer_drops += 1
+            logger.warning("bus: %d events held ahead of a gap; reading them from the log instead",
+                           len(self._buffer))
+            self._buffer.clear()
+        self._buffer[event.id] = event
+
+    def _drain(self) -> None:
+        """Deliver what the buffer holds right after the position; forget what is behind it."""
+        for stale in [event_id for event_id in self._buffer if event_id <= self.position]:
+            del self._buffer[stale]
+        while (event := self._buffer.pop(self.position + 1, None)) is not None:
+            self._deliver(event)
+
+    def _catch_up(self) -> None:
+        self._behind = True
+        self._wake.set()
+
+    async def _fill_forever(self) -> None:
+        backoff, failing = Backoff(first=0.05, cap=2.0), False
+        while True:
+            await self._due()
+            try:
+                if self._behind:
+                    self._behind = False
+                    last = await self._log.last_event_id()  # read first: the target may rise meanwhile
+                    self._target = max(self._target, last)
+                await self._fill()
+                backoff.reset()
+                failing = False
+            except Exception:
+                if not failing:  # one line per outage of the log, not one per attempt
+                    logger.exception("bus: reading the event log failed; trying again")
+                failing, self._behind = True, True
+                await asyncio.sleep(backoff.next())
+                self._wake.set()
+
+    async def _due(self) -> None:
+        if self.broker.connected:
+            await self._wake.wait()
+        else:
+            try:
+                await asyncio.wait_for(self._wake.wait(), POLL_SECONDS)
+            except TimeoutError:
+                self._behind = True  # the broker is away: the log is the only news
+        self._wake.clear()
+
+    async def _fill(self) -> None:
+        empty_reads = 0
+        while True:
+            self._drain()
+            if self._target <= self.position:
+                return
+            # Read the missing run only: up to the first held event, or to the target.
+            upto = min(self._buffer) - 1 if self._buffer else self._target
+            events = await self._log.events_after(self.position, ALL_KINDS, min(upto - self.position,
+                                                                                 FILL_PAGE))
+            fresh = [event for event in events if event.id > self.position]
+            for event in fresh:
+                self._deliver(event)
+            if fresh:
+                empty_reads = 0
+            elif (empty_reads := empty_reads + 1) < MAX_EMPTY_READS:
+                await asyncio.sleep(0.05 * empty_reads)  # committed, but not visible to this read yet?
+            else:
+                self._give_up(upto)
+
+    def _give_up(self, upto: int) -> None:
+        logger.warning("bus: events %d to %d were announced but are not in the log; skipping them",
+                       self.position + 1, upto)
+        self.position = upto
+        if not self._buffer:
+            self._target = upto

@@ -1,0 +1,145 @@
+"""The Sequencer against a real store's log: every event once, in id order, no id skipped.
+
+The broker is the in-process one, so each test decides exactly what "arrives": a test
+writes events to the log and publishes only some of them, out of order, or twice.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from server.bus import MemoryBus, Sequencer
+from server.core.model import Draft, Event, Size, Source, Status
+from server.store import SqlStore
+from tests.bus.conftest import event, eventually
+
+
+@pytest.fixture
+async def store(tmp_path: Path) -> AsyncIterator[SqlStore]:
+    store = SqlStore.from_url(f"sqlite+aiosqlite:///{tmp_path / 'log.db'}")
+    await store.create_schema()
+    yield store
+    await store.close()
+
+
+async def logged(store: SqlStore, count: int) -> list[Event]:
+    """`count` new events in the log (approved barrages), not published."""
+    made = []
+    for i in range(count):
+        _, written = await store.add(Draft(f"m{i}", "Ann", "#ffffff", Size.MEDIUM, Source.WEB),
+                                     Status.APPROVED, datetime.now(UTC))
+        assert written is not None
+        made.append(written)
+    return made
+
+
+@pytest.fixture
+async def node(store: SqlStore) -> AsyncIterator[tuple[Sequencer, MemoryBus, list[int]]]:
+    broker = MemoryBus()
+    sequencer = Sequencer(broker, store, max_buffered=4)
+    await sequencer.connect()
+    got: list[int] = []
+    sequencer.subscribe(lambda e: got.append(e.id))
+    yield sequencer, broker, got
+    await sequencer.disconnect()
+
+
+async def test_it_starts_at_the_end_of_the_log(store: SqlStore) -> None:
+    await logged(store, 3)
+    sequencer = Sequencer(MemoryBus(), store)
+    await sequencer.connect()
+    try:
+        assert sequencer.position == 3
+    finally:
+        await sequencer.disconnect()
+
+
+async def test_in_order_events_pass_at_once_and_duplicates_are_dropped(
+    store: SqlStore, node: tuple[Sequencer, MemoryBus, list[int]]
+) -> None:
+    sequencer, broker, got = node
+    events = await logged(store, 3)
+    for each in (events[0], events[0], events[1], events[0], events[2], events[1]):
+        await broker.publish(each)
+    assert got == [1, 2, 3] and sequencer.position == 3  # no read of the log: all in order
+
+
+async def test_a_gap_is_filled_from_the_log_before_the_event_after_it(
+    store: SqlStore, node: tuple[Sequencer, MemoryBus, list[int]]
+) -> None:
+    _, broker, got = node
+    events = await logged(store, 6)
+    await broker.publish(events[0])
+    await broker.publish(events[3])  # 2 and 3 were lost on the way
+    await broker.publish(events[5])  # and 5
+    await eventually(lambda: len(got) == 6)
+    await broker.publish(events[4])  # late: a duplicate by now
+    await broker.publish(events[5])
+    assert got == [1, 2, 3, 4, 5, 6]
+
+
+async def test_a_local_publish_is_delivered_at_once_and_once_only(
+    store: SqlStore, node: tuple[Sequencer, MemoryBus, list[int]]
+) -> None:
+    sequencer, _, got = node
+    (first,) = await logged(store, 1)
+    await sequencer.publish(first)
+    await sequencer.broker.publish(first)  # the echo a broker brings back
+    assert got == [1]
+
+
+async def test_past_the_buffer_bound_the_held_events_are_read_from_the_log(
+    store: SqlStore, node: tuple[Sequencer, MemoryBus, list[int]], caplog: pytest.LogCaptureFixture
+) -> None:
+    sequencer, broker, got = node
+    events = await logged(store, 10)
+    with caplog.at_level(logging.WARNING, logger="server.bus.sequence"):
+        for each in reversed(events[1:]):  # nine held ahead of the gap at 1; the buffer holds 4
+            await broker.publish(each)
+        assert sequencer.buffer_drops == 2
+        await eventually(lambda: len(got) == 10)
+    assert got == list(range(1, 11))
+    assert "reading them from the log instead" in caplog.text
+
+
+async def test_after_a_reconnection_it_catches_up_from_the_log(
+    store: SqlStore, node: tuple[Sequencer, MemoryBus, list[int]]
+) -> None:
+    _, broker, got = node
+    await logged(store, 3)  # published while this node was away: nobody tells it
+    await broker.connect()  # the broker's "connected again"
+    await eventually(lambda: len(got) == 3)
+    assert got == [1, 2, 3]
+
+
+async def test_a_run_the_log_does_not_hold_is_skipped_with_a_warning(
+    node: tuple[Sequencer, MemoryBus, list[int]], caplog: pytest.LogCaptureFixture
+) -> None:
+    _, broker, got = node
+    with caplog.at_level(logging.WARNING, logger="server.bus.sequence"):
+        await broker.publish(event(3))  # from a broker shared with another database
+        await eventually(lambda: got == [3])
+    assert "events 1 to 2 were announced but are not in the log" in caplog.text
+
+
+async def test_a_failing_handler_does_not_stop_the_others(
+    store: SqlStore, node: tuple[Sequencer, MemoryBus, list[int]]
+) -> None:
+    sequencer, broker, got = node
+    later: list[int] = []
+
+    def broken(_: Event) -> None:
+        raise RuntimeError("handler bug")
+
+    sequencer.subscribe(broken)
+    sequencer.subscribe(lambda e: later.append(e.id))
+    events = await logged(store, 3)
+    await broker.publish(events[0])
+    await broker.publish(events[2])
+    await eventually(lambda: len(later) == 3)
+    assert got == later == [1, 2, 3]
