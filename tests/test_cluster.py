@@ -9,7 +9,8 @@ the event log in the database is what each client's record is compared with.
 - a node killed (SIGKILL) mid-stream behind the shipped nginx: its screens reconnect
   through nginx with Last-Event-ID and land on the survivor;
 - the broker lost mid-stream: a private Redis killed and restarted, or PostgreSQL ending
-  the LISTEN sessions; written on one node, read on the other.
+  the LISTEN sessions; written on one node, read on the other;
+- a node killed between a commit and its publish, the room quiet after.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from pathlib import Path
 import aiohttp
 import asyncpg
 import pytest
+import redis.asyncio
 
 from server.bus.postgres import APPLICATION_NAME
 from tests.bus.conftest import PrivateRedis
@@ -300,3 +302,26 @@ async def listening_anew(database_url: str, ended: set[int]) -> bool:
     now = await listeners(database_url)
     return len(now) == 2 and not now & ended
 
+
+@pytest.mark.xfail(strict=True, reason="a connected node never reads the log unless a message comes")
+async def test_an_event_whose_node_died_before_publishing_it_still_reaches_the_other_node(
+    tmp_path: Path, fresh_postgres_url: str, private_redis: PrivateRedis
+) -> None:
+    """kill -9 between a commit and its publish: the event is in the log (its sender got a 201)
+    but no message about it will ever come, and the room may then stay quiet."""
+    await private_redis.start()
+    env = {"BARRAGE_MODERATION_MODE": "off"}
+    async with Cluster(tmp_path, fresh_postgres_url, private_redis.url, env=env) as cluster, \
+            Follower(f"{cluster.nodes[1].url}/stream") as screen, \
+            redis.asyncio.from_url(private_redis.url) as admin:
+        a, b = cluster.nodes
+        await b.wait_for_streams(1)
+        await a.submit("before")
+        await screen.until_id(barrage_ids(await event_log(fresh_postgres_url))[-1])
+        await admin.client_pause(60_000, all=False)  # WRITE: a PUBLISH waits, b's subscription stays
+        await a.submit("last words")  # committed and answered; its publish is held in Redis
+        await a.kill()
+        await admin.client_unpause()
+        log = await event_log(fresh_postgres_url)
+        await screen.until_id(barrage_ids(log)[-1])
+    assert [m.data["text"] for m in screen.events] == ["before", "last words"]
