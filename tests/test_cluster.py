@@ -303,7 +303,6 @@ async def listening_anew(database_url: str, ended: set[int]) -> bool:
     return len(now) == 2 and not now & ended
 
 
-@pytest.mark.xfail(strict=True, reason="a connected node never reads the log unless a message comes")
 async def test_an_event_whose_node_died_before_publishing_it_still_reaches_the_other_node(
     tmp_path: Path, fresh_postgres_url: str, private_redis: PrivateRedis
 ) -> None:
