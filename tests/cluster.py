@@ -94,6 +94,13 @@ class Cluster:
     async def __aexit__(self, *_: object) -> None:
         await self.stop()
 
+    async def add_node(self) -> ServerProcess:
+        """One more node, started, as an operator adds one to a running wall (not behind nginx)."""
+        node = ServerProcess(self.nodes[0].workdir.parent / f"node{len(self.nodes)}", env=self.env)
+        self.nodes.append(node)
+        await node.start()
+        return node
+
     async def stop(self) -> None:
         """nginx, then every node still running (SIGINT, as an operator stops one)."""
         if self.proxy:

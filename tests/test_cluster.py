@@ -8,6 +8,7 @@ the event log in the database is what each client's record is compared with.
   while a desk and a screen on each node read from the start;
 - a node killed (SIGKILL) mid-stream behind the shipped nginx: its screens reconnect
   through nginx with Last-Event-ID and land on the survivor;
+- a node added mid-stream: clients on it from the start, and live;
 - the broker lost mid-stream: a private Redis killed and restarted, or PostgreSQL ending
   the LISTEN sessions; written on one node, read on the other;
 - a node killed between a commit and its publish, the room quiet after.
@@ -219,6 +220,33 @@ async def test_a_node_killed_mid_stream_behind_nginx_its_screens_resume_on_the_o
 
 async def counted(nodes: Sequence[ServerProcess], expected: int) -> bool:
     return sum(await stream_counts(nodes)) == expected
+
+
+# -- A node added mid-stream ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("bus", BUSES)
+async def test_a_node_added_mid_stream_serves_every_event_once(
+    bus: str, tmp_path: Path, fresh_postgres_url: str
+) -> None:
+    env = {"BARRAGE_MODERATION_MODE": "off"}
+    async with Cluster(tmp_path, fresh_postgres_url, bus, nodes=1, env=env) as cluster, \
+            AsyncExitStack() as stack:
+        async with Flow(cluster.nodes[0].url) as flow:
+            await flow.more(20)
+            late = await cluster.add_node()  # starts at the log's end while events keep coming
+            desk = await stack.enter_async_context(Follower(f"{late.url}/api/stream", admin=True, last_id=0))
+            screen = await stack.enter_async_context(Follower(f"{late.url}/stream", last_id=0))
+            live = await stack.enter_async_context(Follower(f"{late.url}/stream"))  # a fresh page
+            await late.wait_for_streams(2)
+            await flow.more(20)
+        log = await event_log(fresh_postgres_url)
+        await desk.until_id(log[-1].id)
+        for each in (screen, live):
+            await each.until_id(barrage_ids(log)[-1])
+    assert_exactly(desk.ids, [e.id for e in log], "/api/stream from 0")
+    assert_exactly(screen.ids, barrage_ids(log), "/stream from 0")
+    assert live.ids and live.ids == barrage_ids(log)[-len(live.ids):], "/stream live: a gapless tail"
 
 
 # -- The broker lost mid-stream -------------------------------------------------------------
