@@ -11,13 +11,15 @@ the event log in the database is what each client's record is compared with.
 - a node added mid-stream: clients on it from the start, and live;
 - the broker lost mid-stream: a private Redis killed and restarted, or PostgreSQL ending
   the LISTEN sessions; written on one node, read on the other;
-- a node killed between a commit and its publish, the room quiet after.
+- a node killed between a commit and its publish, the room quiet after;
+- a node frozen (SIGSTOP) while it holds the event log's lock.
 """
 
 from __future__ import annotations
 
 import asyncio
 import itertools
+import signal
 from collections.abc import AsyncIterator, Sequence
 from contextlib import AsyncExitStack
 from pathlib import Path
@@ -43,6 +45,7 @@ from tests.cluster import (
 from tests.nginx import NGINX
 from tests.server_process import AUTH, ServerProcess
 from tests.sse import next_event
+from tests.store.test_event_order import waiting_for_locks
 
 WRITE_SECONDS = 10.0
 WRITERS_PER_NODE = 3
@@ -352,3 +355,41 @@ async def test_an_event_whose_node_died_before_publishing_it_still_reaches_the_o
         log = await event_log(fresh_postgres_url)
         await screen.until_id(barrage_ids(log)[-1])
     assert [m.data["text"] for m in screen.events] == ["before", "last words"]
+
+
+# -- A node frozen while it holds the event log's lock ----------------------------------------
+
+HOLD = """CREATE FUNCTION hold() RETURNS trigger AS $$ BEGIN
+    IF NEW.payload LIKE '%hold me%' THEN PERFORM pg_advisory_xact_lock_shared(4242); END IF;
+    RETURN NEW; END $$ LANGUAGE plpgsql;
+CREATE TRIGGER hold AFTER INSERT ON event FOR EACH ROW EXECUTE FUNCTION hold()"""
+
+
+@pytest.mark.xfail(strict=True, reason="a frozen holder keeps the lock: every node's writes wait")
+async def test_a_node_frozen_holding_the_log_lock_does_not_stop_the_others_writing(
+    tmp_path: Path, fresh_postgres_url: str
+) -> None:
+    """SIGSTOP (a VM paused, a process swapped out) right after a node's insert, before its
+    commit: the transaction stays open, and with it the lock every append takes."""
+    env = {"BARRAGE_MODERATION_MODE": "off"}
+    async with Cluster(tmp_path, fresh_postgres_url, "redis", env=env) as cluster, \
+            aiohttp.ClientSession() as http:
+        frozen, other = cluster.nodes
+        gate = await asyncpg.connect(libpq(fresh_postgres_url))
+        assert frozen.proc is not None
+        try:
+            await gate.execute(HOLD)  # an insert of "hold me" waits for the gate's lock
+            await gate.execute("SELECT pg_advisory_lock(4242)")
+            held = asyncio.create_task(post(http, f"{frozen.url}/api/barrages", {"text": "hold me"}))
+            await waiting_for_locks(gate, 1)  # its insert is in, under the event log's lock
+            frozen.proc.send_signal(signal.SIGSTOP)
+            await gate.execute("SELECT pg_advisory_unlock(4242)")  # the insert ends; no commit comes
+            async with asyncio.timeout(60):  # a bound on a hang
+                status, _ = await post(http, f"{other.url}/api/barrages", {"text": "meanwhile"})
+            assert status == 201
+        finally:
+            frozen.proc.send_signal(signal.SIGCONT)
+            await gate.close()
+        status, _ = await held
+    log = await event_log(fresh_postgres_url)
+    assert status != 201 and texts(log) == {"meanwhile"}  # the frozen one's transaction was undone
