@@ -14,12 +14,15 @@
   start together, as a deployment's do (the schema is made under a lock). Rate limits
   are off unless `env` sets them. `nginx=True` puts the shipped deploy/nginx/barrage.conf
   (tests/nginx.py) in front, one upstream line per node; `cluster.url` is then nginx.
+  `add_node()` starts one more (not behind nginx). Parametrize a test with `BUSES` to
+  run it once with each broker.
 - `Follower`: an SSE client that reconnects as a browser's EventSource does: when a
   stream ends or breaks, it connects again after a moment with `Last-Event-ID` set to
   the last id it saw, so what it records across connections must be every event once.
 - `Flow`: a steady flow of submissions through one URL, in the background.
 - `event_log`: every row of the event log, in id order, read with plain SQL.
 - `stream_counts`: how many screen streams each node holds (its /healthz).
+- `eventually`: wait for a positive signal (a sync or async check), bounded against hangs.
 """
 
 from __future__ import annotations
