@@ -35,6 +35,10 @@ async def test_workers_share_one_port_and_all_stop_on_sigterm(tmp_path: Path) ->
            "BARRAGE_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'w.db'}"}
     proc = await run_cli("serve", "--workers", "2", "--port", str(port), env=env, cwd=tmp_path)
     try:
+        # Worker 0 prints the banner once it listens; /healthz alone may be worker 1 answering
+        # while worker 0 is still starting, and SIGTERM would then stop it before its banner.
+        assert proc.stdout is not None
+        first = await asyncio.wait_for(proc.stdout.readuntil(b"barrage is up"), 60)
         await wait_healthy(port)
         workers = children_of(proc.pid)
         assert len(workers) == 2
@@ -51,7 +55,7 @@ async def test_workers_share_one_port_and_all_stop_on_sigterm(tmp_path: Path) ->
         proc.send_signal(signal.SIGTERM)
         out, err = await asyncio.wait_for(proc.communicate(), 10)
     assert proc.returncode == 0, err
-    assert out.count(b"barrage is up") == 1  # one banner, not one per worker
+    assert (first + out).count(b"barrage is up") == 1  # one banner, not one per worker
     assert not running(workers)
 
 

@@ -63,9 +63,17 @@ APPEND_NUMBERED = text(
 )
 
 
+# A node that stops inside a transaction (a VM paused, a process swapped out or SIGSTOPped)
+# would keep its locks, the event log's among them, and every node's writes would wait for
+# it: PostgreSQL ends a session idle this long inside a transaction (its request fails
+# with 503; nothing of it commits). Ours never idle there: their statements run back to back.
+IDLE_IN_TRANSACTION_MS = 5000
+
+
 def create_engine(url: str, synchronous: str = "normal") -> AsyncEngine:
     if not url.startswith("sqlite"):
-        return create_async_engine(url, pool_pre_ping=True)
+        settings = {"idle_in_transaction_session_timeout": str(IDLE_IN_TRANSACTION_MS)}
+        return create_async_engine(url, pool_pre_ping=True, connect_args={"server_settings": settings})
     if synchronous not in SYNCHRONOUS:
         raise ValueError(f"synchronous must be one of {SYNCHRONOUS}")
     in_memory = url.rstrip("/").endswith(("sqlite+aiosqlite:", ":memory:"))
@@ -394,10 +402,11 @@ async def _append_events(conn: AsyncConnection, rows: list[dict[str, Any]]) -> l
     across processes. Every round trip under the lock counts: each is a handoff
     between this process and its backend while the other writers wait. Its holder
     waits on nothing but its own commit, so it cannot deadlock, and commit or rollback
-    release it (a crashed process never keeps it). Not a counter row: that needs a
-    schema change for the same serialisation. Not LOCK TABLE event (eventsourcing's
-    choice): it would also collide with VACUUM's and index builds' locks on the table;
-    an advisory lock names only itself.
+    release it (a crashed process never keeps it; a frozen one keeps it for
+    IDLE_IN_TRANSACTION_MS at most). Not a counter row: that needs a schema change
+    for the same serialisation. Not LOCK TABLE event (eventsourcing's choice): it would
+    also collide with VACUUM's and index builds' locks on the table; an advisory lock
+    names only itself.
     """
     if conn.dialect.name != "postgresql":
         if len(rows) == 1:  # one row: its id without RETURNING (the cheaper statement)

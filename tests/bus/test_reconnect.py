@@ -15,7 +15,6 @@ from pathlib import Path
 import aiohttp
 import asyncpg
 import pytest
-from sqlmodel import SQLModel
 
 from server.bus import Sequencer, create_bus
 from server.bus.link import Link
@@ -23,6 +22,7 @@ from server.bus.postgres import APPLICATION_NAME
 from server.store import SqlStore
 from tests.bus.conftest import PrivateRedis, eventually, libpq_url
 from tests.bus.test_sequence import logged
+from tests.conftest import drop_tables
 from tests.server_process import ServerProcess
 from tests.sse import next_event
 
@@ -39,7 +39,7 @@ async def sqlite_log(tmp_path: Path) -> AsyncIterator[SqlStore]:
 async def postgres_log(postgres_url: str) -> AsyncIterator[SqlStore]:
     store = SqlStore.from_url(postgres_url)
     async with store._engine.begin() as conn:
-        await conn.run_sync(SQLModel.metadata.drop_all)
+        await conn.run_sync(drop_tables)  # Alembic's record too, or create_schema would make nothing
     await store.create_schema()
     yield store
     await store.close()

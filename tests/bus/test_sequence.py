@@ -117,6 +117,20 @@ async def test_after_a_reconnection_it_catches_up_from_the_log(
     assert got == [1, 2, 3]
 
 
+async def test_when_quiet_it_reads_the_log_for_events_nobody_announced(store: SqlStore) -> None:
+    """A node killed between its commit and its publish: no message about it will come."""
+    sequencer = Sequencer(MemoryBus(), store, idle_check=0.05)  # memory:// has none by default
+    await sequencer.connect()
+    got: list[int] = []
+    sequencer.subscribe(lambda e: got.append(e.id))
+    try:
+        await logged(store, 2)  # committed, never published
+        await eventually(lambda: len(got) == 2)
+    finally:
+        await sequencer.disconnect()
+    assert got == [1, 2]
+
+
 async def test_a_run_the_log_does_not_hold_is_skipped_with_a_warning(
     node: tuple[Sequencer, MemoryBus, list[int]], caplog: pytest.LogCaptureFixture
 ) -> None:

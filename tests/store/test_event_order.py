@@ -10,7 +10,6 @@ one with the lower one missing.
 from __future__ import annotations
 
 import asyncio
-import secrets
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -24,7 +23,7 @@ from server.core.errors import Unavailable
 from server.core.model import Event, EventKind, Status
 from server.store import SqlStore
 from server.store.batching import BatchingStore
-from tests.conftest import _pg_execute
+from tests.cluster import Cluster
 from tests.server_process import ServerProcess
 from tests.store.conftest import draft
 from tests.store.test_batching import POISON_PG, POISON_SQLITE, Published
@@ -153,17 +152,6 @@ async def waiting_for_locks(conn: asyncpg.Connection, count: int) -> None:
     await asyncio.wait_for(poll(), 30)
 
 
-@pytest.fixture
-async def fresh_postgres(postgres_url: str) -> AsyncIterator[str]:
-    """An empty database of its own (ids start at 1), beside this run's."""
-    server, name = postgres_url.rsplit("/", 1)
-    fresh = f"{name}_{secrets.token_hex(3)}"
-    admin = server.replace("postgresql+asyncpg://", "postgresql://") + f"/{name}"
-    await _pg_execute(admin, f'CREATE DATABASE "{fresh}"')
-    yield f"{server}/{fresh}"
-    await _pg_execute(admin, f'DROP DATABASE IF EXISTS "{fresh}" WITH (FORCE)')
-
-
 async def post_many(http: aiohttp.ClientSession, node: ServerProcess, name: str, count: int) -> int:
     created = 0
     for i in range(count):
@@ -173,27 +161,21 @@ async def post_many(http: aiohttp.ClientSession, node: ServerProcess, name: str,
 
 
 async def test_two_server_processes_on_one_postgres_append_one_to_n_in_commit_order(
-    tmp_path: Path, fresh_postgres: str
+    tmp_path: Path, fresh_postgres_url: str
 ) -> None:
-    env = {"BARRAGE_DATABASE_URL": fresh_postgres, "BARRAGE_MODERATION_MODE": "off",
-           "BARRAGE_MODERATION_MAX_PER_MINUTE": "0", "BARRAGE_MODERATION_MAX_PER_MINUTE_PER_ADDRESS": "0"}
-    nodes = [ServerProcess(tmp_path / name, env=env) for name in ("a", "b")]
-    observer = Observer(SqlStore.from_url(fresh_postgres))
-    try:
-        for node in nodes:  # one after the other: creating the schema at once is a race of its own
-            await node.start()
-        done = asyncio.Event()
-        following = asyncio.create_task(observer.follow(done))
-        async with aiohttp.ClientSession() as http:
-            created = await asyncio.gather(*(post_many(http, node, f"{node.port}-{c}", 40)
-                                             for node in nodes for c in range(8)))
-        done.set()
-        await following
-        await observer.read()
+    env = {"BARRAGE_MODERATION_MODE": "off"}
+    observer = Observer(SqlStore.from_url(fresh_postgres_url))
+    try:  # memory://: only the database is shared, and it alone orders the ids
+        async with Cluster(tmp_path, fresh_postgres_url, "memory://", env=env) as cluster:
+            done = asyncio.Event()
+            following = asyncio.create_task(observer.follow(done))
+            async with aiohttp.ClientSession() as http:
+                created = await asyncio.gather(*(post_many(http, node, f"{node.port}-{c}", 40)
+                                                 for node in cluster.nodes for c in range(8)))
+            done.set()
+            await following
+            await observer.read()
     finally:
-        for node in nodes:
-            if node.proc is not None:
-                await node.stop()
         await observer.store.close()
     assert observer.seen == sum(created) == 2 * 8 * 40  # ids 1..N, every one a 201
     assert observer.reads > 1
