@@ -6,6 +6,9 @@ from pathlib import Path
 from typing import Any
 
 ANALYSIS = Path(__file__).with_name("ANALYSIS.md")  # the profiles and what is left, kept by hand
+# Several processes (bench.cluster, bench.workers, bench.ingest postgres) and the capacity
+# model: runs of their own, with brokers and PostgreSQL, kept by hand like ANALYSIS.md.
+SCALEOUT = Path(__file__).with_name("SCALEOUT.md")
 
 Row = dict[str, Any]
 
@@ -113,5 +116,6 @@ def render(results: dict[str, Any]) -> str:
         f"`barrage serve` stopped in {stop['shutdown_seconds']} s with {stop['streams']:,} open streams "
         f"({stop['streams_closed']:,} closed by the server, "
         f"{stop.get('streams_complete', 0):,} of them with a complete chunked response).",
+        SCALEOUT.read_text().strip(),
         ANALYSIS.read_text().strip(),
     ]) + "\n"

@@ -3,7 +3,7 @@ fresh PostgreSQL database and one broker, once with each bus backend. Whatever h
 every client ends with every committed event exactly once, in id order, none skipped;
 the event log in the database is what each client's record is compared with.
 
-- across nodes: decided on a, shown on b;
+- across nodes: decided on a, shown on b; the mode switched on a holds on b;
 - concurrent writers: both nodes submit and decide (racing each other) for WRITE_SECONDS
   while a desk and a screen on each node read from the start;
 - a node killed (SIGKILL) mid-stream behind the shipped nginx: its screens reconnect
@@ -75,6 +75,27 @@ async def post(http: aiohttp.ClientSession, url: str, body: dict[str, str] | Non
 
 
 # -- Across nodes ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("bus", BUSES)
+async def test_a_mode_switched_on_one_node_holds_on_the_other_once_its_stream_shows_it(
+    bus: str, tmp_path: Path, fresh_postgres_url: str
+) -> None:
+    env = {"BARRAGE_MODERATION_MODE": "manual"}
+    async with Cluster(tmp_path, fresh_postgres_url, bus, env=env) as cluster, \
+            aiohttp.ClientSession() as http:
+        a, b = cluster.nodes
+        # From the start of the log: the mode event is its first, however soon it comes.
+        async with http.get(f"{b.url}/api/stream", headers={**AUTH, "Last-Event-ID": "0"}) as desk:
+            async with http.put(f"{a.url}/api/mode", json={"mode": "off"}, headers=AUTH) as resp:
+                assert resp.status == 200
+            switched = await next_event(desk, 15)
+            assert (switched.event, switched.data["mode"]) == ("mode", "off")
+            # B's service hears the event before B's streams do: a sender who saw it meets it.
+            status, submitted = await post(http, f"{b.url}/api/barrages", {"text": "no review now"})
+            assert (status, submitted["status"]) == (201, "approved")
+            async with http.get(f"{b.url}/api/mode", headers=AUTH) as resp:
+                assert (await resp.json())["mode"] == "off"
 
 
 @pytest.mark.parametrize("bus", BUSES)

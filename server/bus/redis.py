@@ -82,6 +82,9 @@ class RedisBus(Link):
     async def _send(self, events: Sequence[Event]) -> None:
         if self._client is None:
             raise ConnectionError("not connected")
+        if len(events) == 1:  # the usual case: one command costs less than a pipeline of one
+            await self._client.publish(self.topic, encode(events[0]))
+            return
         async with self._client.pipeline(transaction=False) as pipe:
             for event in events:
                 pipe.publish(self.topic, encode(event))
