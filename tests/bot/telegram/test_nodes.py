@@ -15,6 +15,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import aiohttp
+import asyncpg
 import pytest
 
 from tests.bot.telegram.conftest import MOD_CHAT, MODERATOR, SECRET, TOKEN
@@ -65,6 +66,19 @@ async def next_call(fake: FakeTelegram, method: str, after: float, timeout: floa
                 return call
         await asyncio.sleep(0.02)
     raise AssertionError(f"no {method} from {client or 'any node'} within {timeout} s")
+
+
+async def cards_recorded(database: str, count: int) -> None:
+    url = database.replace("postgresql+asyncpg://", "postgresql://")
+    async with asyncio.timeout(30):
+        while True:
+            conn = await asyncpg.connect(url)
+            try:
+                if await conn.fetchval("SELECT count(*) FROM card WHERE message_id != ''") >= count:
+                    return
+            finally:
+                await conn.close()
+            await asyncio.sleep(0.05)
 
 
 def cards_showing(fake: FakeTelegram, text: str) -> list[Call]:
