@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from server.core.model import Event, EventKind
+from server.store import SqlStore
 
 SHARED_REDIS = os.environ.get("BARRAGE_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 
@@ -110,3 +111,12 @@ async def private_redis(tmp_path: Path) -> AsyncIterator[PrivateRedis]:
     server = PrivateRedis(tmp_path / "redis")
     yield server
     await server.stop()
+
+
+@pytest.fixture
+async def store(tmp_path: Path) -> AsyncIterator[SqlStore]:
+    """An event log in a SQLite file: what the sequencer fills gaps from."""
+    log = SqlStore.from_url(f"sqlite+aiosqlite:///{tmp_path / 'log.db'}")
+    await log.create_schema()
+    yield log
+    await log.close()

@@ -28,14 +28,6 @@ from tests.sse import next_event
 
 
 @pytest.fixture
-async def sqlite_log(tmp_path: Path) -> AsyncIterator[SqlStore]:
-    store = SqlStore.from_url(f"sqlite+aiosqlite:///{tmp_path / 'log.db'}")
-    await store.create_schema()
-    yield store
-    await store.close()
-
-
-@pytest.fixture
 async def postgres_log(postgres_url: str) -> AsyncIterator[SqlStore]:
     store = SqlStore.from_url(postgres_url)
     async with store._engine.begin() as conn:
@@ -74,9 +66,9 @@ class Cluster:
 
 
 async def test_a_redis_restart_loses_nothing(private_redis: PrivateRedis, channel: str,
-                                             sqlite_log: SqlStore) -> None:
+                                             store: SqlStore) -> None:
     await private_redis.start()
-    async with Cluster(private_redis.url, channel, sqlite_log) as cluster:
+    async with Cluster(private_redis.url, channel, store) as cluster:
         await cluster.publish(3)
         await eventually(lambda: cluster.got == [1, 2, 3])
         await private_redis.stop()
@@ -91,10 +83,10 @@ async def test_a_redis_restart_loses_nothing(private_redis: PrivateRedis, channe
 
 
 async def test_a_redis_that_stops_answering_is_noticed_and_nothing_is_lost(
-    private_redis: PrivateRedis, channel: str, sqlite_log: SqlStore
+    private_redis: PrivateRedis, channel: str, store: SqlStore
 ) -> None:
     await private_redis.start()
-    async with Cluster(private_redis.url, channel, sqlite_log) as cluster:
+    async with Cluster(private_redis.url, channel, store) as cluster:
         await cluster.publish(1)
         await eventually(lambda: cluster.got == [1])
         private_redis.pause()  # no reset, no close: only the missing answers tell
@@ -108,9 +100,9 @@ async def test_a_redis_that_stops_answering_is_noticed_and_nothing_is_lost(
 
 
 async def test_a_node_whose_redis_is_down_at_start_connects_when_it_comes(
-    private_redis: PrivateRedis, channel: str, sqlite_log: SqlStore
+    private_redis: PrivateRedis, channel: str, store: SqlStore
 ) -> None:
-    async with Cluster(private_redis.url, channel, sqlite_log) as cluster:
+    async with Cluster(private_redis.url, channel, store) as cluster:
         assert not cluster.a.connected and not cluster.b.connected
         await private_redis.start()
         await eventually(lambda: cluster.a.connected and cluster.b.connected)

@@ -9,7 +9,6 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
 
@@ -17,14 +16,6 @@ from server.bus import MemoryBus, Sequencer
 from server.core.model import Draft, Event, Size, Source, Status
 from server.store import SqlStore
 from tests.bus.conftest import event, eventually
-
-
-@pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[SqlStore]:
-    store = SqlStore.from_url(f"sqlite+aiosqlite:///{tmp_path / 'log.db'}")
-    await store.create_schema()
-    yield store
-    await store.close()
 
 
 async def logged(store: SqlStore, count: int) -> list[Event]:
