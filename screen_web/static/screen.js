@@ -10,6 +10,10 @@
 // - ?scale=0.5 halves the lane height (twice the lanes, smaller text), e.g.
 //   for a 720p stream overlay; 0.3 to 3.
 // - Text only ever goes through textContent.
+// - A stream can stall with its connection open (a frozen node, a path that drops
+//   packets): the browser then never reports an error. The stream sends a heartbeat
+//   event (?heartbeat=event) every `heartbeat_seconds`; after WATCHDOG_BEATS of them
+//   with nothing at all, the page drops the stream and resumes with last_event_id.
 "use strict";
 (() => {
   const params = new URLSearchParams(location.search);
@@ -19,7 +23,10 @@
   const COLOR = /^#[0-9a-f]{6}$/;
   const SPAN = { small: 1, medium: 1, large: 2 };
   const GAP = 32;
-  const settings = { crossingMs: 8000, maxWaiting: 200 };
+  const WATCHDOG_BEATS = 2.75; // late heartbeats are normal; three missed ones are not
+  // Until /api/screen-config answers: the longest heartbeat the server allows, so the
+  // watchdog may be slow but never fires on a healthy stream.
+  const settings = { crossingMs: 8000, maxWaiting: 200, heartbeatMs: 15000 };
   let lanes = [];
   let laneHeight = 0;
   let waiting = [];
@@ -27,6 +34,7 @@
   let source = null;
   let backoff = 1000;
   let pumpTimer = null;
+  let watchdog = null;
 
   if (params.get("bg") === "transparent") document.documentElement.classList.add("transparent");
   if (params.get("join") === "0") joinBox.hidden = true;
@@ -155,18 +163,36 @@
     statusBox.textContent = text || "";
   }
 
+  // Anything from the stream (open, event, heartbeat) shows it is alive.
+  function alive() {
+    clearTimeout(watchdog);
+    watchdog = setTimeout(stalled, settings.heartbeatMs * WATCHDOG_BEATS);
+  }
+
+  function stalled() {
+    showStatus("reconnecting…");
+    reconnectLater();
+  }
+
+  function reconnectLater() {
+    clearTimeout(watchdog);
+    source.close();
+    setTimeout(connect, backoff + Math.random() * 500);
+    backoff = Math.min(backoff * 2, 30000);
+  }
+
   function connect() {
-    const url = lastEventId ? `/stream?last_event_id=${lastEventId}` : "/stream";
-    source = new EventSource(url);
-    source.addEventListener("barrage", onBarrage);
-    source.onopen = () => { backoff = 1000; showStatus(""); };
+    const resume = lastEventId ? `&last_event_id=${lastEventId}` : "";
+    source = new EventSource(`/stream?heartbeat=event${resume}`);
+    source.addEventListener("barrage", (ev) => { alive(); onBarrage(ev); });
+    source.addEventListener("heartbeat", alive);
+    source.onopen = () => { backoff = 1000; showStatus(""); alive(); };
     source.onerror = () => {
       showStatus("reconnecting…");
       if (source.readyState !== EventSource.CLOSED) return; // the browser retries by itself
-      source.close();
-      setTimeout(connect, backoff + Math.random() * 500);
-      backoff = Math.min(backoff * 2, 30000);
+      reconnectLater();
     };
+    alive(); // a connection that never answers is a stall too
   }
 
   async function loadSettings() {
@@ -175,6 +201,7 @@
       const cfg = await res.json();
       settings.crossingMs = crossingMs((cfg.crossing_seconds || 8) * 1000);
       settings.maxWaiting = cfg.max_waiting || 200;
+      if (cfg.heartbeat_seconds > 0) settings.heartbeatMs = cfg.heartbeat_seconds * 1000;
       if (!joinBox.hidden) joinBox.textContent = params.get("join_text") || cfg.join_text || "";
     } catch {
       settings.crossingMs = crossingMs(8000);

@@ -179,6 +179,7 @@ async def screen_config(request: web.Request) -> web.Response:
         "join_text": config.join_text(),
         "crossing_seconds": config.screen.crossing_seconds,
         "max_waiting": config.screen.max_waiting,
+        "heartbeat_seconds": config.stream.heartbeat_seconds,
         "max_text_length": config.moderation.max_text_length,
         "max_author_length": config.moderation.max_author_length,
     })

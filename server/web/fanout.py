@@ -65,7 +65,13 @@ def audiences_for(event: Event) -> tuple[Audience, ...]:
     return (Audience.ADMIN,)
 
 
+# A comment keeps proxies and browsers from timing the stream out, but JavaScript never
+# sees it. A page that watches for a stalled stream (the screen) asks for an event
+# instead (?heartbeat=event): no `id:`, so a browser's Last-Event-ID stays the last real
+# event's, and a `data:` line, since EventSource dispatches nothing without one.
 HEARTBEAT = Frame.of(b": ping\n\n")
+HEARTBEAT_EVENT = Frame.of(b"event: heartbeat\ndata: \n\n")
+HEARTBEATS = {"comment": HEARTBEAT, "event": HEARTBEAT_EVENT}
 # The zero-length chunk that ends a chunked response (RFC 9112 §7.1). A stream
 # cut without it is a broken response: some clients (aiohttp-sse-client) then
 # give up instead of reconnecting with Last-Event-ID.
@@ -75,11 +81,12 @@ LAST_CHUNK = b"0\r\n\r\n"
 class Client:
     """One open stream. Until `go_live`, frames are held in `backlog` (replay runs)."""
 
-    __slots__ = ("audience", "backlog", "chunked", "done", "last_id", "transport")
+    __slots__ = ("audience", "backlog", "chunked", "done", "heartbeat", "last_id", "transport")
 
     def __init__(self, audience: Audience, transport: asyncio.Transport, chunked: bool,
-                 last_id: int, replaying: bool) -> None:
+                 last_id: int, replaying: bool, heartbeat: Frame = HEARTBEAT) -> None:
         self.audience = audience
+        self.heartbeat = heartbeat  # one of the shared frames: a reference per client, no more
         self.transport = transport
         self.chunked = chunked
         self.last_id = last_id
@@ -278,4 +285,4 @@ class FanOut:
             for clients in self._clients.values():
                 for client in tuple(clients):
                     if client.backlog is None:
-                        self._send(client, HEARTBEAT)
+                        self._send(client, client.heartbeat)

@@ -195,11 +195,15 @@ def admin_stream() -> Json:
                        "`stream.max_per_address` streams from one address, or `stream.max_streams` "
                        "in all, the answer is 503 with Retry-After.",
         "security": ADMIN,
-        "parameters": [ref("parameters", "LastEventIdHeader"), ref("parameters", "LastEventIdQuery")],
+        "parameters": [ref("parameters", "LastEventIdHeader"), ref("parameters", "LastEventIdQuery"),
+                       ref("parameters", "Heartbeat")],
         "responses": {
             "200": {
-                "description": "The stream. Comments (`: …`) keep it alive; `retry:` comes first.",
-                "content": {"text/event-stream": {"schema": ref("schemas", "StreamEvent")}},
+                "description": "The stream. `retry:` comes first; a heartbeat at least every "
+                               "`stream.heartbeat_seconds` keeps it alive: a comment (`: ping`), "
+                               "or with `?heartbeat=event` a Heartbeat event.",
+                "content": {"text/event-stream": {"schema": {"oneOf": [
+                    ref("schemas", "StreamEvent"), ref("schemas", "Heartbeat")]}}},
             },
             **refusals("400", *ADMIN_REFUSALS, "503"),
         },
@@ -247,6 +251,7 @@ def schemas() -> Json:
         "Stats": stats_schema(),
         "ScreenConfig": screen_config_schema(),
         "StreamEvent": stream_event_schema(),
+        "Heartbeat": heartbeat_schema(),
     }
 
 
@@ -312,12 +317,17 @@ def stats_schema() -> Json:
 def screen_config_schema() -> Json:
     return {
         "type": "object",
-        "required": ["join_text", "crossing_seconds", "max_waiting", "max_text_length",
-                     "max_author_length"],
+        "required": ["join_text", "crossing_seconds", "max_waiting", "heartbeat_seconds",
+                     "max_text_length", "max_author_length"],
         "properties": {
             "join_text": {"type": "string"},
             "crossing_seconds": {"type": "number", "exclusiveMinimum": 0},
             "max_waiting": {"type": "integer", "minimum": 0},
+            "heartbeat_seconds": {
+                "type": "number", "exclusiveMinimum": 0, "maximum": 15,
+                "description": "stream.heartbeat_seconds: a stream silent for about three of "
+                               "these is stalled (the screen then reconnects).",
+            },
             "max_text_length": {"type": "integer", "minimum": 1},
             "max_author_length": {"type": "integer", "minimum": 1},
         },
@@ -334,6 +344,17 @@ def stream_event_schema() -> Json:
             "event": {"enum": [*map(str, EventKind)]},
             "data": {"type": "string", "contentMediaType": "application/json"},
         },
+    }
+
+
+def heartbeat_schema() -> Json:
+    return {
+        "type": "object", "required": ["event", "data"],
+        "description": "With `?heartbeat=event`, in place of each `: ping` comment: "
+                       "`event: heartbeat` and an empty `data:` line, never an `id:` (so "
+                       "Last-Event-ID stays the last real event's).",
+        "properties": {"event": {"const": "heartbeat"}, "data": {"const": ""}},
+        "not": {"required": ["id"]},
     }
 
 
@@ -374,6 +395,13 @@ def parameters() -> Json:
                               "schema": last_event_id},
         "LastEventIdQuery": {"name": "last_event_id", "in": "query", "required": False,
                              "schema": last_event_id},
+        "Heartbeat": {
+            "name": "heartbeat", "in": "query", "required": False,
+            "description": "How heartbeats come: `comment` (`: ping`, invisible to JavaScript) or "
+                           "`event` (`event: heartbeat`, for a page that watches for a stalled "
+                           "stream). Anything else is 400.",
+            "schema": {"enum": ["comment", "event"], "default": "comment"},
+        },
     }
 
 

@@ -21,7 +21,7 @@ from server.core.model import EventKind
 from server.core.policy import is_ascii_number
 from server.core.views import Views
 from server.web.client import client_address, network_of
-from server.web.fanout import Audience, Client, FanOut, Frame, encode_for
+from server.web.fanout import HEARTBEATS, Audience, Client, FanOut, Frame, encode_for
 from server.web.keys import CONFIG, FANOUT, SLOTS, VIEWS
 
 logger = logging.getLogger(__name__)
@@ -60,13 +60,23 @@ def last_event_id(request: web.Request) -> int | None:
     return int(raw)
 
 
+def heartbeat_frame(request: web.Request) -> Frame:
+    """`?heartbeat=event` for heartbeats a page can see; comments otherwise (the default)."""
+    kind = request.query.get("heartbeat", "comment")
+    if kind not in HEARTBEATS:
+        raise web.HTTPBadRequest(reason="heartbeat must be comment or event")
+    return HEARTBEATS[kind]
+
+
 async def _serve(request: web.Request, audience: Audience) -> web.StreamResponse:
     resume_from = last_event_id(request)
+    heartbeat = heartbeat_frame(request)
     with request.app[SLOTS].hold(network_of(client_address(request))):
-        return await _stream(request, audience, resume_from)
+        return await _stream(request, audience, resume_from, heartbeat)
 
 
-async def _stream(request: web.Request, audience: Audience, resume_from: int | None) -> web.StreamResponse:
+async def _stream(request: web.Request, audience: Audience, resume_from: int | None,
+                  heartbeat: Frame) -> web.StreamResponse:
     views, fanout = request.app[VIEWS], request.app[FANOUT]
     response = web.StreamResponse(headers=SSE_HEADERS)
     await response.prepare(request)
@@ -76,7 +86,7 @@ async def _stream(request: web.Request, audience: Audience, resume_from: int | N
     # aiohttp picks chunked framing itself for HTTP/1.1; live writes bypass it, so match it.
     chunked = response.headers.get("Transfer-Encoding", "").lower() == "chunked"
     _cap_kernel_buffer(request.transport)
-    client = Client(audience, request.transport, chunked, 0, resume_from is not None)
+    client = Client(audience, request.transport, chunked, 0, resume_from is not None, heartbeat)
     fanout.attach(client)
     try:
         if resume_from is not None:

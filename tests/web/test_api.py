@@ -234,6 +234,13 @@ async def test_healthz_and_screen_config(client: TestClient) -> None:
     assert health.status == 200 and (await health.json())["status"] == "ok"
     cfg = await (await client.get("/api/screen-config")).json()
     assert cfg["join_text"].endswith("/send") and cfg["crossing_seconds"] == 8
+    assert cfg["heartbeat_seconds"] == 15  # the screen's watchdog is timed from it
+
+
+async def test_screen_config_gives_the_heartbeat_in_force(make_client: ClientFactory) -> None:
+    client = await make_client(stream__heartbeat_seconds=0.25)
+    cfg = await (await client.get("/api/screen-config")).json()
+    assert cfg["heartbeat_seconds"] == 0.25
 
 
 async def test_hostile_moderator_name_is_cleaned(client: TestClient) -> None:

@@ -126,6 +126,64 @@ async def test_heartbeat(make_client: ClientFactory) -> None:
     stream.close()
 
 
+@pytest.mark.parametrize("path", ["/stream", "/api/stream"])
+async def test_heartbeats_stay_comments_unless_asked_for(make_client: ClientFactory, path: str) -> None:
+    client = await make_client(stream__heartbeat_seconds=0.1)
+    stream = await client.get(path, headers=AUTH)
+    await next_block(stream)  # retry + connected
+    for _ in range(2):
+        beat = await next_block(stream)
+        assert beat.comments == ["ping"] and not beat.is_event
+    stream.close()
+
+
+@pytest.mark.parametrize("path", ["/stream", "/api/stream"])
+async def test_heartbeat_events_when_asked_for(make_client: ClientFactory, path: str) -> None:
+    """`event: heartbeat` with an empty data line (EventSource dispatches nothing without
+    one) and no `id:`, so a browser's Last-Event-ID stays the last real event's."""
+    client = await make_client(stream__heartbeat_seconds=0.1, moderation__mode="off")
+    stream = await client.get(f"{path}?heartbeat=event", headers=AUTH)
+    await next_block(stream)
+    first = await next_block(stream)  # a heartbeat: it comes only once the stream is live
+    assert first.event == "heartbeat" and first.data_lines == [""] and first.id is None
+    assert first.comments == []
+    bid = await post(client, "between beats")
+    while (message := await next_block(stream)).event == "heartbeat":
+        assert message.id is None
+    assert message.event == "barrage" and message.data["id"] == bid
+    raw = await stream.content.readuntil(b"\n\n")
+    assert raw == b"event: heartbeat\ndata: \n\n"  # the frame, byte for byte
+    stream.close()
+
+
+async def test_heartbeat_events_resume_like_comments(make_client: ClientFactory) -> None:
+    """Replay first, then heartbeats: the opt-in changes nothing else."""
+    client = await make_client(stream__heartbeat_seconds=0.1, moderation__mode="off")
+    await post(client, "one")
+    await post(client, "two")
+    stream = await client.get("/stream?heartbeat=event&last_event_id=1")  # the first event's id
+    await next_block(stream)
+    replayed = await next_event(stream)
+    assert (replayed.id, replayed.event, replayed.data["text"]) == ("2", "barrage", "two")
+    beat = await next_block(stream)
+    assert beat.event == "heartbeat" and beat.id is None
+    stream.close()
+
+
+@pytest.mark.parametrize("value", ["", "events", "EVENT", "1"])
+async def test_an_unknown_heartbeat_kind_is_400(client: TestClient, value: str) -> None:
+    resp = await client.get(f"/stream?heartbeat={value}")
+    assert resp.status == 400 and "heartbeat" in (await resp.json())["error"]
+
+
+async def test_heartbeat_comment_is_the_default_spelled_out(make_client: ClientFactory) -> None:
+    client = await make_client(stream__heartbeat_seconds=0.1)
+    stream = await client.get("/stream?heartbeat=comment")
+    await next_block(stream)
+    assert (await next_block(stream)).comments == ["ping"]
+    stream.close()
+
+
 async def test_bad_last_event_id_is_400(client: TestClient) -> None:
     for value in ("abc", "-1", "1.5", "9" * 40):
         resp = await client.get("/stream", headers={"Last-Event-ID": value})
