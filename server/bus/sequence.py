@@ -7,7 +7,9 @@ position is a duplicate (the broker's echo of this node's own event, a redeliver
 and is dropped. An id further ahead means something was missed: the event waits in a
 bounded buffer while a task of its own reads the missing run from the event log and
 delivers it, then the buffer. The log is the truth: what it holds after the position
-is delivered, in its order.
+is delivered, in its order, and the position never passes the log's end. An id the bus
+announces beyond it, still absent once the log had time to show it, is not this wall's
+(a broker shared by mistake, a bogus message): it is dropped with a warning.
 
 A node's own events are delivered here as soon as they are published, then sent on:
 the node that made them never waits for a round trip through the broker, so a
@@ -193,11 +195,25 @@ class Sequencer:
             elif (empty_reads := empty_reads + 1) < MAX_EMPTY_READS:
                 await asyncio.sleep(0.05 * empty_reads)  # committed, but not visible to this read yet?
             else:
-                self._give_up(upto)
+                await self._give_up(upto)
 
-    def _give_up(self, upto: int) -> None:
-        logger.warning("bus: events %d to %d were announced but are not in the log; skipping them",
-                       self.position + 1, upto)
-        self.position = upto
-        if not self._buffer:
+    async def _give_up(self, upto: int) -> None:
+        """The bus announced ids up to `upto` that the log did not show, after waiting.
+
+        Never past the log's end: beyond it lie ids this wall never wrote (a broker shared
+        with another wall's database by mistake, a bogus message). Moving there would make
+        this wall's own events look like duplicates when they come, and hand its screens a
+        stranger's events; the log's end alone says how far this wall has gone.
+        """
+        end = await self._log.last_event_id()
+        if (skip_to := min(upto, end)) > self.position:
+            logger.warning("bus: events %d to %d are in the log but could not be read; skipping them",
+                           self.position + 1, skip_to)
+            self.position = skip_to
+        if upto > end:
+            logger.warning("bus: events %d to %d were announced but are not in the log (it ends at %d); "
+                           "dropping them", max(self.position, end) + 1, upto, end)
+            self._buffer.clear()  # all above `upto`, so above the end: none of them is this log's
+            self._target = self.position
+        elif not self._buffer:
             self._target = upto

@@ -122,14 +122,33 @@ async def test_when_quiet_it_reads_the_log_for_events_nobody_announced(store: Sq
     assert got == [1, 2]
 
 
-async def test_a_run_the_log_does_not_hold_is_skipped_with_a_warning(
-    node: tuple[Sequencer, MemoryBus, list[int]], caplog: pytest.LogCaptureFixture
+async def test_an_id_beyond_the_log_is_dropped_with_a_warning_and_the_log_is_waited_for(
+    store: SqlStore, node: tuple[Sequencer, MemoryBus, list[int]], caplog: pytest.LogCaptureFixture
 ) -> None:
-    _, broker, got = node
+    """A bogus id, or a broker shared with another wall's database: not this log's event."""
+    sequencer, broker, got = node
     with caplog.at_level(logging.WARNING, logger="server.bus.sequence"):
-        await broker.publish(event(3))  # from a broker shared with another database
-        await eventually(lambda: got == [3])
-    assert "events 1 to 2 were announced but are not in the log" in caplog.text
+        await broker.publish(event(3))
+        await eventually(lambda: "not in the log" in caplog.text)
+    assert got == [] and sequencer.position == 0  # never past the log's end (0)
+    events = await logged(store, 3)  # this wall's own 1 to 3, when they come, are not duplicates
+    for each in events:
+        await broker.publish(each)
+    assert got == [1, 2, 3]
+
+
+async def test_a_gap_fill_stops_at_the_log_end_when_the_bus_announced_more(
+    store: SqlStore, node: tuple[Sequencer, MemoryBus, list[int]], caplog: pytest.LogCaptureFixture
+) -> None:
+    sequencer, broker, got = node
+    await logged(store, 2)  # committed, never published (their node died)
+    with caplog.at_level(logging.WARNING, logger="server.bus.sequence"):
+        await broker.publish(event(6))  # a foreign 6 reveals the gap, and claims 3 to 5 exist
+        await eventually(lambda: "not in the log" in caplog.text)
+    assert got == [1, 2] and sequencer.position == 2
+    (third,) = await logged(store, 1)
+    await broker.publish(third)
+    assert got == [1, 2, 3]
 
 
 async def test_a_failing_handler_does_not_stop_the_others(
