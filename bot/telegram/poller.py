@@ -16,6 +16,7 @@ from collections.abc import Awaitable, Callable
 
 from telegram import Bot, Update
 from telegram.error import Conflict, RetryAfter, TelegramError, TimedOut
+from telegram.ext import Application
 
 from bot.lease import Lease
 
@@ -31,7 +32,7 @@ class Poller:
                  timeout_seconds: float) -> None:
         self._bot = bot
         self._lease = lease
-        self._deliver = deliver  # the Application's (bounded) update queue
+        self._deliver = deliver  # a Handoff's put: waits while the handlers are full
         self._timeout = int(timeout_seconds)
         self.conflict_wait = 10.0  # after a 409: long enough for the other poller to settle in
         self._offset: int | None = None
@@ -87,3 +88,23 @@ class Poller:
             logger.info("last updates not confirmed (%s): the next poller gets them again, "
                         "and a repeated message is still one barrage", type(exc).__name__)
 
+
+
+class Handoff:
+    """Polled updates to the handlers, at most `limit` of them unfinished at a time.
+
+    Not PTB's update_queue: it is unbounded, and its fetcher moves each update at once
+    into a task of its own that waits for a handler slot, so slow handlers would let
+    updates pile up without limit. Here `put` waits for a slot instead: the poller,
+    waiting with it, fetches nothing more, and Telegram keeps the rest (for 24 hours).
+    Each update is processed as a webhook's is, in a task that PTB's stop() awaits.
+    """
+
+    def __init__(self, app: Application, limit: int) -> None:
+        self._app = app
+        self._slots = asyncio.Semaphore(limit)
+
+    async def put(self, update: Update) -> None:
+        await self._slots.acquire()
+        task = self._app.create_task(self._app.process_update(update), update=update, name="telegram-update")
+        task.add_done_callback(lambda _: self._slots.release())

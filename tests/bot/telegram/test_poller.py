@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import time
 
+from tests.bot.telegram.conftest import MOD_CHAT, MODERATOR
 from tests.bot.telegram.test_channel import card_for, send_text
 from tests.bot.telegram.test_nodes import next_call
-from tests.fakes.telegram_api import FakeTelegram
+from tests.fakes.telegram_api import FakeTelegram, press_update, user
 
 
 async def test_a_409_conflict_makes_the_polling_node_step_down(tg_client, fake_tg: FakeTelegram) -> None:
@@ -24,3 +25,22 @@ async def test_a_409_conflict_makes_the_polling_node_step_down(tg_client, fake_t
     late = [c for c in fake_tg.called("getUpdates") if c.started > takeover.started]
     assert {c.client for c in late} == {other}  # the one that met the 409 rests meanwhile
     assert fake_tg.overlapping() == []
+
+
+async def test_slow_handlers_hold_polling_back_at_the_limit(tg_client, fake_tg: FakeTelegram) -> None:
+    """Handlers stuck on a slow Bot API call: no more than the limit are handed to them, and
+    nothing more is fetched meanwhile (Telegram keeps the rest), so memory stays bounded."""
+    await tg_client("polling", telegram__max_updates_in_flight=3)
+    await next_call(fake_tg, "getUpdates", 0)
+    fake_tg.hold("answerCallbackQuery")  # a press on a stale button is answered, nothing else
+    presser = user(MODERATOR, "Mo")
+    pressed = [fake_tg.next_update_id() for _ in range(10)]
+    for update_id in pressed:
+        await fake_tg.push_update(press_update(update_id, presser, "stale", chat_id=MOD_CHAT, message_id=1))
+    await fake_tg.wait_for("answerCallbackQuery", 3)
+    released = time.monotonic()
+    fake_tg.release("answerCallbackQuery")
+    await fake_tg.wait_for("answerCallbackQuery", 10)
+    [after, *_] = await fake_tg.wait_for("getUpdates", offset=pressed[-1] + 1)
+    assert fake_tg.most_open("answerCallbackQuery") == 3
+    assert after.started > released  # the batch was fetched, then held back until handlers finished
