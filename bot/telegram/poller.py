@@ -43,8 +43,10 @@ class Poller:
         self._offset = None  # Telegram remembers what was confirmed, whichever node did
         try:
             conflict = await self._poll()
-        finally:
-            await self._confirm()
+        except BaseException:  # a failure, or a cancellation (shutdown, the lease lost)
+            await self._confirm_after_failure()
+            raise
+        await self._confirm()
         if not conflict:
             return None
         logger.warning("another Telegram poller is alive (409 Conflict): stepping down for %.0f s",
@@ -75,6 +77,15 @@ class Poller:
                 self._offset = updates[-1].update_id + 1  # confirmed by the next call
         logger.warning("Telegram polling lease lost: this node stops polling")
         return False
+
+    async def _confirm_after_failure(self) -> None:
+        """Confirm, but never instead of what stopped polling: the lease check may fail for the
+        same reason (a database going away), and that second error would hide the first."""
+        try:
+            await self._confirm()
+        except Exception as exc:
+            logger.warning("confirming the last updates failed too (%s): the next poller gets them again",
+                           type(exc).__name__)
 
     async def _confirm(self) -> None:
         """Mark what this node took as read, so the next poller does not get it again.
