@@ -32,7 +32,7 @@ from bot.outbox import Outbox, retry_rule
 from bot.replyto import ReplyTo
 from bot.telegram import handlers
 from bot.telegram.moderators import telegram_moderators
-from bot.telegram.poller import ALLOWED_UPDATES, Poller
+from bot.telegram.poller import ALLOWED_UPDATES, Handoff, Poller
 from bot.telegram.render import APPROVE_LABEL, REJECT_LABEL, callback_data, card_text, verdict_text
 from bot.telegram.settings import TelegramConfig
 from server.core.model import Barrage, Source, Verdict
@@ -105,7 +105,6 @@ class TelegramChannel:
             .token(self.config.token.reveal())
             .base_url(self.config.api_base_url)
             .rate_limiter(AIORateLimiter(max_retries=3))
-            .concurrent_updates(True)
             # PTB's default pool sizes: 256 for calls, 1 for getUpdates.
             .request(WatchedRequest(self._reached, connection_pool_size=256))
             .get_updates_request(WatchedRequest(self._reached, connection_pool_size=1))
@@ -183,7 +182,8 @@ class TelegramChannel:
     def _start_polling(self) -> None:
         assert self.app is not None
         lease = self.core.leases(secret_key("telegram-poll", self.config.token.reveal()))
-        self.poller = Poller(self.app.bot, lease, self.app.update_queue.put, self.config.poll_timeout_seconds)
+        handoff = Handoff(self.app, self.config.max_updates_in_flight)
+        self.poller = Poller(self.app.bot, lease, handoff.put, self.config.poll_timeout_seconds)
         self._polling = asyncio.create_task(while_held(lease, self.poller.run), name="telegram-polling")
 
     async def _set_webhook(self) -> None:

@@ -16,6 +16,7 @@ from collections.abc import Awaitable, Callable
 
 from telegram import Bot, Update
 from telegram.error import Conflict, RetryAfter, TelegramError, TimedOut
+from telegram.ext import Application
 
 from bot.lease import Lease
 
@@ -31,7 +32,7 @@ class Poller:
                  timeout_seconds: float) -> None:
         self._bot = bot
         self._lease = lease
-        self._deliver = deliver  # the Application's (bounded) update queue
+        self._deliver = deliver  # a Handoff's put: waits while the handlers are full
         self._timeout = int(timeout_seconds)
         self.conflict_wait = 10.0  # after a 409: long enough for the other poller to settle in
         self._offset: int | None = None
@@ -42,8 +43,10 @@ class Poller:
         self._offset = None  # Telegram remembers what was confirmed, whichever node did
         try:
             conflict = await self._poll()
-        finally:
-            await self._confirm()
+        except BaseException:  # a failure, or a cancellation (shutdown, the lease lost)
+            await self._confirm_after_failure()
+            raise
+        await self._confirm()
         if not conflict:
             return None
         logger.warning("another Telegram poller is alive (409 Conflict): stepping down for %.0f s",
@@ -75,6 +78,15 @@ class Poller:
         logger.warning("Telegram polling lease lost: this node stops polling")
         return False
 
+    async def _confirm_after_failure(self) -> None:
+        """Confirm, but never instead of what stopped polling: the lease check may fail for the
+        same reason (a database going away), and that second error would hide the first."""
+        try:
+            await self._confirm()
+        except Exception as exc:
+            logger.warning("confirming the last updates failed too (%s): the next poller gets them again",
+                           type(exc).__name__)
+
     async def _confirm(self) -> None:
         """Mark what this node took as read, so the next poller does not get it again.
         Only while the lease is still ours: otherwise this call would overlap the next poller's."""
@@ -87,3 +99,23 @@ class Poller:
             logger.info("last updates not confirmed (%s): the next poller gets them again, "
                         "and a repeated message is still one barrage", type(exc).__name__)
 
+
+
+class Handoff:
+    """Polled updates to the handlers, at most `limit` of them unfinished at a time.
+
+    Not PTB's update_queue: it is unbounded, and its fetcher moves each update at once
+    into a task of its own that waits for a handler slot, so slow handlers would let
+    updates pile up without limit. Here `put` waits for a slot instead: the poller,
+    waiting with it, fetches nothing more, and Telegram keeps the rest (for 24 hours).
+    Each update is processed as a webhook's is, in a task that PTB's stop() awaits.
+    """
+
+    def __init__(self, app: Application, limit: int) -> None:
+        self._app = app
+        self._slots = asyncio.Semaphore(limit)
+
+    async def put(self, update: Update) -> None:
+        await self._slots.acquire()
+        task = self._app.create_task(self._app.process_update(update), update=update, name="telegram-update")
+        task.add_done_callback(lambda _: self._slots.release())

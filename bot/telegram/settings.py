@@ -24,6 +24,10 @@ class TelegramConfig(Section):
     moderators: CommaList[int] = Field(default_factory=list)
     admin_cache_seconds: Annotated[float, NOT_NEGATIVE] = 300.0
     poll_timeout_seconds: Annotated[float, NOT_NEGATIVE] = 10.0
+    # Polled updates handed to the handlers and not finished yet. At the limit the poller
+    # fetches no more (Telegram keeps them): slow handlers cannot grow memory without bound.
+    # PTB's own default for concurrent handling.
+    max_updates_in_flight: Annotated[int, between(1, 10_000)] = 256
     # How often the card loops look for work nobody woke them for (a decision on
     # another node, until the bus carries it there).
     card_sweep_seconds: Annotated[float, between(0.1, 3600)] = 30.0

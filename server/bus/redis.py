@@ -30,6 +30,8 @@ from server.core.model import Event, EventKind
 
 logger = logging.getLogger(__name__)
 
+KINDS = frozenset(kind.value for kind in EventKind)
+
 
 class RedisBus(Link):
     def __init__(self, url: str, channel: str) -> None:
@@ -73,11 +75,14 @@ class RedisBus(Link):
     def _received(self, data: bytes) -> None:
         try:
             raw = json.loads(data)
-            event = Event(int(raw["id"]), EventKind(raw["kind"]), dict(raw["payload"]))
+            event_id, kind, payload = int(raw["id"]), str(raw["kind"]), dict(raw["payload"])
         except (ValueError, KeyError, TypeError):
             logger.warning("bus: ignoring a message on %s that is not an event", self.topic)
             return
-        self.deliver(event)
+        if kind in KINDS:
+            self.deliver(Event(event_id, EventKind(kind), payload))
+        else:  # a newer node's kind (a rolling upgrade): its id alone, for the log to settle
+            self.deliver(event_id)
 
     async def _send(self, events: Sequence[Event]) -> None:
         if self._client is None:

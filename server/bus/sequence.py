@@ -7,7 +7,11 @@ position is a duplicate (the broker's echo of this node's own event, a redeliver
 and is dropped. An id further ahead means something was missed: the event waits in a
 bounded buffer while a task of its own reads the missing run from the event log and
 delivers it, then the buffer. The log is the truth: what it holds after the position
-is delivered, in its order.
+is delivered, in its order, and the position never passes the log's end. An id the bus
+announces beyond it, still absent once the log had time to show it, is not this wall's
+(a broker shared by mistake, a bogus message): it is dropped with a warning. A row of
+a kind this version does not know (a newer node's, in a rolling upgrade) is stepped over:
+the position moves past it, and it is logged once.
 
 A node's own events are delivered here as soon as they are published, then sent on:
 the node that made them never waits for a round trip through the broker, so a
@@ -72,6 +76,7 @@ class Sequencer:
         self._wake = asyncio.Event()
         self._filler: asyncio.Task[None] | None = None
         self.buffer_drops = 0   # times the buffer overflowed (for tests and metrics)
+        self.stepped_over = 0   # ids in the log of kinds this version does not know
         # memory:// carries nothing between processes: sending to it would only bring the
         # event back to be dropped, a cost on every event of a single-process wall.
         self._sends = not isinstance(broker, MemoryBus)
@@ -183,21 +188,54 @@ class Sequencer:
                 return
             # Read the missing run only: up to the first held event, or to the target.
             upto = min(self._buffer) - 1 if self._buffer else self._target
-            events = await self._log.events_after(self.position, ALL_KINDS, min(upto - self.position,
-                                                                                 FILL_PAGE))
-            fresh = [event for event in events if event.id > self.position]
-            for event in fresh:
-                self._deliver(event)
-            if fresh:
+            # After a read that found nothing, the log's end first: every id up to it has
+            # committed (ids commit in id order), so the read after it sees them all.
+            end = await self._log.last_event_id() if empty_reads else None
+            if await self._read(upto, end):
                 empty_reads = 0
+            elif end is None:
+                empty_reads = 1  # again at once, knowing the end
             elif (empty_reads := empty_reads + 1) < MAX_EMPTY_READS:
-                await asyncio.sleep(0.05 * empty_reads)  # committed, but not visible to this read yet?
+                await asyncio.sleep(0.05 * empty_reads)  # announced, but not visible to this read yet?
             else:
-                self._give_up(upto)
+                self._drop_beyond(end, upto)
 
-    def _give_up(self, upto: int) -> None:
-        logger.warning("bus: events %d to %d were announced but are not in the log; skipping them",
-                       self.position + 1, upto)
-        self.position = upto
-        if not self._buffer:
-            self._target = upto
+    async def _read(self, upto: int, end: int | None) -> bool:
+        """Deliver what the log holds after the position, up to `upto`; whether it moved.
+
+        The log is read for the kinds this version knows. An id the read passes over is a
+        row of another kind (a newer node's, in a rolling upgrade): it has committed, since
+        a later one did, or it is at most `end`. It is stepped over, never waited for.
+        """
+        start, limit = self.position, min(upto - self.position, FILL_PAGE)
+        events = await self._log.events_after(self.position, ALL_KINDS, limit)
+        for event in events:
+            if event.id > self.position + 1:
+                self._step_over(event.id - 1)
+            if event.id > self.position:
+                self._deliver(event)
+        # A short read returned every known row after the position: the rest up to the end is unknown.
+        if end is not None and len(events) < limit and min(end, upto) > self.position:
+            self._step_over(min(end, upto))
+        return self.position > start
+
+    def _step_over(self, last: int) -> None:
+        if not self.stepped_over:
+            logger.warning("bus: event ids %d to %d are of a kind this version does not know (a newer "
+                           "node's?); stepping over them and any later ones (logged once)",
+                           self.position + 1, last)
+        self.stepped_over += last - self.position
+        self.position = last
+
+    def _drop_beyond(self, end: int, upto: int) -> None:
+        """The bus announced ids up to `upto` that the log, ending at `end`, still lacks.
+
+        The position never passes the log's end: beyond it lie ids this wall never wrote (a
+        broker shared with another wall's database by mistake, a bogus message). Moving
+        there would make this wall's own events look like duplicates when they come, and
+        hand its screens a stranger's events. What is held above the end is not this log's.
+        """
+        logger.warning("bus: events %d to %d were announced but are not in the log (it ends at %d); "
+                       "dropping them", self.position + 1, upto, end)
+        self._buffer.clear()  # all above `upto`, so above the end
+        self._target = self.position

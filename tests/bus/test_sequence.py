@@ -6,9 +6,12 @@ writes events to the log and publishes only some of them, out of order, or twice
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import sqlite3
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 
@@ -27,6 +30,14 @@ async def logged(store: SqlStore, count: int) -> list[Event]:
         assert written is not None
         made.append(written)
     return made
+
+
+def newer_kind(log_file: Path, count: int) -> None:
+    """`count` rows of a kind this version does not know, as a newer node writes them in a
+    rolling upgrade (straight into the log's file, as another process does)."""
+    with contextlib.closing(sqlite3.connect(log_file, timeout=30)) as db, db:
+        db.executemany("INSERT INTO event (kind, barrage_id, payload, created_at) VALUES "
+                       "('poll', NULL, '{}', '2026-01-01 00:00:00.000000')", [()] * count)
 
 
 @pytest.fixture
@@ -122,14 +133,63 @@ async def test_when_quiet_it_reads_the_log_for_events_nobody_announced(store: Sq
     assert got == [1, 2]
 
 
-async def test_a_run_the_log_does_not_hold_is_skipped_with_a_warning(
-    node: tuple[Sequencer, MemoryBus, list[int]], caplog: pytest.LogCaptureFixture
+async def test_an_id_beyond_the_log_is_dropped_with_a_warning_and_the_log_is_waited_for(
+    store: SqlStore, node: tuple[Sequencer, MemoryBus, list[int]], caplog: pytest.LogCaptureFixture
 ) -> None:
-    _, broker, got = node
+    """A bogus id, or a broker shared with another wall's database: not this log's event."""
+    sequencer, broker, got = node
     with caplog.at_level(logging.WARNING, logger="server.bus.sequence"):
-        await broker.publish(event(3))  # from a broker shared with another database
-        await eventually(lambda: got == [3])
-    assert "events 1 to 2 were announced but are not in the log" in caplog.text
+        await broker.publish(event(3))
+        await eventually(lambda: "not in the log" in caplog.text)
+    assert got == [] and sequencer.position == 0  # never past the log's end (0)
+    events = await logged(store, 3)  # this wall's own 1 to 3, when they come, are not duplicates
+    for each in events:
+        await broker.publish(each)
+    assert got == [1, 2, 3]
+
+
+async def test_a_gap_fill_stops_at_the_log_end_when_the_bus_announced_more(
+    store: SqlStore, node: tuple[Sequencer, MemoryBus, list[int]], caplog: pytest.LogCaptureFixture
+) -> None:
+    sequencer, broker, got = node
+    await logged(store, 2)  # committed, never published (their node died)
+    with caplog.at_level(logging.WARNING, logger="server.bus.sequence"):
+        await broker.publish(event(6))  # a foreign 6 reveals the gap, and claims 3 to 5 exist
+        await eventually(lambda: "not in the log" in caplog.text)
+    assert got == [1, 2] and sequencer.position == 2
+    (third,) = await logged(store, 1)
+    await broker.publish(third)
+    assert got == [1, 2, 3]
+
+
+async def test_rows_of_a_kind_it_does_not_know_are_stepped_over_and_logged_once(
+    store: SqlStore, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Nobody announces them here (a Redis message of an unknown kind is only an id): the
+    quiet room's look at the log's end finds them, and finds nothing to deliver."""
+    sequencer = Sequencer(MemoryBus(), store, idle_check=0.05)
+    await sequencer.connect()
+    got: list[int] = []
+    sequencer.subscribe(lambda e: got.append(e.id))
+    try:
+        with caplog.at_level(logging.WARNING, logger="server.bus.sequence"):
+            newer_kind(tmp_path / "log.db", 1)
+            await logged(store, 1)
+            newer_kind(tmp_path / "log.db", 2)
+            await logged(store, 1)
+            newer_kind(tmp_path / "log.db", 1)  # the log: ?1 2 ?3 ?4 5 ?6
+            await eventually(lambda: sequencer.position == 6)
+            newer_kind(tmp_path / "log.db", 1)
+            (known,) = await logged(store, 1)
+            await sequencer.publish(known)  # announced after the unknown 7th: a gap to fill
+            await eventually(lambda: sequencer.position == 8)
+    finally:
+        await sequencer.disconnect()
+    assert got == [2, 5, 8] and known.id == 8 and sequencer.stepped_over == 5
+    assert [r.getMessage() for r in caplog.records] == [
+        "bus: event ids 1 to 1 are of a kind this version does not know (a newer node's?); "
+        "stepping over them and any later ones (logged once)"
+    ]
 
 
 async def test_a_failing_handler_does_not_stop_the_others(

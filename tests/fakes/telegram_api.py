@@ -3,6 +3,7 @@
 Serves `/bot<token>/<method>`, parses PTB's form-encoded bodies (nested fields
 JSON-encoded), records every call, long-polls getUpdates, and can inject
 errors (429 with retry_after, 400, 5xx, 409) for the next calls of a method.
+Calls of a method can be held unanswered (a slow Telegram under a handler).
 Several clients (server processes sharing one bot) can be told apart: each
 gets a base URL of its own (`client_url`), and every call records its client
 and when it started and was answered, so overlapping getUpdates show.
@@ -46,6 +47,7 @@ class FakeTelegram:
     _message_ids: itertools.count = field(default_factory=lambda: itertools.count(5000))
     _update_ids: itertools.count = field(default_factory=lambda: itertools.count(1))
     _changed: asyncio.Condition | None = None
+    _holds: dict[str, asyncio.Event] = field(default_factory=dict)
     server: TestServer | None = None
     _confirmed: int = 0
 
@@ -67,6 +69,23 @@ class FakeTelegram:
         return [(a, b) for i, a in enumerate(calls) for b in calls[i + 1:]
                 if a.client != b.client and b.started < (a.answered or time.monotonic())
                 and a.started < (b.answered or time.monotonic())]
+
+    def most_open(self, method: str) -> int:
+        """The most calls of `method` that were open (started, not yet answered) at one time."""
+        edges = sorted((moment, step) for c in self.calls if c.method == method
+                       for moment, step in ((c.started, 1), (c.answered or float("inf"), -1)))
+        most = now = 0
+        for _, step in edges:  # at equal times the answer (-1) sorts first: no overlap
+            now += step
+            most = max(most, now)
+        return most
+
+    def hold(self, method: str) -> None:
+        """Calls of `method` wait unanswered from now until `release(method)`."""
+        self._holds[method] = asyncio.Event()
+
+    def release(self, method: str) -> None:
+        self._holds.pop(method).set()
 
     def next_update_id(self) -> int:
         return next(self._update_ids)
@@ -127,6 +146,8 @@ class FakeTelegram:
         call = Call(method, params, request.match_info["token"], request.match_info.get("client", ""))
         self.calls.append(call)
         try:
+            if (held := self._holds.get(method)) is not None:
+                await held.wait()
             if error := self._injected(method, params):
                 return web.json_response(error, status=error["error_code"])
             handler = getattr(self, f"_api_{method}", None)
