@@ -20,6 +20,13 @@ standby takes over within seconds of the holder's death and catches up at
 once. Each item is also claimed in the database before the platform is called
 (bot/cardstore.py), so even two holders overlapping while the lease changes
 hands post, close and notify each item once.
+
+A stop (Ctrl+C, or the lease lost) lets the item in hand finish, for a few
+seconds: once the platform has the request, the card may be posted, so the
+answer is recorded rather than the claim given back for someone to do again.
+Only a holder killed between the platform's answer and the commit leaves a
+post nobody can tell from one never made: the next holder posts that card
+again, as a card posted twice beats a message no moderator ever sees.
 """
 
 from __future__ import annotations
@@ -41,6 +48,9 @@ T = TypeVar("T")
 
 BATCH = 20
 MAX_FAILURES = 5
+# How long a stopping loop waits for the platform to answer the item in hand. Telegram
+# answers within a second; a server stop must stay well under 10 s.
+STOP_GRACE_SECONDS = 3.0
 # Senders hear of a decision once it can no longer be undone (a second of slack
 # for the clocks of several processes).
 NOTICE_HOLD_SECONDS = UNDO_SECONDS + 1.0
@@ -80,6 +90,7 @@ class CardSync:
         self._tasks: list[asyncio.Task[None]] = []
         self._repost: asyncio.Task[None] | None = None
         self.notice_hold = NOTICE_HOLD_SECONDS  # tests that do not undo may shorten it
+        self.stop_grace = STOP_GRACE_SECONDS
 
     def start(self) -> None:
         if self._lease is None:
@@ -96,7 +107,10 @@ class CardSync:
                 for key, (wake, work) in self._loops.items()]
 
     async def _take_over(self) -> None:
-        """This node now holds the lease: whatever a holder left mid-post is posted again."""
+        """This node now holds the lease: whatever a holder left mid-post is posted again.
+
+        A limit: a holder that lost its lease but still lives may be finishing one of these
+        claims (up to `stop_grace`), and that card is then posted twice."""
         await self._store.drop_claims(self._platform.platform)
         loops = self._start_loops()
         try:
@@ -175,7 +189,7 @@ class CardSync:
             if not batch:
                 return
             for done, barrage in enumerate(batch):
-                await self._post_card(barrage, total - done - 1)
+                await self._to_the_end(self._post_card(barrage, total - done - 1))
             # A barrage decided while its card was on the way has a card no close
             # pass has seen yet: look again now rather than at the next sweep.
             self.wake("close")
@@ -197,12 +211,12 @@ class CardSync:
         platform = self._platform.platform
         while found := await self._store.cards_to_close(platform, BATCH):
             for card, barrage in found:
-                await self._close_card(card, barrage)
+                await self._to_the_end(self._close_card(card, barrage))
         # In the same pass, after closing: a card closed while its decision was being
         # undone is found here, so no card keeps showing a verdict that was taken back.
         while found := await self._store.cards_to_reopen(platform, BATCH):
             for card, barrage in found:
-                await self._reopen_card(card, barrage)
+                await self._to_the_end(self._reopen_card(card, barrage))
 
     async def _close_card(self, card: Card, barrage: Barrage) -> None:
         if not await self._store.close_card(card.id):
@@ -226,7 +240,7 @@ class CardSync:
         source = self._platform.source
         while found := await self._store.unnotified(source, BATCH, self._decided_before()):
             for barrage in found:
-                await self._notify_sender(barrage)
+                await self._to_the_end(self._notify_sender(barrage))
 
     async def _notify_sender(self, barrage: Barrage) -> None:
         if not await self._store.mark_notified(barrage.id):
@@ -235,6 +249,28 @@ class CardSync:
             await self._guard("notify", barrage.id, self._platform.notify_sender(barrage))
         except BaseException:
             await self._store.unmark_notified(barrage.id)
+            raise
+
+    async def _to_the_end(self, item: Awaitable[None]) -> None:
+        """Claim, call the platform and record as one step that a cancellation lets finish
+        (up to `stop_grace`), then let the cancellation through.
+
+        Cut short while the platform answers, the claim would be given back (or the answer
+        never recorded) although the card was posted, edited or the sender told, and the next
+        pass or holder would do it a second time.
+        """
+        task = asyncio.ensure_future(item)
+        try:
+            await asyncio.shield(task)
+        except asyncio.CancelledError:
+            try:
+                await asyncio.wait([task], timeout=self.stop_grace)
+            finally:
+                task.cancel()  # no answer in time: the item gives its claim back
+                await asyncio.wait([task])
+                if not task.cancelled() and (error := task.exception()) is not None:
+                    logger.warning("%s: a card item failed as this node stopped: %s", self._platform.platform,
+                                   type(error).__name__)
             raise
 
     def _decided_before(self) -> datetime | None:
@@ -260,3 +296,4 @@ class CardSync:
         if len(self._failures) > 1000:  # items decided elsewhere meanwhile; keep it bounded
             self._failures.clear()
         return result
+

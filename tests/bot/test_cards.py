@@ -35,7 +35,8 @@ MOD = ChatUser(7, named("Mod"))
 
 
 class FakeChat:
-    """A CardPlatform: each call is recorded; the kinds in `broken` fail every time."""
+    """A CardPlatform: each call is recorded; the kinds in `broken` fail every time, and those in
+    `answers` are answered only once their event is set (the request is in, its answer on the way)."""
 
     platform = "fake"
     source = Source.TELEGRAM
@@ -44,6 +45,7 @@ class FakeChat:
     def __init__(self) -> None:
         self.calls: list[tuple[str, int]] = []
         self.broken: set[str] = set()
+        self.answers: dict[str, asyncio.Event] = {}
         self._changed = asyncio.Condition()
         self._ids = iter(range(100, 10_000))
 
@@ -66,6 +68,8 @@ class FakeChat:
             self._changed.notify_all()
         if kind in self.broken:
             raise ConnectionError(f"{kind} failed")
+        if (answer := self.answers.get(kind)) is not None:
+            await answer.wait()
 
     async def wait_for(self, kind: str, barrage_id: int, count: int = 1) -> None:
         # The bound only ends a test that would hang; nothing is timed.
@@ -242,28 +246,81 @@ async def test_two_nodes_running_the_card_loops_at_once_still_do_everything_once
     print(f"\nwork done by each node: {len(desk.chat.calls)} and {len(other_chat.calls)}")
 
 
-async def test_with_a_lease_one_node_works_and_the_other_takes_over_when_it_stops(tmp_path: Path) -> None:
+@pytest.fixture
+async def bare_desk(tmp_path: Path) -> AsyncIterator[Desk]:
+    """The database and the service, with no card loops of its own: the nodes bring theirs."""
     engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'cards.db'}")
     store = SqlStore(engine)
     await store.create_schema()
     service = BarrageService(BatchingStore(store, MemoryBus()), InputPolicy(), MemoryWindows(),
                              RatePolicy(0, 0))
     await service.start()
-    desk = Desk(service, SqlCards(engine), FakeChat(), None, None)  # type: ignore[arg-type]
-    leases = LocalLeases()
+    yield Desk(service, SqlCards(engine), FakeChat(), None, None)  # type: ignore[arg-type]
+    await store.close()
+
+
+async def test_with_a_lease_one_node_works_and_the_other_takes_over_when_it_stops(bare_desk: Desk) -> None:
+    desk, leases = bare_desk, LocalLeases()
     first_chat, second_chat = FakeChat(), FakeChat()
-    try:
-        async with second_node(desk, first_chat, leases("cards:fake")) as first:
-            async with second_node(desk, second_chat, leases("cards:fake")):
-                before = await desk.submit("before")
-                await first_chat.wait_for("post", before)
-                await stored_card(desk, before, "100")  # between two items: a post cut short is re-posted
-                await first.close()  # the holder stops (its lease is released on the way out)
-                after = await desk.submit("after")
-                await second_chat.wait_for("post", after)
-    finally:
-        await store.close()
+    async with second_node(desk, first_chat, leases("cards:fake")) as first:
+        async with second_node(desk, second_chat, leases("cards:fake")):
+            before = await desk.submit("before")
+            await first_chat.wait_for("post", before)
+            await stored_card(desk, before, "100")  # between two items: a post cut short is re-posted
+            await first.close()  # the holder stops (its lease is released on the way out)
+            after = await desk.submit("after")
+            await second_chat.wait_for("post", after)
     assert first_chat.calls == [("post", before)] and second_chat.calls == [("post", after)]
+
+
+@pytest.mark.parametrize("kind", ["post", "close", "notify"])
+async def test_a_holder_stopped_while_the_platform_answers_does_its_work_once(
+    bare_desk: Desk, kind: str
+) -> None:
+    """Ctrl+C, or the lease lost, while Telegram already has the request: the post, edit or
+    notice has happened, so it is recorded as done, or the next holder does it a second time."""
+    desk, leases = bare_desk, LocalLeases()
+    first_chat, second_chat = FakeChat(), FakeChat()
+    first_chat.answers[kind] = asyncio.Event()
+    async with second_node(desk, first_chat, leases("cards:fake")) as first:
+        cut_short = await decided_if_not(desk, first_chat, kind, "cut short")
+        await first_chat.wait_for(kind, cut_short)
+
+        async def answer_once_stopping() -> None:
+            loop = next(t for t in asyncio.all_tasks() if t.get_name() == f"fake-cards-{kind}")
+            # The stop has reached the loop (a task state: no event to wait on), then the answer.
+            while not (loop.done() or loop.cancelling()):  # noqa: ASYNC110
+                await asyncio.sleep(0)
+            first_chat.answers[kind].set()
+        await asyncio.gather(first.close(), answer_once_stopping())
+    async with second_node(desk, second_chat, leases("cards:fake")):
+        later = await decided_if_not(desk, second_chat, kind, "later")
+        await second_chat.wait_for(kind, later)  # its pass went past the one cut short
+    assert (first_chat.calls + second_chat.calls).count((kind, cut_short)) == 1
+
+
+async def test_a_holder_whose_platform_never_answers_still_stops_and_gives_the_post_back(
+    bare_desk: Desk
+) -> None:
+    desk, leases = bare_desk, LocalLeases()
+    first_chat, second_chat = FakeChat(), FakeChat()
+    first_chat.answers["post"] = asyncio.Event()  # never set
+    async with second_node(desk, first_chat, leases("cards:fake")) as first:
+        first.stop_grace = 0
+        stuck = await desk.submit("never answered")
+        await first_chat.wait_for("post", stuck)
+        await first.close()  # returns: the stop does not wait for an answer that never comes
+    async with second_node(desk, second_chat, leases("cards:fake")):
+        await second_chat.wait_for("post", stuck)  # the claim was given back: posted again
+
+
+async def decided_if_not(desk: Desk, chat: FakeChat, kind: str, text: str) -> int:
+    """A barrage with `kind` to do: pending for a post, carded and decided for an edit or a notice."""
+    barrage_id = await desk.submit(text)
+    if kind != "post":
+        await chat.wait_for("post", barrage_id)
+        await desk.service.decide(barrage_id, Verdict.APPROVE, "Mod")
+    return barrage_id
 
 
 async def either(one: FakeChat, other: FakeChat, kind: str, barrage_id: int) -> None:
