@@ -14,6 +14,7 @@ import resource
 import secrets
 import sqlite3
 import sys
+import types
 from collections.abc import Sequence
 from urllib.parse import urlsplit
 
@@ -33,6 +34,8 @@ from server.workers import Supervisor
 logger = logging.getLogger(__name__)
 
 SHUTDOWN_TIMEOUT = 5.0
+# Within the 10 s a stop may take (--workers' parent waits that long for each worker).
+STOP_DEADLINE_SECONDS = 8.0
 DEFAULT_CONFIG = "config.toml"
 # A room of screens reconnecting at once must not overflow the accept queue.
 BACKLOG = 4096
@@ -156,6 +159,46 @@ async def _freeze_heap(_app: web.Application) -> None:
     gc.freeze()
 
 
+async def _watch_the_stop(_app: web.Application) -> None:
+    """On shutdown: a stop that does not finish in STOP_DEADLINE_SECONDS is reported (where
+    every task waits) and ended, so that one await on a peer that never answers cannot keep
+    a node, or the parent of --workers, from stopping. The database holds what committed."""
+    asyncio.get_running_loop().create_task(_end_an_overdue_stop(), name="stop-deadline")
+
+
+async def _end_an_overdue_stop() -> None:
+    await asyncio.sleep(STOP_DEADLINE_SECONDS)
+    waiting = [task for task in asyncio.all_tasks() if task is not asyncio.current_task()]
+    logger.error("still stopping after %.0f s: ending the process; %d tasks were waiting:",
+                 STOP_DEADLINE_SECONDS, len(waiting))
+    for task in waiting:
+        logger.error("task %s waits in:\n%s", task.get_name(), _awaiting(task))
+    # A cleanup context is an async generator: Task.get_coro's chain stops at its asend.
+    suspended = [each for each in gc.get_objects()
+                 if (isinstance(each, types.CoroutineType | types.AsyncGeneratorType)
+                 and getattr(each, "cr_frame", None)) or getattr(each, "ag_frame", None)]
+    for each in suspended:
+        logger.error("suspended: %s", _awaiting_from(each).strip().splitlines()[0])
+    logging.shutdown()
+    os._exit(1)
+
+
+def _awaiting(task: asyncio.Task[object]) -> str:
+    """The chain of awaits a task is suspended in, outermost first (Task.get_stack shows one frame)."""
+    return _awaiting_from(task.get_coro())
+
+
+def _awaiting_from(start: object) -> str:
+    lines: list[str] = []
+    awaited: object = start
+    while awaited is not None and len(lines) < 40:
+        frame = getattr(awaited, "cr_frame", None) or getattr(awaited, "ag_frame", None)
+        if frame is not None:
+            lines.append(f"  {frame.f_code.co_filename}:{frame.f_lineno} in {frame.f_code.co_name}")
+        awaited = getattr(awaited, "cr_await", None) or getattr(awaited, "ag_await", None)
+    return "\n".join(lines) or f"  {start!r}"
+
+
 def run_db(args: argparse.Namespace) -> int:
     """`barrage db upgrade|current`: one line on stdout, or one on stderr and exit code 2 (the
     config or schema needs a person) or 1 (the database could not be reached or failed)."""
@@ -228,6 +271,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _serve(config: Config, shown: str | None, reuse_port: bool = False) -> int:
     app = create_app(config)
     app.on_startup.append(_freeze_heap)
+    app.on_shutdown.append(_watch_the_stop)
     try:
         web.run_app(
             app, host=config.server.host, port=config.server.port, reuse_port=reuse_port,

@@ -109,7 +109,9 @@ class Cluster:
         if self.proxy:
             await self.proxy.stop()
         running = [node for node in self.nodes if node.proc is not None and node.proc.returncode is None]
-        await asyncio.gather(*(node.stop() for node in running))
+        codes = await asyncio.gather(*(node.stop() for node in running))
+        for node, code in zip(running, codes, strict=True):  # a stop that hung or failed is a defect
+            assert code == 0, f"node {node.port} stopped with exit code {code}:\n{node.log_text()}"
 
 
 async def stream_counts(nodes: Sequence[ServerProcess]) -> list[int]:

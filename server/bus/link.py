@@ -5,7 +5,6 @@ an outbox that sends from a task of its own, so a publisher never waits on the n
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from abc import ABC, abstractmethod
 from collections import deque
@@ -20,6 +19,9 @@ logger = logging.getLogger(__name__)
 FIRST_ATTEMPT_SECONDS = 5.0  # connect() waits this long for the first attempt, then returns anyway
 CHECK_SECONDS = 1.0          # an idle link is checked this often...
 DEAD_SECONDS = 3.5           # ...and lost after this long without an answer: /healthz knows within 5 s
+# disconnect() waits this long for the link's tasks; one a driver keeps from ending (below)
+# is left behind rather than keep the node from stopping.
+STOP_SECONDS = 2.0
 # Events waiting to be sent. Past this the oldest go: the receivers read them from the log
 # once a later one reaches them (a gap), so a lost message is never a lost event.
 MAX_OUTBOX = 10_000
@@ -38,6 +40,7 @@ class Link(ABC):
         self._outgoing = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
         self._first_attempt: asyncio.Future[None] | None = None
+        self._stopping = False
         self.losses = 0  # times an established link was lost (for tests and metrics)
 
     @property
@@ -53,11 +56,18 @@ class Link(ABC):
         await asyncio.wait([self._first_attempt], timeout=FIRST_ATTEMPT_SECONDS)
 
     async def disconnect(self) -> None:
+        """Stop the link's tasks. Not by cancelling alone: a driver may swallow the
+        cancellation mid-command (redis-py did, so a node hung on SIGINT, its sender back
+        waiting for work); the loops also end at the flag, and the wait is bounded."""
+        self._stopping = True
+        self._outgoing.set()
         for task in self._tasks:
             task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        if self._tasks:
+            _, pending = await asyncio.wait(self._tasks, timeout=STOP_SECONDS)
+            for task in pending:
+                logger.warning("bus: %s did not stop within %.0f s; left behind", task.get_name(),
+                               STOP_SECONDS)
         self._tasks = []
         self._receivers.clear()
 
@@ -92,7 +102,7 @@ class Link(ABC):
 
     async def _run(self) -> None:
         backoff, failing = Backoff(), False
-        while True:
+        while not self._stopping:
             try:
                 await self._open()
                 self._up(failing)
@@ -136,6 +146,8 @@ class Link(ABC):
         while True:
             await self._outgoing.wait()
             self._outgoing.clear()
+            if self._stopping:
+                return
             if not self._connected or not self._outbox:
                 continue  # kept (bounded) until the link is up again
             events = list(self._outbox)
