@@ -38,6 +38,7 @@ class Link(ABC):
         self._connected = False
         self._outbox: deque[Event] = deque(maxlen=MAX_OUTBOX)
         self._outgoing = asyncio.Event()
+        self._sender_idle = False  # the sender waits for events, not for the broker
         self._tasks: list[asyncio.Task[None]] = []
         self._first_attempt: asyncio.Future[None] | None = None
         self._stopping = False
@@ -74,6 +75,14 @@ class Link(ABC):
     async def publish(self, event: Event) -> None:
         self._outbox.append(event)
         self._outgoing.set()
+        if self._sender_idle:
+            # The sender's turn first: the publisher is usually the request that committed
+            # the event, and would otherwise write its whole response (about 0.25 ms of CPU,
+            # bench/SCALEOUT.md) before the event leaves for the other nodes. A busy sender
+            # takes this event with its next batch anyway: only the first of a commit's
+            # events yields, and nobody waits for the broker's reply.
+            self._sender_idle = False
+            await asyncio.sleep(0)
 
     def subscribe(self, receiver: Receiver) -> Callable[[], None]:
         return self._receivers.add(receiver)
@@ -144,7 +153,9 @@ class Link(ABC):
 
     async def _send_forever(self) -> None:
         while True:
+            self._sender_idle = True
             await self._outgoing.wait()
+            self._sender_idle = False
             self._outgoing.clear()
             if self._stopping:
                 return

@@ -44,14 +44,19 @@ class RedisBus(Link):
 
     async def _open(self) -> None:
         # No retries inside redis-py: a lost link must surface here, to be reported and
-        # followed by a catch-up from the log, not be papered over.
+        # followed by a catch-up from the log, not be papered over. No socket_timeout
+        # either: redis-py then writes every command from a task of its own
+        # (asyncio.wait_for), a loop turn before the bytes leave; each wait is bounded
+        # here instead.
         self._client = Redis.from_url(self._url, retry=Retry(NoBackoff(), 0),
-                                      socket_connect_timeout=DEAD_SECONDS, socket_timeout=DEAD_SECONDS)
-        await self._client.ping()  # the publishing connection, made now rather than on the first event
-        self._pubsub = self._client.pubsub()
-        await self._pubsub.subscribe(self.topic)
-        # Connected only once Redis confirms: a catch-up read after this misses nothing.
+                                      socket_connect_timeout=DEAD_SECONDS)
         async with asyncio.timeout(DEAD_SECONDS):
+            self._pubsub = self._client.pubsub()
+            await self._pubsub.subscribe(self.topic)
+            # The publishing connection, made now rather than on the first event; after the
+            # subscription, which would otherwise take this one from the pool.
+            await self._client.ping()
+            # Connected only once Redis confirms: a catch-up read after this misses nothing.
             while not _is(await self._pubsub.get_message(timeout=CHECK_SECONDS), "subscribe"):
                 pass
 
@@ -87,13 +92,14 @@ class RedisBus(Link):
     async def _send(self, events: Sequence[Event]) -> None:
         if self._client is None:
             raise ConnectionError("not connected")
-        if len(events) == 1:  # the usual case: one command costs less than a pipeline of one
-            await self._client.publish(self.topic, encode(events[0]))
-            return
-        async with self._client.pipeline(transaction=False) as pipe:
-            for event in events:
-                pipe.publish(self.topic, encode(event))
-            await pipe.execute()
+        async with asyncio.timeout(DEAD_SECONDS):  # a Redis that stopped answering
+            if len(events) == 1:  # the usual case: one command costs less than a pipeline of one
+                await self._client.publish(self.topic, encode(events[0]))
+                return
+            async with self._client.pipeline(transaction=False) as pipe:
+                for event in events:
+                    pipe.publish(self.topic, encode(event))
+                await pipe.execute()
 
     async def _close(self) -> None:
         pubsub, client, self._pubsub, self._client = self._pubsub, self._client, None, None
