@@ -15,8 +15,9 @@ from aiohttp import web
 
 from server.bus import Sequencer, create_bus
 from server.config import Config
-from server.core.model import Mode
+from server.core.model import MAIN, Mode, Room
 from server.core.policy import InputPolicy, RatePolicy
+from server.core.rooms import Rooms
 from server.core.service import BarrageService
 from server.core.views import Views
 from server.logs import limit_repeats
@@ -27,6 +28,7 @@ from server.store.cards import SqlCards
 from server.store.lease import ChatLeases, create_leases
 from server.store.sql import create_engine
 from server.web import api, device, openapi, pages
+from server.web import rooms as room_routes
 from server.web.errors import error_middleware, identity_bodies_only
 from server.web.fanout import Audience, FanOut
 from server.web.keys import CONFIG, COUNTERS, DEVICES, FANOUT, HEALTH, SERVICE, SLOTS, VIEWS, WINDOWS
@@ -87,6 +89,7 @@ def create_app(config: Config) -> web.Application:
             app.router.add_post(EVENTS_PATH, _slack_events)
     app.on_shutdown.append(_close_streams)
     api.add_routes(app)
+    room_routes.add_routes(app)
     openapi.add_route(app)
     pages.add_routes(app)
     app.router.add_get("/stream", screen_stream)
@@ -156,10 +159,8 @@ async def _core(app: web.Application) -> AsyncIterator[None]:
     # Group commit: the service's writes take turns, submissions share transactions,
     # and each commit's events are published in id order.
     store = BatchingStore(app[STORE], bus)
-    service = BarrageService(
-        store, policy, app[WINDOWS], rates,
-        initial_mode=Mode(config.moderation.mode), counters=app[COUNTERS],
-    )
+    rooms = _rooms(config, store)
+    service = BarrageService(store, policy, app[WINDOWS], rates, rooms, counters=app[COUNTERS])
     # Before the load, so no change is missed; before the streams' handler (_fanout), so
     # a client that sees a `mode` event and submits meets the new mode.
     unsubscribe = bus.subscribe(service.on_event)
@@ -167,6 +168,17 @@ async def _core(app: web.Application) -> AsyncIterator[None]:
     app[SERVICE] = service
     yield
     unsubscribe()
+
+
+def _rooms(config: Config, store: BatchingStore) -> Rooms:
+    """Main and the `[[rooms]]`, with [moderation] and [screen]'s values for what they leave out."""
+    defaults = Room(MAIN, MAIN, join_text=config.screen.join_text, mode=Mode(config.moderation.mode),
+                    crossing_seconds=config.screen.crossing_seconds)
+    seeds = [Room(room.slug, room.title or room.slug, join_text=room.join_text,
+                  mode=Mode(room.mode or config.moderation.mode),
+                  crossing_seconds=room.crossing_seconds or config.screen.crossing_seconds)
+             for room in config.rooms]
+    return Rooms(store, defaults, seeds)
 
 
 async def _fanout(app: web.Application) -> AsyncIterator[None]:

@@ -14,7 +14,7 @@ import aiohttp
 import asyncpg
 import sqlalchemy
 
-from server.store.schema import PG_LOCK
+from server.store.schema import PG_LOCK, head
 from tests.server_process import ServerProcess
 from tests.store.test_migrations import legacy_metadata
 
@@ -104,10 +104,10 @@ async def test_db_upgrade_and_current_take_the_config_as_serve_does(tmp_path: Pa
     assert await db("current", "--config", str(config), cwd=elsewhere) == (
         0, "no revision: the database is empty (`barrage db upgrade` creates the tables)", "")
     code, out, _ = await db("upgrade", "--config", str(config), cwd=elsewhere)
-    assert (code, out) == (0, "0001_initial (head)")
-    assert (await db("current", cwd=home))[:2] == (0, "0001_initial (head)")  # ./config.toml
+    assert (code, out) == (0, f"{head()} (head)")
+    assert (await db("current", cwd=home))[:2] == (0, f"{head()} (head)")  # ./config.toml
     env = {"BARRAGE_CONFIG": str(config)}
-    assert (await db("current", cwd=elsewhere, env=env))[:2] == (0, "0001_initial (head)")
+    assert (await db("current", cwd=elsewhere, env=env))[:2] == (0, f"{head()} (head)")
     # an environment override applies as it does for serve
     other = {**env, "BARRAGE_DATABASE_URL": f"sqlite+aiosqlite:///{elsewhere / 'other.db'}"}
     assert (await db("current", cwd=elsewhere, env=other))[1].startswith("no revision: the database is empty")
@@ -126,7 +126,7 @@ async def test_db_upgrade_adopts_a_database_made_before_migrations(tmp_path: Pat
     code, out, _ = await db("current", cwd=tmp_path, env=env)
     assert (code, out) == (0, "no revision: tables made before migrations (`barrage db upgrade` adopts "
                               "them in place)")
-    assert (await db("upgrade", cwd=tmp_path, env=env))[:2] == (0, "0001_initial (head)")
+    assert (await db("upgrade", cwd=tmp_path, env=env))[:2] == (0, f"{head()} (head)")
     with sqlite3.connect(path) as conn:
         assert conn.execute("SELECT text, sender FROM barrage").fetchall() == [("kept", None)]
 
@@ -152,10 +152,10 @@ async def test_serve_refuses_an_old_schema_when_auto_migrate_is_off(tmp_path: Pa
     _, err = await asyncio.wait_for(proc.communicate(), 60)
     assert proc.returncode == 2
     assert err.decode().strip().splitlines()[-1] == (
-        "barrage: the database is empty; this version needs revision 0001_initial, and "
+        f"barrage: the database is empty; this version needs revision {head()}, and "
         "database.auto_migrate is false: run `barrage db upgrade`")
     assert b"Traceback" not in err
-    assert (await db("upgrade", cwd=tmp_path, env=env))[:2] == (0, "0001_initial (head)")
+    assert (await db("upgrade", cwd=tmp_path, env=env))[:2] == (0, f"{head()} (head)")
     server = ServerProcess(tmp_path, env=env)
     await server.start()  # at head: it serves
     assert await server.stop() == 0
@@ -187,4 +187,4 @@ async def test_two_nodes_starting_together_on_an_empty_postgresql_both_come_up(
         for node in nodes:
             if node.proc is not None and node.proc.returncode is None:
                 assert await node.stop() == 0
-    assert (await db("current", cwd=tmp_path, env=env))[:2] == (0, "0001_initial (head)")
+    assert (await db("current", cwd=tmp_path, env=env))[:2] == (0, f"{head()} (head)")

@@ -13,6 +13,8 @@
 "use strict";
 (() => {
   const params = new URLSearchParams(location.search);
+  // ?room=<slug>: this screen shows that room's wall (main when none).
+  const roomParam = params.get("room") ? `room=${encodeURIComponent(params.get("room"))}` : "";
   const stage = document.getElementById("stage");
   const joinBox = document.getElementById("join");
   const statusBox = document.getElementById("status");
@@ -156,7 +158,8 @@
   }
 
   function connect() {
-    const url = lastEventId ? `/stream?last_event_id=${lastEventId}` : "/stream";
+    const query = [roomParam, lastEventId ? `last_event_id=${lastEventId}` : ""].filter(Boolean).join("&");
+    const url = query ? `/stream?${query}` : "/stream";
     source = new EventSource(url);
     source.addEventListener("barrage", onBarrage);
     source.onopen = () => { backoff = 1000; showStatus(""); };
@@ -171,7 +174,7 @@
 
   async function loadSettings() {
     try {
-      const res = await fetch("/api/screen-config");
+      const res = await fetch(roomParam ? `/api/screen-config?${roomParam}` : "/api/screen-config");
       const cfg = await res.json();
       settings.crossingMs = crossingMs((cfg.crossing_seconds || 8) * 1000);
       settings.maxWaiting = cfg.max_waiting || 200;

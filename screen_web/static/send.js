@@ -13,6 +13,9 @@
   const segmenter = window.Intl && Intl.Segmenter ? new Intl.Segmenter() : null;
   let maxLength = 100;
   let sending = false;
+  // ?room=<slug>: the room the QR code or link named (main when none).
+  const room = new URLSearchParams(location.search).get("room") || undefined;
+  const roomQuery = room ? `?room=${encodeURIComponent(room)}` : "";
 
   const count = (s) => (segmenter ? [...segmenter.segment(s.trim())].length : [...s.trim()].length);
 
@@ -66,6 +69,7 @@
     if (sending) return; // Enter pressed again while the last one is on its way
     const data = new FormData(form);
     const body = {
+      room,
       text: text.value,
       author: author.value.trim() || undefined,
       color: data.get("color"),
@@ -119,7 +123,7 @@
     window.visualViewport.addEventListener("resize", liftAboveKeyboard);
     window.visualViewport.addEventListener("scroll", liftAboveKeyboard);
   }
-  fetch("/api/screen-config").then((r) => r.json()).then((cfg) => {
+  fetch(`/api/screen-config${roomQuery}`).then((r) => r.json()).then((cfg) => {
     maxLength = cfg.max_text_length || maxLength;
     if (cfg.max_author_length) author.maxLength = cfg.max_author_length;
     updateCounter();

@@ -33,7 +33,11 @@ class Unavailable(BarrageError):
 
 
 class NotFound(BarrageError):
-    """No barrage with that id."""
+    """No barrage with that id, or no room with that slug."""
+
+
+class RoomExists(BarrageError):
+    """A room with that slug exists already."""
 
 
 class AlreadyDecided(BarrageError):

@@ -6,12 +6,12 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, Protocol
 
-from server.core.model import Barrage, Draft, Event, EventKind, Status
+from server.core.model import Barrage, Draft, Event, EventKind, Room, Status
 
 
 class Store(Protocol):
     """The truth, and the unit of work: each write that appends events (add, add_many,
-    decide, undo, put_setting) publishes them once committed, in id order
+    decide, undo, put_setting, add_room, update_room) publishes them once committed, in id order
     (server/store/batching.py wraps the SQL store with the group commit and the publisher)."""
 
     async def add(self, draft: Draft, status: Status, now: datetime) -> tuple[Barrage, Event | None]:
@@ -47,11 +47,13 @@ class Store(Protocol):
 
     async def get(self, barrage_id: int) -> Barrage | None: ...
 
-    async def list(self, status: Status | None, after_id: int, limit: int) -> list[Barrage]: ...
+    async def list(self, status: Status | None, after_id: int, limit: int,
+                   room: str | None = None) -> list[Barrage]: ...
 
     async def events_after(
-        self, event_id: int, kinds: Sequence[EventKind], limit: int
-    ) -> list[Event]: ...
+        self, event_id: int, kinds: Sequence[EventKind], limit: int, room: str | None = None
+    ) -> list[Event]:
+        """Events of those kinds after `event_id`, in id order; of one room's, when named."""
 
     async def last_event_id(self) -> int: ...
 
@@ -66,7 +68,20 @@ class Store(Protocol):
     ) -> Event | None:
         """Upsert the setting, with an event row (kind, payload) in the same transaction."""
 
-    async def count(self, status: Status, decided_since: datetime | None = None) -> int: ...
+    async def count(self, status: Status, decided_since: datetime | None = None,
+                    room: str | None = None) -> int: ...
+
+    async def rooms(self) -> list[Room]: ...
+
+    async def add_room(
+        self, room: Room, event: tuple[EventKind, dict[str, Any]]
+    ) -> tuple[Room, Event | None]:
+        """Insert the room with its event; when the slug is taken, that room and no event."""
+
+    async def update_room(
+        self, slug: str, changes: dict[str, Any], event: tuple[EventKind, dict[str, Any]]
+    ) -> tuple[Room, Event]:
+        """Set the room's columns in `changes`, with the event. Raises NotFound."""
 
     async def by_dedupe_key(self, key: str) -> Barrage | None: ...
 

@@ -20,22 +20,25 @@ class Views:
     def __init__(self, store: Store) -> None:
         self._store = store
 
-    async def barrages(self, status: Status | None, after_id: int = 0, limit: int = 500) -> list[Barrage]:
-        return await self._store.list(status, after_id, limit)
+    async def barrages(self, status: Status | None, after_id: int = 0, limit: int = 500,
+                       room: str | None = None) -> list[Barrage]:
+        return await self._store.list(status, after_id, limit, room)
 
-    async def events_after(self, event_id: int, kinds: Sequence[EventKind], limit: int) -> list[Event]:
-        return await self._store.events_after(event_id, kinds, limit)
+    async def events_after(self, event_id: int, kinds: Sequence[EventKind], limit: int,
+                           room: str | None = None) -> list[Event]:
+        return await self._store.events_after(event_id, kinds, limit, room)
 
     async def last_event_id(self) -> int:
         return await self._store.last_event_id()
 
-    async def stats(self, mode: Mode, screens: int) -> dict[str, Any]:
-        """Counts for moderators; "today" starts at the server's local midnight."""
+    async def stats(self, mode: Mode, screens: int, room: str | None = None) -> dict[str, Any]:
+        """Counts for moderators (of one room, when named); "today" starts at the server's
+        local midnight."""
         midnight = datetime.now().astimezone().replace(hour=0, minute=0, second=0, microsecond=0)
         midnight = midnight.astimezone(UTC)  # SQLite compares stored UTC text: compare in UTC
         return {
             "mode": mode.value,
-            "pending": await self._store.count(Status.PENDING),
-            "approved_today": await self._store.count(Status.APPROVED, midnight),
+            "pending": await self._store.count(Status.PENDING, room=room),
+            "approved_today": await self._store.count(Status.APPROVED, midnight, room),
             "screens": screens,
         }

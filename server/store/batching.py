@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import Any
 
 from server.core.errors import RateLimited
-from server.core.model import Barrage, Draft, Event, EventKind, Status
+from server.core.model import Barrage, Draft, Event, EventKind, Room, Status
 from server.core.ports import Publisher, Store
 
 logger = logging.getLogger(__name__)
@@ -91,6 +91,16 @@ class BatchingStore:
         self, key: str, value: str, event: tuple[EventKind, dict[str, Any]] | None
     ) -> Event | None:
         return await self._one(lambda: self._inner.put_setting(key, value, event))
+
+    async def add_room(
+        self, room: Room, event: tuple[EventKind, dict[str, Any]]
+    ) -> tuple[Room, Event | None]:
+        return await self._one(lambda: self._inner.add_room(room, event))
+
+    async def update_room(
+        self, slug: str, changes: dict[str, Any], event: tuple[EventKind, dict[str, Any]]
+    ) -> tuple[Room, Event]:
+        return await self._one(lambda: self._inner.update_room(slug, changes, event))
 
     async def _one(self, run: Callable[[], Awaitable[Any]]) -> Any:
         return await self._wait(_Write(run, _future()))

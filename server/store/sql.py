@@ -20,10 +20,23 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 from sqlalchemy.pool import StaticPool
 
 from server.core.errors import AlreadyDecided, NotFound, Unavailable
-from server.core.model import AUTO, MAX_ID, Barrage, Draft, Event, EventKind, Size, Source, Status
+from server.core.model import (
+    AUTO,
+    MAIN,
+    MAX_ID,
+    Barrage,
+    Draft,
+    Event,
+    EventKind,
+    Mode,
+    Room,
+    Size,
+    Source,
+    Status,
+)
 from server.logs import limit_repeats
 from server.store import schema
-from server.store.tables import BarrageRow, CardRow, EventRow, SettingRow
+from server.store.tables import BarrageRow, CardRow, EventRow, RoomRow, SettingRow
 
 logger = limit_repeats(logging.getLogger(__name__))
 
@@ -31,6 +44,8 @@ BARRAGE = BarrageRow.__table__
 EVENT = EventRow.__table__
 SETTING = SettingRow.__table__
 CARD = CardRow.__table__
+ROOM = RoomRow.__table__
+EVENT_COLUMNS = ("kind", "barrage_id", "created_at", "payload", "room")
 
 
 UPSERT = {"sqlite": sqlite_insert, "postgresql": postgresql_insert}
@@ -55,11 +70,11 @@ LOCK_EVENT_LOG = text("SELECT pg_advisory_xact_lock(:key)")
 # Rows numbered max(id) + 1, … in the order given (the max is read once, by this statement's
 # snapshot, taken after the lock was granted); the ids come back to be sorted into that order.
 APPEND_NUMBERED = text(
-    "INSERT INTO event (id, kind, barrage_id, created_at, payload) "
-    "SELECT (SELECT coalesce(max(id), 0) FROM event) + n, kind, barrage_id, created_at, payload "
+    "INSERT INTO event (id, kind, barrage_id, created_at, payload, room) "
+    "SELECT (SELECT coalesce(max(id), 0) FROM event) + n, kind, barrage_id, created_at, payload, room "
     "FROM unnest(CAST(:kind AS varchar[]), CAST(:barrage_id AS integer[]), "
-    "CAST(:created_at AS timestamptz[]), CAST(:payload AS text[])) "
-    "WITH ORDINALITY AS appended(kind, barrage_id, created_at, payload, n) RETURNING id"
+    "CAST(:created_at AS timestamptz[]), CAST(:payload AS text[]), CAST(:room AS varchar[])) "
+    "WITH ORDINALITY AS appended(kind, barrage_id, created_at, payload, room, n) RETURNING id"
 )
 
 
@@ -225,8 +240,7 @@ class SqlStore:
                 barrages = [_barrage({**row, "id": new_id}) for row, new_id in zip(rows, ids, strict=True)]
                 events = [(_kind_for(b.status), b.to_dict(), b.id) for b in barrages]
                 event_ids = await _append_events(conn, [
-                    {"kind": kind.value, "barrage_id": barrage_id, "created_at": now,
-                     "payload": _dumps(payload)} for kind, payload, barrage_id in events])
+                    _event_row(kind, payload, barrage_id, now) for kind, payload, barrage_id in events])
         except IntegrityError:
             # A repeated delivery inside the batch: one at a time, where add() resolves it.
             return [await self.add(draft, status, now) for draft, status in items]
@@ -286,16 +300,19 @@ class SqlStore:
         async with self._engine.connect() as conn:
             return await _get(conn, barrage_id)
 
-    async def list(self, status: Status | None, after_id: int, limit: int) -> list[Barrage]:
+    async def list(self, status: Status | None, after_id: int, limit: int,
+                   room: str | None = None) -> list[Barrage]:
         query = select(BARRAGE).where(BARRAGE.c.id > min(after_id, MAX_ID))
         if status is not None:
             query = query.where(BARRAGE.c.status == status.value)
+        if room is not None:
+            query = query.where(BARRAGE.c.room == room)
         async with self._engine.connect() as conn:
             rows = await conn.execute(query.order_by(BARRAGE.c.id).limit(limit))
             return [_barrage(row._mapping) for row in rows]
 
     async def events_after(
-        self, event_id: int, kinds: Sequence[EventKind], limit: int
+        self, event_id: int, kinds: Sequence[EventKind], limit: int, room: str | None = None
     ) -> list[Event]:
         query = (
             select(EVENT.c.id, EVENT.c.kind, EVENT.c.payload)
@@ -303,6 +320,8 @@ class SqlStore:
             .order_by(EVENT.c.id)
             .limit(limit)
         )
+        if room is not None:
+            query = query.where(EVENT.c.room == room)
         async with self._engine.connect() as conn:
             rows = await conn.execute(query)
             return [Event(row.id, EventKind(row.kind), json.loads(row.payload)) for row in rows]
@@ -329,12 +348,47 @@ class SqlStore:
                 return None
             return await _append(conn, event[0], event[1], None, datetime.now(UTC))
 
-    async def count(self, status: Status, decided_since: datetime | None = None) -> int:
+    async def count(self, status: Status, decided_since: datetime | None = None,
+                    room: str | None = None) -> int:
         query = select(func.count()).select_from(BARRAGE).where(BARRAGE.c.status == status.value)
         if decided_since is not None:
             query = query.where(BARRAGE.c.decided_at >= decided_since)
+        if room is not None:
+            query = query.where(BARRAGE.c.room == room)
         async with self._engine.connect() as conn:
             return (await conn.execute(query)).scalar() or 0
+
+    async def rooms(self) -> list[Room]:
+        async with self._engine.connect() as conn:
+            rows = await conn.execute(select(ROOM).order_by(ROOM.c.slug))
+            return [_room(row._mapping) for row in rows]
+
+    async def add_room(
+        self, room: Room, event: tuple[EventKind, dict[str, Any]]
+    ) -> tuple[Room, Event | None]:
+        """Insert the room with its event; a slug already stored: that room, and no event."""
+        try:
+            async with self._engine.begin() as conn:
+                await conn.execute(insert(ROOM).values(**_room_values(room)))
+                return room, await _append(conn, event[0], event[1], None, datetime.now(UTC))
+        except IntegrityError:
+            async with self._engine.connect() as conn:
+                row = (await conn.execute(select(ROOM).where(ROOM.c.slug == room.slug))).first()
+            if row is None:
+                raise
+            return _room(row._mapping), None
+
+    async def update_room(
+        self, slug: str, changes: dict[str, Any], event: tuple[EventKind, dict[str, Any]]
+    ) -> tuple[Room, Event]:
+        """Change the room's columns named in `changes`, with its event. Raises NotFound."""
+        async with self._engine.begin() as conn:
+            found = await conn.execute(update(ROOM).where(ROOM.c.slug == slug).values(**changes)
+                                       .returning(*ROOM.c))
+            row = found.first()
+            if row is None:
+                raise NotFound(f"no room {slug}")
+            return _room(row._mapping), await _append(conn, event[0], event[1], None, datetime.now(UTC))
 
     async def by_dedupe_key(self, key: str) -> Barrage | None:
         async with self._engine.connect() as conn:
@@ -370,9 +424,14 @@ async def _append(
     conn: AsyncConnection, kind: EventKind, payload: dict[str, Any], barrage_id: int | None,
     now: datetime,
 ) -> Event:
-    row = {"kind": kind.value, "barrage_id": barrage_id, "created_at": now, "payload": _dumps(payload)}
-    [event_id] = await _append_events(conn, [row])
+    [event_id] = await _append_events(conn, [_event_row(kind, payload, barrage_id, now)])
     return Event(event_id, kind, payload)
+
+
+def _event_row(kind: EventKind, payload: dict[str, Any], barrage_id: int | None,
+               now: datetime) -> dict[str, Any]:
+    return {"kind": kind.value, "barrage_id": barrage_id, "created_at": now, "payload": _dumps(payload),
+            "room": payload.get("room") or MAIN}
 
 
 async def _append_events(conn: AsyncConnection, rows: list[dict[str, Any]]) -> list[int]:
@@ -413,7 +472,7 @@ async def _append_events(conn: AsyncConnection, rows: list[dict[str, Any]]) -> l
             return [(await conn.execute(insert(EVENT).values(**rows[0]))).inserted_primary_key[0]]
         return await _insert_returning_ids(conn, EVENT, rows)
     await conn.execute(LOCK_EVENT_LOG, {"key": EVENT_LOG_LOCK})
-    columns = {name: [row[name] for row in rows] for name in ("kind", "barrage_id", "created_at", "payload")}
+    columns = {name: [row[name] for row in rows] for name in EVENT_COLUMNS}
     # Numbered in the insert itself: one round trip fewer while the lock is held.
     return sorted((await conn.execute(APPEND_NUMBERED, columns)).scalars())
 
@@ -433,6 +492,7 @@ def _draft_values(draft: Draft, status: Status, now: datetime) -> dict[str, Any]
         "decided_by": AUTO if decided else None,
         "reply_to": draft.reply_to,
         "sender": draft.sender,
+        "room": draft.room,
         # auto-approved: the submit reply already told the sender
         "notified": decided,
     }
@@ -444,8 +504,18 @@ def _barrage(row: Any) -> Barrage:
         size=Size(row["size"]), source=Source(row["source"]), status=Status(row["status"]),
         created_at=_aware(row["created_at"]), author_ref=row["author_ref"],
         decided_at=_aware(row["decided_at"]) if row["decided_at"] else None,
-        decided_by=row["decided_by"], reply_to=row["reply_to"], sender=row["sender"],
+        decided_by=row["decided_by"], reply_to=row["reply_to"], sender=row["sender"], room=row["room"],
     )
+
+
+def _room_values(room: Room) -> dict[str, Any]:
+    return {**room.to_dict(), "mode": room.mode.value}
+
+
+def _room(row: Any) -> Room:
+    return Room(slug=row["slug"], title=row["title"], join_text=row["join_text"], mode=Mode(row["mode"]),
+                crossing_seconds=row["crossing_seconds"], paused=bool(row["paused"]),
+                announcement=row["announcement"])
 
 
 def _aware(moment: datetime) -> datetime:

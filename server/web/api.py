@@ -84,6 +84,7 @@ async def submit(request: web.Request) -> web.Response:
         address=address,
         dedupe_key=_dedupe_key(limit_key, idempotency_key),
         dedupe_for=IDEMPOTENCY_WINDOW,
+        room=optional_str(body, "room"),
     )
     receipt = await request.app[SERVICE].submit(submission)
     barrage = receipt.barrage
@@ -119,7 +120,8 @@ async def list_barrages(request: web.Request) -> web.Response:
     # No id is above MAX_ID, so "after" a larger one is simply nothing (and never reaches SQL).
     after = min(_int_param(request.query.get("after"), "after", 0), MAX_ID)
     limit = min(_int_param(request.query.get("limit"), "limit", LIST_LIMIT), LIST_LIMIT)
-    items = await request.app[VIEWS].barrages(status, after, limit)
+    room = named_room(request)
+    items = await request.app[VIEWS].barrages(status, after, limit, room)
     return web.json_response({"items": [b.to_dict() for b in items]})
 
 
@@ -154,30 +156,44 @@ async def _moderator(request: web.Request) -> str:
     return moderator or "web moderator"
 
 
+def named_room(request: web.Request) -> str | None:
+    """`?room=`, checked: None when absent (every room), NotFound (404) when unknown."""
+    slug = request.query.get("room")
+    return request.app[SERVICE].rooms.get(slug).slug if slug else None
+
+
 @admin_only
 async def get_mode(request: web.Request) -> web.Response:
-    return web.json_response({"mode": request.app[SERVICE].mode.value})
+    room = request.app[SERVICE].rooms.get(request.query.get("room"))
+    return web.json_response({"mode": room.mode.value, "room": room.slug})
 
 
 @admin_only
 async def put_mode(request: web.Request) -> web.Response:
+    room = request.app[SERVICE].rooms.get(request.query.get("room")).slug
     body = await read_json_object(request)
     mode = optional_str(body, "mode") or ""
-    new = await request.app[SERVICE].set_mode(mode, optional_str(body, "moderator") or "web")
-    return web.json_response({"mode": new.value})
+    new = await request.app[SERVICE].set_mode(mode, optional_str(body, "moderator") or "web", room)
+    return web.json_response({"mode": new.value, "room": room})
 
 
 @admin_only
 async def stats(request: web.Request) -> web.Response:
-    screens = request.app[FANOUT].count(Audience.SCREEN)
-    return web.json_response(await request.app[VIEWS].stats(request.app[SERVICE].mode, screens))
+    """Main's mode and everything's counts; with ?room=, that room's."""
+    room = named_room(request)
+    screens = request.app[FANOUT].count(Audience.SCREEN, room)
+    mode = request.app[SERVICE].rooms.get(room).mode
+    return web.json_response(await request.app[VIEWS].stats(mode, screens, room))
 
 
 async def screen_config(request: web.Request) -> web.Response:
     config = request.app[CONFIG]
+    room = request.app[SERVICE].rooms.get(request.query.get("room"))
     return web.json_response({
-        "join_text": config.join_text(),
-        "crossing_seconds": config.screen.crossing_seconds,
+        "room": room.slug,
+        "title": room.title,
+        "join_text": config.join_text(room.slug, room.join_text),
+        "crossing_seconds": room.crossing_seconds,
         "max_waiting": config.screen.max_waiting,
         "max_text_length": config.moderation.max_text_length,
         "max_author_length": config.moderation.max_author_length,

@@ -18,6 +18,7 @@ from server.core.errors import (
     InvalidInput,
     NotFound,
     RateLimited,
+    RoomExists,
     Unavailable,
 )
 from server.logs import limit_repeats
@@ -30,6 +31,7 @@ STATUS_FOR: dict[type[BarrageError], int] = {
     NotFound: 404,
     AlreadyDecided: 409,
     CannotUndo: 409,
+    RoomExists: 409,
     Unavailable: 503,
 }
 # Request bodies are read as sent. aiohttp would otherwise inflate gzip/deflate in its

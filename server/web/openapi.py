@@ -12,7 +12,8 @@ from typing import Any
 
 from aiohttp import web
 
-from server.core.model import MAX_ID, EventKind, Mode, Size, Source, Status
+from server.core.model import MAX_ID, ROOM_SLUG, EventKind, Mode, Size, Source, Status
+from server.core.rooms import MAX_CROSSING, MAX_JOIN_TEXT, MAX_TITLE, MIN_CROSSING
 from server.web.api import IDEMPOTENCY_HEADER, LIST_LIMIT, MAX_IDEMPOTENCY_KEY
 
 PATH = "/api/openapi.json"
@@ -84,6 +85,8 @@ def paths() -> Json:
         "/api/barrages/{id}/undo": {"post": decision(
             "undo", "Put a decision of the last 10 s back to pending. 409 when it is too late, the "
                     "barrage is not decided, or it was approved at submission.")},
+        "/api/rooms": {"get": list_rooms(), "post": create_room()},
+        "/api/rooms/{slug}": {"get": get_room(), "patch": patch_room()},
         "/api/mode": {"get": get_mode(), "put": put_mode()},
         "/api/stats": {"get": stats()},
         "/api/stream": {"get": admin_stream()},
@@ -108,7 +111,7 @@ def submit() -> Json:
                                                   "one.", {"type": "string"}, required=False),
                              "Idempotent-Replayed": header("A repeat of an earlier request.",
                                                            {"const": "true"}, required=False)}),
-            **refusals("400", *BODY_REFUSALS, "429", "503"),
+            **refusals("400", "404", *BODY_REFUSALS, "429", "503"),
         },
     }
 
@@ -123,6 +126,7 @@ def list_barrages() -> Json:
             query("after", "Only ids above this one.", {"type": "integer", "minimum": 0}),
             query("limit", f"At most this many (capped at {LIST_LIMIT}).",
                   {"type": "integer", "minimum": 0}),
+            room_query("Only this room's (default: every room's)."),
         ],
         "responses": {
             "200": answer("The barrages.", {
@@ -130,13 +134,72 @@ def list_barrages() -> Json:
                 "properties": {"items": {"type": "array", "maxItems": LIST_LIMIT,
                                          "items": ref("schemas", "Barrage")}},
             }),
-            **refusals("400", *ADMIN_REFUSALS, "503"),
+            **refusals("400", *ADMIN_REFUSALS, "404", "503"),
         },
     }
 
 
 def query(name: str, description: str, schema: Json) -> Json:
     return {"name": name, "in": "query", "required": False, "description": description, "schema": schema}
+
+
+def room_query(description: str = "The room (default: main).") -> Json:
+    return query("room", description + " An unknown room is a 404.", {"type": "string"})
+
+
+def list_rooms() -> Json:
+    return {
+        "operationId": "listRooms",
+        "summary": "Every room, main first.",
+        "security": ADMIN,
+        "responses": {
+            "200": answer("The rooms.", {
+                "type": "object", "required": ["rooms"], "additionalProperties": False,
+                "properties": {"rooms": {"type": "array", "minItems": 1, "items": ref("schemas", "Room")}},
+            }),
+            **refusals(*ADMIN_REFUSALS),
+        },
+    }
+
+
+def create_room() -> Json:
+    return {
+        "operationId": "createRoom",
+        "summary": "Make a room. What the body leaves out comes from the config's defaults; "
+                   "the title defaults to the slug.",
+        "security": ADMIN,
+        "requestBody": {"required": True, "content": json_content(ref("schemas", "NewRoom"))},
+        "responses": {
+            "201": answer("The room.", ref("schemas", "Room")),
+            **refusals("400", *ADMIN_REFUSALS, "409", *BODY_REFUSALS, "503"),
+        },
+    }
+
+
+def get_room() -> Json:
+    return {
+        "operationId": "getRoom",
+        "summary": "One room.",
+        "security": ADMIN,
+        "parameters": [ref("parameters", "RoomSlug")],
+        "responses": {"200": answer("The room.", ref("schemas", "Room")),
+                      **refusals(*ADMIN_REFUSALS, "404")},
+    }
+
+
+def patch_room() -> Json:
+    return {
+        "operationId": "patchRoom",
+        "summary": "Change a room's title, join text, mode or crossing time; screens follow at once "
+                   "(a `settings` event).",
+        "security": ADMIN,
+        "parameters": [ref("parameters", "RoomSlug")],
+        "requestBody": {"required": True, "content": json_content(ref("schemas", "RoomChange"))},
+        "responses": {
+            "200": answer("The room as it now is.", ref("schemas", "Room")),
+            **refusals("400", *ADMIN_REFUSALS, "404", *BODY_REFUSALS, "503"),
+        },
+    }
 
 
 def decision(verb: str, summary: str) -> Json:
@@ -157,21 +220,24 @@ def decision(verb: str, summary: str) -> Json:
 def get_mode() -> Json:
     return {
         "operationId": "getMode",
-        "summary": "The moderation mode.",
+        "summary": "A room's moderation mode.",
         "security": ADMIN,
-        "responses": {"200": answer("The mode.", ref("schemas", "Mode")), **refusals(*ADMIN_REFUSALS)},
+        "parameters": [room_query()],
+        "responses": {"200": answer("The mode.", ref("schemas", "Mode")),
+                      **refusals(*ADMIN_REFUSALS, "404")},
     }
 
 
 def put_mode() -> Json:
     return {
         "operationId": "setMode",
-        "summary": "Switch moderation: `off` puts every new barrage on screen at once.",
+        "summary": "Switch a room's moderation: `off` puts every new barrage on screen at once.",
         "security": ADMIN,
+        "parameters": [room_query()],
         "requestBody": {"required": True, "content": json_content(ref("schemas", "ModeChange"))},
         "responses": {
             "200": answer("The mode now.", ref("schemas", "Mode")),
-            **refusals("400", *ADMIN_REFUSALS, *BODY_REFUSALS, "503"),
+            **refusals("400", *ADMIN_REFUSALS, "404", *BODY_REFUSALS, "503"),
         },
     }
 
@@ -181,8 +247,9 @@ def stats() -> Json:
         "operationId": "stats",
         "summary": "Counts for moderators; \"today\" starts at the server's local midnight.",
         "security": ADMIN,
+        "parameters": [room_query("One room's counts (and mode); default: every room's (and main's mode).")],
         "responses": {"200": answer("The counts.", ref("schemas", "Stats")),
-                      **refusals(*ADMIN_REFUSALS, "503")},
+                      **refusals(*ADMIN_REFUSALS, "404", "503")},
     }
 
 
@@ -195,13 +262,14 @@ def admin_stream() -> Json:
                        "`stream.max_per_address` streams from one address, or `stream.max_streams` "
                        "in all, the answer is 503 with Retry-After.",
         "security": ADMIN,
-        "parameters": [ref("parameters", "LastEventIdHeader"), ref("parameters", "LastEventIdQuery")],
+        "parameters": [ref("parameters", "LastEventIdHeader"), ref("parameters", "LastEventIdQuery"),
+                       room_query("Only this room's events (default: every room's).")],
         "responses": {
             "200": {
                 "description": "The stream. Comments (`: …`) keep it alive; `retry:` comes first.",
                 "content": {"text/event-stream": {"schema": ref("schemas", "StreamEvent")}},
             },
-            **refusals("400", *ADMIN_REFUSALS, "503"),
+            **refusals("400", *ADMIN_REFUSALS, "404", "503"),
         },
     }
 
@@ -210,7 +278,8 @@ def screen_config() -> Json:
     return {
         "operationId": "screenConfig",
         "summary": "What the screen and send pages need (public).",
-        "responses": {"200": answer("The settings.", ref("schemas", "ScreenConfig"))},
+        "parameters": [room_query()],
+        "responses": {"200": answer("The settings.", ref("schemas", "ScreenConfig")), **refusals("404")},
     }
 
 
@@ -238,8 +307,12 @@ def schemas() -> Json:
             "description": "Optional. Who decides, as shown to others (default \"web moderator\").",
             "properties": {"moderator": nullable_string()},
         },
-        "Mode": {"type": "object", "required": ["mode"], "additionalProperties": False,
-                 "properties": {"mode": {"enum": [*map(str, Mode)]}}},
+        "Mode": {"type": "object", "required": ["mode", "room"], "additionalProperties": False,
+                 "properties": {"mode": {"enum": [*map(str, Mode)]}, "room": slug_schema()}},
+        "Room": room_schema(),
+        "NewRoom": {"type": "object", "required": ["slug"],
+                    "properties": {"slug": slug_schema(), **room_fields(), "moderator": nullable_string()}},
+        "RoomChange": {"type": "object", "properties": {**room_fields(), "moderator": nullable_string()}},
         "ModeChange": {
             "type": "object", "required": ["mode"],
             "properties": {"mode": {"enum": [*map(str, Mode)]}, "moderator": nullable_string()},
@@ -247,6 +320,34 @@ def schemas() -> Json:
         "Stats": stats_schema(),
         "ScreenConfig": screen_config_schema(),
         "StreamEvent": stream_event_schema(),
+    }
+
+
+def slug_schema() -> Json:
+    return {"type": "string", "pattern": f"^{ROOM_SLUG.pattern}$"}
+
+
+def room_fields() -> Json:
+    return {
+        "title": {"type": "string", "maxLength": MAX_TITLE},
+        "join_text": {"type": "string", "maxLength": MAX_JOIN_TEXT,
+                      "description": "Empty: the screen shows \"Join the wall: <join URL>\"."},
+        "mode": {"enum": [*map(str, Mode)]},
+        "crossing_seconds": {"type": "number", "minimum": MIN_CROSSING, "maximum": MAX_CROSSING},
+    }
+
+
+def room_schema() -> Json:
+    return {
+        "type": "object", "additionalProperties": False,
+        "required": ["slug", "title", "join_text", "mode", "crossing_seconds", "paused", "announcement",
+                     "screens"],
+        "properties": {
+            "slug": slug_schema(), **room_fields(),
+            "paused": {"type": "boolean"},
+            "announcement": nullable_string(),
+            "screens": {"type": "integer", "minimum": 0, "description": "Live screens on this node."},
+        },
     }
 
 
@@ -270,6 +371,8 @@ def submission_schema() -> Json:
             "color": {**nullable_string(), "description": "#rgb, #rrggbb or a preset name: white, red, "
                       "orange, yellow, green, cyan, blue, purple, pink."},
             "size": {**nullable_string(), "description": "small, medium (the default) or large."},
+            "room": {**nullable_string(), "description": "The room's slug (default: main); an unknown "
+                     "room is a 404."},
         },
     }
 
@@ -278,7 +381,8 @@ def barrage_schema() -> Json:
     moment = {"type": "string", "format": "date-time"}
     return {
         "type": "object", "additionalProperties": False,
-        "required": ["id", "text", "author", "color", "size", "source", "status", "created_at", "sender"],
+        "required": ["id", "text", "author", "color", "size", "source", "status", "created_at", "sender",
+                     "room"],
         "properties": {
             "id": barrage_id(),
             "text": {"type": "string", "minLength": 1},
@@ -292,6 +396,7 @@ def barrage_schema() -> Json:
                        "telegram:<user id> or slack:<team>:<user>."},
             "decided_at": {"type": ["string", "null"], "format": "date-time"},
             "decided_by": nullable_string(),
+            "room": slug_schema(),
         },
         # A pending barrage carries no decision; a decided one always says when and by whom.
         "if": {"properties": {"status": {"const": str(Status.PENDING)}}},
@@ -312,9 +417,11 @@ def stats_schema() -> Json:
 def screen_config_schema() -> Json:
     return {
         "type": "object",
-        "required": ["join_text", "crossing_seconds", "max_waiting", "max_text_length",
+        "required": ["room", "title", "join_text", "crossing_seconds", "max_waiting", "max_text_length",
                      "max_author_length"],
         "properties": {
+            "room": slug_schema(),
+            "title": {"type": "string"},
             "join_text": {"type": "string"},
             "crossing_seconds": {"type": "number", "exclusiveMinimum": 0},
             "max_waiting": {"type": "integer", "minimum": 0},
@@ -328,7 +435,8 @@ def stream_event_schema() -> Json:
     return {
         "type": "object", "required": ["id", "event", "data"],
         "description": "One event: its id is the event log's. `pending`, `barrage` and `rejected` "
-                       "carry a Barrage; `mode` carries {\"mode\", \"by\"}.",
+                       "carry a Barrage; `mode` carries {\"mode\", \"by\", \"room\"}; `room` a new "
+                       "room; `settings` a room's changed fields. Every event names its `room`.",
         "properties": {
             "id": {"type": "string", "pattern": DIGITS},
             "event": {"enum": [*map(str, EventKind)]},
@@ -344,9 +452,9 @@ def responses() -> Json:
         "BadRequest": answer("The request breaks the rules; the message says which.", error),
         "Unauthorized": answer("No admin token, or a wrong one.", error, **{
             "WWW-Authenticate": header("Always `Bearer`.", {"const": "Bearer"})}),
-        "NotFound": answer("No such barrage.", error),
-        "Conflict": answer("Somebody decided first (the message says who), or the decision "
-                           "cannot be undone.", error),
+        "NotFound": answer("No such barrage, or no such room.", error),
+        "Conflict": answer("Somebody decided first (the message says who), the decision "
+                           "cannot be undone, or a room with that slug exists.", error),
         "RequestTimeout": answer("The body did not arrive within 10 s; the connection is closed.",
                                  error),
         "TooLarge": answer("The body is over 64 KiB.", error),
@@ -364,6 +472,7 @@ def parameters() -> Json:
     last_event_id = {"type": "string", "description": "A non-negative integer of at most 18 digits."}
     return {
         "BarrageId": {"name": "id", "in": "path", "required": True, "schema": barrage_id()},
+        "RoomSlug": {"name": "slug", "in": "path", "required": True, "schema": {"type": "string"}},
         "IdempotencyKey": {
             "name": IDEMPOTENCY_HEADER, "in": "header", "required": False,
             "description": "Any 1 to 255 printable ASCII characters; the same key from the same "

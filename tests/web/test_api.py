@@ -184,9 +184,9 @@ async def test_decision_body_must_be_json_object(client: TestClient) -> None:
 
 
 async def test_mode_switch_at_runtime(client: TestClient) -> None:
-    assert (await (await client.get("/api/mode", headers=AUTH)).json()) == {"mode": "manual"}
+    assert (await (await client.get("/api/mode", headers=AUTH)).json()) == {"mode": "manual", "room": "main"}
     resp = await client.put("/api/mode", json={"mode": "off"}, headers=AUTH)
-    assert await resp.json() == {"mode": "off"}
+    assert await resp.json() == {"mode": "off", "room": "main"}
     assert (await submit(client, text="now"))["status"] == "approved"
     assert (await client.put("/api/mode", json={"mode": "auto"}, headers=AUTH)).status == 400
 
