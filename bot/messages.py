@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from server.core.errors import InvalidInput
-from server.core.model import Barrage, Status
+from server.core.model import ROOM_SLUG, Barrage, Room, Status
 from server.core.policy import COLOR_PRESETS, normalize_color
 
 REPLY_PENDING = "⏳ Got it! Your message is waiting for a moderator."
@@ -91,3 +91,35 @@ def mode_text(mode: str, changed: bool, how: str) -> str:
 def stats_text(stats: dict[str, object]) -> str:
     return (f"Mode: {stats['mode']}\nPending: {stats['pending']}\n"
             f"Approved today: {stats['approved_today']}\nScreens: {stats['screens']}")
+
+
+ROOMS_LISTED = 20  # a chat message, not a directory: the rest are counted
+
+
+def room_name(room: Room) -> str:
+    return room.slug if room.title == room.slug else f"{room.title} ({room.slug})"
+
+
+def rooms_line(rooms: list[Room]) -> str:
+    shown = ", ".join(room_name(room) for room in rooms[:ROOMS_LISTED])
+    more = f" and {len(rooms) - ROOMS_LISTED} more" if len(rooms) > ROOMS_LISTED else ""
+    return f"Rooms: {shown}{more}."
+
+
+def room_text(current: Room, rooms: list[Room], how: str) -> str:
+    return f"Your messages go to {room_name(current)}.\n{rooms_line(rooms)}\nSwitch with {how}."
+
+
+def room_switched_text(room: Room) -> str:
+    return f"✅ Your messages now go to {room_name(room)}."
+
+
+def unknown_room_text(wanted: str, rooms: list[Room]) -> str:
+    # Echoed only when it looks like a slug: anything else may be garbage (or markup).
+    name = f"room {wanted}" if ROOM_SLUG.fullmatch(wanted) else "such room"
+    return f"⚠️ No {name}. {rooms_line(rooms)}"
+
+
+def room_here_text(room: Room, how: str) -> str:
+    return (f"Messages in this chat go to {room_name(room)}. "
+            f"To pick a room for your own messages, use {how} in a private chat with me.")

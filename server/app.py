@@ -37,6 +37,7 @@ from server.web.stream import screen_stream
 
 if TYPE_CHECKING:  # imported when their channel is enabled: a wall without chat loads neither
     from bot.actions import Core
+    from bot.rooms import ChatRooms
     from bot.slack.channel import SlackChannel
     from bot.telegram.channel import TelegramChannel
 
@@ -207,7 +208,27 @@ def _chat_core(app: web.Application) -> Core:
 
     fanout = app[FANOUT]
     return Core(app[SERVICE], app[VIEWS], app[CARDS], screens=lambda: fanout.count(Audience.SCREEN),
-                leases=app[LEASES])
+                settings=app[STORE], leases=app[LEASES])
+
+
+def _chat_rooms(chats: dict[str, str], moderator_chats: dict[str, str], default: str) -> ChatRooms:
+    """The `[[rooms]]` mapping of one platform, as plain data for bot/ ("0" and "" are no chat)."""
+    from bot.rooms import ChatRooms
+
+    own = {chat: room for chat, room in moderator_chats.items() if chat not in ("", "0")}
+    return ChatRooms(chats, own, "" if default == "0" else default)
+
+
+def _telegram_rooms(config: Config) -> ChatRooms:
+    return _chat_rooms({str(chat): room.slug for room in config.rooms for chat in room.telegram_chats},
+                       {str(room.telegram_moderator_chat_id): room.slug for room in config.rooms},
+                       str(config.telegram.moderator_chat_id))
+
+
+def _slack_rooms(config: Config) -> ChatRooms:
+    return _chat_rooms({chat: room.slug for room in config.rooms for chat in room.slack_channels},
+                       {room.slack_moderation_channel: room.slug for room in config.rooms},
+                       config.slack.moderation_channel)
 
 
 async def _telegram(app: web.Application) -> AsyncIterator[None]:
@@ -215,7 +236,7 @@ async def _telegram(app: web.Application) -> AsyncIterator[None]:
 
     config = app[CONFIG]
     channel = TelegramChannel(config.telegram, _chat_core(app), join_text=config.join_text(),
-                              public_url=config.server.public_url)
+                              public_url=config.server.public_url, rooms=_telegram_rooms(config))
     unsubscribe = app[BUS].subscribe(channel.cards.on_event)
     await channel.start()
     app[TELEGRAM] = channel
@@ -229,7 +250,8 @@ async def _slack(app: web.Application) -> AsyncIterator[None]:
     from bot.slack.channel import SlackChannel
 
     config = app[CONFIG]
-    channel = SlackChannel(config.slack, _chat_core(app), join_text=config.join_text())
+    channel = SlackChannel(config.slack, _chat_core(app), join_text=config.join_text(),
+                           rooms=_slack_rooms(config))
     unsubscribe = app[BUS].subscribe(channel.cards.on_event)
     await channel.start()
     app[SLACK] = channel

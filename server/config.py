@@ -136,6 +136,22 @@ class Config(BaseSettings):
         return self
 
     @model_validator(mode="after")
+    def _moderator_chats_once(self) -> Config:
+        """A moderators' chat serves one room (its commands act on that room), or the global one."""
+        for kind, key, default in (
+                ("telegram_moderator_chat_id", "telegram", self.telegram.moderator_chat_id),
+                ("slack_moderation_channel", "slack", self.slack.moderation_channel)):
+            seen: dict[object, str] = {default: f"the global {key} one"} if default else {}
+            for room in self.rooms:
+                chat = getattr(room, kind)
+                if chat and chat in seen:
+                    raise ValueError(f"rooms: {kind} {chat} of room {room.slug} is already {seen[chat]}; "
+                                     "leave it out to use the global one")
+                if chat:
+                    seen[chat] = f"room {room.slug}'s"
+        return self
+
+    @model_validator(mode="after")
     def _webhook_needs_public_url(self) -> Config:
         if not (self.telegram.enabled and self.telegram.mode == "webhook"):
             return self

@@ -30,6 +30,7 @@ from bot.messages import now, outcome_text
 from bot.outbox import Outbox, retry_rule
 from bot.pacing import Pacer
 from bot.replyto import ReplyTo
+from bot.rooms import ChatRooms, card_room
 from bot.slack import handlers
 from bot.slack.moderators import slack_moderators
 from bot.slack.names import Names
@@ -76,11 +77,13 @@ class SlackChannel:
     platform = "slack"
     source = Source.SLACK
 
-    def __init__(self, config: SlackConfig, core: Core, *, join_text: str) -> None:
+    def __init__(self, config: SlackConfig, core: Core, *, join_text: str,
+                 rooms: ChatRooms | None = None) -> None:
         self.config = config
         self.core = core
         self.join_text = join_text
-        self.posts_cards = bool(config.moderation_channel)
+        self.rooms = rooms or ChatRooms(default_moderator_chat=config.moderation_channel)
+        self.posts_cards = self.rooms.posts_cards()
         self.pacer = Pacer(1.0)  # about one message a second per channel, as Slack asks
         self.outbox = Outbox("slack", retry_after)
         # Cards on one node (the lease); Socket Mode connections on every node: Slack
@@ -110,9 +113,9 @@ class SlackChannel:
         )
         self.moderators = slack_moderators(self.client, self.config)
         self.names = Names(self.client)
-        actions = Actions(self.core, self.source, self.moderators, self.cards)
+        actions = Actions(self.core, self.source, self.moderators, self.cards, self.rooms)
         handlers.register(self.app, handlers.Handlers(actions, self.names, self.post, self.ephemeral,
-                                                      self.join_text))
+                                                      self.join_text, self.rooms))
         self.outbox.start()
         self.cards.start()
         if self.config.mode == "socket":
@@ -174,11 +177,13 @@ class SlackChannel:
     # -- CardPlatform: the database drives these (bot/cards.py) --
 
     async def post_card(self, barrage: Barrage, waiting_behind: int) -> tuple[str, str] | None:
-        channel = self.config.moderation_channel
+        if not (channel := self.rooms.moderator_chat(barrage.room)):
+            return None  # neither the room nor the wall has a moderation channel
+        room = card_room(self.core.service.rooms, barrage)
         try:
             reply = await self._call(channel, "chat_postMessage", channel=channel,
-                                     text=card_fallback(barrage),
-                                     blocks=card_blocks(barrage, now(), waiting_behind))
+                                     text=card_fallback(barrage, room),
+                                     blocks=card_blocks(barrage, now(), waiting_behind, room))
         except SlackApiError as exc:
             if exc.response.status_code == 429:
                 raise  # still limited after the retry handler: the pass retries later
@@ -187,10 +192,12 @@ class SlackChannel:
         return str(reply["channel"]), str(reply["ts"])
 
     async def close_card(self, card: Card, barrage: Barrage) -> None:
-        await self._update_card(card, verdict_fallback(barrage), verdict_blocks(barrage, now()))
+        room = card_room(self.core.service.rooms, barrage)
+        await self._update_card(card, verdict_fallback(barrage), verdict_blocks(barrage, now(), room))
 
     async def reopen_card(self, card: Card, barrage: Barrage) -> None:
-        await self._update_card(card, card_fallback(barrage), card_blocks(barrage, now(), 0))
+        room = card_room(self.core.service.rooms, barrage)
+        await self._update_card(card, card_fallback(barrage, room), card_blocks(barrage, now(), 0, room))
 
     async def _update_card(self, card: Card, text: str, blocks: list[dict]) -> None:
         if not card.message_id:

@@ -6,6 +6,7 @@ import logging
 from collections.abc import Callable
 
 from telegram import Message, Update, User
+from telegram.constants import ChatType
 from telegram.ext import (
     Application,
     CallbackQueryHandler,
@@ -18,7 +19,8 @@ from telegram.ext import (
 from bot.actions import Actions, ChatMessage, ChatUser, Operator, named
 from bot.messages import BUTTON_GONE, REPLY_UNSUPPORTED
 from bot.replyto import ReplyTo
-from bot.telegram.render import HELP, REPLY_EMPTY_COMMAND, full_name, parse_callback
+from bot.rooms import ChatRooms
+from bot.telegram.render import HELP, REPLY_EMPTY_COMMAND, ROOM_HOW, full_name, parse_callback
 from server.core.policy import COLOR_PRESETS
 
 logger = logging.getLogger(__name__)  # rate-limited by the composition root: strangers reach it
@@ -37,6 +39,7 @@ def register(app: Application, h: Handlers) -> None:
     app.add_handler(CommandHandler("mode", h.mode))
     app.add_handler(CommandHandler("stats", h.stats))
     app.add_handler(CommandHandler("pending", h.pending))
+    app.add_handler(CommandHandler("room", h.room))
     app.add_handler(CallbackQueryHandler(h.press))
     app.add_handler(MessageHandler(private & filters.TEXT & ~filters.COMMAND, h.private_text))
     app.add_handler(MessageHandler(private & filters.COMMAND, h.help))
@@ -45,10 +48,10 @@ def register(app: Application, h: Handlers) -> None:
 
 
 class Handlers:
-    def __init__(self, actions: Actions, reply: Reply, moderator_chat_id: int, join_text: str) -> None:
+    def __init__(self, actions: Actions, reply: Reply, rooms: ChatRooms, join_text: str) -> None:
         self.actions = actions
         self._reply_to = reply
-        self.moderator_chat_id = moderator_chat_id
+        self.rooms = rooms
         self.join_text = join_text
 
     async def help(self, update: Update, _context: Context) -> None:
@@ -85,6 +88,14 @@ class Handlers:
         # A refusal or a lost race must be read: an alert, not a passing toast.
         await query.answer(outcome.text, show_alert=None if outcome.decided else True)
 
+    async def room(self, update: Update, context: Context) -> None:
+        message = update.effective_message
+        if message is None or message.from_user is None:
+            return
+        wanted = context.args[0] if context.args else None
+        parsed = _chat_message(message, message.from_user, "")
+        self._reply(message, await self.actions.room(parsed, wanted, ROOM_HOW))
+
     async def whoami(self, update: Update, _context: Context) -> None:
         message, user = update.effective_message, update.effective_user
         user_line = f"\nYour user id: {user.id}" if user else ""
@@ -108,10 +119,10 @@ class Handlers:
         logger.error("telegram handler failed on %s", describe(update), exc_info=context.error)
 
     async def _operator(self, update: Update) -> Operator | None:
-        """Operator commands count in the moderators' chat only."""
+        """Operator commands count in a moderators' chat only: a room's own acts on that room."""
         message, user = update.effective_message, update.effective_user
-        in_chat = message.chat_id == self.moderator_chat_id
-        operator = await self.actions.operator(_user(user)) if in_chat and user else None
+        room = self.rooms.operator_room(str(message.chat_id))
+        operator = await self.actions.operator(_user(user), room) if room is not None and user else None
         if operator is None:
             self._reply(message, NOT_FOR_YOU)
         return operator
@@ -140,6 +151,8 @@ def _chat_message(message: Message, user: User, text: str) -> ChatMessage:
         author_ref=str(user.id),
         reply_to=ReplyTo(message.chat_id, message.message_id, user.username),
         sender_key=f"telegram:{user.id}",
+        chat=str(message.chat_id),
+        private=message.chat.type == ChatType.PRIVATE,
         # The same message delivered twice (webhook retry, polling replay) is one barrage.
         dedupe_key=f"telegram:{message.chat_id}:{message.message_id}",
     )

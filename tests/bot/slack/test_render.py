@@ -51,3 +51,11 @@ def test_mentions_and_button_values() -> None:
     for bad in (None, "", "-1", "1e3", "9" * 20, 5, "2147483648", "9999999999", "0"):
         assert parse_button_value(bad) is None
 
+
+
+def test_a_card_names_its_room_when_given_one() -> None:
+    assert len(card_blocks(barrage(), NOW)[1]["elements"]) == 1
+    assert card_blocks(barrage(), NOW, room="<Hall B>")[1]["elements"][1]["text"] == "Room: <Hall B>"
+    verdict = verdict_blocks(barrage(status=Status.APPROVED), NOW, "Hall B")
+    assert verdict[1]["elements"][1]["text"] == "Room: Hall B"
+    assert card_fallback(barrage(), "<Hall B>").startswith("New barrage in &lt;Hall B&gt; from Ann")

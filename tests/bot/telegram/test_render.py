@@ -49,3 +49,9 @@ def test_a_slack_senders_card_shows_no_username() -> None:
     """Slack's reply target holds a user id where Telegram's holds the @username."""
     slack = barrage(source=Source.SLACK, reply_to=ReplyTo("CGENERAL", user="UANN").dump())
     assert "@" not in card_text(slack, NOW) and "(@ann)" in card_text(barrage(), NOW)
+
+
+def test_a_card_names_its_room_when_given_one() -> None:
+    assert "Room:" not in card_text(barrage(), NOW)
+    assert card_text(barrage(), NOW, room="Hall B").splitlines()[3] == "Room: Hall B"
+    assert "Room: Hall B" in verdict_text(barrage(status=Status.APPROVED, decided_by="Al"), NOW, "Hall B")
