@@ -6,6 +6,7 @@ so its memory does not grow with the log, and each write waits for the socket to
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import json
@@ -65,9 +66,11 @@ async def export(request: web.Request) -> web.StreamResponse:
     response = web.StreamResponse(headers={"Content-Disposition": disposition})
     response.content_type, response.charset = FORMATS[kind], "utf-8"
     await response.prepare(request)
-    async for chunk in _chunks(request.app[VIEWS], room, kind):
-        await response.write(chunk.encode())  # waits for the socket to drain
-    await response.write_eof()
+    # A client gone mid-export (aiohttp raises ClientConnectionResetError) is no error of ours.
+    with contextlib.suppress(ConnectionError):
+        async for chunk in _chunks(request.app[VIEWS], room, kind):
+            await response.write(chunk.encode())  # waits for the socket to drain
+        await response.write_eof()
     return response
 
 
