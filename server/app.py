@@ -15,6 +15,7 @@ from aiohttp import web
 
 from server.bus import Sequencer, create_bus
 from server.config import Config
+from server.core.lottery import Lottery
 from server.core.model import MAIN, Mode, Room
 from server.core.policy import InputPolicy, RatePolicy
 from server.core.rooms import Rooms
@@ -27,11 +28,22 @@ from server.store.batching import BatchingStore
 from server.store.cards import SqlCards
 from server.store.lease import ChatLeases, create_leases
 from server.store.sql import create_engine
-from server.web import api, device, openapi, pages
+from server.web import api, device, lottery, openapi, pages, reports
 from server.web import rooms as room_routes
 from server.web.errors import error_middleware, identity_bodies_only
 from server.web.fanout import Audience, FanOut
-from server.web.keys import CONFIG, COUNTERS, DEVICES, FANOUT, HEALTH, SERVICE, SLOTS, VIEWS, WINDOWS
+from server.web.keys import (
+    CONFIG,
+    COUNTERS,
+    DEVICES,
+    FANOUT,
+    HEALTH,
+    LOTTERY,
+    SERVICE,
+    SLOTS,
+    VIEWS,
+    WINDOWS,
+)
 from server.web.slots import StreamSlots
 from server.web.stream import screen_stream
 
@@ -91,6 +103,8 @@ def create_app(config: Config) -> web.Application:
     app.on_shutdown.append(_close_streams)
     api.add_routes(app)
     room_routes.add_routes(app)
+    lottery.add_routes(app)
+    reports.add_routes(app)
     openapi.add_route(app)
     pages.add_routes(app)
     app.router.add_get("/stream", screen_stream)
@@ -167,6 +181,7 @@ async def _core(app: web.Application) -> AsyncIterator[None]:
     unsubscribe = bus.subscribe(service.on_event)
     await service.start()
     app[SERVICE] = service
+    app[LOTTERY] = Lottery(store, rooms)
     yield
     unsubscribe()
 

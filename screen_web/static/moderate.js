@@ -354,12 +354,57 @@
     if (res.ok) showMode((await res.json()).mode);
   }
 
+  // -- lottery: one row per room (number of winners, Lottery button) --
+
+  async function loadLotteryRooms() {
+    try {
+      const res = await api("/api/rooms");
+      if (res.ok) $("lottery-rooms").replaceChildren(...(await res.json()).rooms.map(lotteryRow));
+    } catch { /* the row list stays as it was */ }
+  }
+
+  function lotteryRow(room) {
+    const li = document.createElement("li");
+    const name = document.createElement("span");
+    name.textContent = room.title === room.slug ? room.slug : `${room.title} (${room.slug})`;
+    const count = document.createElement("input");
+    Object.assign(count, { type: "number", min: "1", max: "100", value: "1", required: true });
+    count.setAttribute("aria-label", `Winners to draw in ${room.slug}`);
+    const button = document.createElement("button");
+    button.type = "button";
+    button.textContent = "Lottery";
+    button.addEventListener("click", () => drawLottery(room.slug, count, button));
+    li.append(name, count, button);
+    return li;
+  }
+
+  async function drawLottery(slug, count, button) {
+    button.disabled = true;
+    try {
+      const res = await api(`/api/rooms/${encodeURIComponent(slug)}/lottery`, {
+        method: "POST", body: JSON.stringify({ winners: Number(count.value), moderator: moderator() }),
+      });
+      const reply = await res.json();
+      if (res.ok) {
+        const names = reply.winners.map((w) => w.author).join(", ");
+        notice(`Lottery in ${slug}: ${names} (drawn from ${numbers.format(reply.pool)} senders).`, "ok");
+      } else {
+        notice(sentence(reply.error || `HTTP ${res.status}`), "error");
+      }
+    } catch (e) {
+      if (e.message !== "unauthorized") notice("Could not reach the server.", "error");
+    } finally {
+      button.disabled = false;
+    }
+  }
+
   // -- the live stream --
 
   function onEvent(kind, data) {
     if (kind === "pending") onPending(data);
     else if (kind === "barrage" || kind === "rejected") onDecided(data);
     else if (kind === "mode") showMode(data.mode);
+    else if (kind === "room") loadLotteryRooms(); // a new room gets its Lottery row
     if (kind !== "mode") scheduleStats();
   }
 
@@ -466,6 +511,7 @@
   function signIn() {
     $("login").hidden = true;
     $("desk").hidden = false;
+    loadLotteryRooms();
     refresh();
     keepFollowing();
   }

@@ -152,6 +152,49 @@
     if (item) enqueue(item);
   }
 
+  // A lottery draw: names shuffle for DRAW_MS, then the winners stay for SHOW_MS.
+  const lotteryBox = document.getElementById("lottery");
+  const DRAW_MS = 3000;
+  const SHOW_MS = 15000;
+  let lotteryTimers = [];
+
+  function lotteryLine(text, className) {
+    const line = document.createElement("div");
+    line.className = className;
+    line.textContent = text;
+    return line;
+  }
+
+  function showWinners(names) {
+    lotteryBox.replaceChildren(lotteryLine(names.length > 1 ? "Winners" : "Winner", "lottery-title"),
+      ...names.map((name) => lotteryLine(name, "lottery-winner")));
+    lotteryBox.classList.remove("drawing");
+  }
+
+  function onLottery(ev) {
+    const id = parseInt(ev.lastEventId, 10);
+    if (id && id <= lastEventId) return;
+    if (id) lastEventId = id;
+    let data;
+    try { data = JSON.parse(ev.data); } catch { return; }
+    const names = (Array.isArray(data.winners) ? data.winners : [])
+      .map((w) => (w && typeof w.author === "string" ? w.author : "")).filter(Boolean);
+    if (!names.length) return;
+    lotteryTimers.forEach(clearTimeout);
+    const spinning = lotteryLine("", "lottery-spin");
+    lotteryBox.replaceChildren(lotteryLine("Drawing…", "lottery-title"), spinning);
+    lotteryBox.classList.add("drawing");
+    lotteryBox.hidden = false;
+    const started = performance.now();
+    const spin = () => {
+      spinning.textContent = names[Math.floor(Math.random() * names.length)];
+      if (performance.now() - started < DRAW_MS) lotteryTimers.push(setTimeout(spin, 90));
+    };
+    spin();
+    lotteryTimers = [setTimeout(() => showWinners(names), DRAW_MS),
+      setTimeout(() => { lotteryBox.hidden = true; lotteryBox.replaceChildren(); }, DRAW_MS + SHOW_MS)];
+  }
+
   function showStatus(text) {
     statusBox.hidden = !text;
     statusBox.textContent = text || "";
@@ -162,6 +205,7 @@
     const url = query ? `/stream?${query}` : "/stream";
     source = new EventSource(url);
     source.addEventListener("barrage", onBarrage);
+    source.addEventListener("lottery", onLottery);
     source.onopen = () => { backoff = 1000; showStatus(""); };
     source.onerror = () => {
       showStatus("reconnecting…");

@@ -53,3 +53,7 @@ class AlreadyDecided(BarrageError):
 
 class CannotUndo(BarrageError):
     """The barrage is not decided, was approved at submission, or was decided too long ago."""
+
+
+class PoolTooSmall(BarrageError):
+    """A lottery asked for more winners than there are senders in the draw."""

@@ -6,7 +6,8 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, Protocol
 
-from server.core.model import Barrage, Draft, Event, EventKind, Room, Status
+from server.core.digest import Digest
+from server.core.model import Barrage, Draft, Event, EventKind, Room, Source, Status
 
 
 class Store(Protocol):
@@ -82,6 +83,20 @@ class Store(Protocol):
         self, slug: str, changes: dict[str, Any], event: tuple[EventKind, dict[str, Any]]
     ) -> tuple[Room, Event]:
         """Set the room's columns in `changes`, with the event. Raises NotFound."""
+
+    async def append(self, kind: EventKind, payload: dict[str, Any]) -> Event:
+        """An event that changes no row (a lottery draw): the log is its store."""
+
+    async def lottery_pool(self, room: str, since: datetime | None) -> list[str]:
+        """The distinct sender keys with an approved barrage in the room (created since)."""
+
+    async def latest_authors(
+        self, room: str, senders: Sequence[str], since: datetime | None
+    ) -> dict[str, tuple[str, Source]]:
+        """Each sender's author and source on their latest approved barrage in the room (since)."""
+
+    async def digest(self, room: str) -> Digest:
+        """The room's counts, top senders, busiest minute and most repeated text, counted in SQL."""
 
     async def by_dedupe_key(self, key: str) -> Barrage | None: ...
 

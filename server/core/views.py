@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+from server.core.digest import Digest
 from server.core.model import Barrage, Event, EventKind, Mode, Status
 from server.core.ports import Store
 
@@ -42,3 +43,6 @@ class Views:
             "approved_today": await self._store.count(Status.APPROVED, midnight, room),
             "screens": screens,
         }
+
+    async def digest(self, room: str) -> Digest:
+        return await self._store.digest(room)

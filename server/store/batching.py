@@ -102,6 +102,9 @@ class BatchingStore:
     ) -> tuple[Room, Event]:
         return await self._one(lambda: self._inner.update_room(slug, changes, event))
 
+    async def append(self, kind: EventKind, payload: dict[str, Any]) -> Event:
+        return await self._one(lambda: self._inner.append(kind, payload))
+
     async def _one(self, run: Callable[[], Awaitable[Any]]) -> Any:
         return await self._wait(_Write(run, _future()))
 

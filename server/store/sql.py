@@ -19,6 +19,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.pool import StaticPool
 
+from server.core.digest import Digest
 from server.core.errors import AlreadyDecided, NotFound, Unavailable
 from server.core.model import (
     AUTO,
@@ -35,7 +36,7 @@ from server.core.model import (
     Status,
 )
 from server.logs import limit_repeats
-from server.store import schema
+from server.store import digest, schema
 from server.store.tables import BarrageRow, CardRow, EventRow, RoomRow, SettingRow
 
 logger = limit_repeats(logging.getLogger(__name__))
@@ -390,6 +391,30 @@ class SqlStore:
                 raise NotFound(f"no room {slug}")
             return _room(row._mapping), await _append(conn, event[0], event[1], None, datetime.now(UTC))
 
+    async def append(self, kind: EventKind, payload: dict[str, Any]) -> Event:
+        async with self._engine.begin() as conn:
+            return await _append(conn, kind, payload, None, datetime.now(UTC))
+
+    async def lottery_pool(self, room: str, since: datetime | None) -> list[str]:
+        query = select(BARRAGE.c.sender).where(*_approved_in(room, since)).group_by(BARRAGE.c.sender)
+        async with self._engine.connect() as conn:
+            return list((await conn.execute(query)).scalars())
+
+    async def latest_authors(
+        self, room: str, senders: Sequence[str], since: datetime | None
+    ) -> dict[str, tuple[str, Source]]:
+        latest = (select(func.max(BARRAGE.c.id)).where(*_approved_in(room, since),
+                                                       BARRAGE.c.sender.in_(list(senders)))
+                  .group_by(BARRAGE.c.sender))
+        query = select(BARRAGE.c.sender, BARRAGE.c.author, BARRAGE.c.source).where(BARRAGE.c.id.in_(latest))
+        async with self._engine.connect() as conn:
+            rows = await conn.execute(query)
+            return {row.sender: (row.author, Source(row.source)) for row in rows}
+
+    async def digest(self, room: str) -> Digest:
+        async with self._engine.connect() as conn:
+            return await digest.read(conn, room)
+
     async def by_dedupe_key(self, key: str) -> Barrage | None:
         async with self._engine.connect() as conn:
             row = (await conn.execute(select(BARRAGE).where(BARRAGE.c.dedupe_key == key))).first()
@@ -399,6 +424,14 @@ class SqlStore:
         async with self._engine.begin() as conn:
             await conn.execute(update(BARRAGE).where(
                 BARRAGE.c.id == barrage_id, BARRAGE.c.dedupe_key == key).values(dedupe_key=None))
+
+
+def _approved_in(room: str, since: datetime | None) -> list[Any]:
+    """A lottery's tickets: approved now (a retracted barrage no longer counts), with a sender."""
+    where = [BARRAGE.c.room == room, BARRAGE.c.status == Status.APPROVED.value, BARRAGE.c.sender.is_not(None)]
+    if since is not None:  # SQLite compares stored UTC text: compare in UTC
+        where.append(BARRAGE.c.created_at >= since.astimezone(UTC))
+    return where
 
 
 def _kind_for(status: Status) -> EventKind:

@@ -17,6 +17,7 @@ from server.core.errors import (
     CannotUndo,
     InvalidInput,
     NotFound,
+    PoolTooSmall,
     RateLimited,
     RoomExists,
     Unavailable,
@@ -32,6 +33,7 @@ STATUS_FOR: dict[type[BarrageError], int] = {
     AlreadyDecided: 409,
     CannotUndo: 409,
     RoomExists: 409,
+    PoolTooSmall: 409,
     Unavailable: 503,
 }
 # Request bodies are read as sent. aiohttp would otherwise inflate gzip/deflate in its

@@ -8,6 +8,7 @@ from collections.abc import Awaitable, Callable
 from aiohttp import web
 
 from server.config import Config
+from server.core.lottery import Lottery
 from server.core.ports import RateWindows
 from server.core.service import BarrageService
 from server.core.views import Views
@@ -19,6 +20,7 @@ CONFIG = web.AppKey("config", Config)
 SERVICE = web.AppKey("service", BarrageService)
 VIEWS = web.AppKey("views", Views)  # reads only: lists, replays, stats
 FANOUT = web.AppKey("fanout", FanOut)
+LOTTERY = web.AppKey("lottery", Lottery)
 # name → async check, shown by /healthz (chat channels register theirs)
 HEALTH: web.AppKey[dict[str, Callable[[], Awaitable[bool]]]] = web.AppKey("health")
 # Refusals and other events by name, for a metrics endpoint (the service counts into it too).

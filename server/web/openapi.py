@@ -12,9 +12,12 @@ from typing import Any
 
 from aiohttp import web
 
+from server.core.digest import TOP_SENDERS
+from server.core.lottery import MAX_WINNERS
 from server.core.model import MAX_ID, ROOM_SLUG, EventKind, Mode, Size, Source, Status
 from server.core.rooms import MAX_CROSSING, MAX_JOIN_TEXT, MAX_TITLE, MIN_CROSSING
 from server.web.api import IDEMPOTENCY_HEADER, LIST_LIMIT, MAX_IDEMPOTENCY_KEY
+from server.web.reports import FIELDS as EXPORT_FIELDS
 
 PATH = "/api/openapi.json"
 DOCUMENT = web.AppKey("openapi_document", bytes)  # encoded once, at start
@@ -87,6 +90,9 @@ def paths() -> Json:
                     "barrage is not decided, or it was approved at submission.")},
         "/api/rooms": {"get": list_rooms(), "post": create_room()},
         "/api/rooms/{slug}": {"get": get_room(), "patch": patch_room()},
+        "/api/rooms/{slug}/lottery": {"post": draw_lottery()},
+        "/api/rooms/{slug}/digest": {"get": room_digest()},
+        "/api/barrages/export": {"get": export_barrages()},
         "/api/mode": {"get": get_mode(), "put": put_mode()},
         "/api/stats": {"get": stats()},
         "/api/stream": {"get": admin_stream()},
@@ -198,6 +204,57 @@ def patch_room() -> Json:
         "responses": {
             "200": answer("The room as it now is.", ref("schemas", "Room")),
             **refusals("400", *ADMIN_REFUSALS, "404", *BODY_REFUSALS, "503"),
+        },
+    }
+
+
+def draw_lottery() -> Json:
+    return {
+        "operationId": "drawLottery",
+        "summary": "Draw N distinct senders among those with a barrage approved in the room (one "
+                   "ticket per sender, however many barrages). Sent to the room's screens as a "
+                   "`lottery` event with the same body.",
+        "security": ADMIN,
+        "parameters": [ref("parameters", "RoomSlug")],
+        "requestBody": {"required": True, "content": json_content(ref("schemas", "LotteryRequest"))},
+        "responses": {
+            "201": answer("The draw.", ref("schemas", "Draw")),
+            "409": answer("Fewer senders in the draw than winners asked for.", ref("schemas", "Error")),
+            **refusals("400", *ADMIN_REFUSALS, "404", *BODY_REFUSALS, "503"),
+        },
+    }
+
+
+def room_digest() -> Json:
+    return {
+        "operationId": "roomDigest",
+        "summary": "A room's digest: every barrage it received (any status) counted by status and "
+                   "source, the top senders, the busiest minute and the most repeated text.",
+        "security": ADMIN,
+        "parameters": [ref("parameters", "RoomSlug")],
+        "responses": {"200": answer("The digest.", ref("schemas", "Digest")),
+                      **refusals(*ADMIN_REFUSALS, "404", "503")},
+    }
+
+
+def export_barrages() -> Json:
+    disposition = header("`attachment; filename=\"barrage-<room or all-rooms>-<UTC time>.<format>\"`.",
+                         {"type": "string", "pattern": "^attachment; filename="})
+    return {
+        "operationId": "exportBarrages",
+        "summary": "Every barrage, streamed in id order, as CSV (the default) or JSON.",
+        "description": "Fields: " + ", ".join(f"`{name}`" for name in EXPORT_FIELDS) + ". `reason` is "
+                       "empty for now; `moderator` is who decided. The CSV is UTF-8 with a BOM and a "
+                       "header row (RFC 4180 quoting); a cell starting with =, +, -, @, a tab or a "
+                       "carriage return gets a leading ' so that a spreadsheet shows it as text.",
+        "security": ADMIN,
+        "parameters": [room_query("Only this room's (default: every room's)."),
+                       query("format", "csv (default) or json.", {"enum": ["csv", "json", ""]})],
+        "responses": {
+            "200": {"description": "The barrages.", "headers": {"Content-Disposition": disposition},
+                    "content": {"text/csv": {"schema": {"type": "string"}},
+                                **json_content(export_schema())}},
+            **refusals("400", *ADMIN_REFUSALS, "404", "503"),
         },
     }
 
@@ -318,6 +375,19 @@ def schemas() -> Json:
             "properties": {"mode": {"enum": [*map(str, Mode)]}, "moderator": nullable_string()},
         },
         "Stats": stats_schema(),
+        "LotteryRequest": {
+            "type": "object", "required": ["winners"],
+            "properties": {
+                "winners": {"type": "integer", "minimum": 1, "maximum": MAX_WINNERS},
+                "since": {**nullable_string(), "format": "date-time", "description": "ISO 8601 with an "
+                          "offset: only barrages created at or after it give a ticket."},
+                "exclude_previous": {"type": "boolean", "description": "Leave out every sender an "
+                                     "earlier draw in this room picked."},
+                "moderator": nullable_string(),
+            },
+        },
+        "Draw": draw_schema(),
+        "Digest": digest_schema(),
         "ScreenConfig": screen_config_schema(),
         "StreamEvent": stream_event_schema(),
     }
@@ -405,6 +475,64 @@ def barrage_schema() -> Json:
     }
 
 
+def draw_schema() -> Json:
+    winner = {"type": "object", "required": ["author", "source"], "additionalProperties": False,
+              "properties": {"author": {"type": "string"}, "source": {"enum": [*map(str, Source)]}}}
+    return {
+        "type": "object", "required": ["draw_id", "winners", "pool"], "additionalProperties": False,
+        "properties": {
+            "draw_id": {"type": "string", "minLength": 1},
+            "winners": {"type": "array", "minItems": 1, "maxItems": MAX_WINNERS, "items": winner,
+                        "description": "Shown by the author of each one's latest approved barrage."},
+            "pool": {"type": "integer", "minimum": 1, "description": "The distinct senders drawn from."},
+        },
+    }
+
+
+def digest_schema() -> Json:
+    count = {"type": "integer", "minimum": 0}
+    counted = {"type": "object", "required": ["count"], "properties": {"count": count}}
+    return {
+        "type": "object", "additionalProperties": False,
+        "required": ["room", "total", "by_status", "by_source", "top_senders", "busiest_minute",
+                     "most_repeated"],
+        "properties": {
+            "room": slug_schema(), "total": count,
+            "by_status": {"type": "object", "required": [*map(str, Status)],
+                          "additionalProperties": count},
+            "by_source": {"type": "object", "required": [*map(str, Source)],
+                          "additionalProperties": count},
+            "top_senders": {"type": "array", "maxItems": TOP_SENDERS, "items": {
+                **counted, "required": ["author", "count"], "properties": {
+                    "author": {"type": "string"}, "count": count}}},
+            "busiest_minute": {"oneOf": [{"type": "null"}, {
+                **counted, "required": ["minute", "count"],
+                "properties": {"minute": {"type": "string", "format": "date-time"}, "count": count}}]},
+            "most_repeated": {"oneOf": [{"type": "null"}, {
+                **counted, "required": ["text", "count"],
+                "properties": {"text": {"type": "string"}, "count": count}}]},
+        },
+    }
+
+
+def export_schema() -> Json:
+    optional = nullable_string()
+    return {
+        "type": "object", "required": ["items"], "additionalProperties": False,
+        "properties": {"items": {"type": "array", "items": {
+            "type": "object", "required": list(EXPORT_FIELDS), "additionalProperties": False,
+            "properties": {
+                "id": barrage_id(), "room": slug_schema(),
+                "created_at": {"type": "string", "format": "date-time"},
+                "decided_at": {"type": ["string", "null"], "format": "date-time"},
+                "status": {"enum": [*map(str, Status)]}, "reason": {"type": "string"},
+                "author": {"type": "string"}, "sender": optional, "source": {"enum": [*map(str, Source)]},
+                "text": {"type": "string"}, "moderator": optional,
+            },
+        }}},
+    }
+
+
 def stats_schema() -> Json:
     count = {"type": "integer", "minimum": 0}
     return {
@@ -454,7 +582,8 @@ def responses() -> Json:
             "WWW-Authenticate": header("Always `Bearer`.", {"const": "Bearer"})}),
         "NotFound": answer("No such barrage, or no such room.", error),
         "Conflict": answer("Somebody decided first (the message says who), the decision "
-                           "cannot be undone, or a room with that slug exists.", error),
+                           "cannot be undone, a room with that slug exists, or a lottery has fewer "
+                           "senders than winners.", error),
         "RequestTimeout": answer("The body did not arrive within 10 s; the connection is closed.",
                                  error),
         "TooLarge": answer("The body is over 64 KiB.", error),
