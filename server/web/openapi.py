@@ -13,7 +13,7 @@ from typing import Any
 from aiohttp import web
 
 from server.core.model import MAX_ID, ROOM_SLUG, EventKind, Mode, Size, Source, Status
-from server.core.rooms import MAX_CROSSING, MAX_JOIN_TEXT, MAX_TITLE, MIN_CROSSING
+from server.core.rooms import MAX_ANNOUNCEMENT, MAX_CROSSING, MAX_JOIN_TEXT, MAX_TITLE, MIN_CROSSING
 from server.web.api import IDEMPOTENCY_HEADER, LIST_LIMIT, MAX_IDEMPOTENCY_KEY
 
 PATH = "/api/openapi.json"
@@ -87,6 +87,16 @@ def paths() -> Json:
                     "barrage is not decided, or it was approved at submission.")},
         "/api/rooms": {"get": list_rooms(), "post": create_room()},
         "/api/rooms/{slug}": {"get": get_room(), "patch": patch_room()},
+        "/api/rooms/{slug}/pause": {"post": room_control(
+            "pause", "Pause the room's screens: no new item starts flying; approved ones wait (up to "
+                     "`screen.max_waiting`). A `pause` event; pausing a paused room changes nothing.")},
+        "/api/rooms/{slug}/resume": {"post": room_control(
+            "resume", "Resume: the waiting items fly, at the normal pace. A `resume` event; resuming "
+                      "a room that is not paused changes nothing.")},
+        "/api/rooms/{slug}/clear": {"post": room_control(
+            "clear", "Every item leaves the room's screens at once and their waiting queues are "
+                     "emptied. A `clear` event.")},
+        "/api/rooms/{slug}/announcement": {"put": put_announcement()},
         "/api/mode": {"get": get_mode(), "put": put_mode()},
         "/api/stats": {"get": stats()},
         "/api/stream": {"get": admin_stream()},
@@ -195,6 +205,35 @@ def patch_room() -> Json:
         "security": ADMIN,
         "parameters": [ref("parameters", "RoomSlug")],
         "requestBody": {"required": True, "content": json_content(ref("schemas", "RoomChange"))},
+        "responses": {
+            "200": answer("The room as it now is.", ref("schemas", "Room")),
+            **refusals("400", *ADMIN_REFUSALS, "404", *BODY_REFUSALS, "503"),
+        },
+    }
+
+
+def room_control(verb: str, summary: str) -> Json:
+    return {
+        "operationId": f"{verb}Room",
+        "summary": summary,
+        "security": ADMIN,
+        "parameters": [ref("parameters", "RoomSlug")],
+        "requestBody": {"required": False, "content": json_content(ref("schemas", "Decision"))},
+        "responses": {
+            "200": answer("The room as it now is.", ref("schemas", "Room")),
+            **refusals("400", *ADMIN_REFUSALS, "404", *BODY_REFUSALS, "503"),
+        },
+    }
+
+
+def put_announcement() -> Json:
+    return {
+        "operationId": "setAnnouncement",
+        "summary": "Pin one line at the top of the room's screens (not flying) until it is replaced, "
+                   "or remove it with `{\"text\": null}`. An `announce` event.",
+        "security": ADMIN,
+        "parameters": [ref("parameters", "RoomSlug")],
+        "requestBody": {"required": True, "content": json_content(ref("schemas", "Announcement"))},
         "responses": {
             "200": answer("The room as it now is.", ref("schemas", "Room")),
             **refusals("400", *ADMIN_REFUSALS, "404", *BODY_REFUSALS, "503"),
@@ -320,6 +359,14 @@ def schemas() -> Json:
         "Stats": stats_schema(),
         "ScreenConfig": screen_config_schema(),
         "StreamEvent": stream_event_schema(),
+        "Announcement": {
+            "type": "object", "required": ["text"],
+            "properties": {
+                "text": {"type": ["string", "null"], "maxLength": MAX_ANNOUNCEMENT,
+                         "description": "Printable, trimmed, not empty; null removes the announcement."},
+                "moderator": nullable_string(),
+            },
+        },
     }
 
 
@@ -436,7 +483,9 @@ def stream_event_schema() -> Json:
         "type": "object", "required": ["id", "event", "data"],
         "description": "One event: its id is the event log's. `pending`, `barrage` and `rejected` "
                        "carry a Barrage; `mode` carries {\"mode\", \"by\", \"room\"}; `room` a new "
-                       "room; `settings` a room's changed fields. Every event names its `room`.",
+                       "room; `settings` a room's changed fields; `pause`, `resume` and `clear` "
+                       "{\"room\", \"by\"}; `announce` {\"room\", \"text\" (null: removed), \"by\"}. "
+                       "Every event names its `room`.",
         "properties": {
             "id": {"type": "string", "pattern": DIGITS},
             "event": {"enum": [*map(str, EventKind)]},
