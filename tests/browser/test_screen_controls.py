@@ -7,6 +7,7 @@ from __future__ import annotations
 from aiohttp.test_utils import TestServer
 from playwright.async_api import Browser, Page
 
+from tests.browser.test_moderate import open_desk
 from tests.browser.test_screen import api, open_screen
 from tests.conftest import AUTH
 
@@ -97,3 +98,28 @@ async def test_settings_change_the_screen_live(browser: Browser, wall: TestServe
     await api(wall, "PATCH", "/api/rooms/main", json={"join_text": ""}, headers=AUTH)
     await screen.locator("#join", has_text="/send").wait_for(timeout=5000)  # the default again
     assert screen.errors == []  # type: ignore[attr-defined]
+
+
+async def test_the_moderation_desk_pauses_pins_and_clears_a_rooms_screen(
+    browser: Browser, wall: TestServer
+) -> None:
+    screen = await open_screen(browser, wall, "?duration=60")
+    desk = await open_desk(browser, wall)
+    main = desk.locator('.room-control[data-room="main"]')
+    await main.get_by_role("button", name="Pause").click()
+    await screen.locator("html.paused").wait_for(state="attached", timeout=5000)
+    await main.locator(".room-state.paused").wait_for(timeout=5000)
+    await main.get_by_label("Announcement for main").fill("Q&A after the talk")
+    await main.get_by_role("button", name="Set", exact=True).click()
+    await shown(screen, "Q&A after the talk")
+    await main.locator(".pinned", has_text="Q&A after the talk").wait_for(timeout=5000)
+    await main.get_by_role("button", name="Resume").click()
+    await screen.locator("html:not(.paused)").wait_for(state="attached", timeout=5000)
+    await main.get_by_role("button", name="Remove").click()
+    await screen.locator("#announcement").wait_for(state="hidden", timeout=5000)
+    assert (await api(wall, "GET", "/api/rooms/main", headers=AUTH))["announcement"] is None
+    flying = screen.locator(f'[data-barrage-id="{await approved(wall, "on screen")}"]')
+    await flying.wait_for(state="attached", timeout=5000)
+    await main.get_by_role("button", name="Clear").click()
+    await flying.wait_for(state="detached", timeout=5000)
+    assert screen.errors == [] and desk.errors == []  # type: ignore[attr-defined]
