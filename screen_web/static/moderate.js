@@ -398,6 +398,88 @@
     }
   }
 
+  // -- live controls, per room: pause, resume, clear, the pinned announcement --
+
+  const ROOM_EVENTS = new Set(["room", "settings", "pause", "resume", "announce"]);
+  const roomRows = new Map(); // slug -> {li, name, state, pinned}
+  let roomsTimer = null;
+
+  function scheduleRooms() { // many events in a burst: one /api/rooms
+    if (roomsTimer === null) roomsTimer = setTimeout(() => { roomsTimer = null; loadRooms(); }, 200);
+  }
+
+  async function loadRooms() {
+    try {
+      const res = await api("/api/rooms");
+      if (res.ok) for (const room of (await res.json()).rooms) showRoom(room);
+    } catch { /* shown by the live pill */ }
+  }
+
+  function showRoom(room) {
+    const row = roomRows.get(room.slug) || roomRow(room.slug);
+    row.name.textContent = room.title === room.slug ? room.slug : `${room.title} (${room.slug})`;
+    row.state.textContent = room.paused ? "paused" : "flying";
+    row.state.classList.toggle("paused", room.paused);
+    row.pinned.textContent = room.announcement ? `Pinned: ${room.announcement}` : "No announcement";
+  }
+
+  function roomRow(slug) {
+    const li = document.createElement("li");
+    li.className = "room-control";
+    li.dataset.room = slug;
+    const [name, state, pinned] = ["strong", "span", "span"].map((tag) => document.createElement(tag));
+    state.className = "room-state";
+    pinned.className = "pinned";
+    li.append(name, state, ...["Pause", "Resume", "Clear"].map((label) => roomButton(slug, label)),
+      announcementForm(slug), pinned);
+    $("room-controls").appendChild(li);
+    const row = { li, name, state, pinned };
+    roomRows.set(slug, row);
+    return row;
+  }
+
+  function roomButton(slug, label) {
+    const b = document.createElement("button");
+    b.type = "button";
+    b.textContent = label;
+    b.addEventListener("click", () => roomControl(slug, `/${label.toLowerCase()}`, "POST", { moderator: moderator() }));
+    return b;
+  }
+
+  function announcementForm(slug) {
+    const form = document.createElement("form");
+    const input = document.createElement("input");
+    input.maxLength = 200;
+    input.placeholder = "Announcement (one line, pinned at the top)";
+    input.setAttribute("aria-label", `Announcement for ${slug}`);
+    const set = document.createElement("button");
+    set.type = "submit";
+    set.textContent = "Set";
+    const remove = document.createElement("button");
+    remove.type = "button";
+    remove.textContent = "Remove";
+    form.addEventListener("submit", async (e) => {
+      e.preventDefault();
+      if (await roomControl(slug, "/announcement", "PUT", { text: input.value, moderator: moderator() })) input.value = "";
+    });
+    remove.addEventListener("click", () => roomControl(slug, "/announcement", "PUT", { text: null, moderator: moderator() }));
+    form.append(input, set, remove);
+    return form;
+  }
+
+  async function roomControl(slug, path, method, body) {
+    try {
+      const res = await api(`/api/rooms/${encodeURIComponent(slug)}${path}`, { method, body: JSON.stringify(body) });
+      const answer = await res.json();
+      if (!res.ok) { notice(answer.error || `HTTP ${res.status}`, "error"); return false; }
+      showRoom(answer);
+      return true;
+    } catch {
+      notice("The server did not answer; try again.", "error");
+      return false;
+    }
+  }
+
   // -- the live stream --
 
   function onEvent(kind, data) {
@@ -405,6 +487,7 @@
     else if (kind === "barrage" || kind === "rejected") onDecided(data);
     else if (kind === "mode") showMode(data.mode);
     else if (kind === "room") loadLotteryRooms(); // a new room gets its Lottery row
+    if (ROOM_EVENTS.has(kind)) scheduleRooms();
     if (kind !== "mode") scheduleStats();
   }
 
@@ -439,6 +522,7 @@
     $("live").textContent = "live";
     $("live").className = "pill live";
     await relist(); // subscribed first, then listed: nothing falls between
+    loadRooms();
     scheduleStats();
     const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
     let buffer = "";
@@ -503,6 +587,8 @@
     sessionStorage.removeItem("barrage.token");
     if (stream) stream.abort();
     for (const id of [...items.keys()]) drop(id);
+    roomRows.clear();
+    $("room-controls").replaceChildren();
     $("desk").hidden = true;
     $("login").hidden = false;
     $("login-error").textContent = message;

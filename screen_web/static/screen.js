@@ -9,6 +9,11 @@
 //   waiting one is dropped.
 // - ?scale=0.5 halves the lane height (twice the lanes, smaller text), e.g.
 //   for a 720p stream overlay; 0.3 to 3.
+// - Live controls (events of the room's log, replayed like barrages): `pause` holds
+//   new launches (approved ones wait, up to `max_waiting`), `resume` lets them fly,
+//   `clear` empties the screen and the queue, `announce` pins one line at the top,
+//   `settings` changes the title, join text and crossing time. Every connection
+//   opens with `state`: what the room shows now, so a screen turned on late is right.
 // - Text only ever goes through textContent.
 "use strict";
 (() => {
@@ -18,6 +23,7 @@
   const stage = document.getElementById("stage");
   const joinBox = document.getElementById("join");
   const statusBox = document.getElementById("status");
+  const announceBox = document.getElementById("announcement");
   const COLOR = /^#[0-9a-f]{6}$/;
   const SPAN = { small: 1, medium: 1, large: 2 };
   const GAP = 32;
@@ -29,6 +35,8 @@
   let source = null;
   let backoff = 1000;
   let pumpTimer = null;
+  let paused = false;
+  let topOffset = 0; // the announcement's height: lanes start below it
 
   if (params.get("bg") === "transparent") document.documentElement.classList.add("transparent");
   if (params.get("join") === "0") joinBox.hidden = true;
@@ -45,7 +53,8 @@
     const height = stage.clientHeight;
     const scale = Math.min(Math.max(parseFloat(params.get("scale")) || 1, 0.3), 3);
     laneHeight = Math.max(16, Math.round((height / 14) * scale));
-    const usable = height - Math.round(height * 0.08); // keep the join corner clear
+    topOffset = announceBox.hidden ? 0 : announceBox.offsetHeight;
+    const usable = height - topOffset - Math.round(height * 0.08); // keep the join corner clear
     lanes = Array.from({ length: Math.max(1, Math.floor(usable / laneHeight)) }, () => null);
     const root = document.documentElement.style;
     root.setProperty("--font-small", `${Math.round(laneHeight * 0.5)}px`);
@@ -110,7 +119,7 @@
     stage.appendChild(el);
     for (let i = lane; i < lane + span; i++) lanes[i] = { start: now, width };
     const W = stage.clientWidth;
-    el.style.top = `${lane * laneHeight}px`;
+    el.style.top = `${topOffset + lane * laneHeight}px`;
     const motion = el.animate(
       [{ transform: `translate3d(${W}px, 0, 0)` }, { transform: `translate3d(${-width}px, 0, 0)` }],
       { duration: settings.crossingMs, easing: "linear", fill: "forwards" },
@@ -121,6 +130,7 @@
 
   function pump() {
     pumpTimer = null;
+    if (paused) return; // resume pumps again
     while (waiting.length && launch(waiting[0])) waiting.shift();
     if (waiting.length) pumpTimer = setTimeout(pump, 100);
   }
@@ -142,13 +152,16 @@
     };
   }
 
-  function onBarrage(ev) {
+  // An event's data, once: null for an id seen before (or data that is not JSON).
+  function fresh(ev) {
     const id = parseInt(ev.lastEventId, 10);
-    if (id && id <= lastEventId) return; // never twice
+    if (id && id <= lastEventId) return null; // never twice
     if (id) lastEventId = id;
-    let data;
-    try { data = JSON.parse(ev.data); } catch { return; }
-    const item = clean(data);
+    try { return JSON.parse(ev.data); } catch { return null; }
+  }
+
+  function onBarrage(ev) {
+    const item = clean(fresh(ev));
     if (item) enqueue(item);
   }
 
@@ -195,6 +208,59 @@
       setTimeout(() => { lotteryBox.hidden = true; lotteryBox.replaceChildren(); }, DRAW_MS + SHOW_MS)];
   }
 
+  function setPaused(value) {
+    paused = value;
+    document.documentElement.classList.toggle("paused", paused);
+    if (!paused && waiting.length && !pumpTimer) pump();
+  }
+
+  function clearScreen() {
+    waiting = [];
+    for (const el of stage.querySelectorAll(".barrage")) {
+      for (const motion of el.getAnimations()) motion.cancel();
+      el.remove();
+    }
+    lanes = lanes.map(() => null);
+  }
+
+  function setAnnouncement(text) {
+    const shown = typeof text === "string" && text !== "";
+    announceBox.textContent = shown ? text : "";
+    announceBox.hidden = !shown;
+    layout(); // lanes start below it
+  }
+
+  function setJoinText(text) {
+    if (joinBox.hidden || params.get("join_text")) return;
+    if (text) joinBox.textContent = text;
+    else loadSettings(); // back to the default: the server knows the join URL
+  }
+
+  function applySettings(data) {
+    if (!data) return;
+    if (typeof data.title === "string") {
+      document.title = data.title ? `${data.title} · barrage` : "barrage · screen";
+    }
+    if (typeof data.join_text === "string") setJoinText(data.join_text);
+    if (data.crossing_seconds > 0) settings.crossingMs = crossingMs(data.crossing_seconds * 1000);
+  }
+
+  function onState(ev) { // no id: what the room shows now, then any replay
+    let data;
+    try { data = JSON.parse(ev.data); } catch { return; }
+    applySettings(data);
+    setAnnouncement(data.announcement);
+    setPaused(data.paused === true);
+  }
+
+  const CONTROLS = {
+    pause: () => setPaused(true),
+    resume: () => setPaused(false),
+    clear: clearScreen,
+    announce: (data) => setAnnouncement(data.text),
+    settings: applySettings,
+  };
+
   function showStatus(text) {
     statusBox.hidden = !text;
     statusBox.textContent = text || "";
@@ -206,6 +272,10 @@
     source = new EventSource(url);
     source.addEventListener("barrage", onBarrage);
     source.addEventListener("lottery", onLottery);
+    source.addEventListener("state", onState);
+    for (const [name, apply] of Object.entries(CONTROLS)) {
+      source.addEventListener(name, (ev) => { const data = fresh(ev); if (data) apply(data); });
+    }
     source.onopen = () => { backoff = 1000; showStatus(""); };
     source.onerror = () => {
       showStatus("reconnecting…");

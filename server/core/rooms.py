@@ -30,6 +30,7 @@ logger = logging.getLogger(__name__)
 LEGACY_MODE_KEY = "moderation.mode"
 MAX_TITLE = 100
 MAX_JOIN_TEXT = 200
+MAX_ANNOUNCEMENT = 200
 MIN_CROSSING, MAX_CROSSING = 1.0, 60.0
 NEVER = -1
 # Room fields a PATCH may change, and the event each change is written with.
@@ -60,6 +61,16 @@ def _text(name: str, limit: int) -> Callable[[object], str]:
         return value.strip()
 
     return check
+
+
+def check_announcement(text: object) -> str:
+    """A pinned line: printable, trimmed, 1 to MAX_ANNOUNCEMENT characters."""
+    if not isinstance(text, str) or len(text) > MAX_ANNOUNCEMENT or not text.isprintable():
+        raise InvalidInput(f"text must be a string of at most {MAX_ANNOUNCEMENT} printable characters, "
+                           "or null to remove the announcement")
+    if not text.strip():
+        raise InvalidInput("text is empty; send null to remove the announcement")
+    return text.strip()
 
 
 def _mode(value: object) -> Mode:
@@ -187,6 +198,31 @@ class Rooms:
         new = _mode(mode)
         return await self._write(slug, {"mode": new.value}, EventKind.MODE,
                                  {"room": slug, "mode": new.value, "by": by})
+
+    async def pause(self, slug: str, by: str) -> Room:
+        """No new item starts flying on the room's screens. A paused room stays as it is."""
+        return await self._set_paused(slug, True, EventKind.PAUSE, by)
+
+    async def resume(self, slug: str, by: str) -> Room:
+        return await self._set_paused(slug, False, EventKind.RESUME, by)
+
+    async def clear(self, slug: str, by: str) -> Room:
+        """Every item leaves the room's screens: an event, no column changes."""
+        self.get(slug)
+        return await self._write(slug, {}, EventKind.CLEAR, {"room": slug, "by": by})
+
+    async def announce(self, slug: str, text: object, by: str) -> Room:
+        """Pin one line at the top of the room's screens; None removes it."""
+        self.get(slug)
+        checked = None if text is None else check_announcement(text)
+        return await self._write(slug, {"announcement": checked}, EventKind.ANNOUNCE,
+                                 {"room": slug, "text": checked, "by": by})
+
+    async def _set_paused(self, slug: str, paused: bool, kind: EventKind, by: str) -> Room:
+        room = self.get(slug)
+        if room.paused is paused:  # a repeated click (or another node's) writes nothing
+            return room
+        return await self._write(slug, {"paused": paused}, kind, {"room": slug, "by": by})
 
     async def _write(self, slug: str, changes: dict[str, Any], kind: EventKind,
                      payload: dict[str, Any]) -> Room:

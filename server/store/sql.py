@@ -382,9 +382,12 @@ class SqlStore:
     async def update_room(
         self, slug: str, changes: dict[str, Any], event: tuple[EventKind, dict[str, Any]]
     ) -> tuple[Room, Event]:
-        """Change the room's columns named in `changes`, with its event. Raises NotFound."""
+        """Change the room's columns named in `changes` (none: the event alone, e.g. a clear;
+        the row is still locked, so it orders with the room's other writes), with its event.
+        Raises NotFound."""
         async with self._engine.begin() as conn:
-            found = await conn.execute(update(ROOM).where(ROOM.c.slug == slug).values(**changes)
+            values = changes or {"slug": ROOM.c.slug}
+            found = await conn.execute(update(ROOM).where(ROOM.c.slug == slug).values(**values)
                                        .returning(*ROOM.c))
             row = found.first()
             if row is None:

@@ -15,7 +15,7 @@ from aiohttp import web
 from server.core.digest import TOP_SENDERS
 from server.core.lottery import MAX_WINNERS
 from server.core.model import MAX_ID, ROOM_SLUG, EventKind, Mode, Size, Source, Status
-from server.core.rooms import MAX_CROSSING, MAX_JOIN_TEXT, MAX_TITLE, MIN_CROSSING
+from server.core.rooms import MAX_ANNOUNCEMENT, MAX_CROSSING, MAX_JOIN_TEXT, MAX_TITLE, MIN_CROSSING
 from server.web.api import IDEMPOTENCY_HEADER, LIST_LIMIT, MAX_IDEMPOTENCY_KEY
 from server.web.reports import FIELDS as EXPORT_FIELDS
 
@@ -93,6 +93,16 @@ def paths() -> Json:
         "/api/rooms/{slug}/lottery": {"post": draw_lottery()},
         "/api/rooms/{slug}/digest": {"get": room_digest()},
         "/api/barrages/export": {"get": export_barrages()},
+        "/api/rooms/{slug}/pause": {"post": room_control(
+            "pause", "Pause the room's screens: no new item starts flying; approved ones wait (up to "
+                     "`screen.max_waiting`). A `pause` event; pausing a paused room changes nothing.")},
+        "/api/rooms/{slug}/resume": {"post": room_control(
+            "resume", "Resume: the waiting items fly, at the normal pace. A `resume` event; resuming "
+                      "a room that is not paused changes nothing.")},
+        "/api/rooms/{slug}/clear": {"post": room_control(
+            "clear", "Every item leaves the room's screens at once and their waiting queues are "
+                     "emptied. A `clear` event.")},
+        "/api/rooms/{slug}/announcement": {"put": put_announcement()},
         "/api/mode": {"get": get_mode(), "put": put_mode()},
         "/api/stats": {"get": stats()},
         "/api/stream": {"get": admin_stream()},
@@ -225,6 +235,20 @@ def draw_lottery() -> Json:
     }
 
 
+def room_control(verb: str, summary: str) -> Json:
+    return {
+        "operationId": f"{verb}Room",
+        "summary": summary,
+        "security": ADMIN,
+        "parameters": [ref("parameters", "RoomSlug")],
+        "requestBody": {"required": False, "content": json_content(ref("schemas", "Decision"))},
+        "responses": {
+            "200": answer("The room as it now is.", ref("schemas", "Room")),
+            **refusals("400", *ADMIN_REFUSALS, "404", *BODY_REFUSALS, "503"),
+        },
+    }
+
+
 def room_digest() -> Json:
     return {
         "operationId": "roomDigest",
@@ -255,6 +279,21 @@ def export_barrages() -> Json:
                     "content": {"text/csv": {"schema": {"type": "string"}},
                                 **json_content(export_schema())}},
             **refusals("400", *ADMIN_REFUSALS, "404", "503"),
+        },
+    }
+
+
+def put_announcement() -> Json:
+    return {
+        "operationId": "setAnnouncement",
+        "summary": "Pin one line at the top of the room's screens (not flying) until it is replaced, "
+                   "or remove it with `{\"text\": null}`. An `announce` event.",
+        "security": ADMIN,
+        "parameters": [ref("parameters", "RoomSlug")],
+        "requestBody": {"required": True, "content": json_content(ref("schemas", "Announcement"))},
+        "responses": {
+            "200": answer("The room as it now is.", ref("schemas", "Room")),
+            **refusals("400", *ADMIN_REFUSALS, "404", *BODY_REFUSALS, "503"),
         },
     }
 
@@ -390,6 +429,14 @@ def schemas() -> Json:
         "Digest": digest_schema(),
         "ScreenConfig": screen_config_schema(),
         "StreamEvent": stream_event_schema(),
+        "Announcement": {
+            "type": "object", "required": ["text"],
+            "properties": {
+                "text": {"type": ["string", "null"], "maxLength": MAX_ANNOUNCEMENT,
+                         "description": "Printable, trimmed, not empty; null removes the announcement."},
+                "moderator": nullable_string(),
+            },
+        },
     }
 
 
@@ -564,7 +611,9 @@ def stream_event_schema() -> Json:
         "type": "object", "required": ["id", "event", "data"],
         "description": "One event: its id is the event log's. `pending`, `barrage` and `rejected` "
                        "carry a Barrage; `mode` carries {\"mode\", \"by\", \"room\"}; `room` a new "
-                       "room; `settings` a room's changed fields. Every event names its `room`.",
+                       "room; `settings` a room's changed fields; `pause`, `resume` and `clear` "
+                       "{\"room\", \"by\"}; `announce` {\"room\", \"text\" (null: removed), \"by\"}. "
+                       "Every event names its `room`.",
         "properties": {
             "id": {"type": "string", "pattern": DIGITS},
             "event": {"enum": [*map(str, EventKind)]},

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiohttp import web
@@ -14,6 +15,7 @@ from server.web.fanout import Audience
 from server.web.keys import FANOUT, SERVICE
 
 ROOM_PATH = r"/api/rooms/{slug:[^/]+}"
+CONTROLS = ("pause", "resume", "clear")
 
 
 def room_json(request: web.Request, room: Room) -> dict[str, Any]:
@@ -53,8 +55,42 @@ async def patch_room(request: web.Request) -> web.Response:
     return web.json_response(room_json(request, await rooms.update(slug, fields, by)))
 
 
+async def _moderator(request: web.Request) -> str:
+    """Who acts, from an optional body `{"moderator"}`; "web" when none is given."""
+    body = await read_json_object(request) if request.can_read_body else {}
+    return optional_str(body, "moderator") or "web"
+
+
+def _control(name: str) -> Callable[[web.Request], Awaitable[web.Response]]:
+    """POST /api/rooms/{slug}/pause, /resume, /clear: one event each; the room as it now is."""
+
+    @admin_only
+    async def control(request: web.Request) -> web.Response:
+        rooms = request.app[SERVICE].rooms
+        slug = rooms.get(request.match_info["slug"]).slug  # 404 before the body is looked at
+        room = await getattr(rooms, name)(slug, await _moderator(request))
+        return web.json_response(room_json(request, room))
+
+    control.__name__ = name
+    return control
+
+
+@admin_only
+async def put_announcement(request: web.Request) -> web.Response:
+    rooms = request.app[SERVICE].rooms
+    slug = rooms.get(request.match_info["slug"]).slug
+    body = await read_json_object(request)
+    if "text" not in body:
+        raise InvalidInput('text is required: a string, or null to remove the announcement')
+    by = optional_str(body, "moderator") or "web"
+    return web.json_response(room_json(request, await rooms.announce(slug, body["text"], by)))
+
+
 def add_routes(app: web.Application) -> None:
     app.router.add_get("/api/rooms", list_rooms)
     app.router.add_post("/api/rooms", create_room)
     app.router.add_get(ROOM_PATH, get_room)
     app.router.add_patch(ROOM_PATH, patch_room)
+    for name in CONTROLS:
+        app.router.add_post(f"{ROOM_PATH}/{name}", _control(name))
+    app.router.add_put(f"{ROOM_PATH}/announcement", put_announcement)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import random
 import socket
@@ -17,7 +18,7 @@ from typing import NamedTuple
 
 from aiohttp import web
 
-from server.core.model import SCREEN_FIELDS, EventKind
+from server.core.model import MAIN, SCREEN_FIELDS, EventKind
 from server.core.policy import is_ascii_number
 from server.core.views import Views
 from server.web.client import client_address, network_of
@@ -88,6 +89,9 @@ async def _stream(request: web.Request, audience: Audience, resume_from: int | N
     chunked = response.headers.get("Transfer-Encoding", "").lower() == "chunked"
     _cap_kernel_buffer(request.transport)
     client = Client(audience, request.transport, chunked, 0, resume_from is not None, room)
+    if audience is Audience.SCREEN:
+        # With no await from here to attach, no event can come between the state and the stream.
+        _write_now(client, _state(request, room or MAIN))
     fanout.attach(client)
     try:
         if resume_from is not None:
@@ -103,6 +107,23 @@ async def _stream(request: web.Request, audience: Audience, resume_from: int | N
     finally:
         fanout.detach(client)
     return response
+
+
+def _state(request: web.Request, slug: str) -> bytes:
+    """`event: state`, first on every screen stream: what the room shows now (no id: it is not
+    in the log, and a reconnect must not resume from it)."""
+    room = request.app[SERVICE].rooms.get(slug)
+    state = {"paused": room.paused, "announcement": room.announcement, "title": room.title,
+             "join_text": request.app[CONFIG].join_text(room.slug, room.join_text),
+             "crossing_seconds": room.crossing_seconds}
+    data = json.dumps(state, ensure_ascii=False, separators=(",", ":"))
+    return f"event: state\ndata: {data}\n\n".encode()
+
+
+def _write_now(client: Client, data: bytes) -> None:
+    """Written at once, in the response's framing, as the fan-out writes live frames."""
+    frame = Frame.of(data)
+    client.transport.write(frame.chunk if client.chunked else frame.raw)
 
 
 def _cap_kernel_buffer(transport: asyncio.Transport) -> None:

@@ -121,6 +121,7 @@ async def test_heartbeat(make_client: ClientFactory) -> None:
     client = await make_client(stream__heartbeat_seconds=0.2)
     stream = await client.get("/stream")
     await next_block(stream)  # retry + connected
+    assert (await next_block(stream)).event == "state"
     beat = await next_block(stream, timeout=5)
     assert beat.comments == ["ping"] and not beat.is_event
     stream.close()
@@ -188,6 +189,7 @@ async def test_shutdown_closes_every_stream(make_config: ConfigFactory) -> None:
         streams = [await session.get(server.make_url("/stream")) for _ in range(50)]
         for stream in streams:
             await next_block(stream)
+            await next_block(stream)  # state
         await server.close()
         for stream in streams:
             with pytest.raises((EOFError, aiohttp.ClientPayloadError)):

@@ -71,8 +71,11 @@ async def read_replay(http: aiohttp.ClientSession, url: str, after: int, until: 
     ids: list[int] = []
     async with http.get(f"{url}/stream", headers={"Last-Event-ID": str(after)},
                         timeout=aiohttp.ClientTimeout(total=120)) as resp:
+        kind = b""
         async for line in resp.content:
-            if line.startswith(b"data: "):
+            if line.startswith(b"event: "):
+                kind = line[7:].strip()
+            if line.startswith(b"data: ") and kind == b"barrage":
                 ids.append(json.loads(line[6:])["id"])
                 if ids[-1] == until:
                     return ids
