@@ -53,3 +53,12 @@ class AlreadyDecided(BarrageError):
 
 class CannotUndo(BarrageError):
     """The barrage is not decided, was approved at submission, or was decided too long ago."""
+
+
+class CannotRetract(BarrageError):
+    """Only an approved barrage can be retracted; `barrage` is the stored one."""
+
+    def __init__(self, barrage: Barrage) -> None:
+        who = f" by {barrage.retracted_by}" if barrage.retracted_by else ""
+        super().__init__(f"not on the screens: it is {barrage.status.value}{who}")
+        self.barrage = barrage
