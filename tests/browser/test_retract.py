@@ -10,7 +10,7 @@ from playwright.async_api import Browser
 from server.web.fanout import Audience
 from server.web.keys import FANOUT
 from tests.browser.test_screen import api, open_screen
-from tests.conftest import AUTH
+from tests.conftest import ADMIN_TOKEN, AUTH
 
 # Every barrage node the stage ever gets, recorded as it is added (a flash counts too).
 RECORD_ADDED = """
@@ -67,3 +67,21 @@ async def test_a_reconnecting_screen_never_gets_it_back(browser: Browser, wall: 
     await screen.locator(f'[data-barrage-id="{after}"]').wait_for(state="attached", timeout=15000)
     added = await screen.evaluate("window.__added")
     assert gone not in added and before in added and after in added
+
+
+async def test_remove_from_screen_on_the_moderation_page(browser: Browser, wall: TestServer) -> None:
+    screen = await open_screen(browser, wall, "?duration=60")
+    moderate = await browser.new_page()
+    await moderate.goto(str(wall.make_url("/moderate")))
+    await moderate.fill("#token", ADMIN_TOKEN)
+    await moderate.fill("#moderator", "Alice")
+    await moderate.click("#login-form button[type=submit]")
+    await moderate.locator("#live.live").wait_for(timeout=5000)
+    oops = await approved(wall, "oops")
+    await screen.locator(f'[data-barrage-id="{oops}"]').wait_for(state="attached", timeout=5000)
+    listed = moderate.locator(f'#onscreen [data-on-screen-id="{oops}"]')
+    await listed.locator("button", has_text="Remove from screen").click()
+    await screen.locator(f'[data-barrage-id="{oops}"]').wait_for(state="detached", timeout=5000)
+    await listed.wait_for(state="detached", timeout=5000)
+    [item] = (await api(wall, "GET", "/api/barrages?status=retracted", headers=AUTH))["items"]
+    assert item["retracted_by"] == "Alice"
