@@ -87,7 +87,8 @@ class Core:
     service: BarrageService
     views: Views
     cards: CardStore
-    screens: Callable[[], int]  # screens connected now, for /stats
+    # Screens showing a room now (every room: None), over every node: /stats, "no screen"
+    screens: Callable[[str | None], int]
     # Work one node does for all (polling, cards); the default knows this process only.
     leases: Leases = field(default_factory=LocalLeases)
 
@@ -110,7 +111,8 @@ class Actions:
             receipt = await self._core.service.submit(submission)
         except (InvalidInput, RateLimited, Unavailable) as exc:
             return Reply(refusal_text(exc), True)
-        return Reply(receipt_text(receipt.barrage.status), receipt.created)
+        barrage = receipt.barrage
+        return Reply(receipt_text(barrage.status, self._core.screens(barrage.room)), receipt.created)
 
     async def press(self, user: ChatUser, verdict: Verdict, barrage_id: int) -> Outcome:
         if not await self._moderators.allows(user.ref):
@@ -153,7 +155,9 @@ class Operator:
         return mode_text(mode.value, True, "")
 
     async def stats(self) -> str:
-        return stats_text(await self._core.views.stats(self._core.service.mode, self._core.screens()))
+        stats = await self._core.views.stats(self._core.service.mode, self._core.screens(None))
+        rooms = [room.slug for room in self._core.service.rooms.all()]
+        return stats_text(stats, {room: self._core.screens(room) for room in rooms})
 
     async def pending(self, limit: int = REPOST_LIMIT) -> str:
         """Fresh cards for the oldest waiting barrages, posted in the background; one batch at a time."""
