@@ -103,7 +103,8 @@ class Core:
     service: BarrageService
     views: Views
     cards: CardStore
-    screens: Callable[[], int]  # screens connected now, for /stats
+    # Screens showing a room now (every room: None), over every node: /stats, "no screen"
+    screens: Callable[[str | None], int]
     settings: Settings  # where senders' picks of room are kept
     # Work one node does for all (polling, cards); the default knows this process only.
     leases: Leases = field(default_factory=LocalLeases)
@@ -131,7 +132,8 @@ class Actions:
             receipt = await self._core.service.submit(submission)
         except (InvalidInput, RateLimited, Unavailable) as exc:
             return Reply(refusal_text(exc), True)
-        return Reply(receipt_text(receipt.barrage.status), receipt.created)
+        barrage = receipt.barrage
+        return Reply(receipt_text(barrage.status, self._core.screens(barrage.room)), receipt.created)
 
     async def _room_for(self, message: ChatMessage) -> str:
         """A mapped group's room; in a private chat the sender's pick; else main."""
@@ -220,8 +222,11 @@ class Operator:
 
     async def stats(self) -> str:
         mode = self._core.service.rooms.get(self.room).mode
-        stats = await self._core.views.stats(mode, self._core.screens(), room=self._scope)
-        return self._label(stats_text(stats), self._scope)
+        stats = await self._core.views.stats(mode, self._core.screens(self._scope), room=self._scope)
+        # Every room's screens, in the global chat; a room's own chat is about that room.
+        rooms = [room.slug for room in self._core.service.rooms.all()] if self._scope is None else []
+        by_room = {room: self._core.screens(room) for room in rooms}
+        return self._label(stats_text(stats, by_room), self._scope)
 
     def _label(self, text: str, room: str | None) -> str:
         """Which room an answer is about (None: every room), once there is more than one."""

@@ -10,6 +10,10 @@ from server.core.policy import COLOR_PRESETS, normalize_color
 
 REPLY_PENDING = "⏳ Got it! Your message is waiting for a moderator."
 REPLY_ON_SCREEN = "✅ Your message is on the screen now!"
+# Presence: the sender would otherwise look at a dark wall and wonder.
+NO_SCREEN = "saved; no screen is showing right now"
+REPLY_NO_SCREEN_PENDING = f"⏳ Got it! Your message is waiting for a moderator ({NO_SCREEN})."
+REPLY_NO_SCREEN = f"✅ Approved: {NO_SCREEN}."
 REPLY_UNSUPPORTED = "⚠️ Only text can go on the wall for now (no stickers, photos or files)."
 NOT_A_MODERATOR = "Only moderators can decide."
 BUTTON_GONE = "This button no longer works."
@@ -53,8 +57,10 @@ def age(created: datetime, now: datetime) -> str:
     return f"{seconds // 3600} h ago"
 
 
-def receipt_text(status: Status) -> str:
-    return REPLY_ON_SCREEN if status is Status.APPROVED else REPLY_PENDING
+def receipt_text(status: Status, screens: int = 1) -> str:
+    if status is Status.APPROVED:
+        return REPLY_ON_SCREEN if screens else REPLY_NO_SCREEN
+    return REPLY_PENDING if screens else REPLY_NO_SCREEN_PENDING
 
 
 def outcome_text(barrage: Barrage) -> str:
@@ -98,9 +104,12 @@ def mode_text(mode: str, changed: bool, how: str) -> str:
     return f"Moderation mode is {mode}: {explain}. Switch with {how}."
 
 
-def stats_text(stats: dict[str, object]) -> str:
-    return (f"Mode: {stats['mode']}\nPending: {stats['pending']}\n"
+def stats_text(stats: dict[str, object], screens_by_room: dict[str, int] | None = None) -> str:
+    text = (f"Mode: {stats['mode']}\nPending: {stats['pending']}\n"
             f"Approved today: {stats['approved_today']}\nScreens: {stats['screens']}")
+    if screens_by_room and len(screens_by_room) > 1:  # one room: the total says it all
+        text += " (" + ", ".join(f"{room} {n}" for room, n in screens_by_room.items()) + ")"
+    return text
 
 
 ROOMS_LISTED = 20  # a chat message, not a directory: the rest are counted

@@ -1,6 +1,6 @@
 """create_app(config): the one composition root.
 
-Cleanup contexts acquire in order (store → devices → bus → service → fan-out) and
+Cleanup contexts acquire in order (store → devices → bus → service → fan-out → presence) and
 release in reverse; a release runs only if its acquire succeeded.
 """
 
@@ -28,10 +28,10 @@ from server.store.batching import BatchingStore
 from server.store.cards import SqlCards
 from server.store.lease import ChatLeases, create_leases
 from server.store.sql import create_engine
-from server.web import api, device, lottery, openapi, pages, reports
+from server.web import api, device, lottery, openapi, pages, qr, reports
 from server.web import rooms as room_routes
 from server.web.errors import error_middleware, identity_bodies_only
-from server.web.fanout import Audience, FanOut
+from server.web.fanout import FanOut
 from server.web.keys import (
     CONFIG,
     COUNTERS,
@@ -39,11 +39,13 @@ from server.web.keys import (
     FANOUT,
     HEALTH,
     LOTTERY,
+    PRESENCE,
     SERVICE,
     SLOTS,
     VIEWS,
     WINDOWS,
 )
+from server.web.presence import Presence
 from server.web.slots import StreamSlots
 from server.web.stream import screen_stream
 
@@ -83,7 +85,7 @@ def create_app(config: Config) -> web.Application:
     # In memory: one process's windows; with a Redis bus, _windows shares them on Redis.
     app[WINDOWS] = MemoryWindows()
     app[SLOTS] = StreamSlots(config.stream.max_streams, config.stream.max_per_address)
-    app.cleanup_ctx.extend([_store, _devices, _windows, _bus, _core, _fanout])
+    app.cleanup_ctx.extend([_store, _devices, _windows, _bus, _core, _fanout, _presence])
     for name in CHAT_CATCH_ALLS:
         limit_repeats(logging.getLogger(name))
     if config.telegram.enabled or config.slack.enabled:
@@ -107,6 +109,7 @@ def create_app(config: Config) -> web.Application:
     reports.add_routes(app)
     openapi.add_route(app)
     pages.add_routes(app)
+    qr.add_routes(app)
     app.router.add_get("/stream", screen_stream)
     return app
 
@@ -210,6 +213,16 @@ async def _fanout(app: web.Application) -> AsyncIterator[None]:
     await fanout.close()
 
 
+async def _presence(app: web.Application) -> AsyncIterator[None]:
+    # One process (memory://) counts its own screens; several share theirs on the database.
+    shared = not app[CONFIG].bus.url.startswith("memory://")
+    presence = Presence(app[FANOUT], app[STORE] if shared else None)
+    presence.start()
+    app[PRESENCE] = presence
+    yield
+    await presence.close()
+
+
 async def _leases(app: web.Application) -> AsyncIterator[None]:
     # Polling and the card loops run on one node at a time, by a lease on the shared database.
     leases = create_leases(app[CONFIG].database.url)
@@ -221,8 +234,7 @@ async def _leases(app: web.Application) -> AsyncIterator[None]:
 def _chat_core(app: web.Application) -> Core:
     from bot.actions import Core
 
-    fanout = app[FANOUT]
-    return Core(app[SERVICE], app[VIEWS], app[CARDS], screens=lambda: fanout.count(Audience.SCREEN),
+    return Core(app[SERVICE], app[VIEWS], app[CARDS], screens=app[PRESENCE].screens,
                 settings=app[STORE], leases=app[LEASES])
 
 

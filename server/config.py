@@ -70,6 +70,8 @@ class ScreenConfig(Section):
     join_text: Annotated[str, check(lambda text: len(text) <= 200, "must be at most 200 characters")] = ""
     crossing_seconds: Annotated[float, between(1, 60)] = 8.0
     max_waiting: Annotated[int, between(1, 10_000)] = 200
+    # Nothing has flown for this long: the screen shows a large join QR code with the title.
+    idle_seconds: Annotated[float, between(1, 3600)] = 20.0
 
 
 class StreamConfig(Section):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import os
 import signal
 import socket
@@ -12,8 +13,11 @@ from pathlib import Path
 
 import aiohttp
 import asyncpg
+import pytest
 import sqlalchemy
 
+from server.cli import banner, lan_address, with_lan_url
+from server.config import load_config
 from server.store.schema import PG_LOCK, head
 from tests.server_process import ServerProcess
 from tests.store.test_migrations import legacy_metadata
@@ -188,3 +192,40 @@ async def test_two_nodes_starting_together_on_an_empty_postgresql_both_come_up(
             if node.proc is not None and node.proc.returncode is None:
                 assert await node.stop() == 0
     assert (await db("current", cwd=tmp_path, env=env))[:2] == (0, f"{head()} (head)")
+
+
+def test_on_all_interfaces_without_a_public_url_links_use_the_lan_address() -> None:
+    found = lan_address()  # this machine's: None only where no private route exists
+    assert found is None or not ipaddress.ip_address(found).is_loopback
+    wide = load_config(None, env={}, overrides={"server": {"host": "0.0.0.0", "port": 8123}})
+    lan = with_lan_url(wide, "192.168.1.20")
+    assert lan.join_url("hall-b") == "http://192.168.1.20:8123/send?room=hall-b"
+    shown = banner(lan, False, lan=True)
+    assert "join at http://192.168.1.20:8123/send" in shown
+    assert "  screen    http://192.168.1.20:8123/screen" in shown
+    # A public URL wins; one interface is what it is; no address found: as before.
+    public = load_config(None, env={}, overrides={"server": {"host": "0.0.0.0",
+                                                             "public_url": "https://wall.example.org"}})
+    assert with_lan_url(public, "192.168.1.20") is public
+    local = load_config(None, env={})
+    assert with_lan_url(local, "192.168.1.20") is local
+    assert with_lan_url(wide, None) is wide
+    assert "join at" not in banner(local, False)
+
+
+async def test_serve_on_all_interfaces_prints_the_lan_address(tmp_path: Path) -> None:
+    address = lan_address()
+    if address is None:
+        pytest.skip("this machine has no route to a private network: no LAN address to print")
+    port = free_port()
+    proc = await run_cli("serve", "--host", "0.0.0.0", "--port", str(port), cwd=tmp_path,
+                         env={"BARRAGE_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'b.db'}"})
+    try:
+        line = b""
+        while b"join at" not in line:
+            line = await asyncio.wait_for(proc.stdout.readline(), 30)
+            assert line, "serve ended before its banner"
+        assert line.decode().strip().endswith(f"join at http://{address}:{port}/send")
+    finally:
+        proc.send_signal(signal.SIGINT)
+        await asyncio.wait_for(proc.communicate(), 30)

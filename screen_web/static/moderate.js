@@ -396,9 +396,17 @@
       $("stat-pending").textContent = numbers.format(s.pending);
       $("stat-approved").textContent = numbers.format(s.approved_today);
       $("stat-screens").textContent = numbers.format(s.screens);
+      $("stat-screens-rooms").textContent = screensByRoom(s.screens_by_room);
       showMode(s.mode);
       refresh();
     } catch { /* shown by the live pill */ }
+  }
+
+  // "(main 2 · hall-b 0)" when the wall has more than one room; nothing for one.
+  function screensByRoom(rooms) {
+    const entries = Object.entries(rooms || {});
+    if (entries.length < 2) return "";
+    return `(${entries.map(([slug, n]) => `${slug} ${numbers.format(n)}`).join(" · ")})`;
   }
 
   function showMode(mode) {

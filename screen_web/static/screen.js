@@ -14,6 +14,8 @@
 //   `clear` empties the screen and the queue, `announce` pins one line at the top,
 //   `settings` changes the title, join text and crossing time. Every connection
 //   opens with `state`: what the room shows now, so a screen turned on late is right.
+// - The join corner shows the room's QR code beside the join text; when nothing has
+//   flown for `idle_seconds`, a large QR code with the room's title. ?join=0 hides both.
 // - Text only ever goes through textContent.
 "use strict";
 (() => {
@@ -22,12 +24,15 @@
   const roomParam = params.get("room") ? `room=${encodeURIComponent(params.get("room"))}` : "";
   const stage = document.getElementById("stage");
   const joinBox = document.getElementById("join");
+  const joinText = document.getElementById("join-text");
+  const joinQr = document.getElementById("join-qr");
+  const idleBox = document.getElementById("idle");
   const statusBox = document.getElementById("status");
   const announceBox = document.getElementById("announcement");
   const COLOR = /^#[0-9a-f]{6}$/;
   const SPAN = { small: 1, medium: 1, large: 2 };
   const GAP = 32;
-  const settings = { crossingMs: 8000, maxWaiting: 200 };
+  const settings = { crossingMs: 8000, maxWaiting: 200, idleMs: 20000 };
   let lanes = [];
   let laneHeight = 0;
   let waiting = [];
@@ -37,6 +42,7 @@
   let pumpTimer = null;
   let paused = false;
   let topOffset = 0; // the announcement's height: lanes start below it
+  let idleTimer = null;
 
   if (params.get("bg") === "transparent") document.documentElement.classList.add("transparent");
   if (params.get("join") === "0") joinBox.hidden = true;
@@ -125,7 +131,25 @@
       { duration: settings.crossingMs, easing: "linear", fill: "forwards" },
     );
     motion.onfinish = () => el.remove();
+    showIdle(false);
+    armIdle(settings.crossingMs + settings.idleMs);
     return true;
+  }
+
+  // The large QR comes once nothing is on the stage (a clear or a retract may have emptied
+  // it sooner: the check looks, it does not count) and nothing has flown for idleMs.
+  function armIdle(ms) {
+    clearTimeout(idleTimer);
+    idleTimer = setTimeout(() => {
+      if (stage.querySelector(".barrage")) armIdle(settings.idleMs);
+      else showIdle(true);
+    }, ms);
+  }
+
+  // data-idle on <html> says so even with ?join=0 (an overlay tool may style on it).
+  function showIdle(idle) {
+    document.documentElement.dataset.idle = String(idle);
+    idleBox.hidden = !idle || joinBox.hidden;
   }
 
   function pump() {
@@ -300,13 +324,25 @@
     };
   }
 
+  function showJoin(text, cfg) {
+    joinText.textContent = text;
+    if (typeof cfg.qr_url === "string" && cfg.qr_url.startsWith("/")) {
+      joinQr.src = cfg.qr_url;
+      document.getElementById("idle-qr").src = cfg.qr_url;
+      joinQr.hidden = false;
+    }
+    document.getElementById("idle-title").textContent = cfg.title || "";
+    document.getElementById("idle-text").textContent = text;
+  }
+
   async function loadSettings() {
     try {
       const res = await fetch(roomParam ? `/api/screen-config?${roomParam}` : "/api/screen-config");
       const cfg = await res.json();
       settings.crossingMs = crossingMs((cfg.crossing_seconds || 8) * 1000);
       settings.maxWaiting = cfg.max_waiting || 200;
-      if (!joinBox.hidden) joinBox.textContent = params.get("join_text") || cfg.join_text || "";
+      settings.idleMs = (cfg.idle_seconds || 20) * 1000;
+      showJoin(params.get("join_text") || cfg.join_text || "", cfg);
     } catch {
       settings.crossingMs = crossingMs(8000);
     }
@@ -315,5 +351,5 @@
   window.addEventListener("resize", layout);
   layout();
   settings.crossingMs = crossingMs(settings.crossingMs);
-  loadSettings().finally(connect);
+  loadSettings().finally(() => { armIdle(settings.idleMs); connect(); });
 })();

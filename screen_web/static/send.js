@@ -17,6 +17,13 @@
   const room = new URLSearchParams(location.search).get("room") || undefined;
   const roomQuery = room ? `?room=${encodeURIComponent(room)}` : "";
 
+  const NO_SCREEN = "saved; no screen is showing right now";
+
+  // Presence: with no screen showing the room, say so, rather than let them watch a dark wall.
+  function noScreenText(status) {
+    return status === "pending" ? `${STATUS_TEXT.pending} (${NO_SCREEN})` : `Got it: ${NO_SCREEN}.`;
+  }
+
   const count = (s) => (segmenter ? [...segmenter.segment(s.trim())].length : [...s.trim()].length);
 
   function updateCounter() {
@@ -84,7 +91,8 @@
       pending = null; // answered: whatever it said, the next send is a new message
       const reply = await res.json().catch(() => ({}));
       if (res.ok) {
-        say(STATUS_TEXT[reply.status] || `Status: ${reply.status}`, "ok");
+        say(reply.screens === 0 ? noScreenText(reply.status) : STATUS_TEXT[reply.status] ||
+          `Status: ${reply.status}`, "ok");
         text.value = "";
         updateCounter();
       } else {

@@ -375,6 +375,21 @@ class SqlStore:
                 return None
             return await _append(conn, event[0], event[1], None, datetime.now(UTC))
 
+    async def settings_under(self, prefix: str) -> dict[str, str]:
+        """Every setting whose key starts with `prefix` (the nodes' presence rows)."""
+        query = select(SETTING.c.key, SETTING.c.value).where(
+            SETTING.c.key.startswith(prefix, autoescape=True))
+        async with self._engine.connect() as conn:
+            return {row.key: row.value for row in await conn.execute(query)}
+
+    async def delete_setting(self, key: str, value: str | None = None) -> None:
+        """Remove `key`; given `value`, only while it still holds that (one rewritten since stays)."""
+        query = delete(SETTING).where(SETTING.c.key == key)
+        if value is not None:
+            query = query.where(SETTING.c.value == value)
+        async with self._engine.begin() as conn:
+            await conn.execute(query)
+
     async def count(self, status: Status, decided_since: datetime | None = None,
                     room: str | None = None) -> int:
         query = select(func.count()).select_from(BARRAGE).where(BARRAGE.c.status == status.value)

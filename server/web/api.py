@@ -17,7 +17,8 @@ from server.core.service import Submission
 from server.web.auth import admin_only, no_store
 from server.web.client import client_address, network_of
 from server.web.fanout import Audience
-from server.web.keys import CONFIG, DEVICES, FANOUT, HEALTH, SERVICE, VIEWS
+from server.web.keys import CONFIG, DEVICES, FANOUT, HEALTH, PRESENCE, SERVICE, VIEWS
+from server.web.qr import qr_url
 from server.web.stream import admin_stream
 
 LIST_LIMIT = 1000
@@ -91,7 +92,10 @@ async def submit(request: web.Request) -> web.Response:
     # A repeat gets what the first request got, though the barrage may be decided since.
     status = barrage.status if receipt.created else barrage.first_status
     headers = {} if receipt.created else {"Idempotent-Replayed": "true"}
-    return web.json_response({"id": barrage.id, "status": status.value}, status=201, headers=headers)
+    # No screen shows the room now: send.js says it is saved all the same.
+    screens = request.app[PRESENCE].screens(barrage.room)
+    return web.json_response({"id": barrage.id, "status": status.value, "screens": screens},
+                             status=201, headers=headers)
 
 
 def _idempotency_key(request: web.Request) -> str | None:
@@ -189,9 +193,11 @@ async def put_mode(request: web.Request) -> web.Response:
 async def stats(request: web.Request) -> web.Response:
     """Main's mode and everything's counts; with ?room=, that room's."""
     room = named_room(request)
-    screens = request.app[FANOUT].count(Audience.SCREEN, room)
-    mode = request.app[SERVICE].rooms.get(room).mode
-    return web.json_response(await request.app[VIEWS].stats(mode, screens, room))
+    presence, rooms = request.app[PRESENCE], request.app[SERVICE].rooms
+    mode = rooms.get(room).mode
+    body = await request.app[VIEWS].stats(mode, presence.screens(room), room)
+    slugs = [room] if room else [each.slug for each in rooms.all()]
+    return web.json_response({**body, "screens_by_room": presence.by_room(slugs)})
 
 
 async def screen_config(request: web.Request) -> web.Response:
@@ -203,6 +209,8 @@ async def screen_config(request: web.Request) -> web.Response:
         "join_text": config.join_text(room.slug, room.join_text),
         "crossing_seconds": room.crossing_seconds,
         "max_waiting": config.screen.max_waiting,
+        "idle_seconds": config.screen.idle_seconds,
+        "qr_url": qr_url(room.slug),
         "max_text_length": config.moderation.max_text_length,
         "max_author_length": config.moderation.max_author_length,
     })

@@ -214,6 +214,10 @@ class FanOut:
             return len(self._screens.get(room, ()))
         return len(self._clients[audience])
 
+    def screens_by_room(self) -> dict[str, int]:
+        """This node's screen streams per room (rooms with none are left out)."""
+        return {room: len(clients) for room, clients in self._screens.items()}
+
     def start(self, last_event_id: int) -> None:
         self.history.reset(last_event_id)
         self._heartbeat = asyncio.create_task(self._beat(), name="sse-heartbeat")

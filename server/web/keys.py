@@ -14,6 +14,7 @@ from server.core.service import BarrageService
 from server.core.views import Views
 from server.web.device import DeviceCookies
 from server.web.fanout import FanOut
+from server.web.presence import Presence
 from server.web.slots import StreamSlots
 
 CONFIG = web.AppKey("config", Config)
@@ -21,6 +22,7 @@ SERVICE = web.AppKey("service", BarrageService)
 VIEWS = web.AppKey("views", Views)  # reads only: lists, replays, stats
 FANOUT = web.AppKey("fanout", FanOut)
 LOTTERY = web.AppKey("lottery", Lottery)
+PRESENCE = web.AppKey("presence", Presence)  # live screens per room, over every node
 # name → async check, shown by /healthz (chat channels register theirs)
 HEALTH: web.AppKey[dict[str, Callable[[], Awaitable[bool]]]] = web.AppKey("health")
 # Refusals and other events by name, for a metrics endpoint (the service counts into it too).

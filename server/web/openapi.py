@@ -396,9 +396,12 @@ def schemas() -> Json:
                   "properties": {"error": {"type": "string"}}},
         "Submission": submission_schema(),
         "Receipt": {
-            "type": "object", "required": ["id", "status"], "additionalProperties": False,
+            "type": "object", "required": ["id", "status", "screens"], "additionalProperties": False,
             "properties": {"id": barrage_id(),
-                           "status": {"enum": [str(Status.PENDING), str(Status.APPROVED)]}},
+                           "status": {"enum": [str(Status.PENDING), str(Status.APPROVED)]},
+                           "screens": {"type": "integer", "minimum": 0,
+                                       "description": "Screens showing the room now (0: saved, but "
+                                                      "no screen is showing right now)."}},
         },
         "Barrage": barrage_schema(),
         "Decision": {
@@ -594,9 +597,12 @@ def export_schema() -> Json:
 def stats_schema() -> Json:
     count = {"type": "integer", "minimum": 0}
     return {
-        "type": "object", "required": ["mode", "pending", "approved_today", "screens"],
+        "type": "object", "required": ["mode", "pending", "approved_today", "screens", "screens_by_room"],
         "properties": {"mode": {"enum": [*map(str, Mode)]}, "pending": count,
-                       "approved_today": count, "screens": count},
+                       "approved_today": count, "screens": count,
+                       "screens_by_room": {"type": "object", "additionalProperties": count,
+                                           "description": "Live screens per room, over every node "
+                                                          "(only the named room with ?room=)."}},
     }
 
 
@@ -604,7 +610,7 @@ def screen_config_schema() -> Json:
     return {
         "type": "object",
         "required": ["room", "title", "join_text", "crossing_seconds", "max_waiting", "max_text_length",
-                     "max_author_length"],
+                     "max_author_length", "idle_seconds", "qr_url"],
         "properties": {
             "room": slug_schema(),
             "title": {"type": "string"},
@@ -613,6 +619,9 @@ def screen_config_schema() -> Json:
             "max_waiting": {"type": "integer", "minimum": 0},
             "max_text_length": {"type": "integer", "minimum": 1},
             "max_author_length": {"type": "integer", "minimum": 1},
+            "idle_seconds": {"type": "number", "exclusiveMinimum": 0,
+                             "description": "Nothing flew for this long: show the large join QR."},
+            "qr_url": {"type": "string", "description": "The room's join QR code (SVG)."},
         },
     }
 

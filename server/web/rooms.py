@@ -11,16 +11,15 @@ from server.core.errors import InvalidInput
 from server.core.model import Room
 from server.web.api import optional_str, read_json_object
 from server.web.auth import admin_only
-from server.web.fanout import Audience
-from server.web.keys import FANOUT, SERVICE
+from server.web.keys import PRESENCE, SERVICE
 
 ROOM_PATH = r"/api/rooms/{slug:[^/]+}"
 CONTROLS = ("pause", "resume", "clear")
 
 
 def room_json(request: web.Request, room: Room) -> dict[str, Any]:
-    """A room as the API shows it: its settings, its live state and its screens on this node."""
-    return {**room.to_dict(), "screens": request.app[FANOUT].count(Audience.SCREEN, room.slug)}
+    """A room as the API shows it: its settings, its live state and its screens on every node."""
+    return {**room.to_dict(), "screens": request.app[PRESENCE].screens(room.slug)}
 
 
 @admin_only

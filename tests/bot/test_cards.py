@@ -96,7 +96,8 @@ async def desk(tmp_path: Path) -> AsyncIterator[Desk]:
     sync = CardSync(cards, chat, backoff_seconds=0)
     sync.notice_hold = 0
     bus.subscribe(sync.on_event)
-    actions = Actions(Core(service, Views(store), cards, screens=lambda: 0, settings=store), Source.TELEGRAM,
+    actions = Actions(Core(service, Views(store), cards, screens=lambda room: 0, settings=store),
+                      Source.TELEGRAM,
                       Moderators([MOD.ref], None, 60, "none"), sync)
     sync.start()
     yield Desk(service, cards, chat, sync, actions)

@@ -107,10 +107,11 @@ async def test_dm_and_mention_are_barrages(slack_client, fake_slack: FakeSlack) 
                "text": "<@UBOT> via mention", "ts": "100.000002", "event_ts": "100.000002"}
     assert await post_event(client, event_body(dm, "Ev1")) == 200
     assert await post_event(client, event_body(mention, "Ev2")) == 200
+    # Approved, but no screen is open: the sender is told so (presence).
     reply = (await fake_slack.wait_for("chat.postMessage", channel="DANN"))[0].params
-    assert "on the screen now" in reply["text"]
+    assert "saved; no screen is showing right now" in reply["text"]
     eph = (await fake_slack.wait_for("chat.postEphemeral", channel="CGENERAL"))[0].params
-    assert eph["user"] == ANN and "on the screen now" in eph["text"]
+    assert eph["user"] == ANN and "saved; no screen is showing right now" in eph["text"]
     items = (await (await client.get("/api/barrages?status=approved", headers=AUTH)).json())["items"]
     assert sorted((i["text"], i["color"], i["source"]) for i in items) == [
         ("via DM", "#ff77c8", "slack"), ("via mention", "#ffffff", "slack")]

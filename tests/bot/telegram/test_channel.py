@@ -14,6 +14,7 @@ from tests.bot.telegram.conftest import MOD_CHAT, MODERATOR, SECRET, TOKEN
 from tests.conftest import AUTH
 from tests.fakes.telegram_api import FakeTelegram, admin, message_update, press_update, user
 from tests.sse import next_block, next_event
+from tests.web.test_stream import wait_for_screens
 
 ANN = user(1001, "Ann", "Lee", username="ann")
 MOD = user(MODERATOR, "Mod", "One")
@@ -573,3 +574,21 @@ async def test_health_follows_the_bot_api_going_away_and_coming_back(
     await telegram_connected(client, True)  # and comes back with the next good answer
     await send_text(client, fake_tg, "after the outage")  # polling delivers again
     await card_for(fake_tg, "after the outage")
+
+
+async def test_a_sender_hears_whether_a_screen_shows_their_room(tg_client, fake_tg: FakeTelegram) -> None:
+    client = await tg_client()
+    await send_text(client, fake_tg, "anyone there?")
+    [alone] = await replies_to(fake_tg, ANN["id"])
+    assert "waiting for a moderator" in alone and "saved; no screen is showing right now" in alone
+    stream = await client.get("/stream")
+    await wait_for_screens(client, 1)
+    await send_text(client, fake_tg, "now with a screen", message_id=2)
+    watched = (await replies_to(fake_tg, ANN["id"], 2))[1]
+    assert "waiting for a moderator" in watched and "no screen" not in watched
+    await client.post("/api/rooms", json={"slug": "hall-b"}, headers=AUTH)
+    in_mod_chat = {"chat_id": MOD_CHAT, "chat_type": "supergroup"}
+    await send_text(client, fake_tg, "/stats", sender=MOD, message_id=10, **in_mod_chat)
+    [stats] = [t for t in await replies_to(fake_tg, MOD_CHAT, 3) if t.startswith("Mode:")]
+    assert "Screens: 1 (main 1, hall-b 0)" in stats
+    stream.close()
