@@ -28,7 +28,7 @@ from server.store.batching import BatchingStore
 from server.store.cards import SqlCards
 from server.store.lease import ChatLeases, create_leases
 from server.store.sql import create_engine
-from server.web import api, device, lottery, openapi, pages, qr, reports
+from server.web import api, device, lottery, mine, openapi, pages, qr, reports
 from server.web import rooms as room_routes
 from server.web.errors import error_middleware, identity_bodies_only
 from server.web.fanout import FanOut
@@ -107,6 +107,7 @@ def create_app(config: Config) -> web.Application:
     room_routes.add_routes(app)
     lottery.add_routes(app)
     reports.add_routes(app)
+    mine.add_routes(app)
     openapi.add_route(app)
     pages.add_routes(app)
     qr.add_routes(app)

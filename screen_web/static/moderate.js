@@ -22,6 +22,10 @@
   const RECENT = 2000;     // decided ids remembered, so a late page cannot bring one back
   const ON_SCREEN = 20;    // the latest approved, listed with "Remove from screen"
   const numbers = new Intl.NumberFormat();
+  // ?room=<slug>: that room's desk (its queue, stream, counts and mode); none: every room's,
+  // each card naming its room. The picker reloads the page with the other choice.
+  const roomFilter = new URLSearchParams(location.search).get("room") || "";
+  const inRoom = (prefix) => (roomFilter ? `${prefix}room=${encodeURIComponent(roomFilter)}` : "");
 
   // id -> {li, state: "pending" | "deciding" | "approved" | "rejected" | "gone", own, expired, timer}
   const items = new Map();
@@ -76,6 +80,12 @@
     const meta = document.createElement("p");
     meta.className = "meta muted";
     meta.textContent = `${b.author} · ${b.source} · ${b.size} ·`;
+    if (!roomFilter) {
+      const where = document.createElement("span");
+      where.className = "card-room";
+      where.textContent = b.room;
+      meta.prepend(where, " · ");
+    }
     const when = document.createElement("time");
     when.dateTime = b.created_at;
     when.textContent = age(b.created_at);
@@ -180,7 +190,7 @@
   async function pageOn() {
     if (paging || exhausted) return;
     paging = (async () => {
-      const res = await api(`/api/barrages?status=pending&after=${cursor}&limit=${PAGE}`);
+      const res = await api(`/api/barrages?status=pending&after=${cursor}&limit=${PAGE}${inRoom("&")}`);
       if (!res.ok) throw new Error(`HTTP ${res.status}`);
       const { items: page } = await res.json();
       for (const b of page) if (!decidedRecently.has(b.id)) insert(b);
@@ -389,7 +399,7 @@
 
   async function loadStats() {
     try {
-      const res = await api("/api/stats");
+      const res = await api(`/api/stats${inRoom("?")}`);
       if (!res.ok) return;
       const s = await res.json();
       serverPending = s.pending;
@@ -417,7 +427,7 @@
   }
 
   async function setMode(mode) {
-    const res = await api("/api/mode", { method: "PUT", body: JSON.stringify({ mode, moderator: moderator() }) });
+    const res = await api(`/api/mode${inRoom("?")}`, { method: "PUT", body: JSON.stringify({ mode, moderator: moderator() }) });
     if (res.ok) showMode((await res.json()).mode);
   }
 
@@ -478,8 +488,18 @@
   async function loadRooms() {
     try {
       const res = await api("/api/rooms");
-      if (res.ok) for (const room of (await res.json()).rooms) showRoom(room);
+      if (!res.ok) return;
+      const { rooms } = await res.json();
+      showPicker(rooms);
+      for (const room of rooms) if (!roomFilter || room.slug === roomFilter) showRoom(room);
     } catch { /* shown by the live pill */ }
+  }
+
+  function showPicker(rooms) {
+    const picker = $("room-picker");
+    const all = new Option("All rooms", "");
+    picker.replaceChildren(all, ...rooms.map((r) => new Option(r.title === r.slug ? r.slug : `${r.title} (${r.slug})`, r.slug)));
+    picker.value = roomFilter;
   }
 
   function showRoom(room) {
@@ -555,7 +575,7 @@
     else if (kind === "retract") offScreen(data.id);
     if (kind === "barrage") showOnScreen(data);
     else if (kind === "pending") offScreen(data.id); // an approval undone
-    else if (kind === "mode") showMode(data.mode);
+    else if (kind === "mode" && (data.room || "main") === (roomFilter || "main")) showMode(data.mode);
     else if (kind === "room") loadLotteryRooms(); // a new room gets its Lottery row
     if (ROOM_EVENTS.has(kind)) scheduleRooms();
     if (kind !== "mode") scheduleStats();
@@ -587,7 +607,7 @@
   async function follow() {
     const controller = new AbortController();
     stream = controller;
-    const res = await api("/api/stream", { signal: controller.signal });
+    const res = await api(`/api/stream${inRoom("?")}`, { signal: controller.signal });
     if (!res.ok || !res.body) throw new Error(`HTTP ${res.status}`);
     $("live").textContent = "live";
     $("live").className = "pill live";
@@ -696,6 +716,10 @@
   $("logout").addEventListener("click", () => signOut());
   for (const b of document.querySelectorAll(".mode button")) b.addEventListener("click", () => setMode(b.dataset.mode));
   document.addEventListener("keydown", onKey);
+  $("room-picker").addEventListener("change", (e) => {
+    const slug = e.target.value;
+    location.assign(slug ? `${location.pathname}?room=${encodeURIComponent(slug)}` : location.pathname);
+  });
   queue.addEventListener("pointerenter", () => { pointerInQueue = true; });
   queue.addEventListener("pointerleave", () => { pointerInQueue = false; sweep(); });
   setInterval(() => { if (!$("desk").hidden) scheduleStats(); }, 5000);

@@ -58,6 +58,9 @@ class Store(Protocol):
     async def list(self, status: Status | None, after_id: int, limit: int,
                    room: str | None = None) -> list[Barrage]: ...
 
+    async def by_sender(self, sender: str, limit: int) -> list[Barrage]:
+        """That sender's latest barrages, newest first (of every room)."""
+
     async def events_after(
         self, event_id: int, kinds: Sequence[EventKind], limit: int, room: str | None = None,
         skip_retracted: bool = False,

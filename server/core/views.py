@@ -25,6 +25,9 @@ class Views:
                        room: str | None = None) -> list[Barrage]:
         return await self._store.list(status, after_id, limit, room)
 
+    async def by_sender(self, sender: str, limit: int) -> list[Barrage]:
+        return await self._store.by_sender(sender, limit)
+
     async def events_after(self, event_id: int, kinds: Sequence[EventKind], limit: int,
                            room: str | None = None, skip_retracted: bool = False) -> list[Event]:
         return await self._store.events_after(event_id, kinds, limit, room, skip_retracted)

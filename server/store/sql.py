@@ -335,6 +335,12 @@ class SqlStore:
             rows = await conn.execute(query.order_by(BARRAGE.c.id).limit(limit))
             return [_barrage(row._mapping) for row in rows]
 
+    async def by_sender(self, sender: str, limit: int) -> list[Barrage]:
+        # ix_barrage_sender finds a sender's few rows; newest first, so the limit keeps the latest.
+        query = select(BARRAGE).where(BARRAGE.c.sender == sender).order_by(BARRAGE.c.id.desc()).limit(limit)
+        async with self._engine.connect() as conn:
+            return [_barrage(row._mapping) for row in await conn.execute(query)]
+
     async def events_after(
         self, event_id: int, kinds: Sequence[EventKind], limit: int, room: str | None = None,
         skip_retracted: bool = False,

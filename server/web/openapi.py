@@ -17,6 +17,8 @@ from server.core.lottery import MAX_WINNERS
 from server.core.model import MAX_ID, ROOM_SLUG, EventKind, Mode, Size, Source, Status
 from server.core.rooms import MAX_ANNOUNCEMENT, MAX_CROSSING, MAX_JOIN_TEXT, MAX_TITLE, MIN_CROSSING
 from server.web.api import IDEMPOTENCY_HEADER, LIST_LIMIT, MAX_IDEMPOTENCY_KEY
+from server.web.mine import FIELDS as MY_FIELDS
+from server.web.mine import MINE
 from server.web.reports import FIELDS as EXPORT_FIELDS
 
 PATH = "/api/openapi.json"
@@ -110,6 +112,7 @@ def paths() -> Json:
         "/api/stats": {"get": stats()},
         "/api/stream": {"get": admin_stream()},
         "/api/screen-config": {"get": screen_config()},
+        "/api/my/barrages": {"get": my_barrages()},
         PATH: {"get": self_description()},
     }
 
@@ -382,6 +385,21 @@ def screen_config() -> Json:
     }
 
 
+def my_barrages() -> Json:
+    return {
+        "operationId": "myBarrages",
+        "summary": "This device's own latest barrages and their status (public).",
+        "description": f"The device is the signed `barrage_device` cookie: the latest {MINE} barrages "
+                       "it sent, newest first, of every room. Without a valid cookie the list is "
+                       "empty. Meant to be polled (server/web/mine.py says why not a stream).",
+        "responses": {"200": answer("Newest first.", {
+            "type": "object", "required": ["items"], "additionalProperties": False,
+            "properties": {"items": {"type": "array", "maxItems": MINE,
+                                     "items": ref("schemas", "MyBarrage")}},
+        })},
+    }
+
+
 def self_description() -> Json:
     return {
         "operationId": "openapi",
@@ -404,6 +422,7 @@ def schemas() -> Json:
                                                       "no screen is showing right now)."}},
         },
         "Barrage": barrage_schema(),
+        "MyBarrage": my_barrage_schema(),
         "Decision": {
             "type": "object",
             "description": "Optional. Who decides, as shown to others (default \"web moderator\").",
@@ -496,6 +515,21 @@ def submission_schema() -> Json:
             "size": {**nullable_string(), "description": "small, medium (the default) or large."},
             "room": {**nullable_string(), "description": "The room's slug (default: main); an unknown "
                      "room is a 404."},
+        },
+    }
+
+
+def my_barrage_schema() -> Json:
+    return {
+        "type": "object", "additionalProperties": False, "required": [*MY_FIELDS],
+        "properties": {
+            "id": barrage_id(),
+            "text": {"type": "string", "minLength": 1},
+            "status": {"enum": [*map(str, Status)]},
+            "room": slug_schema(),
+            "created_at": {"type": "string", "format": "date-time"},
+            "reason": {**nullable_string(), "description": "Why it was not approved, when a "
+                       "moderator said; null until moderation gives reasons."},
         },
     }
 
