@@ -255,15 +255,17 @@
   }
 
   function setJoinText(text) {
-    if (joinBox.hidden || params.get("join_text")) return;
-    if (text) joinBox.textContent = text;
-    else loadSettings(); // back to the default: the server knows the join URL
+    if (params.get("join_text")) return;
+    if (!text) { loadSettings(); return; } // back to the default: the server knows the join URL
+    joinText.textContent = text; // the text beside the QR code, never the corner itself
+    document.getElementById("idle-text").textContent = text;
   }
 
   function applySettings(data) {
     if (!data) return;
     if (typeof data.title === "string") {
       document.title = data.title ? `${data.title} · barrage` : "barrage · screen";
+      document.getElementById("idle-title").textContent = data.title;
     }
     if (typeof data.join_text === "string") setJoinText(data.join_text);
     if (data.crossing_seconds > 0) settings.crossingMs = crossingMs(data.crossing_seconds * 1000);
