@@ -223,7 +223,7 @@ def _chat_core(app: web.Application) -> Core:
 
     fanout = app[FANOUT]
     return Core(app[SERVICE], app[VIEWS], app[CARDS], screens=lambda: fanout.count(Audience.SCREEN),
-                settings=app[STORE], leases=app[LEASES])
+                settings=app[STORE], leases=app[LEASES], lottery=app[LOTTERY])
 
 
 def _chat_rooms(chats: dict[str, str], moderator_chats: dict[str, str], default: str) -> ChatRooms:
