@@ -17,6 +17,7 @@ from bot.lease import Leases, LocalLeases
 from bot.messages import (
     BARRAGE_GONE,
     NOT_A_MODERATOR,
+    REMOVED,
     announced_text,
     cleared_text,
     digest_text,
@@ -38,7 +39,15 @@ from bot.messages import (
 from bot.moderators import Moderators
 from bot.replyto import ReplyTo
 from bot.rooms import ALL_ROOMS, ChatRooms, SenderRooms, Settings
-from server.core.errors import AlreadyDecided, InvalidInput, NotFound, PoolTooSmall, RateLimited, Unavailable
+from server.core.errors import (
+    AlreadyDecided,
+    CannotRetract,
+    InvalidInput,
+    NotFound,
+    PoolTooSmall,
+    RateLimited,
+    Unavailable,
+)
 from server.core.lottery import Lottery
 from server.core.model import MAIN, Room, Source, Status, Verdict
 from server.core.service import BarrageService, Submission
@@ -173,6 +182,21 @@ class Actions:
         except Unavailable as exc:
             return Outcome(sentence(str(exc)), False)
         return Outcome(DECIDED[verdict], True)
+
+    async def retract(self, user: ChatUser, barrage_id: int) -> Outcome:
+        """The card's "Remove from screen": moderators only, checked on every press."""
+        if not await self._moderators.allows(user.ref):
+            return Outcome(NOT_A_MODERATOR, False)
+        try:
+            await self._core.service.retract(barrage_id, await user.name())
+        except CannotRetract as exc:
+            self._cards.wake("close")  # the card shows what it is now
+            return Outcome(sentence(str(exc)), False)
+        except NotFound:
+            return Outcome(BARRAGE_GONE, False)
+        except Unavailable as exc:
+            return Outcome(sentence(str(exc)), False)
+        return Outcome(REMOVED, True)
 
     async def operator(self, user: ChatUser, room: str = ALL_ROOMS) -> Operator | None:
         """The operator commands for `user`, acting on `room` (the room whose moderators' chat

@@ -58,7 +58,8 @@ class CardPlatform(Protocol):
         """Post a card; return (chat_id, message_id), or None when it cannot be posted."""
 
     async def close_card(self, card: Card, barrage: Barrage) -> None:
-        """Edit the card to show the verdict, with no buttons left."""
+        """Edit the card to show the verdict: an approved one keeps a "Remove from screen"
+        button; a retracted one shows who removed it, with no buttons left."""
 
     async def reopen_card(self, card: Card, barrage: Barrage) -> None:
         """Edit a closed card back to a waiting one with its buttons (the decision was undone)."""
@@ -150,6 +151,8 @@ class CardSync:
         if event.kind is EventKind.PENDING:
             self.wake("post")
             self.wake("close")  # an undo: its closed cards get their buttons back
+        elif event.kind is EventKind.RETRACT:
+            self.wake("close")  # its cards, opened again by the retract, now show who removed it
         elif event.kind in (EventKind.BARRAGE, EventKind.REJECTED):
             self.wake("close")
             self.wake("notify")

@@ -15,6 +15,8 @@ REPLY_UNSUPPORTED = "⚠️ Only text can go on the wall for now (no stickers, p
 NOT_A_MODERATOR = "Only moderators can decide."
 BUTTON_GONE = "This button no longer works."
 BARRAGE_GONE = "This barrage no longer exists."
+REMOVE_LABEL = "🗑 Remove from screen"
+REMOVED = "🗑 Removed from every screen"
 BACKLOG_NOTE_FROM = 5
 
 
@@ -59,12 +61,20 @@ def receipt_text(status: Status) -> str:
 def outcome_text(barrage: Barrage) -> str:
     if barrage.status is Status.APPROVED:
         return f"✅ Your message is on the screen now: “{barrage.text}”"
+    if barrage.status is Status.RETRACTED:
+        return f"🗑 Your message was taken off the screen by the moderators: “{barrage.text}”"
     return f"❌ Your message was not approved by the moderators: “{barrage.text}”"
 
 
 def verdict_line(barrage: Barrage) -> str:
+    if barrage.status is Status.RETRACTED:
+        return removed_line(barrage)
     mark = "✅ Approved" if barrage.status is Status.APPROVED else "❌ Rejected"
     return f"{mark} by {barrage.decided_by or 'a moderator'}"
+
+
+def removed_line(barrage: Barrage) -> str:
+    return f"🗑 Removed by {barrage.retracted_by or 'a moderator'}"
 
 
 def backlog_line(waiting_behind: int, where: str) -> str | None:

@@ -19,6 +19,7 @@ from bot.slack.render import (
     ADMIN_USAGE,
     EMPTY_COMMAND,
     HELP,
+    RETRACT_ACTION_ID,
     ROOM_HOW,
     escape,
     parse_button_value,
@@ -43,6 +44,7 @@ def register(app: AsyncApp, h: Handlers) -> None:
     app.event("app_mention")(h.mention)
     for action_id in ACTION_IDS.values():
         app.action(action_id)(h.press)
+    app.action(RETRACT_ACTION_ID)(h.retract)
     app.error(h.error)
 
 
@@ -133,6 +135,16 @@ class Handlers:
         outcome = await self.actions.press(self._user((body.get("user") or {}).get("id", "")),
                                            verdict, barrage_id)
         if not outcome.decided:  # the card itself shows a decision
+            await _ephemeral(respond, outcome.text)
+
+    async def retract(self, ack: Any, body: dict[str, Any], action: dict[str, Any], respond: Any) -> None:
+        await ack()
+        barrage_id = parse_button_value(action.get("value"))
+        if barrage_id is None:
+            await _ephemeral(respond, BUTTON_GONE)
+            return
+        outcome = await self.actions.retract(self._user((body.get("user") or {}).get("id", "")), barrage_id)
+        if not outcome.decided:  # the card itself shows who removed it
             await _ephemeral(respond, outcome.text)
 
     async def admin_command(self, ack: Any, body: dict[str, Any], respond: Any) -> None:

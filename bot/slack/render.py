@@ -6,12 +6,13 @@ import re
 from datetime import datetime
 from typing import Any
 
-from bot.messages import age, backlog_line, verdict_line
-from server.core.model import Barrage, Verdict
+from bot.messages import REMOVE_LABEL, age, backlog_line, verdict_line
+from server.core.model import Barrage, Status, Verdict
 from server.core.policy import parse_id
 
 ACTION_IDS = {Verdict.APPROVE: "barrage_approve", Verdict.REJECT: "barrage_reject"}
 BLOCK_ID = "barrage_decide"
+RETRACT_ACTION_ID = "barrage_retract"  # "Remove from screen", on an approved card
 _MENTION = re.compile(r"<@[A-Z0-9]+(?:\|[^>]*)?>")
 
 HELP = (
@@ -69,8 +70,14 @@ def card_blocks(barrage: Barrage, now: datetime, waiting_behind: int = 0,
 
 
 def verdict_blocks(barrage: Barrage, now: datetime, room: str | None = None) -> list[dict[str, Any]]:
-    return [*_summary(barrage, now, room), {"type": "section", "text": {
+    blocks = [*_summary(barrage, now, room), {"type": "section", "text": {
         "type": "plain_text", "text": verdict_line(barrage), "emoji": True}}]
+    if barrage.status is Status.APPROVED:  # it may still be taken off the screens
+        blocks.append({"type": "actions", "block_id": BLOCK_ID, "elements": [
+            {"type": "button", "action_id": RETRACT_ACTION_ID, "style": "danger",
+             "text": {"type": "plain_text", "text": REMOVE_LABEL, "emoji": True},
+             "value": str(barrage.id)}]})
+    return blocks
 
 
 def card_fallback(barrage: Barrage, room: str | None = None) -> str:

@@ -26,7 +26,7 @@ from bot.actions import Actions, Core
 from bot.cards import CardSync
 from bot.cardstore import Card
 from bot.lease import secret_key, while_held
-from bot.messages import now, outcome_text, winner_text
+from bot.messages import REMOVE_LABEL, now, outcome_text, winner_text
 from bot.moderators import Moderators
 from bot.outbox import Outbox, retry_rule
 from bot.replyto import ReplyTo
@@ -34,9 +34,16 @@ from bot.rooms import ChatRooms, card_room
 from bot.telegram import handlers
 from bot.telegram.moderators import telegram_moderators
 from bot.telegram.poller import ALLOWED_UPDATES, Poller
-from bot.telegram.render import APPROVE_LABEL, REJECT_LABEL, callback_data, card_text, verdict_text
+from bot.telegram.render import (
+    APPROVE_LABEL,
+    REJECT_LABEL,
+    callback_data,
+    card_text,
+    retract_data,
+    verdict_text,
+)
 from bot.telegram.settings import TelegramConfig
-from server.core.model import Barrage, Source, Verdict
+from server.core.model import Barrage, Source, Status, Verdict
 
 logger = logging.getLogger(__name__)
 
@@ -231,8 +238,10 @@ class TelegramChannel:
         return str(message.chat_id), str(message.message_id)
 
     async def close_card(self, card: Card, barrage: Barrage) -> None:
-        # No reply_markup: editing the text this way also removes the buttons.
-        await self._edit_card(card, barrage, verdict_text(barrage, now(), self._room_name(barrage)), None)
+        # No reply_markup: editing the text this way also removes the buttons; an approved
+        # card keeps one, to take it off the screens again.
+        buttons = remove_keyboard(barrage.id) if barrage.status is Status.APPROVED else None
+        await self._edit_card(card, barrage, verdict_text(barrage, now(), self._room_name(barrage)), buttons)
 
     async def reopen_card(self, card: Card, barrage: Barrage) -> None:
         text = card_text(barrage, now(), room=self._room_name(barrage))
@@ -293,6 +302,11 @@ class TelegramChannel:
         params = ReplyParameters(message_id, allow_sending_without_reply=True)
         self.outbox.send(f"reply to {chat_id}",
                          lambda: bot.send_message(chat_id, text, reply_parameters=params))
+
+
+def remove_keyboard(barrage_id: int) -> InlineKeyboardMarkup:
+    remove = InlineKeyboardButton(REMOVE_LABEL, callback_data=retract_data(barrage_id))
+    return InlineKeyboardMarkup([[remove]])
 
 
 def keyboard(barrage_id: int) -> InlineKeyboardMarkup:

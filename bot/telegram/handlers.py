@@ -20,7 +20,14 @@ from bot.actions import Actions, ChatMessage, ChatUser, Operator, named
 from bot.messages import BUTTON_GONE, REPLY_UNSUPPORTED
 from bot.replyto import ReplyTo
 from bot.rooms import ChatRooms
-from bot.telegram.render import HELP, REPLY_EMPTY_COMMAND, ROOM_HOW, full_name, parse_callback
+from bot.telegram.render import (
+    HELP,
+    REPLY_EMPTY_COMMAND,
+    ROOM_HOW,
+    full_name,
+    parse_callback,
+    parse_retract,
+)
 from server.core.policy import COLOR_PRESETS
 
 logger = logging.getLogger(__name__)  # rate-limited by the composition root: strangers reach it
@@ -84,11 +91,14 @@ class Handlers:
 
     async def press(self, update: Update, _context: Context) -> None:
         query = update.callback_query
-        parsed = parse_callback(query.data)
-        if parsed is None:
+        parsed, retract = parse_callback(query.data), parse_retract(query.data)
+        if parsed is not None:
+            outcome = await self.actions.press(_user(query.from_user), *parsed)
+        elif retract is not None:
+            outcome = await self.actions.retract(_user(query.from_user), retract)
+        else:
             await query.answer(BUTTON_GONE)
             return
-        outcome = await self.actions.press(_user(query.from_user), *parsed)
         # A refusal or a lost race must be read: an alert, not a passing toast.
         await query.answer(outcome.text, show_alert=None if outcome.decided else True)
 

@@ -15,6 +15,7 @@ REJECT_LABEL = "❌ Reject"
 # Telegram allows 64 bytes, and "v1:a:2147483647" is 15.
 CALLBACK_VERSION = "v1"
 VERDICT_CODES = {Verdict.APPROVE: "a", Verdict.REJECT: "r"}
+RETRACT_CODE = "x"  # "Remove from screen", on an approved card
 
 HELP = (
     "Send me a message and it goes up on the wall{join}.\n\n"
@@ -43,6 +44,18 @@ def parse_callback(data: str | None) -> tuple[Verdict, int] | None:
     if parts[1] not in verdicts or barrage_id is None:
         return None
     return verdicts[parts[1]], barrage_id
+
+
+def retract_data(barrage_id: int) -> str:
+    return f"{CALLBACK_VERSION}:{RETRACT_CODE}:{barrage_id}"
+
+
+def parse_retract(data: str | None) -> int | None:
+    """The barrage id of a "Remove from screen" press; never trusted, re-checked like a verdict."""
+    parts = (data or "").split(":")
+    if len(parts) != 3 or parts[:2] != [CALLBACK_VERSION, RETRACT_CODE]:
+        return None
+    return parse_id(parts[2])
 
 
 def full_name(first: str, last: str | None) -> str:

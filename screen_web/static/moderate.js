@@ -20,6 +20,7 @@
   const UNDO_MS = 5000;    // the desk offers Undo for 5 s (the server allows 10)
   const STATS_MS = 1000;   // at most one /api/stats a second, however fast events come
   const RECENT = 2000;     // decided ids remembered, so a late page cannot bring one back
+  const ON_SCREEN = 20;    // the latest approved, listed with "Remove from screen"
   const numbers = new Intl.NumberFormat();
 
   // id -> {li, state: "pending" | "deciding" | "approved" | "rejected" | "gone", own, expired, timer}
@@ -310,6 +311,64 @@
 
   const sentence = (s) => s.charAt(0).toUpperCase() + s.slice(1);
 
+  // -- on screen now: the latest approved (from here, chat or auto), each with "Remove from screen" --
+
+  const onScreen = new Map(); // id -> li, oldest first
+
+  function showOnScreen(b) {
+    if (onScreen.has(b.id)) return;
+    const li = document.createElement("li");
+    li.className = "card";
+    li.dataset.onScreenId = String(b.id); // not data-barrage-id: that names the queue's cards
+    const text = document.createElement("p");
+    text.className = "text";
+    text.textContent = b.text;
+    const meta = document.createElement("p");
+    meta.className = "meta muted";
+    meta.textContent = `${b.author} · ${b.source}`;
+    const actions = document.createElement("div");
+    actions.className = "actions";
+    const remove = document.createElement("button");
+    remove.type = "button";
+    remove.className = "retract";
+    remove.textContent = "Remove from screen";
+    remove.addEventListener("click", () => retract(b.id, remove));
+    actions.append(remove);
+    li.append(text, meta, actions);
+    $("onscreen").prepend(li);
+    onScreen.set(b.id, li);
+    for (const [id] of onScreen) {
+      if (onScreen.size <= ON_SCREEN) break;
+      offScreen(id);
+    }
+    $("onscreen-empty").hidden = true;
+  }
+
+  function offScreen(id) {
+    const li = onScreen.get(id);
+    if (li) li.remove();
+    onScreen.delete(id);
+    $("onscreen-empty").hidden = onScreen.size > 0;
+  }
+
+  async function retract(id, button) {
+    button.disabled = true;
+    try {
+      const res = await api(`/api/barrages/${id}/retract`, {
+        method: "POST",
+        body: JSON.stringify({ moderator: moderator() }),
+      });
+      const reply = await res.json().catch(() => ({}));
+      if (res.ok) notice(`Removed from every screen: ${reply.text}`, "ok");
+      else notice(sentence(reply.error || `HTTP ${res.status}`), "error");
+      if (res.ok || res.status === 404 || res.status === 409) offScreen(id);
+      else button.disabled = false;
+    } catch (e) {
+      button.disabled = false;
+      if (e.message !== "unauthorized") notice("Could not reach the server.", "error");
+    }
+  }
+
   // -- counts: the server's, at most once a second --
 
   let statsTimer = null;
@@ -485,6 +544,9 @@
   function onEvent(kind, data) {
     if (kind === "pending") onPending(data);
     else if (kind === "barrage" || kind === "rejected") onDecided(data);
+    else if (kind === "retract") offScreen(data.id);
+    if (kind === "barrage") showOnScreen(data);
+    else if (kind === "pending") offScreen(data.id); // an approval undone
     else if (kind === "mode") showMode(data.mode);
     else if (kind === "room") loadLotteryRooms(); // a new room gets its Lottery row
     if (ROOM_EVENTS.has(kind)) scheduleRooms();

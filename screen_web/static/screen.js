@@ -261,6 +261,19 @@
     settings: applySettings,
   };
 
+  // A moderator pulled it off every screen: it goes at once, flying or waiting.
+  function onRetract(ev) {
+    const id = parseInt(ev.lastEventId, 10);
+    if (id > lastEventId) lastEventId = id;
+    let data;
+    try { data = JSON.parse(ev.data); } catch { return; }
+    const gone = Number(data && data.id);
+    waiting = waiting.filter((item) => item.id !== gone);
+    for (const el of stage.querySelectorAll(".barrage")) {
+      if (el.dataset.barrageId === String(gone)) el.remove();
+    }
+  }
+
   function showStatus(text) {
     statusBox.hidden = !text;
     statusBox.textContent = text || "";
@@ -276,6 +289,7 @@
     for (const [name, apply] of Object.entries(CONTROLS)) {
       source.addEventListener(name, (ev) => { const data = fresh(ev); if (data) apply(data); });
     }
+    source.addEventListener("retract", onRetract);
     source.onopen = () => { backoff = 1000; showStatus(""); };
     source.onerror = () => {
       showStatus("reconnecting…");

@@ -57,3 +57,12 @@ class CannotUndo(BarrageError):
 
 class PoolTooSmall(BarrageError):
     """A lottery asked for more winners than there are senders in the draw."""
+
+
+class CannotRetract(BarrageError):
+    """Only an approved barrage can be retracted; `barrage` is the stored one."""
+
+    def __init__(self, barrage: Barrage) -> None:
+        who = f" by {barrage.retracted_by}" if barrage.retracted_by else ""
+        super().__init__(f"not on the screens: it is {barrage.status.value}{who}")
+        self.barrage = barrage

@@ -119,6 +119,8 @@ class Barrage:
     # Stable per person: web:<device id>, telegram:<user id>, slack:<team>:<user>.
     sender: str | None = None
     room: str = MAIN
+    retracted_by: str | None = None  # who pulled it off the screens after approving it
+    retracted_at: datetime | None = None
 
     @property
     def first_status(self) -> Status:
@@ -146,6 +148,9 @@ class Barrage:
         if self.status is not Status.PENDING:
             data["decided_at"] = iso(self.decided_at) if self.decided_at else None
             data["decided_by"] = self.decided_by
+        if self.status is Status.RETRACTED:
+            data["retracted_by"] = self.retracted_by
+            data["retracted_at"] = iso(self.retracted_at) if self.retracted_at else None
         return data
 
 

@@ -12,7 +12,7 @@ from server.core.model import Barrage, Draft, Event, EventKind, Room, Source, St
 
 class Store(Protocol):
     """The truth, and the unit of work: each write that appends events (add, add_many,
-    decide, undo, put_setting, add_room, update_room) publishes them once committed, in id order
+    decide, undo, retract, put_setting, add_room, update_room) publishes them once committed, in id order
     (server/store/batching.py wraps the SQL store with the group commit and the publisher)."""
 
     async def add(self, draft: Draft, status: Status, now: datetime) -> tuple[Barrage, Event | None]:
@@ -46,15 +46,25 @@ class Store(Protocol):
         The CAS lost: the stored barrage and no event. Raises NotFound.
         """
 
+    async def retract(self, barrage_id: int, moderator: str, now: datetime) -> tuple[Barrage, Event]:
+        """Compare-and-set approved → retracted, with a `retract` event {"id", "room", "by"}, in one
+        transaction; the barrage's cards open again (their loop shows who removed it).
+
+        Raises NotFound or CannotRetract (carrying the stored barrage).
+        """
+
     async def get(self, barrage_id: int) -> Barrage | None: ...
 
     async def list(self, status: Status | None, after_id: int, limit: int,
                    room: str | None = None) -> list[Barrage]: ...
 
     async def events_after(
-        self, event_id: int, kinds: Sequence[EventKind], limit: int, room: str | None = None
+        self, event_id: int, kinds: Sequence[EventKind], limit: int, room: str | None = None,
+        skip_retracted: bool = False,
     ) -> list[Event]:
-        """Events of those kinds after `event_id`, in id order; of one room's, when named."""
+        """Events of those kinds after `event_id`, in id order; of one room's, when named.
+        `skip_retracted`: leave out the `barrage` events of barrages retracted since (a screen's
+        replay); a node filling a gap wants every id."""
 
     async def last_event_id(self) -> int: ...
 

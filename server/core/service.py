@@ -8,7 +8,7 @@ from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from server.core.errors import AlreadyDecided, CannotUndo, InvalidInput, RateLimited
+from server.core.errors import AlreadyDecided, CannotRetract, CannotUndo, InvalidInput, RateLimited
 from server.core.model import (
     Barrage,
     Draft,
@@ -155,6 +155,20 @@ class BarrageService:
                 raise
             return lost.barrage
         logger.info("barrage %s %s by %s", barrage.id, barrage.status, moderator)
+        return barrage
+
+    async def retract(self, barrage_id: int, moderator: str) -> Barrage:
+        """Pull an approved barrage off every screen: status `retracted`, and a `retract`
+        event that screens act on and replays honour (it never flies again). Compare-and-set
+        like decide: the same moderator's repeat gets the barrage back, and nothing changes."""
+        moderator = clean_name(moderator, MAX_NAME, "moderator")
+        try:
+            barrage, _ = await self._store.retract(barrage_id, moderator, utcnow())
+        except CannotRetract as lost:
+            if (lost.barrage.status, lost.barrage.retracted_by) != (Status.RETRACTED, moderator):
+                raise
+            return lost.barrage
+        logger.info("barrage %s retracted by %s", barrage.id, moderator)
         return barrage
 
     async def undo(self, barrage_id: int, moderator: str) -> Barrage:

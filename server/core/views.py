@@ -26,8 +26,8 @@ class Views:
         return await self._store.list(status, after_id, limit, room)
 
     async def events_after(self, event_id: int, kinds: Sequence[EventKind], limit: int,
-                           room: str | None = None) -> list[Event]:
-        return await self._store.events_after(event_id, kinds, limit, room)
+                           room: str | None = None, skip_retracted: bool = False) -> list[Event]:
+        return await self._store.events_after(event_id, kinds, limit, room, skip_retracted)
 
     async def last_event_id(self) -> int:
         return await self._store.last_event_id()

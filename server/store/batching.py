@@ -40,7 +40,7 @@ class BatchingStore:
     """The core's Store with group commit, and the unit of work that publishes.
 
     Within this process the writes that append to the event log (add, add_many, decide,
-    undo, put_setting) are made one at a time, in arrival order, and submissions that
+    undo, retract, put_setting) are made one at a time, in arrival order, and submissions that
     arrive while a commit is in flight go into the next transaction together (one
     multi-row insert). That is how SQLite persists thousands a second.
 
@@ -83,6 +83,9 @@ class BatchingStore:
         self, barrage_id: int, status: Status, moderator: str, now: datetime
     ) -> tuple[Barrage, Event]:
         return await self._one(lambda: self._inner.decide(barrage_id, status, moderator, now))
+
+    async def retract(self, barrage_id: int, moderator: str, now: datetime) -> tuple[Barrage, Event]:
+        return await self._one(lambda: self._inner.retract(barrage_id, moderator, now))
 
     async def undo(self, barrage_id: int, decided_after: datetime, now: datetime) -> Added:
         return await self._one(lambda: self._inner.undo(barrage_id, decided_after, now))

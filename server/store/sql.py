@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 from sqlalchemy.pool import StaticPool
 
 from server.core.digest import Digest
-from server.core.errors import AlreadyDecided, NotFound, Unavailable
+from server.core.errors import AlreadyDecided, CannotRetract, NotFound, Unavailable
 from server.core.model import (
     AUTO,
     MAIN,
@@ -295,6 +295,29 @@ class SqlStore:
             raise NotFound(f"no barrage {barrage_id}")
         return barrage, None
 
+    async def retract(self, barrage_id: int, moderator: str, now: datetime) -> tuple[Barrage, Event]:
+        if not 0 < barrage_id <= MAX_ID:
+            raise NotFound(f"no barrage {barrage_id}")
+        cas = (
+            update(BARRAGE)
+            .where(BARRAGE.c.id == barrage_id, BARRAGE.c.status == Status.APPROVED.value)
+            .values(status=Status.RETRACTED.value, retracted_by=moderator, retracted_at=now)
+        )
+        async with self._engine.begin() as conn:
+            if (await conn.execute(cas)).rowcount == 1:
+                # Its closed cards open again, so the card loop edits them once more
+                # ("Removed by …"), with the status change: no card misses it.
+                posted = (CARD.c.barrage_id == barrage_id, CARD.c.message_id != "")
+                await conn.execute(update(CARD).where(*posted).values(closed=False))
+                barrage = await _get(conn, barrage_id)
+                assert barrage is not None
+                payload = {"id": barrage_id, "room": barrage.room, "by": moderator}
+                return barrage, await _append(conn, EventKind.RETRACT, payload, barrage_id, now)
+            barrage = await _get(conn, barrage_id)
+        if barrage is None:
+            raise NotFound(f"no barrage {barrage_id}")
+        raise CannotRetract(barrage)
+
     async def get(self, barrage_id: int) -> Barrage | None:
         if not 0 < barrage_id <= MAX_ID:
             return None
@@ -313,7 +336,8 @@ class SqlStore:
             return [_barrage(row._mapping) for row in rows]
 
     async def events_after(
-        self, event_id: int, kinds: Sequence[EventKind], limit: int, room: str | None = None
+        self, event_id: int, kinds: Sequence[EventKind], limit: int, room: str | None = None,
+        skip_retracted: bool = False,
     ) -> list[Event]:
         query = (
             select(EVENT.c.id, EVENT.c.kind, EVENT.c.payload)
@@ -323,6 +347,8 @@ class SqlStore:
         )
         if room is not None:
             query = query.where(EVENT.c.room == room)
+        if skip_retracted:
+            query = query.where(~_retracted_barrage_event())
         async with self._engine.connect() as conn:
             rows = await conn.execute(query)
             return [Event(row.id, EventKind(row.kind), json.loads(row.payload)) for row in rows]
@@ -437,6 +463,13 @@ def _approved_in(room: str, since: datetime | None) -> list[Any]:
     return where
 
 
+def _retracted_barrage_event() -> Any:
+    """A `barrage` event whose barrage was retracted since: a screen never flies it again."""
+    retracted = select(BARRAGE.c.id).where(BARRAGE.c.id == EVENT.c.barrage_id,
+                                           BARRAGE.c.status == Status.RETRACTED.value)
+    return and_(EVENT.c.kind == EventKind.BARRAGE.value, retracted.exists())
+
+
 def _kind_for(status: Status) -> EventKind:
     return EventKind.BARRAGE if status is Status.APPROVED else EventKind.PENDING
 
@@ -541,6 +574,9 @@ def _barrage(row: Any) -> Barrage:
         created_at=_aware(row["created_at"]), author_ref=row["author_ref"],
         decided_at=_aware(row["decided_at"]) if row["decided_at"] else None,
         decided_by=row["decided_by"], reply_to=row["reply_to"], sender=row["sender"], room=row["room"],
+        # a row just inserted (a dict of its values) has no retraction yet
+        retracted_by=row.get("retracted_by"),
+        retracted_at=_aware(row["retracted_at"]) if row.get("retracted_at") else None,
     )
 
 

@@ -32,6 +32,9 @@ class BarrageRow(SQLModel, table=True):
     # 0.1.0: adopting a 0.1.0 database adds it (ADDED_COLUMNS in schema.py).
     sender: str | None = Field(default=None, index=True)
     room: str = Field(sa_column=Column(String, nullable=False, index=True, server_default="main"))
+    # Approved, then pulled off every screen (status `retracted`): by whom, and when.
+    retracted_by: str | None = None
+    retracted_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
 
 
 class RoomRow(SQLModel, table=True):

@@ -143,6 +143,14 @@ async def undo(request: web.Request) -> web.Response:
     return web.json_response(barrage.to_dict())
 
 
+@admin_only
+async def retract(request: web.Request) -> web.Response:
+    """Pull an approved barrage off every screen; 409 when it is not approved."""
+    barrage_id = _barrage_id(request)
+    barrage = await request.app[SERVICE].retract(barrage_id, await _moderator(request))
+    return web.json_response(barrage.to_dict())
+
+
 async def _decide(request: web.Request, verdict: Verdict) -> web.Response:
     barrage_id = _barrage_id(request)
     barrage = await request.app[SERVICE].decide(barrage_id, verdict, await _moderator(request))
@@ -226,7 +234,7 @@ def _status_param(raw: str | None) -> Status | None:
     try:
         return Status(raw)
     except ValueError:
-        raise InvalidInput("status must be pending, approved or rejected") from None
+        raise InvalidInput("status must be pending, approved, rejected or retracted") from None
 
 
 def _int_param(raw: str | None, name: str, default: int) -> int:
@@ -243,6 +251,7 @@ def add_routes(app: web.Application) -> None:
     app.router.add_post(r"/api/barrages/{id:[0-9]+}/approve", approve)
     app.router.add_post(r"/api/barrages/{id:[0-9]+}/reject", reject)
     app.router.add_post(r"/api/barrages/{id:[0-9]+}/undo", undo)
+    app.router.add_post(r"/api/barrages/{id:[0-9]+}/retract", retract)
     app.router.add_get("/api/mode", get_mode)
     app.router.add_put("/api/mode", put_mode)
     app.router.add_get("/api/stats", stats)

@@ -14,6 +14,7 @@ from aiohttp import web
 from server.core.errors import (
     AlreadyDecided,
     BarrageError,
+    CannotRetract,
     CannotUndo,
     InvalidInput,
     NotFound,
@@ -32,6 +33,7 @@ STATUS_FOR: dict[type[BarrageError], int] = {
     NotFound: 404,
     AlreadyDecided: 409,
     CannotUndo: 409,
+    CannotRetract: 409,
     RoomExists: 409,
     PoolTooSmall: 409,
     Unavailable: 503,

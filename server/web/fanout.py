@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Any
 
-from server.core.model import MAIN, SCREEN_FIELDS, Event
+from server.core.model import MAIN, SCREEN_FIELDS, Event, EventKind
 
 logger = logging.getLogger(__name__)
 
@@ -35,10 +35,11 @@ class Frame:
     raw: bytes
     chunk: bytes
     room: str = MAIN
+    barrage: int = 0  # a `barrage` event's barrage id: a retract drops the frame from History
 
     @classmethod
-    def of(cls, data: bytes, event_id: int = 0, room: str = MAIN) -> Frame:
-        return cls(event_id, data, b"%x\r\n%b\r\n" % (len(data), data), room)
+    def of(cls, data: bytes, event_id: int = 0, room: str = MAIN, barrage: int = 0) -> Frame:
+        return cls(event_id, data, b"%x\r\n%b\r\n" % (len(data), data), room, barrage)
 
     @property
     def size(self) -> int:
@@ -57,7 +58,8 @@ def encode_for(event: Event, audience: Audience) -> bytes:
 
 
 def frame_for(event: Event, audience: Audience) -> Frame:
-    return Frame.of(encode_for(event, audience), event.id, event.room)
+    barrage = event.payload.get("id", 0) if event.kind is EventKind.BARRAGE else 0
+    return Frame.of(encode_for(event, audience), event.id, event.room, barrage)
 
 
 def audiences_for(event: Event) -> tuple[Audience, ...]:
@@ -160,6 +162,15 @@ class History:
         if len(self._ids) > 2 * self._size or self._bytes > 2 * self._max_bytes:
             self._trim()  # in bulk: amortised O(1) per frame
 
+    def retract(self, barrage_id: int) -> None:
+        """A retracted barrage is never replayed: its frame goes (the run stays covered,
+        like the log's replay, which skips it too)."""
+        for index, frame in enumerate(self._frames):
+            if frame.barrage == barrage_id:
+                self._bytes -= frame.size
+                del self._ids[index], self._frames[index]
+                return
+
     def _trim(self) -> None:
         keep, kept_bytes = 0, 0
         for frame in reversed(self._frames):
@@ -251,6 +262,8 @@ class FanOut:
         """Bus handler: synchronous, never awaits a client."""
         if not self.history.follow(event.id):
             return  # a redelivery: every stream has it already
+        if event.kind is EventKind.RETRACT:
+            self.history.retract(event.payload.get("id", 0))
         for audience in audiences_for(event):
             clients = self._listening(audience, event.room)
             if not clients and audience is not Audience.SCREEN:

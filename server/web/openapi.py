@@ -88,6 +88,9 @@ def paths() -> Json:
         "/api/barrages/{id}/undo": {"post": decision(
             "undo", "Put a decision of the last 10 s back to pending. 409 when it is too late, the "
                     "barrage is not decided, or it was approved at submission.")},
+        "/api/barrages/{id}/retract": {"post": decision(
+            "retract", "Pull an approved barrage off every screen (status `retracted`): screens drop "
+                       "it at once and never replay it. 409 when it is not approved.")},
         "/api/rooms": {"get": list_rooms(), "post": create_room()},
         "/api/rooms/{slug}": {"get": get_room(), "patch": patch_room()},
         "/api/rooms/{slug}/lottery": {"post": draw_lottery()},
@@ -514,11 +517,19 @@ def barrage_schema() -> Json:
             "decided_at": {"type": ["string", "null"], "format": "date-time"},
             "decided_by": nullable_string(),
             "room": slug_schema(),
+            "retracted_by": {**nullable_string(), "description": "Who pulled it off the screens."},
+            "retracted_at": {"type": ["string", "null"], "format": "date-time"},
         },
-        # A pending barrage carries no decision; a decided one always says when and by whom.
-        "if": {"properties": {"status": {"const": str(Status.PENDING)}}},
-        "then": {"properties": {"decided_at": False, "decided_by": False}},
-        "else": {"required": ["decided_at", "decided_by"]},
+        "allOf": [
+            # A pending barrage carries no decision; a decided one always says when and by whom.
+            {"if": {"properties": {"status": {"const": str(Status.PENDING)}}},
+             "then": {"properties": {"decided_at": False, "decided_by": False}},
+             "else": {"required": ["decided_at", "decided_by"]}},
+            # Only a retracted one says who retracted it, and it always does.
+            {"if": {"properties": {"status": {"const": str(Status.RETRACTED)}}},
+             "then": {"required": ["retracted_by", "retracted_at"]},
+             "else": {"properties": {"retracted_by": False, "retracted_at": False}}},
+        ],
     }
 
 
@@ -612,7 +623,8 @@ def stream_event_schema() -> Json:
         "description": "One event: its id is the event log's. `pending`, `barrage` and `rejected` "
                        "carry a Barrage; `mode` carries {\"mode\", \"by\", \"room\"}; `room` a new "
                        "room; `settings` a room's changed fields; `pause`, `resume` and `clear` "
-                       "{\"room\", \"by\"}; `announce` {\"room\", \"text\" (null: removed), \"by\"}. "
+                       "{\"room\", \"by\"}; `announce` {\"room\", \"text\" (null: removed), \"by\"}; "
+                       "`retract` {\"id\", \"room\", \"by\"}. "
                        "Every event names its `room`.",
         "properties": {
             "id": {"type": "string", "pattern": DIGITS},
@@ -631,8 +643,8 @@ def responses() -> Json:
             "WWW-Authenticate": header("Always `Bearer`.", {"const": "Bearer"})}),
         "NotFound": answer("No such barrage, or no such room.", error),
         "Conflict": answer("Somebody decided first (the message says who), the decision "
-                           "cannot be undone, a room with that slug exists, or a lottery has fewer "
-                           "senders than winners.", error),
+                           "cannot be undone, a barrage to retract is not approved, a room with that "
+                           "slug exists, or a lottery has fewer senders than winners.", error),
         "RequestTimeout": answer("The body did not arrive within 10 s; the connection is closed.",
                                  error),
         "TooLarge": answer("The body is over 64 KiB.", error),

@@ -167,7 +167,10 @@ async def _replay(request: web.Request, response: web.StreamResponse, client: Cl
 async def _replay_from_log(writer: _SliceWriter, client: Client, views: Views) -> None:
     page = FIRST_PAGE
     while True:
-        events = await views.events_after(client.last_id, KINDS[client.audience], page, client.room)
+        # A screen never gets a retracted barrage back, not even replaying from 0.
+        screen = client.audience is Audience.SCREEN
+        events = await views.events_after(client.last_id, KINDS[client.audience], page, client.room,
+                                          skip_retracted=screen)
         more = len(events) == page
         encoded = [_Encoded(event.id, encode_for(event, client.audience)) for event in events]
         del events  # only the bytes wait for the client, not the events they came from
