@@ -18,9 +18,15 @@ from bot.messages import (
     BARRAGE_GONE,
     NOT_A_MODERATOR,
     REMOVED,
+    announced_text,
+    cleared_text,
+    digest_text,
+    lottery_text,
     mode_text,
+    paused_text,
     receipt_text,
     refusal_text,
+    resumed_text,
     room_here_text,
     room_name,
     room_switched_text,
@@ -38,9 +44,11 @@ from server.core.errors import (
     CannotRetract,
     InvalidInput,
     NotFound,
+    PoolTooSmall,
     RateLimited,
     Unavailable,
 )
+from server.core.lottery import Lottery
 from server.core.model import MAIN, Room, Source, Status, Verdict
 from server.core.service import BarrageService, Submission
 from server.core.views import Views
@@ -49,6 +57,7 @@ REPOST_LIMIT = 10
 DECIDED = {Verdict.APPROVE: "✅ Approved", Verdict.REJECT: "❌ Rejected"}
 STILL_REPOSTING = "Still re-posting the last batch of cards."
 NOTHING_WAITING = "Nothing waiting."
+NO_LOTTERY = "⚠️ The lottery is not available here."
 
 
 @dataclass(frozen=True)
@@ -108,6 +117,7 @@ class Core:
     settings: Settings  # where senders' picks of room are kept
     # Work one node does for all (polling, cards); the default knows this process only.
     leases: Leases = field(default_factory=LocalLeases)
+    lottery: Lottery | None = None  # None: /lottery says it is not available here
 
 
 class Actions:
@@ -199,8 +209,9 @@ class Actions:
 
 
 class Operator:
-    """/mode, /stats and /pending, for a moderator already checked, in one room's moderators' chat
-    (or the global one: writes act on main, reads cover every room)."""
+    """/mode, /stats, /pending and the live controls, for a moderator already checked, in one
+    room's moderators' chat (or the global one: writes act on main, reads cover every room;
+    the controls and the digest act on main there)."""
 
     def __init__(self, core: Core, cards: CardSync, user: ChatUser, room: str = ALL_ROOMS) -> None:
         self._core = core
@@ -246,3 +257,53 @@ class Operator:
         self._cards.repost(batch)
         more = " (more waiting — use /moderate)" if len(waiting) > limit else ""
         return f"Re-posting {len(batch)} waiting{more}."
+
+    # -- live controls: each one event of the room (server/core/rooms.py), named in the answer --
+
+    async def pause(self) -> str:
+        rooms = self._core.service.rooms
+        was = rooms.get(self.room).paused
+        return await _control(lambda by: rooms.pause(self.room, by), self._user,
+                              lambda r: paused_text(r, was))
+
+    async def resume(self) -> str:
+        rooms = self._core.service.rooms
+        was = not rooms.get(self.room).paused
+        return await _control(lambda by: rooms.resume(self.room, by), self._user,
+                              lambda r: resumed_text(r, was))
+
+    async def clear(self) -> str:
+        rooms = self._core.service.rooms
+        return await _control(lambda by: rooms.clear(self.room, by), self._user, cleared_text)
+
+    async def announce(self, text: str | None) -> str:
+        """Pin `text` on the room's screens; None (or nothing but spaces) removes the announcement."""
+        wanted = text if text and text.strip() else None
+        rooms = self._core.service.rooms
+        return await _control(lambda by: rooms.announce(self.room, wanted, by), self._user, announced_text)
+
+    async def lottery(self, winners: str | None, how: str) -> str:
+        """Draw `winners` (a number, as typed) among the room's senders."""
+        if self._core.lottery is None:
+            return NO_LOTTERY
+        if winners is None or not winners.isdecimal():
+            return f"⚠️ How many winners? {how}"
+        try:
+            draw = await self._core.lottery.draw(self.room, int(winners), by=await self._user.name())
+        except (InvalidInput, PoolTooSmall, Unavailable) as exc:
+            return f"⚠️ No draw: {exc}."
+        pairs = [(w.author, str(w.source)) for w in draw.winners]
+        return lottery_text(self._core.service.rooms.get(self.room), pairs, draw.pool)
+
+    async def digest(self) -> str:
+        digest = await self._core.views.digest(self.room)
+        return digest_text(self._core.service.rooms.get(self.room), digest.to_dict())
+
+
+async def _control(write: Callable[[str], Awaitable[Room]], user: ChatUser,
+                   render: Callable[[Room], str]) -> str:
+    """Run one control as `user`; a refusal (bad text, the database down) is the answer."""
+    try:
+        return render(await write(await user.name()))
+    except (InvalidInput, Unavailable) as exc:
+        return f"⚠️ {sentence(str(exc))}."

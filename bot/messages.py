@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 from server.core.errors import InvalidInput
 from server.core.model import ROOM_SLUG, Barrage, Room, Status
@@ -142,3 +143,56 @@ def unknown_room_text(wanted: str, rooms: list[Room]) -> str:
 def room_here_text(room: Room, how: str) -> str:
     return (f"Messages in this chat go to {room_name(room)}. "
             f"To pick a room for your own messages, use {how} in a private chat with me.")
+
+
+# -- the live controls from the moderators' chat: each answer names the room it changed --
+
+def paused_text(room: Room, was: bool) -> str:
+    already = " already" if was else ""
+    return f"⏸ {room_name(room)} is{already} paused: nothing new starts flying; approved messages wait."
+
+
+def resumed_text(room: Room, was: bool) -> str:
+    already = " already" if was else ""
+    return f"▶️ {room_name(room)} is{already} running: waiting messages fly now."
+
+
+def cleared_text(room: Room) -> str:
+    return f"🧹 {room_name(room)}'s screens are cleared."
+
+
+def announced_text(room: Room) -> str:
+    if room.announcement is None:
+        return f"📌 Announcement removed from {room_name(room)}."
+    return f"📌 Pinned on {room_name(room)}: “{room.announcement}”"
+
+
+def lottery_text(room: Room, winners: list[tuple[str, str]], pool: int) -> str:
+    """`winners`: (author, source) pairs, in draw order."""
+    names = "\n".join(f"{n}. {author} ({source})" for n, (author, source) in enumerate(winners, 1))
+    return f"🎉 Lottery in {room_name(room)}: {len(winners)} of {pool} senders won\n{names}"
+
+
+def winner_text(room_title: str) -> str:
+    return f"🎉 You won the lottery in {room_title}! Look at the screen, and find the organisers."
+
+
+DIGEST_TEXT_CHARS = 80  # a digest is a summary: the repeated text is cut, not quoted whole
+
+
+def digest_text(room: Room, digest: dict[str, Any]) -> str:
+    """A room's digest (Digest.to_dict()), as a few lines; counts of zero are left out."""
+    def counts(found: dict[str, int]) -> str:
+        return ", ".join(f"{key} {count}" for key, count in found.items() if count) or "none"
+
+    senders = ", ".join(f"{s['author']} ({s['count']})" for s in digest["top_senders"]) or "none"
+    minute, repeated = digest["busiest_minute"], digest["most_repeated"]
+    busiest = f"{minute['minute'][:16].replace('T', ' ')} UTC ({minute['count']})" if minute else "none"
+    text = f"“{_cut(repeated['text'])}” ({repeated['count']}×)" if repeated else "none"
+    return (f"📊 Digest of {room_name(room)}: {digest['total']} messages\n"
+            f"By status: {counts(digest['by_status'])}\nBy source: {counts(digest['by_source'])}\n"
+            f"Top senders: {senders}\nBusiest minute: {busiest}\nMost repeated: {text}")
+
+
+def _cut(text: str) -> str:
+    return text if len(text) <= DIGEST_TEXT_CHARS else text[:DIGEST_TEXT_CHARS - 1] + "…"

@@ -236,7 +236,7 @@ def _chat_core(app: web.Application) -> Core:
     from bot.actions import Core
 
     return Core(app[SERVICE], app[VIEWS], app[CARDS], screens=app[PRESENCE].screens,
-                settings=app[STORE], leases=app[LEASES])
+                settings=app[STORE], leases=app[LEASES], lottery=app[LOTTERY])
 
 
 def _chat_rooms(chats: dict[str, str], moderator_chats: dict[str, str], default: str) -> ChatRooms:

@@ -26,7 +26,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.actions import Actions, Core
 from bot.cards import CardSync
 from bot.cardstore import Card
-from bot.messages import now, outcome_text
+from bot.messages import now, outcome_text, winner_text
 from bot.outbox import Outbox, retry_rule
 from bot.pacing import Pacer
 from bot.replyto import ReplyTo
@@ -34,7 +34,7 @@ from bot.rooms import ChatRooms, card_room
 from bot.slack import handlers
 from bot.slack.moderators import slack_moderators
 from bot.slack.names import Names
-from bot.slack.render import card_blocks, card_fallback, verdict_blocks, verdict_fallback
+from bot.slack.render import card_blocks, card_fallback, escape, verdict_blocks, verdict_fallback
 from bot.slack.settings import SlackConfig
 from server.core.model import Barrage, Source
 from server.core.policy import is_ascii_number
@@ -209,6 +209,20 @@ class SlackChannel:
             if exc.response.status_code == 429:
                 raise
             logger.warning("card %s not updated: %s", card.id, exc.response.get("error"))
+
+    async def notify_winner(self, barrage: Barrage) -> None:
+        reply = ReplyTo.load(barrage.reply_to)
+        if reply is None or reply.user is None:
+            return
+        rooms = self.core.service.rooms
+        title = rooms.get(barrage.room).title if rooms.exists(barrage.room) else barrage.room
+        try:  # a DM, like the decision notices: the channel they wrote in need not hear it
+            await self._call(reply.user, "chat_postMessage", channel=reply.user,
+                             text=escape(winner_text(title)))
+        except SlackApiError as exc:
+            if exc.response.status_code == 429:
+                raise
+            logger.info("winner (barrage %s) not told: %s", barrage.id, exc.response.get("error"))
 
     async def notify_sender(self, barrage: Barrage) -> None:
         reply = ReplyTo.load(barrage.reply_to)

@@ -21,6 +21,7 @@ from bot.slack.render import (
     HELP,
     RETRACT_ACTION_ID,
     ROOM_HOW,
+    escape,
     parse_button_value,
     strip_mentions,
 )
@@ -33,6 +34,7 @@ NOT_FOR_YOU = "`/barrage-admin` is for moderators."
 SENDING = "⏳ Sending…"
 WORKING = "⏳ Working…"
 MODE_HOW = "`/barrage-admin mode off|manual`"
+LOTTERY_HOW = "`/barrage-admin lottery 3` draws three winners."
 
 
 def register(app: AsyncApp, h: Handlers) -> None:
@@ -158,13 +160,17 @@ class Handlers:
         operator = await self.actions.operator(user, room)
         if operator is None:
             return NOT_FOR_YOU
-        words = (body.get("text") or "").lower().split()
+        text = (body.get("text") or "").strip()
+        words = text.lower().split()
         if words[:1] == ["mode"]:
             return await operator.mode(words[1] if len(words) > 1 else None, MODE_HOW)
-        if words == ["stats"]:
-            return await operator.stats()
-        if words == ["pending"]:
-            return await operator.pending()
+        if len(words) == 1 and words[0] in ("stats", "pending", "pause", "resume", "clear", "digest"):
+            # They may quote what senders wrote (the digest): escaped, since answers are mrkdwn.
+            return escape(await getattr(operator, words[0])())
+        if words[:1] == ["announce"]:
+            return escape(await operator.announce(text.split(maxsplit=1)[1] if len(words) > 1 else None))
+        if words[:1] == ["lottery"] and len(words) <= 2:
+            return escape(await operator.lottery(words[1] if len(words) > 1 else None, LOTTERY_HOW))
         return ADMIN_USAGE
 
     async def error(self, error: Exception, body: dict[str, Any]) -> None:

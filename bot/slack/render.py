@@ -23,7 +23,9 @@ HELP = (
     "Start with a colour to pick one: `#ff8800 Hello`, `#pink Hello` or `pink Hello`."
 )
 EMPTY_COMMAND = "✍️ Add your message after the command, e.g. `/barrage Hello everyone!`"
-ADMIN_USAGE = "Usage: `/barrage-admin mode off|manual`, `/barrage-admin stats`, `/barrage-admin pending`"
+ADMIN_USAGE = ("Usage: `/barrage-admin mode off|manual`, `/barrage-admin stats`, `/barrage-admin pending`, "
+               "`/barrage-admin pause`, `resume`, `clear`, `announce <text>` (alone: removes it), "
+               "`lottery <winners>`, `digest`")
 ROOM_HOW = "`/barrage room <room>`"
 
 

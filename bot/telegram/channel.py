@@ -26,7 +26,7 @@ from bot.actions import Actions, Core
 from bot.cards import CardSync
 from bot.cardstore import Card
 from bot.lease import secret_key, while_held
-from bot.messages import REMOVE_LABEL, now, outcome_text
+from bot.messages import REMOVE_LABEL, now, outcome_text, winner_text
 from bot.moderators import Moderators
 from bot.outbox import Outbox, retry_rule
 from bot.replyto import ReplyTo
@@ -277,6 +277,23 @@ class TelegramChannel:
             )
         except (BadRequest, Forbidden) as exc:
             logger.info("sender of barrage %s not told: %s", barrage.id, exc)
+
+    async def notify_winner(self, barrage: Barrage) -> None:
+        """In the chat they sent from, as an answer to their message (a group sees who won)."""
+        assert self.app is not None
+        reply = ReplyTo.load(barrage.reply_to)
+        if reply is None:
+            return
+        params = ReplyParameters(reply.message, allow_sending_without_reply=True) if reply.message else None
+        try:
+            await self.app.bot.send_message(reply.chat, winner_text(self._room_title(barrage)),
+                                            reply_parameters=params)
+        except (BadRequest, Forbidden) as exc:
+            logger.info("winner (barrage %s) not told: %s", barrage.id, exc)
+
+    def _room_title(self, barrage: Barrage) -> str:
+        rooms = self.core.service.rooms
+        return rooms.get(barrage.room).title if rooms.exists(barrage.room) else barrage.room
 
     def reply(self, chat_id: int, message_id: int, text: str) -> None:
         """Answer a participant through the bounded outbox: never blocks the handler."""

@@ -36,6 +36,7 @@ Context = ContextTypes.DEFAULT_TYPE
 Reply = Callable[[int, int, str], None]  # (chat id, message id, text): answer that message
 NOT_FOR_YOU = "This command is for moderators, in the moderators' chat."
 MODE_HOW = "/mode off or /mode manual"
+LOTTERY_HOW = "/lottery 3 draws three winners."
 
 
 def register(app: Application, h: Handlers) -> None:
@@ -46,6 +47,9 @@ def register(app: Application, h: Handlers) -> None:
     app.add_handler(CommandHandler("mode", h.mode))
     app.add_handler(CommandHandler("stats", h.stats))
     app.add_handler(CommandHandler("pending", h.pending))
+    app.add_handler(CommandHandler(["pause", "resume", "clear", "digest"], h.control))
+    app.add_handler(CommandHandler("announce", h.announce))
+    app.add_handler(CommandHandler("lottery", h.lottery))
     app.add_handler(CommandHandler("room", h.room))
     app.add_handler(CallbackQueryHandler(h.press))
     app.add_handler(MessageHandler(private & filters.TEXT & ~filters.COMMAND, h.private_text))
@@ -128,6 +132,25 @@ class Handlers:
         # By id and kind only: an Update's repr holds the sender's text and name.
         logger.error("telegram handler failed on %s", describe(update), exc_info=context.error)
 
+    async def control(self, update: Update, _context: Context) -> None:
+        """/pause, /resume, /clear and /digest: no arguments, one operator call each."""
+        if operator := await self._operator(update):
+            command = _command(update.effective_message)
+            answer = {"pause": operator.pause, "resume": operator.resume, "clear": operator.clear,
+                      "digest": operator.digest}[command]
+            self._reply(update.effective_message, await answer())
+
+    async def announce(self, update: Update, _context: Context) -> None:
+        if operator := await self._operator(update):
+            message = update.effective_message
+            # The text as typed after the command (context.args would fold its spaces).
+            self._reply(message, await operator.announce(_after_command(message.text or "")))
+
+    async def lottery(self, update: Update, context: Context) -> None:
+        if operator := await self._operator(update):
+            wanted = context.args[0] if context.args else None
+            self._reply(update.effective_message, await operator.lottery(wanted, LOTTERY_HOW))
+
     async def _operator(self, update: Update) -> Operator | None:
         """Operator commands count in a moderators' chat only: a room's own acts on that room."""
         message, user = update.effective_message, update.effective_user
@@ -148,6 +171,16 @@ def describe(update: object) -> str:
         return type(update).__name__
     kinds = [name for name in Update.ALL_TYPES if getattr(update, name, None) is not None]
     return f"update {update.update_id} ({', '.join(kinds) or 'unknown'})"
+
+
+def _command(message: Message) -> str:
+    """"/pause@wall_bot …" → "pause": the command CommandHandler matched."""
+    return (message.text or "").split(maxsplit=1)[0][1:].split("@", 1)[0].lower()
+
+
+def _after_command(text: str) -> str:
+    parts = text.split(maxsplit=1)
+    return parts[1].strip() if len(parts) > 1 else ""
 
 
 def _user(user: User) -> ChatUser:

@@ -60,6 +60,9 @@ class FakeChat:
     async def notify_sender(self, barrage: Barrage) -> None:
         await self._record("notify", barrage.id)
 
+    async def notify_winner(self, barrage: Barrage) -> None:
+        await self._record("winner", barrage.id)
+
     async def _record(self, kind: str, barrage_id: int) -> None:
         async with self._changed:
             self.calls.append((kind, barrage_id))
