@@ -17,17 +17,39 @@ from bot.lease import Leases, LocalLeases
 from bot.messages import (
     BARRAGE_GONE,
     NOT_A_MODERATOR,
+    REMOVED,
+    announced_text,
+    cleared_text,
+    digest_text,
+    lottery_text,
     mode_text,
+    paused_text,
     receipt_text,
     refusal_text,
+    resumed_text,
+    room_here_text,
+    room_name,
+    room_switched_text,
+    room_text,
     sentence,
     split_color,
     stats_text,
+    unknown_room_text,
 )
 from bot.moderators import Moderators
 from bot.replyto import ReplyTo
-from server.core.errors import AlreadyDecided, InvalidInput, NotFound, RateLimited, Unavailable
-from server.core.model import Source, Status, Verdict
+from bot.rooms import ALL_ROOMS, ChatRooms, SenderRooms, Settings
+from server.core.errors import (
+    AlreadyDecided,
+    CannotRetract,
+    InvalidInput,
+    NotFound,
+    PoolTooSmall,
+    RateLimited,
+    Unavailable,
+)
+from server.core.lottery import Lottery
+from server.core.model import MAIN, Room, Source, Status, Verdict
 from server.core.service import BarrageService, Submission
 from server.core.views import Views
 
@@ -35,6 +57,7 @@ REPOST_LIMIT = 10
 DECIDED = {Verdict.APPROVE: "✅ Approved", Verdict.REJECT: "❌ Rejected"}
 STILL_REPOSTING = "Still re-posting the last batch of cards."
 NOTHING_WAITING = "Nothing waiting."
+NO_LOTTERY = "⚠️ The lottery is not available here."
 
 
 @dataclass(frozen=True)
@@ -64,6 +87,8 @@ class ChatMessage:
     sender_key: str  # stable per person, across chats: the rate limit counts it
     reply_to: ReplyTo
     dedupe_key: str | None  # the same delivery twice (webhook retry) is one barrage
+    chat: str = ""  # where it was written: a group or channel mapped to a room sends there
+    private: bool = False  # a private chat with the bot: the sender's own pick of room
 
 
 @dataclass(frozen=True)
@@ -87,17 +112,23 @@ class Core:
     service: BarrageService
     views: Views
     cards: CardStore
-    screens: Callable[[], int]  # screens connected now, for /stats
+    # Screens showing a room now (every room: None), over every node: /stats, "no screen"
+    screens: Callable[[str | None], int]
+    settings: Settings  # where senders' picks of room are kept
     # Work one node does for all (polling, cards); the default knows this process only.
     leases: Leases = field(default_factory=LocalLeases)
+    lottery: Lottery | None = None  # None: /lottery says it is not available here
 
 
 class Actions:
-    def __init__(self, core: Core, source: Source, moderators: Moderators, cards: CardSync) -> None:
+    def __init__(self, core: Core, source: Source, moderators: Moderators, cards: CardSync,
+                 rooms: ChatRooms | None = None) -> None:
         self._core = core
         self._source = source
         self._moderators = moderators
         self._cards = cards
+        self._rooms = rooms or ChatRooms()
+        self._picks = SenderRooms(core.settings)
 
     async def submit_from_chat(self, message: ChatMessage) -> Reply:
         color, text = split_color(message.text)
@@ -105,12 +136,40 @@ class Actions:
             text=text, author=message.author, color=color, source=self._source,
             author_ref=message.author_ref, reply_to=message.reply_to.dump(),
             sender_key=message.sender_key, dedupe_key=message.dedupe_key,
+            room=await self._room_for(message),
         )
         try:
             receipt = await self._core.service.submit(submission)
         except (InvalidInput, RateLimited, Unavailable) as exc:
             return Reply(refusal_text(exc), True)
-        return Reply(receipt_text(receipt.barrage.status), receipt.created)
+        barrage = receipt.barrage
+        return Reply(receipt_text(barrage.status, self._core.screens(barrage.room)), receipt.created)
+
+    async def _room_for(self, message: ChatMessage) -> str:
+        """A mapped group's room; in a private chat the sender's pick; else main."""
+        if room := self._rooms.room_of_chat(message.chat):
+            return room
+        if message.private:
+            return (await self._picked(message.sender_key)).slug
+        return MAIN
+
+    async def _picked(self, sender_key: str) -> Room:
+        rooms = self._core.service.rooms
+        slug = await self._picks.get(sender_key)
+        return rooms.get(slug if rooms.exists(slug) else MAIN)  # a room gone since: main
+
+    async def room(self, message: ChatMessage, wanted: str | None, how: str) -> str:
+        """/room: say the sender's room and list them all, or switch (in a private chat)."""
+        rooms = self._core.service.rooms
+        if not message.private:
+            return room_here_text(rooms.get(self._rooms.room_of_chat(message.chat)), how)
+        if wanted is None:
+            return room_text(await self._picked(message.sender_key), rooms.all(), how)
+        slug = wanted.strip().lower()
+        if not rooms.exists(slug):
+            return unknown_room_text(slug, rooms.all())
+        await self._picks.put(message.sender_key, slug)
+        return room_switched_text(rooms.get(slug))
 
     async def press(self, user: ChatUser, verdict: Verdict, barrage_id: int) -> Outcome:
         if not await self._moderators.allows(user.ref):
@@ -126,43 +185,125 @@ class Actions:
             return Outcome(sentence(str(exc)), False)
         return Outcome(DECIDED[verdict], True)
 
-    async def operator(self, user: ChatUser) -> Operator | None:
-        """The operator commands for `user`; None when they are not a moderator."""
+    async def retract(self, user: ChatUser, barrage_id: int) -> Outcome:
+        """The card's "Remove from screen": moderators only, checked on every press."""
+        if not await self._moderators.allows(user.ref):
+            return Outcome(NOT_A_MODERATOR, False)
+        try:
+            await self._core.service.retract(barrage_id, await user.name())
+        except CannotRetract as exc:
+            self._cards.wake("close")  # the card shows what it is now
+            return Outcome(sentence(str(exc)), False)
+        except NotFound:
+            return Outcome(BARRAGE_GONE, False)
+        except Unavailable as exc:
+            return Outcome(sentence(str(exc)), False)
+        return Outcome(REMOVED, True)
+
+    async def operator(self, user: ChatUser, room: str = ALL_ROOMS) -> Operator | None:
+        """The operator commands for `user`, acting on `room` (the room whose moderators' chat
+        they are typed in; ALL_ROOMS in the global one); None when they are not a moderator."""
         if not await self._moderators.allows(user.ref):
             return None
-        return Operator(self._core, self._cards, user)
+        return Operator(self._core, self._cards, user, room)
 
 
 class Operator:
-    """/mode, /stats and /pending, for a moderator already checked."""
+    """/mode, /stats, /pending and the live controls, for a moderator already checked, in one
+    room's moderators' chat (or the global one: writes act on main, reads cover every room;
+    the controls and the digest act on main there)."""
 
-    def __init__(self, core: Core, cards: CardSync, user: ChatUser) -> None:
+    def __init__(self, core: Core, cards: CardSync, user: ChatUser, room: str = ALL_ROOMS) -> None:
         self._core = core
         self._cards = cards
         self._user = user
+        self._scope = room or None  # what reads cover: None, every room
+        self.room = room or MAIN  # what commands change
 
     async def mode(self, wanted: str | None, how: str) -> str:
         """Switch to `wanted`; with none, say the mode and `how` to switch."""
         service = self._core.service
         if wanted is None:
-            return mode_text(service.mode.value, False, how)
+            return self._label(mode_text(service.rooms.get(self.room).mode.value, False, how), self.room)
         try:
-            mode = await service.set_mode(wanted.lower(), by=await self._user.name())
+            mode = await service.set_mode(wanted.lower(), by=await self._user.name(), room=self.room)
         except InvalidInput as exc:
             return refusal_text(exc)
-        return mode_text(mode.value, True, "")
+        return self._label(mode_text(mode.value, True, ""), self.room)
 
     async def stats(self) -> str:
-        return stats_text(await self._core.views.stats(self._core.service.mode, self._core.screens()))
+        mode = self._core.service.rooms.get(self.room).mode
+        stats = await self._core.views.stats(mode, self._core.screens(self._scope), room=self._scope)
+        # Every room's screens, in the global chat; a room's own chat is about that room.
+        rooms = [room.slug for room in self._core.service.rooms.all()] if self._scope is None else []
+        by_room = {room: self._core.screens(room) for room in rooms}
+        return self._label(stats_text(stats, by_room), self._scope)
+
+    def _label(self, text: str, room: str | None) -> str:
+        """Which room an answer is about (None: every room), once there is more than one."""
+        rooms = self._core.service.rooms
+        if len(rooms.all()) < 2:
+            return text
+        return f"Room: {room_name(rooms.get(room)) if room else 'all rooms'}\n{text}"
 
     async def pending(self, limit: int = REPOST_LIMIT) -> str:
         """Fresh cards for the oldest waiting barrages, posted in the background; one batch at a time."""
         if self._cards.reposting():
             return STILL_REPOSTING
-        waiting = await self._core.views.barrages(Status.PENDING, 0, limit + 1)
+        waiting = await self._core.views.barrages(Status.PENDING, 0, limit + 1, room=self._scope)
         if not waiting:
             return NOTHING_WAITING
         batch = waiting[:limit]
         self._cards.repost(batch)
         more = " (more waiting — use /moderate)" if len(waiting) > limit else ""
         return f"Re-posting {len(batch)} waiting{more}."
+
+    # -- live controls: each one event of the room (server/core/rooms.py), named in the answer --
+
+    async def pause(self) -> str:
+        rooms = self._core.service.rooms
+        was = rooms.get(self.room).paused
+        return await _control(lambda by: rooms.pause(self.room, by), self._user,
+                              lambda r: paused_text(r, was))
+
+    async def resume(self) -> str:
+        rooms = self._core.service.rooms
+        was = not rooms.get(self.room).paused
+        return await _control(lambda by: rooms.resume(self.room, by), self._user,
+                              lambda r: resumed_text(r, was))
+
+    async def clear(self) -> str:
+        rooms = self._core.service.rooms
+        return await _control(lambda by: rooms.clear(self.room, by), self._user, cleared_text)
+
+    async def announce(self, text: str | None) -> str:
+        """Pin `text` on the room's screens; None (or nothing but spaces) removes the announcement."""
+        wanted = text if text and text.strip() else None
+        rooms = self._core.service.rooms
+        return await _control(lambda by: rooms.announce(self.room, wanted, by), self._user, announced_text)
+
+    async def lottery(self, winners: str | None, how: str) -> str:
+        """Draw `winners` (a number, as typed) among the room's senders."""
+        if self._core.lottery is None:
+            return NO_LOTTERY
+        if winners is None or not winners.isdecimal():
+            return f"⚠️ How many winners? {how}"
+        try:
+            draw = await self._core.lottery.draw(self.room, int(winners), by=await self._user.name())
+        except (InvalidInput, PoolTooSmall, Unavailable) as exc:
+            return f"⚠️ No draw: {exc}."
+        pairs = [(w.author, str(w.source)) for w in draw.winners]
+        return lottery_text(self._core.service.rooms.get(self.room), pairs, draw.pool)
+
+    async def digest(self) -> str:
+        digest = await self._core.views.digest(self.room)
+        return digest_text(self._core.service.rooms.get(self.room), digest.to_dict())
+
+
+async def _control(write: Callable[[str], Awaitable[Room]], user: ChatUser,
+                   render: Callable[[Room], str]) -> str:
+    """Run one control as `user`; a refusal (bad text, the database down) is the answer."""
+    try:
+        return render(await write(await user.name()))
+    except (InvalidInput, Unavailable) as exc:
+        return f"⚠️ {sentence(str(exc))}."

@@ -7,7 +7,10 @@ loops per platform, woken by bus events (and every `sweep_seconds` anyway):
 - edit every open card whose barrage is decided (wherever it was decided),
   and give a closed card its buttons back when its decision was undone;
 - tell each sender from this platform what became of their message, once the
-  decision can no longer be undone, so they only ever hear the final outcome.
+  decision can no longer be undone, so they only ever hear the final outcome;
+- tell each lottery winner from this platform that they won, once per draw,
+  through the chat their latest barrage in the room came from (web winners
+  have no chat: nothing is sent).
 
 State lives in the database (cards, `notified`), so a restart, a burst or an
 outage loses nothing: the next pass picks up where the last one stopped. A
@@ -65,12 +68,16 @@ class CardPlatform(Protocol):
         """Post a card; return (chat_id, message_id), or None when it cannot be posted."""
 
     async def close_card(self, card: Card, barrage: Barrage) -> None:
-        """Edit the card to show the verdict, with no buttons left."""
+        """Edit the card to show the verdict: an approved one keeps a "Remove from screen"
+        button; a retracted one shows who removed it, with no buttons left."""
 
     async def reopen_card(self, card: Card, barrage: Barrage) -> None:
         """Edit a closed card back to a waiting one with its buttons (the decision was undone)."""
 
     async def notify_sender(self, barrage: Barrage) -> None: ...
+
+    async def notify_winner(self, barrage: Barrage) -> None:
+        """Tell the sender of `barrage` (their latest in the draw's room) that they won."""
 
 
 class CardSync:
@@ -81,12 +88,14 @@ class CardSync:
         self._platform = platform
         self._sweep = sweep_seconds
         self._backoff = backoff_seconds
-        self._failures: dict[tuple[str, int], int] = {}
+        self._failures: dict[tuple[str, int | str], int] = {}
         self._loops = {
             "post": (asyncio.Event(), self._post_cards),
             "close": (asyncio.Event(), self._close_cards),
             "notify": (asyncio.Event(), self._notify_senders),
+            "winners": (asyncio.Event(), self._tell_winners),
         }
+        self._draws_read = 0  # the lottery events this holder has gone through
         self._tasks: list[asyncio.Task[None]] = []
         self._repost: asyncio.Task[None] | None = None
         self.notice_hold = NOTICE_HOLD_SECONDS  # tests that do not undo may shorten it
@@ -100,6 +109,8 @@ class CardSync:
             self._tasks = [asyncio.create_task(while_held(self._lease, self._take_over), name=name)]
 
     def _start_loops(self) -> list[asyncio.Task[None]]:
+        # Every draw again, from the first: the claims in the database skip winners already told.
+        self._draws_read = 0
         for wake, _work in self._loops.values():
             wake.set()  # catch up at once on whatever a restart or another node left behind
         name = self._platform.platform
@@ -154,11 +165,15 @@ class CardSync:
         if event.kind is EventKind.PENDING:
             self.wake("post")
             self.wake("close")  # an undo: its closed cards get their buttons back
+        elif event.kind is EventKind.RETRACT:
+            self.wake("close")  # its cards, opened again by the retract, now show who removed it
         elif event.kind in (EventKind.BARRAGE, EventKind.REJECTED):
             self.wake("close")
             self.wake("notify")
             # That sender is due once the hold is over; the sweep would be up to 30 s later.
             asyncio.get_running_loop().call_later(self.notice_hold, self.wake, "notify")
+        elif event.kind is EventKind.LOTTERY:
+            self.wake("winners")
 
     def wake(self, loop: str) -> None:
         self._loops[loop][0].set()
@@ -271,6 +286,24 @@ class CardSync:
                 if not task.cancelled() and (error := task.exception()) is not None:
                     logger.warning("%s: a card item failed as this node stopped: %s", self._platform.platform,
                                    type(error).__name__)
+
+    async def _tell_winners(self) -> None:
+        while draws := await self._store.draws_after(self._draws_read, BATCH):
+            for draw in draws:
+                for sender in _winners_from(draw, self._platform.source):
+                    await self._to_the_end(self._tell_winner(draw, sender))
+                self._draws_read = draw.id  # only once all its winners are told (or given up)
+
+    async def _tell_winner(self, draw: Event, sender: str) -> None:
+        draw_id = str(draw.payload.get("draw_id"))
+        if not await self._store.claim_winner_notice(draw_id, sender):
+            return  # told already, by this node or another
+        if (barrage := await self._store.latest_from(draw.room, sender)) is None:
+            return  # nowhere to answer them
+        try:
+            await self._guard("winner", f"{draw_id}:{sender}", self._platform.notify_winner(barrage))
+        except BaseException:
+            await self._store.drop_winner_notice(draw_id, sender)  # the next pass tries again
             raise
 
     def _decided_before(self) -> datetime | None:
@@ -279,7 +312,7 @@ class CardSync:
             return None
         return datetime.now(UTC) - timedelta(seconds=self.notice_hold)
 
-    async def _guard(self, what: str, item: int, call: Awaitable[T]) -> T | None:
+    async def _guard(self, what: str, item: int | str, call: Awaitable[T]) -> T | None:
         """Run one item; re-raise to retry the pass, unless it has failed too often."""
         key = (what, item)
         try:
@@ -297,3 +330,10 @@ class CardSync:
             self._failures.clear()
         return result
 
+
+def _winners_from(draw: Event, source: Source) -> list[str]:
+    """The sender keys of a draw's winners who sent from `source` (payload: `senders` and
+    `winners` in the same order)."""
+    payload = draw.payload
+    pairs = zip(payload.get("senders") or [], payload.get("winners") or [], strict=False)
+    return [sender for sender, winner in pairs if sender and winner.get("source") == str(source)]

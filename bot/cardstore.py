@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
-from server.core.model import Barrage, Source
+from server.core.model import Barrage, Event, Source
 
 
 @dataclass(frozen=True)
@@ -79,3 +79,15 @@ class CardStore(Protocol):
 
     async def unmark_notified(self, barrage_id: int) -> None:
         """Telling the sender failed: give the claim back."""
+
+    async def draws_after(self, event_id: int, limit: int) -> list[Event]:
+        """Lottery events after `event_id`, oldest first (every room's)."""
+
+    async def latest_from(self, room: str, sender: str) -> Barrage | None:
+        """The sender's latest barrage in the room that says where to answer them (its reply_to)."""
+
+    async def claim_winner_notice(self, draw_id: str, sender: str) -> bool:
+        """Claim telling this winner of this draw: False when it was claimed already (told)."""
+
+    async def drop_winner_notice(self, draw_id: str, sender: str) -> None:
+        """Telling them failed: give the claim back."""

@@ -3,17 +3,24 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 from server.core.errors import InvalidInput
-from server.core.model import Barrage, Status
+from server.core.model import ROOM_SLUG, Barrage, Room, Status
 from server.core.policy import COLOR_PRESETS, normalize_color
 
 REPLY_PENDING = "⏳ Got it! Your message is waiting for a moderator."
 REPLY_ON_SCREEN = "✅ Your message is on the screen now!"
+# Presence: the sender would otherwise look at a dark wall and wonder.
+NO_SCREEN = "saved; no screen is showing right now"
+REPLY_NO_SCREEN_PENDING = f"⏳ Got it! Your message is waiting for a moderator ({NO_SCREEN})."
+REPLY_NO_SCREEN = f"✅ Approved: {NO_SCREEN}."
 REPLY_UNSUPPORTED = "⚠️ Only text can go on the wall for now (no stickers, photos or files)."
 NOT_A_MODERATOR = "Only moderators can decide."
 BUTTON_GONE = "This button no longer works."
 BARRAGE_GONE = "This barrage no longer exists."
+REMOVE_LABEL = "🗑 Remove from screen"
+REMOVED = "🗑 Removed from every screen"
 BACKLOG_NOTE_FROM = 5
 
 
@@ -51,19 +58,29 @@ def age(created: datetime, now: datetime) -> str:
     return f"{seconds // 3600} h ago"
 
 
-def receipt_text(status: Status) -> str:
-    return REPLY_ON_SCREEN if status is Status.APPROVED else REPLY_PENDING
+def receipt_text(status: Status, screens: int = 1) -> str:
+    if status is Status.APPROVED:
+        return REPLY_ON_SCREEN if screens else REPLY_NO_SCREEN
+    return REPLY_PENDING if screens else REPLY_NO_SCREEN_PENDING
 
 
 def outcome_text(barrage: Barrage) -> str:
     if barrage.status is Status.APPROVED:
         return f"✅ Your message is on the screen now: “{barrage.text}”"
+    if barrage.status is Status.RETRACTED:
+        return f"🗑 Your message was taken off the screen by the moderators: “{barrage.text}”"
     return f"❌ Your message was not approved by the moderators: “{barrage.text}”"
 
 
 def verdict_line(barrage: Barrage) -> str:
+    if barrage.status is Status.RETRACTED:
+        return removed_line(barrage)
     mark = "✅ Approved" if barrage.status is Status.APPROVED else "❌ Rejected"
     return f"{mark} by {barrage.decided_by or 'a moderator'}"
+
+
+def removed_line(barrage: Barrage) -> str:
+    return f"🗑 Removed by {barrage.retracted_by or 'a moderator'}"
 
 
 def backlog_line(waiting_behind: int, where: str) -> str | None:
@@ -88,6 +105,94 @@ def mode_text(mode: str, changed: bool, how: str) -> str:
     return f"Moderation mode is {mode}: {explain}. Switch with {how}."
 
 
-def stats_text(stats: dict[str, object]) -> str:
-    return (f"Mode: {stats['mode']}\nPending: {stats['pending']}\n"
+def stats_text(stats: dict[str, object], screens_by_room: dict[str, int] | None = None) -> str:
+    text = (f"Mode: {stats['mode']}\nPending: {stats['pending']}\n"
             f"Approved today: {stats['approved_today']}\nScreens: {stats['screens']}")
+    if screens_by_room and len(screens_by_room) > 1:  # one room: the total says it all
+        text += " (" + ", ".join(f"{room} {n}" for room, n in screens_by_room.items()) + ")"
+    return text
+
+
+ROOMS_LISTED = 20  # a chat message, not a directory: the rest are counted
+
+
+def room_name(room: Room) -> str:
+    return room.slug if room.title == room.slug else f"{room.title} ({room.slug})"
+
+
+def rooms_line(rooms: list[Room]) -> str:
+    shown = ", ".join(room_name(room) for room in rooms[:ROOMS_LISTED])
+    more = f" and {len(rooms) - ROOMS_LISTED} more" if len(rooms) > ROOMS_LISTED else ""
+    return f"Rooms: {shown}{more}."
+
+
+def room_text(current: Room, rooms: list[Room], how: str) -> str:
+    return f"Your messages go to {room_name(current)}.\n{rooms_line(rooms)}\nSwitch with {how}."
+
+
+def room_switched_text(room: Room) -> str:
+    return f"✅ Your messages now go to {room_name(room)}."
+
+
+def unknown_room_text(wanted: str, rooms: list[Room]) -> str:
+    # Echoed only when it looks like a slug: anything else may be garbage (or markup).
+    name = f"room {wanted}" if ROOM_SLUG.fullmatch(wanted) else "such room"
+    return f"⚠️ No {name}. {rooms_line(rooms)}"
+
+
+def room_here_text(room: Room, how: str) -> str:
+    return (f"Messages in this chat go to {room_name(room)}. "
+            f"To pick a room for your own messages, use {how} in a private chat with me.")
+
+
+# -- the live controls from the moderators' chat: each answer names the room it changed --
+
+def paused_text(room: Room, was: bool) -> str:
+    already = " already" if was else ""
+    return f"⏸ {room_name(room)} is{already} paused: nothing new starts flying; approved messages wait."
+
+
+def resumed_text(room: Room, was: bool) -> str:
+    already = " already" if was else ""
+    return f"▶️ {room_name(room)} is{already} running: waiting messages fly now."
+
+
+def cleared_text(room: Room) -> str:
+    return f"🧹 {room_name(room)}'s screens are cleared."
+
+
+def announced_text(room: Room) -> str:
+    if room.announcement is None:
+        return f"📌 Announcement removed from {room_name(room)}."
+    return f"📌 Pinned on {room_name(room)}: “{room.announcement}”"
+
+
+def lottery_text(room: Room, winners: list[tuple[str, str]], pool: int) -> str:
+    """`winners`: (author, source) pairs, in draw order."""
+    names = "\n".join(f"{n}. {author} ({source})" for n, (author, source) in enumerate(winners, 1))
+    return f"🎉 Lottery in {room_name(room)}: {len(winners)} of {pool} senders won\n{names}"
+
+
+def winner_text(room_title: str) -> str:
+    return f"🎉 You won the lottery in {room_title}! Look at the screen, and find the organisers."
+
+
+DIGEST_TEXT_CHARS = 80  # a digest is a summary: the repeated text is cut, not quoted whole
+
+
+def digest_text(room: Room, digest: dict[str, Any]) -> str:
+    """A room's digest (Digest.to_dict()), as a few lines; counts of zero are left out."""
+    def counts(found: dict[str, int]) -> str:
+        return ", ".join(f"{key} {count}" for key, count in found.items() if count) or "none"
+
+    senders = ", ".join(f"{s['author']} ({s['count']})" for s in digest["top_senders"]) or "none"
+    minute, repeated = digest["busiest_minute"], digest["most_repeated"]
+    busiest = f"{minute['minute'][:16].replace('T', ' ')} UTC ({minute['count']})" if minute else "none"
+    text = f"“{_cut(repeated['text'])}” ({repeated['count']}×)" if repeated else "none"
+    return (f"📊 Digest of {room_name(room)}: {digest['total']} messages\n"
+            f"By status: {counts(digest['by_status'])}\nBy source: {counts(digest['by_source'])}\n"
+            f"Top senders: {senders}\nBusiest minute: {busiest}\nMost repeated: {text}")
+
+
+def _cut(text: str) -> str:
+    return text if len(text) <= DIGEST_TEXT_CHARS else text[:DIGEST_TEXT_CHARS - 1] + "…"

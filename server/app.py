@@ -1,6 +1,6 @@
 """create_app(config): the one composition root.
 
-Cleanup contexts acquire in order (store → devices → bus → service → fan-out) and
+Cleanup contexts acquire in order (store → devices → bus → service → fan-out → presence) and
 release in reverse; a release runs only if its acquire succeeded.
 """
 
@@ -15,8 +15,10 @@ from aiohttp import web
 
 from server.bus import Sequencer, create_bus
 from server.config import Config
-from server.core.model import Mode
+from server.core.lottery import Lottery
+from server.core.model import MAIN, Mode, Room
 from server.core.policy import InputPolicy, RatePolicy
+from server.core.rooms import Rooms
 from server.core.service import BarrageService
 from server.core.views import Views
 from server.logs import limit_repeats
@@ -26,15 +28,30 @@ from server.store.batching import BatchingStore
 from server.store.cards import SqlCards
 from server.store.lease import ChatLeases, create_leases
 from server.store.sql import create_engine
-from server.web import api, device, openapi, pages
+from server.web import api, device, lottery, mine, openapi, pages, qr, reports
+from server.web import rooms as room_routes
 from server.web.errors import error_middleware, identity_bodies_only
-from server.web.fanout import Audience, FanOut
-from server.web.keys import CONFIG, COUNTERS, DEVICES, FANOUT, HEALTH, SERVICE, SLOTS, VIEWS, WINDOWS
+from server.web.fanout import FanOut
+from server.web.keys import (
+    CONFIG,
+    COUNTERS,
+    DEVICES,
+    FANOUT,
+    HEALTH,
+    LOTTERY,
+    PRESENCE,
+    SERVICE,
+    SLOTS,
+    VIEWS,
+    WINDOWS,
+)
+from server.web.presence import Presence
 from server.web.slots import StreamSlots
 from server.web.stream import screen_stream
 
 if TYPE_CHECKING:  # imported when their channel is enabled: a wall without chat loads neither
     from bot.actions import Core
+    from bot.rooms import ChatRooms
     from bot.slack.channel import SlackChannel
     from bot.telegram.channel import TelegramChannel
 
@@ -68,7 +85,7 @@ def create_app(config: Config) -> web.Application:
     # In memory: one process's windows; with a Redis bus, _windows shares them on Redis.
     app[WINDOWS] = MemoryWindows()
     app[SLOTS] = StreamSlots(config.stream.max_streams, config.stream.max_per_address)
-    app.cleanup_ctx.extend([_store, _devices, _windows, _bus, _core, _fanout])
+    app.cleanup_ctx.extend([_store, _devices, _windows, _bus, _core, _fanout, _presence])
     for name in CHAT_CATCH_ALLS:
         limit_repeats(logging.getLogger(name))
     if config.telegram.enabled or config.slack.enabled:
@@ -87,8 +104,13 @@ def create_app(config: Config) -> web.Application:
             app.router.add_post(EVENTS_PATH, _slack_events)
     app.on_shutdown.append(_close_streams)
     api.add_routes(app)
+    room_routes.add_routes(app)
+    lottery.add_routes(app)
+    reports.add_routes(app)
+    mine.add_routes(app)
     openapi.add_route(app)
     pages.add_routes(app)
+    qr.add_routes(app)
     app.router.add_get("/stream", screen_stream)
     return app
 
@@ -156,17 +178,27 @@ async def _core(app: web.Application) -> AsyncIterator[None]:
     # Group commit: the service's writes take turns, submissions share transactions,
     # and each commit's events are published in id order.
     store = BatchingStore(app[STORE], bus)
-    service = BarrageService(
-        store, policy, app[WINDOWS], rates,
-        initial_mode=Mode(config.moderation.mode), counters=app[COUNTERS],
-    )
+    rooms = _rooms(config, store)
+    service = BarrageService(store, policy, app[WINDOWS], rates, rooms, counters=app[COUNTERS])
     # Before the load, so no change is missed; before the streams' handler (_fanout), so
     # a client that sees a `mode` event and submits meets the new mode.
     unsubscribe = bus.subscribe(service.on_event)
     await service.start()
     app[SERVICE] = service
+    app[LOTTERY] = Lottery(store, rooms)
     yield
     unsubscribe()
+
+
+def _rooms(config: Config, store: BatchingStore) -> Rooms:
+    """Main and the `[[rooms]]`, with [moderation] and [screen]'s values for what they leave out."""
+    defaults = Room(MAIN, MAIN, join_text=config.screen.join_text, mode=Mode(config.moderation.mode),
+                    crossing_seconds=config.screen.crossing_seconds)
+    seeds = [Room(room.slug, room.title or room.slug, join_text=room.join_text,
+                  mode=Mode(room.mode or config.moderation.mode),
+                  crossing_seconds=room.crossing_seconds or config.screen.crossing_seconds)
+             for room in config.rooms]
+    return Rooms(store, defaults, seeds)
 
 
 async def _fanout(app: web.Application) -> AsyncIterator[None]:
@@ -182,6 +214,16 @@ async def _fanout(app: web.Application) -> AsyncIterator[None]:
     await fanout.close()
 
 
+async def _presence(app: web.Application) -> AsyncIterator[None]:
+    # One process (memory://) counts its own screens; several share theirs on the database.
+    shared = not app[CONFIG].bus.url.startswith("memory://")
+    presence = Presence(app[FANOUT], app[STORE] if shared else None)
+    presence.start()
+    app[PRESENCE] = presence
+    yield
+    await presence.close()
+
+
 async def _leases(app: web.Application) -> AsyncIterator[None]:
     # Polling and the card loops run on one node at a time, by a lease on the shared database.
     leases = create_leases(app[CONFIG].database.url)
@@ -193,9 +235,28 @@ async def _leases(app: web.Application) -> AsyncIterator[None]:
 def _chat_core(app: web.Application) -> Core:
     from bot.actions import Core
 
-    fanout = app[FANOUT]
-    return Core(app[SERVICE], app[VIEWS], app[CARDS], screens=lambda: fanout.count(Audience.SCREEN),
-                leases=app[LEASES])
+    return Core(app[SERVICE], app[VIEWS], app[CARDS], screens=app[PRESENCE].screens,
+                settings=app[STORE], leases=app[LEASES], lottery=app[LOTTERY])
+
+
+def _chat_rooms(chats: dict[str, str], moderator_chats: dict[str, str], default: str) -> ChatRooms:
+    """The `[[rooms]]` mapping of one platform, as plain data for bot/ ("0" and "" are no chat)."""
+    from bot.rooms import ChatRooms
+
+    own = {chat: room for chat, room in moderator_chats.items() if chat not in ("", "0")}
+    return ChatRooms(chats, own, "" if default == "0" else default)
+
+
+def _telegram_rooms(config: Config) -> ChatRooms:
+    return _chat_rooms({str(chat): room.slug for room in config.rooms for chat in room.telegram_chats},
+                       {str(room.telegram_moderator_chat_id): room.slug for room in config.rooms},
+                       str(config.telegram.moderator_chat_id))
+
+
+def _slack_rooms(config: Config) -> ChatRooms:
+    return _chat_rooms({chat: room.slug for room in config.rooms for chat in room.slack_channels},
+                       {room.slack_moderation_channel: room.slug for room in config.rooms},
+                       config.slack.moderation_channel)
 
 
 async def _telegram(app: web.Application) -> AsyncIterator[None]:
@@ -203,7 +264,7 @@ async def _telegram(app: web.Application) -> AsyncIterator[None]:
 
     config = app[CONFIG]
     channel = TelegramChannel(config.telegram, _chat_core(app), join_text=config.join_text(),
-                              public_url=config.server.public_url)
+                              public_url=config.server.public_url, rooms=_telegram_rooms(config))
     unsubscribe = app[BUS].subscribe(channel.cards.on_event)
     await channel.start()
     app[TELEGRAM] = channel
@@ -217,7 +278,8 @@ async def _slack(app: web.Application) -> AsyncIterator[None]:
     from bot.slack.channel import SlackChannel
 
     config = app[CONFIG]
-    channel = SlackChannel(config.slack, _chat_core(app), join_text=config.join_text())
+    channel = SlackChannel(config.slack, _chat_core(app), join_text=config.join_text(),
+                           rooms=_slack_rooms(config))
     unsubscribe = app[BUS].subscribe(channel.cards.on_event)
     await channel.start()
     app[SLACK] = channel

@@ -8,10 +8,12 @@ import asyncio
 import contextlib
 import gc
 import importlib.metadata
+import ipaddress
 import logging
 import os
 import resource
 import secrets
+import socket
 import sqlite3
 import sys
 import types
@@ -45,6 +47,9 @@ MAX_WORKERS = 64
 # What a database that is down, refuses us or fails a statement raises (Unavailable: the
 # store's translation of those); OSError covers refused connections and timeouts.
 DATABASE_ERRORS = (OSError, SQLAlchemyError, sqlite3.Error, Unavailable)
+ALL_INTERFACES = ("0.0.0.0", "::", "")
+# Private addresses to route towards when finding our own LAN address (no packet is sent).
+PROBES = ("10.255.255.255", "172.31.255.255", "192.168.255.255")
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -106,18 +111,43 @@ def build_config(args: argparse.Namespace) -> tuple[Config, bool]:
     return config.model_copy(update={"server": server}), True
 
 
-def banner(config: Config, show_token: bool) -> str:
+def lan_address() -> str | None:
+    """This machine's primary non-loopback IPv4 address: the one its route to a private
+    network leaves from. connect() on a UDP socket only picks that route; it sends nothing."""
+    for probe in PROBES:
+        with contextlib.suppress(OSError), socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+            sock.connect((probe, 9))
+            address = ipaddress.ip_address(sock.getsockname()[0])
+            if not (address.is_loopback or address.is_unspecified or address.is_link_local):
+                return str(address)
+    return None
+
+
+def with_lan_url(config: Config, address: str | None) -> Config:
+    """With no `server.public_url` and listening on every interface, the wall's links (the
+    banner, the join text, the QR codes) use the LAN address phones on the venue Wi-Fi can
+    open, instead of 127.0.0.1, which means the phone itself."""
+    server = config.server
+    if server.public_url or server.host not in ALL_INTERFACES or address is None:
+        return config
+    lan = server.model_copy(update={"public_url": f"http://{address}:{server.port}"})
+    return config.model_copy(update={"server": lan})
+
+
+def banner(config: Config, show_token: bool, lan: bool = False) -> str:
     base = config.base_url()
     # A token we minted is printed so the organizer can use it; a configured one never is.
     fragment = f"#token={config.server.admin_token.reveal()}" if show_token else ""
-    return "\n".join([
+    lines = [
         "barrage is up:",
         f"  screen    {base}/screen",
         f"  send      {base}/send",
         f"  moderate  {base}/moderate{fragment}",
         f"  landing   {base}/",
-        "(Ctrl+C to stop)",
-    ])
+    ]
+    if lan:
+        lines.append(f"phones on this network (the venue Wi-Fi) join at {config.join_url()}")
+    return "\n".join([*lines, "(Ctrl+C to stop)"])
 
 
 def raise_descriptor_limit(max_streams: int) -> int:
@@ -251,6 +281,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"barrage: config error: {exc}", file=sys.stderr)
         return 2
+    lan = with_lan_url(config, lan_address())
+    shown = banner(lan, minted, lan=lan is not config)
+    config = lan
     if args.workers > 1 and urlsplit(config.bus.url).scheme == "memory":
         print(f"barrage: config error: bus.url: --workers {args.workers} needs a bus every process "
               "shares (redis://… or postgresql://…); memory:// reaches one process only",
@@ -261,9 +294,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     raise_descriptor_limit(config.stream.max_streams)
     _use_uvloop()
     if args.workers == 1:
-        return _serve(config, banner(config, minted))
+        return _serve(config, shown)
     # The minted token (if any) is made here, once, so every worker accepts it.
-    shown = banner(config, minted) + f"\n({args.workers} worker processes)"
+    shown += f"\n({args.workers} worker processes)"
     return Supervisor(args.workers, lambda index: _serve(config, shown if index == 0 else None,
                                                          reuse_port=True)).run()
 

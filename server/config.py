@@ -14,13 +14,14 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import ValidationError, model_validator
+from pydantic import Field, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from pydantic_settings.sources import InitSettingsSource, PydanticBaseSettingsSource, TomlConfigSettingsSource
 
 from bot.slack.settings import SlackConfig
 from bot.telegram.settings import TelegramConfig
 from server.bus.settings import BusConfig
+from server.core.model import ROOM_SLUG
 from server.core.secret import Secret
 from server.core.section import Section, at_least, between, check
 
@@ -69,6 +70,8 @@ class ScreenConfig(Section):
     join_text: Annotated[str, check(lambda text: len(text) <= 200, "must be at most 200 characters")] = ""
     crossing_seconds: Annotated[float, between(1, 60)] = 8.0
     max_waiting: Annotated[int, between(1, 10_000)] = 200
+    # Nothing has flown for this long: the screen shows a large join QR code with the title.
+    idle_seconds: Annotated[float, between(1, 3600)] = 20.0
 
 
 class StreamConfig(Section):
@@ -77,6 +80,24 @@ class StreamConfig(Section):
     retry_ms: Annotated[int, between(100, 60_000)] = 2000
     max_per_address: Annotated[int, at_least(1)] = 50
     max_streams: Annotated[int, at_least(1)] = 20_000
+
+
+class RoomConfig(Section):
+    """One `[[rooms]]` table: a room made on a database that lacks it (see server/core/rooms.py).
+    What it leaves out comes from [moderation] and [screen]; the title defaults to the slug."""
+
+    slug: Annotated[str, check(lambda slug: bool(ROOM_SLUG.fullmatch(slug)),
+                               "must be 1-32 characters: a-z, 0-9 and -, starting with a letter or digit")]
+    title: Annotated[str, check(lambda text: len(text) <= 100, "must be at most 100 characters")] = ""
+    join_text: Annotated[str, check(lambda text: len(text) <= 200, "must be at most 200 characters")] = ""
+    mode: Literal["off", "manual"] | None = None
+    crossing_seconds: Annotated[float | None, check(lambda s: s is None or 1 <= s <= 60,
+                                                    "must be between 1 and 60")] = None
+    # Chats whose messages go to this room; its own moderators' chat, else the global one.
+    telegram_chats: list[int] = Field(default_factory=list)
+    slack_channels: list[str] = Field(default_factory=list)
+    telegram_moderator_chat_id: int = 0
+    slack_moderation_channel: str = ""
 
 
 # The file and environment of the load under way. pydantic-settings asks a classmethod
@@ -96,12 +117,41 @@ class Config(BaseSettings):
     stream: StreamConfig = StreamConfig()
     telegram: TelegramConfig = TelegramConfig()
     slack: SlackConfig = SlackConfig()
+    rooms: list[RoomConfig] = Field(default_factory=list)
 
     @classmethod
     def settings_customise_sources(
         cls, settings_cls: type[BaseSettings], init_settings: PydanticBaseSettingsSource, **_: Any
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         return (init_settings, *_SOURCES.get())  # the first wins: overrides, env, file
+
+    @model_validator(mode="after")
+    def _rooms_once(self) -> Config:
+        slugs = [room.slug for room in self.rooms]
+        if twice := sorted({slug for slug in slugs if slugs.count(slug) > 1}):
+            raise ValueError(f"rooms: room {twice[0]} is declared twice")
+        chats = [(kind, chat) for room in self.rooms for kind, ids in
+                 (("telegram chat", room.telegram_chats), ("slack channel", room.slack_channels))
+                 for chat in ids]
+        if twice := sorted({chat for chat in chats if chats.count(chat) > 1}):
+            raise ValueError(f"rooms: {twice[0][0]} {twice[0][1]} is mapped to two rooms")
+        return self
+
+    @model_validator(mode="after")
+    def _moderator_chats_once(self) -> Config:
+        """A moderators' chat serves one room (its commands act on that room), or the global one."""
+        for kind, key, default in (
+                ("telegram_moderator_chat_id", "telegram", self.telegram.moderator_chat_id),
+                ("slack_moderation_channel", "slack", self.slack.moderation_channel)):
+            seen: dict[object, str] = {default: f"the global {key} one"} if default else {}
+            for room in self.rooms:
+                chat = getattr(room, kind)
+                if chat and chat in seen:
+                    raise ValueError(f"rooms: {kind} {chat} of room {room.slug} is already {seen[chat]}; "
+                                     "leave it out to use the global one")
+                if chat:
+                    seen[chat] = f"room {room.slug}'s"
+        return self
 
     @model_validator(mode="after")
     def _webhook_needs_public_url(self) -> Config:
@@ -126,13 +176,22 @@ class Config(BaseSettings):
             host = f"[{host}]"
         return f"http://{host}:{self.server.port}"
 
-    def join_text(self) -> str:
-        return self.screen.join_text or f"Join the wall: {self.base_url()}/send"
+    def join_url(self, room: str = "main") -> str:
+        """Where a phone sends to the room: the /send page (with ?room= but for main)."""
+        return f"{self.base_url()}/send" + ("" if room == "main" else f"?room={room}")
+
+    def join_text(self, room: str = "main", text: str = "") -> str:
+        """What a screen and the bots' /start show: the room's own text, else the join URL."""
+        if room == "main":
+            text = text or self.screen.join_text
+        return text or f"Join the wall: {self.join_url(room)}"
 
 
-SECRET_KEYS = {(section, key) for section, field in Config.model_fields.items()
-               for key, inner in field.annotation.model_fields.items()  # type: ignore[union-attr]
-               if inner.annotation is Secret}
+# The sections of one table each ([rooms] is an array of tables: neither env nor secrets).
+SECTIONS = {name: field.annotation for name, field in Config.model_fields.items()
+            if isinstance(field.annotation, type) and issubclass(field.annotation, Section)}
+SECRET_KEYS = {(section, key) for section, model in SECTIONS.items()
+               for key, inner in model.model_fields.items() if inner.annotation is Secret}
 
 
 def load_config(path: str | Path | None = None, env: Mapping[str, str] | None = None,
@@ -154,8 +213,8 @@ def _environment(env: Mapping[str, str]) -> InitSettingsSource:
     """`BARRAGE_<SECTION>_<KEY>` for each declared key, so a key may hold underscores
     (BARRAGE_MODERATION_MAX_PER_MINUTE_PER_ADDRESS). Other names are not ours: ignored."""
     found: dict[str, dict[str, str]] = {}
-    for section, field in Config.model_fields.items():
-        for key in field.annotation.model_fields:  # type: ignore[union-attr]
+    for section, model in SECTIONS.items():
+        for key in model.model_fields:
             if (name := f"{ENV_PREFIX}{section}_{key}".upper()) in env:
                 found.setdefault(section, {})[key] = env[name]
     return InitSettingsSource(Config, found)

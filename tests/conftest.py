@@ -87,6 +87,9 @@ def make_config(tmp_path: Path) -> ConfigFactory:
             "moderation": {"max_per_minute": 0},
         }
         for name, value in overrides.items():
+            if "__" not in name:  # a whole entry: rooms=[{...}]
+                sections[name] = value
+                continue
             section, key = name.split("__")
             sections.setdefault(section, {})[key] = value
         return load_config(None, env={}, overrides=sections)

@@ -51,10 +51,16 @@ async def next_block(response: ClientResponse, timeout: float = 5.0) -> Message:
             message.retry = int(value)
 
 
-async def next_event(response: ClientResponse, timeout: float = 5.0) -> Message:
+# Every screen stream opens with `event: state` (no id, not in the log). Tests about the
+# log's events pass over it like a comment; tests about it ask with `skip=()`.
+CONNECTION_EVENTS = ("state",)
+
+
+async def next_event(response: ClientResponse, timeout: float = 5.0,
+                     skip: tuple[str, ...] = CONNECTION_EVENTS) -> Message:
     while True:
         message = await next_block(response, timeout)
-        if message.is_event:
+        if message.is_event and message.event not in skip:
             return message
 
 

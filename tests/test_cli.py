@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import os
 import signal
 import socket
@@ -12,9 +13,12 @@ from pathlib import Path
 
 import aiohttp
 import asyncpg
+import pytest
 import sqlalchemy
 
-from server.store.schema import PG_LOCK
+from server.cli import banner, lan_address, with_lan_url
+from server.config import load_config
+from server.store.schema import PG_LOCK, head
 from tests.server_process import ServerProcess
 from tests.store.test_migrations import legacy_metadata
 
@@ -104,10 +108,10 @@ async def test_db_upgrade_and_current_take_the_config_as_serve_does(tmp_path: Pa
     assert await db("current", "--config", str(config), cwd=elsewhere) == (
         0, "no revision: the database is empty (`barrage db upgrade` creates the tables)", "")
     code, out, _ = await db("upgrade", "--config", str(config), cwd=elsewhere)
-    assert (code, out) == (0, "0001_initial (head)")
-    assert (await db("current", cwd=home))[:2] == (0, "0001_initial (head)")  # ./config.toml
+    assert (code, out) == (0, f"{head()} (head)")
+    assert (await db("current", cwd=home))[:2] == (0, f"{head()} (head)")  # ./config.toml
     env = {"BARRAGE_CONFIG": str(config)}
-    assert (await db("current", cwd=elsewhere, env=env))[:2] == (0, "0001_initial (head)")
+    assert (await db("current", cwd=elsewhere, env=env))[:2] == (0, f"{head()} (head)")
     # an environment override applies as it does for serve
     other = {**env, "BARRAGE_DATABASE_URL": f"sqlite+aiosqlite:///{elsewhere / 'other.db'}"}
     assert (await db("current", cwd=elsewhere, env=other))[1].startswith("no revision: the database is empty")
@@ -126,7 +130,7 @@ async def test_db_upgrade_adopts_a_database_made_before_migrations(tmp_path: Pat
     code, out, _ = await db("current", cwd=tmp_path, env=env)
     assert (code, out) == (0, "no revision: tables made before migrations (`barrage db upgrade` adopts "
                               "them in place)")
-    assert (await db("upgrade", cwd=tmp_path, env=env))[:2] == (0, "0001_initial (head)")
+    assert (await db("upgrade", cwd=tmp_path, env=env))[:2] == (0, f"{head()} (head)")
     with sqlite3.connect(path) as conn:
         assert conn.execute("SELECT text, sender FROM barrage").fetchall() == [("kept", None)]
 
@@ -152,10 +156,10 @@ async def test_serve_refuses_an_old_schema_when_auto_migrate_is_off(tmp_path: Pa
     _, err = await asyncio.wait_for(proc.communicate(), 60)
     assert proc.returncode == 2
     assert err.decode().strip().splitlines()[-1] == (
-        "barrage: the database is empty; this version needs revision 0001_initial, and "
+        f"barrage: the database is empty; this version needs revision {head()}, and "
         "database.auto_migrate is false: run `barrage db upgrade`")
     assert b"Traceback" not in err
-    assert (await db("upgrade", cwd=tmp_path, env=env))[:2] == (0, "0001_initial (head)")
+    assert (await db("upgrade", cwd=tmp_path, env=env))[:2] == (0, f"{head()} (head)")
     server = ServerProcess(tmp_path, env=env)
     await server.start()  # at head: it serves
     assert await server.stop() == 0
@@ -187,4 +191,41 @@ async def test_two_nodes_starting_together_on_an_empty_postgresql_both_come_up(
         for node in nodes:
             if node.proc is not None and node.proc.returncode is None:
                 assert await node.stop() == 0
-    assert (await db("current", cwd=tmp_path, env=env))[:2] == (0, "0001_initial (head)")
+    assert (await db("current", cwd=tmp_path, env=env))[:2] == (0, f"{head()} (head)")
+
+
+def test_on_all_interfaces_without_a_public_url_links_use_the_lan_address() -> None:
+    found = lan_address()  # this machine's: None only where no private route exists
+    assert found is None or not ipaddress.ip_address(found).is_loopback
+    wide = load_config(None, env={}, overrides={"server": {"host": "0.0.0.0", "port": 8123}})
+    lan = with_lan_url(wide, "192.168.1.20")
+    assert lan.join_url("hall-b") == "http://192.168.1.20:8123/send?room=hall-b"
+    shown = banner(lan, False, lan=True)
+    assert "join at http://192.168.1.20:8123/send" in shown
+    assert "  screen    http://192.168.1.20:8123/screen" in shown
+    # A public URL wins; one interface is what it is; no address found: as before.
+    public = load_config(None, env={}, overrides={"server": {"host": "0.0.0.0",
+                                                             "public_url": "https://wall.example.org"}})
+    assert with_lan_url(public, "192.168.1.20") is public
+    local = load_config(None, env={})
+    assert with_lan_url(local, "192.168.1.20") is local
+    assert with_lan_url(wide, None) is wide
+    assert "join at" not in banner(local, False)
+
+
+async def test_serve_on_all_interfaces_prints_the_lan_address(tmp_path: Path) -> None:
+    address = lan_address()
+    if address is None:
+        pytest.skip("this machine has no route to a private network: no LAN address to print")
+    port = free_port()
+    proc = await run_cli("serve", "--host", "0.0.0.0", "--port", str(port), cwd=tmp_path,
+                         env={"BARRAGE_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'b.db'}"})
+    try:
+        line = b""
+        while b"join at" not in line:
+            line = await asyncio.wait_for(proc.stdout.readline(), 30)
+            assert line, "serve ended before its banner"
+        assert line.decode().strip().endswith(f"join at http://{address}:{port}/send")
+    finally:
+        proc.send_signal(signal.SIGINT)
+        await asyncio.wait_for(proc.communicate(), 30)

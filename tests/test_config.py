@@ -284,3 +284,26 @@ def test_the_sections_are_frozen() -> None:
     config = load_config(None, env={})
     with pytest.raises(ValidationError):
         config.server.port = 1  # type: ignore[misc]
+
+
+@pytest.mark.parametrize(("toml", "said"), [
+    ('[telegram]\nmoderator_chat_id = -9\n[[rooms]]\nslug = "b"\ntelegram_moderator_chat_id = -9\n',
+     "telegram_moderator_chat_id -9 of room b is already the global telegram one"),
+    ('[[rooms]]\nslug = "b"\nslack_moderation_channel = "CM"\n'
+     '[[rooms]]\nslug = "c"\nslack_moderation_channel = "CM"\n',
+     "slack_moderation_channel CM of room c is already room b's"),
+    ('[[rooms]]\nslug = "b"\ntelegram_chats = [-5]\n[[rooms]]\nslug = "c"\ntelegram_chats = [-5]\n',
+     "telegram chat -5 is mapped to two rooms"),
+])
+def test_a_chat_serves_one_room(tmp_path: Path, toml: str, said: str) -> None:
+    path = tmp_path / "config.toml"
+    path.write_text(toml)
+    with pytest.raises(ConfigError, match="^rooms: " + re.escape(said)):
+        load_config(path, env={})
+
+
+def test_rooms_with_chats_of_their_own_load() -> None:
+    rooms = [{"slug": "b", "telegram_chats": [-5], "telegram_moderator_chat_id": -8,
+              "slack_channels": ["CB"], "slack_moderation_channel": "CMB"}, {"slug": "c"}]
+    config = load_config(None, env={}, overrides={"telegram": {"moderator_chat_id": -9}, "rooms": rooms})
+    assert config.rooms[0].telegram_chats == [-5] and config.rooms[1].telegram_moderator_chat_id == 0

@@ -22,6 +22,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 
+from server.store.schema import head
 from tests.test_cli import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -82,8 +83,8 @@ def test_the_installed_migrations_upgrade_a_database(
 ) -> None:
     """The migrations ship in the wheel: Alembic finds them from any directory."""
     bin_dir, env = installed
-    assert run(bin_dir / "barrage", "db", "upgrade", cwd=tmp_path, env=env).strip() == "0001_initial (head)"
-    assert run(bin_dir / "barrage", "db", "current", cwd=tmp_path, env=env).strip() == "0001_initial (head)"
+    assert run(bin_dir / "barrage", "db", "upgrade", cwd=tmp_path, env=env).strip() == f"{head()} (head)"
+    assert run(bin_dir / "barrage", "db", "current", cwd=tmp_path, env=env).strip() == f"{head()} (head)"
     assert (tmp_path / "barrage.db").exists()
 
 

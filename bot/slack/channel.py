@@ -26,14 +26,15 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.actions import Actions, Core
 from bot.cards import CardSync
 from bot.cardstore import Card
-from bot.messages import now, outcome_text
+from bot.messages import now, outcome_text, winner_text
 from bot.outbox import Outbox, retry_rule
 from bot.pacing import Pacer
 from bot.replyto import ReplyTo
+from bot.rooms import ChatRooms, card_room
 from bot.slack import handlers
 from bot.slack.moderators import slack_moderators
 from bot.slack.names import Names
-from bot.slack.render import card_blocks, card_fallback, verdict_blocks, verdict_fallback
+from bot.slack.render import card_blocks, card_fallback, escape, verdict_blocks, verdict_fallback
 from bot.slack.settings import SlackConfig
 from server.core.model import Barrage, Source
 from server.core.policy import is_ascii_number
@@ -76,11 +77,13 @@ class SlackChannel:
     platform = "slack"
     source = Source.SLACK
 
-    def __init__(self, config: SlackConfig, core: Core, *, join_text: str) -> None:
+    def __init__(self, config: SlackConfig, core: Core, *, join_text: str,
+                 rooms: ChatRooms | None = None) -> None:
         self.config = config
         self.core = core
         self.join_text = join_text
-        self.posts_cards = bool(config.moderation_channel)
+        self.rooms = rooms or ChatRooms(default_moderator_chat=config.moderation_channel)
+        self.posts_cards = self.rooms.posts_cards()
         self.pacer = Pacer(1.0)  # about one message a second per channel, as Slack asks
         self.outbox = Outbox("slack", retry_after)
         # Cards on one node (the lease); Socket Mode connections on every node: Slack
@@ -110,9 +113,9 @@ class SlackChannel:
         )
         self.moderators = slack_moderators(self.client, self.config)
         self.names = Names(self.client)
-        actions = Actions(self.core, self.source, self.moderators, self.cards)
+        actions = Actions(self.core, self.source, self.moderators, self.cards, self.rooms)
         handlers.register(self.app, handlers.Handlers(actions, self.names, self.post, self.ephemeral,
-                                                      self.join_text))
+                                                      self.join_text, self.rooms))
         self.outbox.start()
         self.cards.start()
         if self.config.mode == "socket":
@@ -174,11 +177,13 @@ class SlackChannel:
     # -- CardPlatform: the database drives these (bot/cards.py) --
 
     async def post_card(self, barrage: Barrage, waiting_behind: int) -> tuple[str, str] | None:
-        channel = self.config.moderation_channel
+        if not (channel := self.rooms.moderator_chat(barrage.room)):
+            return None  # neither the room nor the wall has a moderation channel
+        room = card_room(self.core.service.rooms, barrage)
         try:
             reply = await self._call(channel, "chat_postMessage", channel=channel,
-                                     text=card_fallback(barrage),
-                                     blocks=card_blocks(barrage, now(), waiting_behind))
+                                     text=card_fallback(barrage, room),
+                                     blocks=card_blocks(barrage, now(), waiting_behind, room))
         except SlackApiError as exc:
             if exc.response.status_code == 429:
                 raise  # still limited after the retry handler: the pass retries later
@@ -187,10 +192,12 @@ class SlackChannel:
         return str(reply["channel"]), str(reply["ts"])
 
     async def close_card(self, card: Card, barrage: Barrage) -> None:
-        await self._update_card(card, verdict_fallback(barrage), verdict_blocks(barrage, now()))
+        room = card_room(self.core.service.rooms, barrage)
+        await self._update_card(card, verdict_fallback(barrage), verdict_blocks(barrage, now(), room))
 
     async def reopen_card(self, card: Card, barrage: Barrage) -> None:
-        await self._update_card(card, card_fallback(barrage), card_blocks(barrage, now(), 0))
+        room = card_room(self.core.service.rooms, barrage)
+        await self._update_card(card, card_fallback(barrage, room), card_blocks(barrage, now(), 0, room))
 
     async def _update_card(self, card: Card, text: str, blocks: list[dict]) -> None:
         if not card.message_id:
@@ -202,6 +209,20 @@ class SlackChannel:
             if exc.response.status_code == 429:
                 raise
             logger.warning("card %s not updated: %s", card.id, exc.response.get("error"))
+
+    async def notify_winner(self, barrage: Barrage) -> None:
+        reply = ReplyTo.load(barrage.reply_to)
+        if reply is None or reply.user is None:
+            return
+        rooms = self.core.service.rooms
+        title = rooms.get(barrage.room).title if rooms.exists(barrage.room) else barrage.room
+        try:  # a DM, like the decision notices: the channel they wrote in need not hear it
+            await self._call(reply.user, "chat_postMessage", channel=reply.user,
+                             text=escape(winner_text(title)))
+        except SlackApiError as exc:
+            if exc.response.status_code == 429:
+                raise
+            logger.info("winner (barrage %s) not told: %s", barrage.id, exc.response.get("error"))
 
     async def notify_sender(self, barrage: Barrage) -> None:
         reply = ReplyTo.load(barrage.reply_to)

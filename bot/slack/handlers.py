@@ -12,12 +12,16 @@ from slack_bolt.async_app import AsyncApp
 from bot.actions import Actions, ChatMessage, ChatUser
 from bot.messages import BUTTON_GONE, REPLY_UNSUPPORTED
 from bot.replyto import ReplyTo
+from bot.rooms import ALL_ROOMS, ChatRooms
 from bot.slack.names import Names
 from bot.slack.render import (
     ACTION_IDS,
     ADMIN_USAGE,
     EMPTY_COMMAND,
     HELP,
+    RETRACT_ACTION_ID,
+    ROOM_HOW,
+    escape,
     parse_button_value,
     strip_mentions,
 )
@@ -30,6 +34,7 @@ NOT_FOR_YOU = "`/barrage-admin` is for moderators."
 SENDING = "⏳ Sending…"
 WORKING = "⏳ Working…"
 MODE_HOW = "`/barrage-admin mode off|manual`"
+LOTTERY_HOW = "`/barrage-admin lottery 3` draws three winners."
 
 
 def register(app: AsyncApp, h: Handlers) -> None:
@@ -39,22 +44,28 @@ def register(app: AsyncApp, h: Handlers) -> None:
     app.event("app_mention")(h.mention)
     for action_id in ACTION_IDS.values():
         app.action(action_id)(h.press)
+    app.action(RETRACT_ACTION_ID)(h.retract)
     app.error(h.error)
 
 
 class Handlers:
     def __init__(self, actions: Actions, names: Names, post: Post, ephemeral: Ephemeral,
-                 join_text: str) -> None:
+                 join_text: str, rooms: ChatRooms | None = None) -> None:
         self.actions = actions
         self.names = names
         self.post = post
         self.ephemeral = ephemeral
         self.join_text = join_text
+        self.rooms = rooms or ChatRooms()
 
     async def barrage_command(self, ack: Any, body: dict[str, Any], respond: Any) -> None:
         text = (body.get("text") or "").strip()
         if not text or text.lower() == "help":
             await _say(ack, self._help() if text else EMPTY_COMMAND)
+            return
+        if (wanted := room_request(text)) is not None:
+            await _say(ack, WORKING)
+            await _answer(respond, body, await self._room(body, wanted or None))
             return
         # Slack wants the ack within 3 s; users.info and the commit may take longer.
         # Ack now, answer through the response_url (valid 30 min) when done.
@@ -63,8 +74,14 @@ class Handlers:
         trigger = body.get("trigger_id")
         # Same trigger twice is the same command delivered twice: one barrage.
         dedupe = f"slack:cmd:{trigger}" if trigger else None
-        message = await self._message(_team(body), user, where, text, dedupe, body.get("user_name"))
+        message = await self._message(_team(body), user, where, text, dedupe, body.get("user_name"),
+                                      _is_dm(body))
         await _answer(respond, body, (await self.actions.submit_from_chat(message)).text)
+
+    async def _room(self, body: dict[str, Any], wanted: str | None) -> str:
+        user, where = body.get("user_id", ""), body.get("channel_id", "")
+        message = await self._message(_team(body), user, where, "", None, body.get("user_name"), _is_dm(body))
+        return await self.actions.room(message, wanted, ROOM_HOW)
 
     async def direct_message(self, event: dict[str, Any], body: dict[str, Any]) -> None:
         if event.get("channel_type") != "im" or event.get("bot_id"):
@@ -91,15 +108,17 @@ class Handlers:
         # channel + ts names a message uniquely: retries and a DM mention arriving twice are one
         dedupe = f"slack:{event.get('channel')}:{event.get('ts')}"
         team = event.get("team") or _team(body)
-        message = await self._message(team, event["user"], event.get("channel", ""),
-                                      event["text"] or "", dedupe, None)
+        where = event.get("channel", "")
+        private = event.get("channel_type") == "im" or where.startswith("D")
+        message = await self._message(team, event["user"], where, event["text"] or "", dedupe, None, private)
         reply = await self.actions.submit_from_chat(message)
         if reply.send:
             answer(reply.text)
 
     async def _message(self, team: str, user: str, where: str, text: str, dedupe: str | None,
-                       fallback_name: str | None) -> ChatMessage:
+                       fallback_name: str | None, private: bool) -> ChatMessage:
         return ChatMessage(
+            chat=where, private=private,
             text=text, author=await self.names.get(user, fallback_name), author_ref=user,
             reply_to=ReplyTo(where, user=user), dedupe_key=dedupe,
             # Slack user ids are unique per workspace only: the team keeps two apart.
@@ -118,6 +137,16 @@ class Handlers:
         if not outcome.decided:  # the card itself shows a decision
             await _ephemeral(respond, outcome.text)
 
+    async def retract(self, ack: Any, body: dict[str, Any], action: dict[str, Any], respond: Any) -> None:
+        await ack()
+        barrage_id = parse_button_value(action.get("value"))
+        if barrage_id is None:
+            await _ephemeral(respond, BUTTON_GONE)
+            return
+        outcome = await self.actions.retract(self._user((body.get("user") or {}).get("id", "")), barrage_id)
+        if not outcome.decided:  # the card itself shows who removed it
+            await _ephemeral(respond, outcome.text)
+
     async def admin_command(self, ack: Any, body: dict[str, Any], respond: Any) -> None:
         # Ack first: checking a moderator may page conversations.members, which has no
         # time limit of ours; the answer follows through the response_url.
@@ -125,16 +154,23 @@ class Handlers:
         await _answer(respond, body, await self._admin_answer(body))
 
     async def _admin_answer(self, body: dict[str, Any]) -> str:
-        operator = await self.actions.operator(self._user(body.get("user_id", ""), body.get("user_name")))
+        # In a room's moderation channel the commands act on that room; anywhere else, as before.
+        room = self.rooms.operator_room(body.get("channel_id", "")) or ALL_ROOMS
+        user = self._user(body.get("user_id", ""), body.get("user_name"))
+        operator = await self.actions.operator(user, room)
         if operator is None:
             return NOT_FOR_YOU
-        words = (body.get("text") or "").lower().split()
+        text = (body.get("text") or "").strip()
+        words = text.lower().split()
         if words[:1] == ["mode"]:
             return await operator.mode(words[1] if len(words) > 1 else None, MODE_HOW)
-        if words == ["stats"]:
-            return await operator.stats()
-        if words == ["pending"]:
-            return await operator.pending()
+        if len(words) == 1 and words[0] in ("stats", "pending", "pause", "resume", "clear", "digest"):
+            # They may quote what senders wrote (the digest): escaped, since answers are mrkdwn.
+            return escape(await getattr(operator, words[0])())
+        if words[:1] == ["announce"]:
+            return escape(await operator.announce(text.split(maxsplit=1)[1] if len(words) > 1 else None))
+        if words[:1] == ["lottery"] and len(words) <= 2:
+            return escape(await operator.lottery(words[1] if len(words) > 1 else None, LOTTERY_HOW))
         return ADMIN_USAGE
 
     async def error(self, error: Exception, body: dict[str, Any]) -> None:
@@ -170,6 +206,19 @@ async def _answer(respond: Any, body: dict[str, Any], text: str) -> None:
         await respond(text=text, response_type="ephemeral")
     else:
         logger.info("slash command %s has no response_url; answer dropped", describe(body))
+
+
+def room_request(text: str) -> str | None:
+    """`room` or `room <slug>` after /barrage: the slug ("" for none); None for a message."""
+    words = text.split()
+    if not words or words[0].lower() != "room" or len(words) > 2:
+        return None
+    return words[1] if len(words) == 2 else ""
+
+
+def _is_dm(body: dict[str, Any]) -> bool:
+    """A slash command typed in a direct message (Slack's DM ids start with D)."""
+    return str(body.get("channel_id", "")).startswith("D") or body.get("channel_name") == "directmessage"
 
 
 def _team(body: dict[str, Any]) -> str:

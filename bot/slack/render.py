@@ -6,22 +6,27 @@ import re
 from datetime import datetime
 from typing import Any
 
-from bot.messages import age, backlog_line, verdict_line
-from server.core.model import Barrage, Verdict
+from bot.messages import REMOVE_LABEL, age, backlog_line, verdict_line
+from server.core.model import Barrage, Status, Verdict
 from server.core.policy import parse_id
 
 ACTION_IDS = {Verdict.APPROVE: "barrage_approve", Verdict.REJECT: "barrage_reject"}
 BLOCK_ID = "barrage_decide"
+RETRACT_ACTION_ID = "barrage_retract"  # "Remove from screen", on an approved card
 _MENTION = re.compile(r"<@[A-Z0-9]+(?:\|[^>]*)?>")
 
 HELP = (
     "Send a message to the wall{join}:\n"
     "• `/barrage your message`\n"
     "• or DM me, or mention me in a channel.\n"
+    "• `/barrage room` shows the rooms; `/barrage room <room>` picks one for your DMs.\n"
     "Start with a colour to pick one: `#ff8800 Hello`, `#pink Hello` or `pink Hello`."
 )
 EMPTY_COMMAND = "✍️ Add your message after the command, e.g. `/barrage Hello everyone!`"
-ADMIN_USAGE = "Usage: `/barrage-admin mode off|manual`, `/barrage-admin stats`, `/barrage-admin pending`"
+ADMIN_USAGE = ("Usage: `/barrage-admin mode off|manual`, `/barrage-admin stats`, `/barrage-admin pending`, "
+               "`/barrage-admin pause`, `resume`, `clear`, `announce <text>` (alone: removes it), "
+               "`lottery <winners>`, `digest`")
+ROOM_HOW = "`/barrage room <room>`"
 
 
 def escape(text: str) -> str:
@@ -38,7 +43,7 @@ def parse_button_value(value: object) -> int | None:
     return parse_id(value)
 
 
-def _summary(barrage: Barrage, now: datetime) -> list[dict[str, Any]]:
+def _summary(barrage: Barrage, now: datetime, room: str | None) -> list[dict[str, Any]]:
     # plain_text for everything a participant wrote: no mrkdwn, no mentions, no links
     return [
         {"type": "section", "text": {"type": "plain_text", "text": f"“{barrage.text}”", "emoji": True}},
@@ -46,12 +51,15 @@ def _summary(barrage: Barrage, now: datetime) -> list[dict[str, Any]]:
             {"type": "plain_text", "emoji": True,
              "text": f"#{barrage.id} · from {barrage.author} · {barrage.source.value} · "
                      f"{age(barrage.created_at, now)}"},
+            *([{"type": "plain_text", "emoji": True, "text": f"Room: {room}"}] if room else []),
         ]},
     ]
 
 
-def card_blocks(barrage: Barrage, now: datetime, waiting_behind: int = 0) -> list[dict[str, Any]]:
-    blocks = _summary(barrage, now)
+def card_blocks(barrage: Barrage, now: datetime, waiting_behind: int = 0,
+                room: str | None = None) -> list[dict[str, Any]]:
+    """`room`: the room's name, shown when there is more than one room."""
+    blocks = _summary(barrage, now, room)
     blocks.append({"type": "actions", "block_id": BLOCK_ID, "elements": [
         _button("Approve", "primary", Verdict.APPROVE, barrage.id),
         _button("Reject", "danger", Verdict.REJECT, barrage.id),
@@ -61,14 +69,21 @@ def card_blocks(barrage: Barrage, now: datetime, waiting_behind: int = 0) -> lis
     return blocks
 
 
-def verdict_blocks(barrage: Barrage, now: datetime) -> list[dict[str, Any]]:
-    return [*_summary(barrage, now), {"type": "section", "text": {
+def verdict_blocks(barrage: Barrage, now: datetime, room: str | None = None) -> list[dict[str, Any]]:
+    blocks = [*_summary(barrage, now, room), {"type": "section", "text": {
         "type": "plain_text", "text": verdict_line(barrage), "emoji": True}}]
+    if barrage.status is Status.APPROVED:  # it may still be taken off the screens
+        blocks.append({"type": "actions", "block_id": BLOCK_ID, "elements": [
+            {"type": "button", "action_id": RETRACT_ACTION_ID, "style": "danger",
+             "text": {"type": "plain_text", "text": REMOVE_LABEL, "emoji": True},
+             "value": str(barrage.id)}]})
+    return blocks
 
 
-def card_fallback(barrage: Barrage) -> str:
+def card_fallback(barrage: Barrage, room: str | None = None) -> str:
     """The notification text (shown where blocks are not): escaped, since it is mrkdwn."""
-    return escape(f"New barrage from {barrage.author}: “{barrage.text}”")
+    where = f" in {room}" if room else ""
+    return escape(f"New barrage{where} from {barrage.author}: “{barrage.text}”")
 
 
 def verdict_fallback(barrage: Barrage) -> str:

@@ -26,16 +26,24 @@ from bot.actions import Actions, Core
 from bot.cards import CardSync
 from bot.cardstore import Card
 from bot.lease import secret_key, while_held
-from bot.messages import now, outcome_text
+from bot.messages import REMOVE_LABEL, now, outcome_text, winner_text
 from bot.moderators import Moderators
 from bot.outbox import Outbox, retry_rule
 from bot.replyto import ReplyTo
+from bot.rooms import ChatRooms, card_room
 from bot.telegram import handlers
 from bot.telegram.moderators import telegram_moderators
 from bot.telegram.poller import ALLOWED_UPDATES, Handoff, Poller
-from bot.telegram.render import APPROVE_LABEL, REJECT_LABEL, callback_data, card_text, verdict_text
+from bot.telegram.render import (
+    APPROVE_LABEL,
+    REJECT_LABEL,
+    callback_data,
+    card_text,
+    retract_data,
+    verdict_text,
+)
 from bot.telegram.settings import TelegramConfig
-from server.core.model import Barrage, Source, Verdict
+from server.core.model import Barrage, Source, Status, Verdict
 
 logger = logging.getLogger(__name__)
 
@@ -79,12 +87,14 @@ class TelegramChannel:
     platform = "telegram"
     source = Source.TELEGRAM
 
-    def __init__(self, config: TelegramConfig, core: Core, *, join_text: str, public_url: str) -> None:
+    def __init__(self, config: TelegramConfig, core: Core, *, join_text: str, public_url: str,
+                 rooms: ChatRooms | None = None) -> None:
         self.config = config
         self.core = core
         self.join_text = join_text
         self.public_url = public_url.rstrip("/")
-        self.posts_cards = bool(config.moderator_chat_id)
+        self.rooms = rooms or ChatRooms(default_moderator_chat=str(config.moderator_chat_id or ""))
+        self.posts_cards = self.rooms.posts_cards()
         self.ready = asyncio.Event()
         self._reachable: bool | None = None  # unknown until the first Bot API call answers
         self.outbox = Outbox("telegram", retry_after)
@@ -112,9 +122,8 @@ class TelegramChannel:
         )
         self.app = builder.build()
         self.moderators = telegram_moderators(self.app.bot, self.config)
-        actions = Actions(self.core, self.source, self.moderators, self.cards)
-        handlers.register(self.app, handlers.Handlers(
-            actions, self.reply, self.config.moderator_chat_id, self.join_text))
+        actions = Actions(self.core, self.source, self.moderators, self.cards, self.rooms)
+        handlers.register(self.app, handlers.Handlers(actions, self.reply, self.rooms, self.join_text))
         self.outbox.start()
         self._connector = asyncio.create_task(self._connect(), name="telegram-connect")
 
@@ -216,22 +225,30 @@ class TelegramChannel:
 
     async def post_card(self, barrage: Barrage, waiting_behind: int) -> tuple[str, str] | None:
         assert self.app is not None
+        if not (chat := self.rooms.moderator_chat(barrage.room)):
+            return None  # neither the room nor the wall has a moderators' chat
         try:
             message = await self.app.bot.send_message(
-                self.config.moderator_chat_id, card_text(barrage, now(), waiting_behind),
+                int(chat), card_text(barrage, now(), waiting_behind, self._room_name(barrage)),
                 reply_markup=keyboard(barrage.id),
             )
         except (BadRequest, Forbidden) as exc:
-            logger.error("cannot post cards to chat %s: %s", self.config.moderator_chat_id, exc)
+            logger.error("cannot post cards to chat %s: %s", chat, exc)
             return None
         return str(message.chat_id), str(message.message_id)
 
     async def close_card(self, card: Card, barrage: Barrage) -> None:
-        # No reply_markup: editing the text this way also removes the buttons.
-        await self._edit_card(card, barrage, verdict_text(barrage, now()), None)
+        # No reply_markup: editing the text this way also removes the buttons; an approved
+        # card keeps one, to take it off the screens again.
+        buttons = remove_keyboard(barrage.id) if barrage.status is Status.APPROVED else None
+        await self._edit_card(card, barrage, verdict_text(barrage, now(), self._room_name(barrage)), buttons)
 
     async def reopen_card(self, card: Card, barrage: Barrage) -> None:
-        await self._edit_card(card, barrage, card_text(barrage, now()), keyboard(barrage.id))
+        text = card_text(barrage, now(), room=self._room_name(barrage))
+        await self._edit_card(card, barrage, text, keyboard(barrage.id))
+
+    def _room_name(self, barrage: Barrage) -> str | None:
+        return card_room(self.core.service.rooms, barrage)
 
     async def _edit_card(self, card: Card, barrage: Barrage, text: str,
                          buttons: InlineKeyboardMarkup | None) -> None:
@@ -261,6 +278,23 @@ class TelegramChannel:
         except (BadRequest, Forbidden) as exc:
             logger.info("sender of barrage %s not told: %s", barrage.id, exc)
 
+    async def notify_winner(self, barrage: Barrage) -> None:
+        """In the chat they sent from, as an answer to their message (a group sees who won)."""
+        assert self.app is not None
+        reply = ReplyTo.load(barrage.reply_to)
+        if reply is None:
+            return
+        params = ReplyParameters(reply.message, allow_sending_without_reply=True) if reply.message else None
+        try:
+            await self.app.bot.send_message(reply.chat, winner_text(self._room_title(barrage)),
+                                            reply_parameters=params)
+        except (BadRequest, Forbidden) as exc:
+            logger.info("winner (barrage %s) not told: %s", barrage.id, exc)
+
+    def _room_title(self, barrage: Barrage) -> str:
+        rooms = self.core.service.rooms
+        return rooms.get(barrage.room).title if rooms.exists(barrage.room) else barrage.room
+
     def reply(self, chat_id: int, message_id: int, text: str) -> None:
         """Answer a participant through the bounded outbox: never blocks the handler."""
         assert self.app is not None
@@ -268,6 +302,11 @@ class TelegramChannel:
         params = ReplyParameters(message_id, allow_sending_without_reply=True)
         self.outbox.send(f"reply to {chat_id}",
                          lambda: bot.send_message(chat_id, text, reply_parameters=params))
+
+
+def remove_keyboard(barrage_id: int) -> InlineKeyboardMarkup:
+    remove = InlineKeyboardButton(REMOVE_LABEL, callback_data=retract_data(barrage_id))
+    return InlineKeyboardMarkup([[remove]])
 
 
 def keyboard(barrage_id: int) -> InlineKeyboardMarkup:

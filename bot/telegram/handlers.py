@@ -6,6 +6,7 @@ import logging
 from collections.abc import Callable
 
 from telegram import Message, Update, User
+from telegram.constants import ChatType
 from telegram.ext import (
     Application,
     CallbackQueryHandler,
@@ -18,7 +19,15 @@ from telegram.ext import (
 from bot.actions import Actions, ChatMessage, ChatUser, Operator, named
 from bot.messages import BUTTON_GONE, REPLY_UNSUPPORTED
 from bot.replyto import ReplyTo
-from bot.telegram.render import HELP, REPLY_EMPTY_COMMAND, full_name, parse_callback
+from bot.rooms import ChatRooms
+from bot.telegram.render import (
+    HELP,
+    REPLY_EMPTY_COMMAND,
+    ROOM_HOW,
+    full_name,
+    parse_callback,
+    parse_retract,
+)
 from server.core.policy import COLOR_PRESETS
 
 logger = logging.getLogger(__name__)  # rate-limited by the composition root: strangers reach it
@@ -27,6 +36,7 @@ Context = ContextTypes.DEFAULT_TYPE
 Reply = Callable[[int, int, str], None]  # (chat id, message id, text): answer that message
 NOT_FOR_YOU = "This command is for moderators, in the moderators' chat."
 MODE_HOW = "/mode off or /mode manual"
+LOTTERY_HOW = "/lottery 3 draws three winners."
 
 
 def register(app: Application, h: Handlers) -> None:
@@ -37,6 +47,10 @@ def register(app: Application, h: Handlers) -> None:
     app.add_handler(CommandHandler("mode", h.mode))
     app.add_handler(CommandHandler("stats", h.stats))
     app.add_handler(CommandHandler("pending", h.pending))
+    app.add_handler(CommandHandler(["pause", "resume", "clear", "digest"], h.control))
+    app.add_handler(CommandHandler("announce", h.announce))
+    app.add_handler(CommandHandler("lottery", h.lottery))
+    app.add_handler(CommandHandler("room", h.room))
     app.add_handler(CallbackQueryHandler(h.press))
     app.add_handler(MessageHandler(private & filters.TEXT & ~filters.COMMAND, h.private_text))
     app.add_handler(MessageHandler(private & filters.COMMAND, h.help))
@@ -45,10 +59,10 @@ def register(app: Application, h: Handlers) -> None:
 
 
 class Handlers:
-    def __init__(self, actions: Actions, reply: Reply, moderator_chat_id: int, join_text: str) -> None:
+    def __init__(self, actions: Actions, reply: Reply, rooms: ChatRooms, join_text: str) -> None:
         self.actions = actions
         self._reply_to = reply
-        self.moderator_chat_id = moderator_chat_id
+        self.rooms = rooms
         self.join_text = join_text
 
     async def help(self, update: Update, _context: Context) -> None:
@@ -77,13 +91,24 @@ class Handlers:
 
     async def press(self, update: Update, _context: Context) -> None:
         query = update.callback_query
-        parsed = parse_callback(query.data)
-        if parsed is None:
+        parsed, retract = parse_callback(query.data), parse_retract(query.data)
+        if parsed is not None:
+            outcome = await self.actions.press(_user(query.from_user), *parsed)
+        elif retract is not None:
+            outcome = await self.actions.retract(_user(query.from_user), retract)
+        else:
             await query.answer(BUTTON_GONE)
             return
-        outcome = await self.actions.press(_user(query.from_user), *parsed)
         # A refusal or a lost race must be read: an alert, not a passing toast.
         await query.answer(outcome.text, show_alert=None if outcome.decided else True)
+
+    async def room(self, update: Update, context: Context) -> None:
+        message = update.effective_message
+        if message is None or message.from_user is None:
+            return
+        wanted = context.args[0] if context.args else None
+        parsed = _chat_message(message, message.from_user, "")
+        self._reply(message, await self.actions.room(parsed, wanted, ROOM_HOW))
 
     async def whoami(self, update: Update, _context: Context) -> None:
         message, user = update.effective_message, update.effective_user
@@ -107,11 +132,30 @@ class Handlers:
         # By id and kind only: an Update's repr holds the sender's text and name.
         logger.error("telegram handler failed on %s", describe(update), exc_info=context.error)
 
+    async def control(self, update: Update, _context: Context) -> None:
+        """/pause, /resume, /clear and /digest: no arguments, one operator call each."""
+        if operator := await self._operator(update):
+            command = _command(update.effective_message)
+            answer = {"pause": operator.pause, "resume": operator.resume, "clear": operator.clear,
+                      "digest": operator.digest}[command]
+            self._reply(update.effective_message, await answer())
+
+    async def announce(self, update: Update, _context: Context) -> None:
+        if operator := await self._operator(update):
+            message = update.effective_message
+            # The text as typed after the command (context.args would fold its spaces).
+            self._reply(message, await operator.announce(_after_command(message.text or "")))
+
+    async def lottery(self, update: Update, context: Context) -> None:
+        if operator := await self._operator(update):
+            wanted = context.args[0] if context.args else None
+            self._reply(update.effective_message, await operator.lottery(wanted, LOTTERY_HOW))
+
     async def _operator(self, update: Update) -> Operator | None:
-        """Operator commands count in the moderators' chat only."""
+        """Operator commands count in a moderators' chat only: a room's own acts on that room."""
         message, user = update.effective_message, update.effective_user
-        in_chat = message.chat_id == self.moderator_chat_id
-        operator = await self.actions.operator(_user(user)) if in_chat and user else None
+        room = self.rooms.operator_room(str(message.chat_id))
+        operator = await self.actions.operator(_user(user), room) if room is not None and user else None
         if operator is None:
             self._reply(message, NOT_FOR_YOU)
         return operator
@@ -129,6 +173,16 @@ def describe(update: object) -> str:
     return f"update {update.update_id} ({', '.join(kinds) or 'unknown'})"
 
 
+def _command(message: Message) -> str:
+    """"/pause@wall_bot …" → "pause": the command CommandHandler matched."""
+    return (message.text or "").split(maxsplit=1)[0][1:].split("@", 1)[0].lower()
+
+
+def _after_command(text: str) -> str:
+    parts = text.split(maxsplit=1)
+    return parts[1].strip() if len(parts) > 1 else ""
+
+
 def _user(user: User) -> ChatUser:
     return ChatUser(user.id, named(full_name(user.first_name, user.last_name)))
 
@@ -140,6 +194,8 @@ def _chat_message(message: Message, user: User, text: str) -> ChatMessage:
         author_ref=str(user.id),
         reply_to=ReplyTo(message.chat_id, message.message_id, user.username),
         sender_key=f"telegram:{user.id}",
+        chat=str(message.chat_id),
+        private=message.chat.type == ChatType.PRIVATE,
         # The same message delivered twice (webhook retry, polling replay) is one barrage.
         dedupe_key=f"telegram:{message.chat_id}:{message.message_id}",
     )

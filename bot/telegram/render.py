@@ -15,15 +15,18 @@ REJECT_LABEL = "❌ Reject"
 # Telegram allows 64 bytes, and "v1:a:2147483647" is 15.
 CALLBACK_VERSION = "v1"
 VERDICT_CODES = {Verdict.APPROVE: "a", Verdict.REJECT: "r"}
+RETRACT_CODE = "x"  # "Remove from screen", on an approved card
 
 HELP = (
     "Send me a message and it goes up on the wall{join}.\n\n"
     "• In this chat, just type your message.\n"
     "• In a group: /barrage your message (or /b your message).\n"
+    "• /room shows the rooms; /room <room> picks one for this chat.\n"
     "• Colour: start with #ff8800, #red or a colour word, e.g. \"pink Happy birthday!\" "
     "({colors}).\n"
     "Messages may need a moderator's OK before they appear."
 )
+ROOM_HOW = "/room <room>"
 REPLY_EMPTY_COMMAND = "✍️ Add your message after the command, e.g. /barrage Hello everyone!"
 
 
@@ -43,20 +46,33 @@ def parse_callback(data: str | None) -> tuple[Verdict, int] | None:
     return verdicts[parts[1]], barrage_id
 
 
+def retract_data(barrage_id: int) -> str:
+    return f"{CALLBACK_VERSION}:{RETRACT_CODE}:{barrage_id}"
+
+
+def parse_retract(data: str | None) -> int | None:
+    """The barrage id of a "Remove from screen" press; never trusted, re-checked like a verdict."""
+    parts = (data or "").split(":")
+    if len(parts) != 3 or parts[:2] != [CALLBACK_VERSION, RETRACT_CODE]:
+        return None
+    return parse_id(parts[2])
+
+
 def full_name(first: str, last: str | None) -> str:
     return f"{first} {last}".strip() if last else first
 
 
-def card_text(barrage: Barrage, now: datetime, waiting_behind: int = 0) -> str:
+def card_text(barrage: Barrage, now: datetime, waiting_behind: int = 0, room: str | None = None) -> str:
+    """`room`: the room's name, shown when there is more than one room."""
     backlog = backlog_line(waiting_behind, "/moderate")
-    return _card_body(barrage, now) + (f"\n{backlog}" if backlog else "")
+    return _card_body(barrage, now, room) + (f"\n{backlog}" if backlog else "")
 
 
-def verdict_text(barrage: Barrage, now: datetime) -> str:
-    return f"{_card_body(barrage, now)}\n\n{verdict_line(barrage)}"
+def verdict_text(barrage: Barrage, now: datetime, room: str | None = None) -> str:
+    return f"{_card_body(barrage, now, room)}\n\n{verdict_line(barrage)}"
 
 
-def _card_body(barrage: Barrage, now: datetime) -> str:
+def _card_body(barrage: Barrage, now: datetime, room: str | None) -> str:
     who = barrage.author
     # Only a Telegram sender's reply target holds a @username (a Slack one holds a user id).
     reply = ReplyTo.load(barrage.reply_to) if barrage.source is Source.TELEGRAM else None
@@ -66,4 +82,4 @@ def _card_body(barrage: Barrage, now: datetime) -> str:
         f"🆕 Barrage #{barrage.id} · {barrage.source.value}\n"
         f"“{barrage.text}”\n"
         f"From {who} · {age(barrage.created_at, now)}"
-    )
+    ) + (f"\nRoom: {room}" if room else "")

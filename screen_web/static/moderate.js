@@ -20,7 +20,12 @@
   const UNDO_MS = 5000;    // the desk offers Undo for 5 s (the server allows 10)
   const STATS_MS = 1000;   // at most one /api/stats a second, however fast events come
   const RECENT = 2000;     // decided ids remembered, so a late page cannot bring one back
+  const ON_SCREEN = 20;    // the latest approved, listed with "Remove from screen"
   const numbers = new Intl.NumberFormat();
+  // ?room=<slug>: that room's desk (its queue, stream, counts and mode); none: every room's,
+  // each card naming its room. The picker reloads the page with the other choice.
+  const roomFilter = new URLSearchParams(location.search).get("room") || "";
+  const inRoom = (prefix) => (roomFilter ? `${prefix}room=${encodeURIComponent(roomFilter)}` : "");
 
   // id -> {li, state: "pending" | "deciding" | "approved" | "rejected" | "gone", own, expired, timer}
   const items = new Map();
@@ -75,6 +80,12 @@
     const meta = document.createElement("p");
     meta.className = "meta muted";
     meta.textContent = `${b.author} · ${b.source} · ${b.size} ·`;
+    if (!roomFilter) {
+      const where = document.createElement("span");
+      where.className = "card-room";
+      where.textContent = b.room;
+      meta.prepend(where, " · ");
+    }
     const when = document.createElement("time");
     when.dateTime = b.created_at;
     when.textContent = age(b.created_at);
@@ -179,7 +190,7 @@
   async function pageOn() {
     if (paging || exhausted) return;
     paging = (async () => {
-      const res = await api(`/api/barrages?status=pending&after=${cursor}&limit=${PAGE}`);
+      const res = await api(`/api/barrages?status=pending&after=${cursor}&limit=${PAGE}${inRoom("&")}`);
       if (!res.ok) throw new Error(`HTTP ${res.status}`);
       const { items: page } = await res.json();
       for (const b of page) if (!decidedRecently.has(b.id)) insert(b);
@@ -310,6 +321,64 @@
 
   const sentence = (s) => s.charAt(0).toUpperCase() + s.slice(1);
 
+  // -- on screen now: the latest approved (from here, chat or auto), each with "Remove from screen" --
+
+  const onScreen = new Map(); // id -> li, oldest first
+
+  function showOnScreen(b) {
+    if (onScreen.has(b.id)) return;
+    const li = document.createElement("li");
+    li.className = "card";
+    li.dataset.onScreenId = String(b.id); // not data-barrage-id: that names the queue's cards
+    const text = document.createElement("p");
+    text.className = "text";
+    text.textContent = b.text;
+    const meta = document.createElement("p");
+    meta.className = "meta muted";
+    meta.textContent = `${b.author} · ${b.source}`;
+    const actions = document.createElement("div");
+    actions.className = "actions";
+    const remove = document.createElement("button");
+    remove.type = "button";
+    remove.className = "retract";
+    remove.textContent = "Remove from screen";
+    remove.addEventListener("click", () => retract(b.id, remove));
+    actions.append(remove);
+    li.append(text, meta, actions);
+    $("onscreen").prepend(li);
+    onScreen.set(b.id, li);
+    for (const [id] of onScreen) {
+      if (onScreen.size <= ON_SCREEN) break;
+      offScreen(id);
+    }
+    $("onscreen-empty").hidden = true;
+  }
+
+  function offScreen(id) {
+    const li = onScreen.get(id);
+    if (li) li.remove();
+    onScreen.delete(id);
+    $("onscreen-empty").hidden = onScreen.size > 0;
+  }
+
+  async function retract(id, button) {
+    button.disabled = true;
+    try {
+      const res = await api(`/api/barrages/${id}/retract`, {
+        method: "POST",
+        body: JSON.stringify({ moderator: moderator() }),
+      });
+      const reply = await res.json().catch(() => ({}));
+      if (res.ok) notice(`Removed from every screen: ${reply.text}`, "ok");
+      else notice(sentence(reply.error || `HTTP ${res.status}`), "error");
+      if (res.ok || res.status === 404 || res.status === 409) offScreen(id);
+      else button.disabled = false;
+    } catch (e) {
+      button.disabled = false;
+      if (e.message !== "unauthorized") notice("Could not reach the server.", "error");
+    }
+  }
+
   // -- counts: the server's, at most once a second --
 
   let statsTimer = null;
@@ -330,16 +399,24 @@
 
   async function loadStats() {
     try {
-      const res = await api("/api/stats");
+      const res = await api(`/api/stats${inRoom("?")}`);
       if (!res.ok) return;
       const s = await res.json();
       serverPending = s.pending;
       $("stat-pending").textContent = numbers.format(s.pending);
       $("stat-approved").textContent = numbers.format(s.approved_today);
       $("stat-screens").textContent = numbers.format(s.screens);
+      $("stat-screens-rooms").textContent = screensByRoom(s.screens_by_room);
       showMode(s.mode);
       refresh();
     } catch { /* shown by the live pill */ }
+  }
+
+  // "(main 2 · hall-b 0)" when the wall has more than one room; nothing for one.
+  function screensByRoom(rooms) {
+    const entries = Object.entries(rooms || {});
+    if (entries.length < 2) return "";
+    return `(${entries.map(([slug, n]) => `${slug} ${numbers.format(n)}`).join(" · ")})`;
   }
 
   function showMode(mode) {
@@ -350,8 +427,144 @@
   }
 
   async function setMode(mode) {
-    const res = await api("/api/mode", { method: "PUT", body: JSON.stringify({ mode, moderator: moderator() }) });
+    const res = await api(`/api/mode${inRoom("?")}`, { method: "PUT", body: JSON.stringify({ mode, moderator: moderator() }) });
     if (res.ok) showMode((await res.json()).mode);
+  }
+
+  // -- lottery: one row per room (number of winners, Lottery button) --
+
+  async function loadLotteryRooms() {
+    try {
+      const res = await api("/api/rooms");
+      if (res.ok) $("lottery-rooms").replaceChildren(...(await res.json()).rooms.map(lotteryRow));
+    } catch { /* the row list stays as it was */ }
+  }
+
+  function lotteryRow(room) {
+    const li = document.createElement("li");
+    const name = document.createElement("span");
+    name.textContent = room.title === room.slug ? room.slug : `${room.title} (${room.slug})`;
+    const count = document.createElement("input");
+    Object.assign(count, { type: "number", min: "1", max: "100", value: "1", required: true });
+    count.setAttribute("aria-label", `Winners to draw in ${room.slug}`);
+    const button = document.createElement("button");
+    button.type = "button";
+    button.textContent = "Lottery";
+    button.addEventListener("click", () => drawLottery(room.slug, count, button));
+    li.append(name, count, button);
+    return li;
+  }
+
+  async function drawLottery(slug, count, button) {
+    button.disabled = true;
+    try {
+      const res = await api(`/api/rooms/${encodeURIComponent(slug)}/lottery`, {
+        method: "POST", body: JSON.stringify({ winners: Number(count.value), moderator: moderator() }),
+      });
+      const reply = await res.json();
+      if (res.ok) {
+        const names = reply.winners.map((w) => w.author).join(", ");
+        notice(`Lottery in ${slug}: ${names} (drawn from ${numbers.format(reply.pool)} senders).`, "ok");
+      } else {
+        notice(sentence(reply.error || `HTTP ${res.status}`), "error");
+      }
+    } catch (e) {
+      if (e.message !== "unauthorized") notice("Could not reach the server.", "error");
+    } finally {
+      button.disabled = false;
+    }
+  }
+
+  // -- live controls, per room: pause, resume, clear, the pinned announcement --
+
+  const ROOM_EVENTS = new Set(["room", "settings", "pause", "resume", "announce"]);
+  const roomRows = new Map(); // slug -> {li, name, state, pinned}
+  let roomsTimer = null;
+
+  function scheduleRooms() { // many events in a burst: one /api/rooms
+    if (roomsTimer === null) roomsTimer = setTimeout(() => { roomsTimer = null; loadRooms(); }, 200);
+  }
+
+  async function loadRooms() {
+    try {
+      const res = await api("/api/rooms");
+      if (!res.ok) return;
+      const { rooms } = await res.json();
+      showPicker(rooms);
+      for (const room of rooms) if (!roomFilter || room.slug === roomFilter) showRoom(room);
+    } catch { /* shown by the live pill */ }
+  }
+
+  function showPicker(rooms) {
+    const picker = $("room-picker");
+    const all = new Option("All rooms", "");
+    picker.replaceChildren(all, ...rooms.map((r) => new Option(r.title === r.slug ? r.slug : `${r.title} (${r.slug})`, r.slug)));
+    picker.value = roomFilter;
+  }
+
+  function showRoom(room) {
+    const row = roomRows.get(room.slug) || roomRow(room.slug);
+    row.name.textContent = room.title === room.slug ? room.slug : `${room.title} (${room.slug})`;
+    row.state.textContent = room.paused ? "paused" : "flying";
+    row.state.classList.toggle("paused", room.paused);
+    row.pinned.textContent = room.announcement ? `Pinned: ${room.announcement}` : "No announcement";
+  }
+
+  function roomRow(slug) {
+    const li = document.createElement("li");
+    li.className = "room-control";
+    li.dataset.room = slug;
+    const [name, state, pinned] = ["strong", "span", "span"].map((tag) => document.createElement(tag));
+    state.className = "room-state";
+    pinned.className = "pinned";
+    li.append(name, state, ...["Pause", "Resume", "Clear"].map((label) => roomButton(slug, label)),
+      announcementForm(slug), pinned);
+    $("room-controls").appendChild(li);
+    const row = { li, name, state, pinned };
+    roomRows.set(slug, row);
+    return row;
+  }
+
+  function roomButton(slug, label) {
+    const b = document.createElement("button");
+    b.type = "button";
+    b.textContent = label;
+    b.addEventListener("click", () => roomControl(slug, `/${label.toLowerCase()}`, "POST", { moderator: moderator() }));
+    return b;
+  }
+
+  function announcementForm(slug) {
+    const form = document.createElement("form");
+    const input = document.createElement("input");
+    input.maxLength = 200;
+    input.placeholder = "Announcement (one line, pinned at the top)";
+    input.setAttribute("aria-label", `Announcement for ${slug}`);
+    const set = document.createElement("button");
+    set.type = "submit";
+    set.textContent = "Set";
+    const remove = document.createElement("button");
+    remove.type = "button";
+    remove.textContent = "Remove";
+    form.addEventListener("submit", async (e) => {
+      e.preventDefault();
+      if (await roomControl(slug, "/announcement", "PUT", { text: input.value, moderator: moderator() })) input.value = "";
+    });
+    remove.addEventListener("click", () => roomControl(slug, "/announcement", "PUT", { text: null, moderator: moderator() }));
+    form.append(input, set, remove);
+    return form;
+  }
+
+  async function roomControl(slug, path, method, body) {
+    try {
+      const res = await api(`/api/rooms/${encodeURIComponent(slug)}${path}`, { method, body: JSON.stringify(body) });
+      const answer = await res.json();
+      if (!res.ok) { notice(answer.error || `HTTP ${res.status}`, "error"); return false; }
+      showRoom(answer);
+      return true;
+    } catch {
+      notice("The server did not answer; try again.", "error");
+      return false;
+    }
   }
 
   // -- the live stream --
@@ -359,7 +572,12 @@
   function onEvent(kind, data) {
     if (kind === "pending") onPending(data);
     else if (kind === "barrage" || kind === "rejected") onDecided(data);
-    else if (kind === "mode") showMode(data.mode);
+    else if (kind === "retract") offScreen(data.id);
+    if (kind === "barrage") showOnScreen(data);
+    else if (kind === "pending") offScreen(data.id); // an approval undone
+    else if (kind === "mode" && (data.room || "main") === (roomFilter || "main")) showMode(data.mode);
+    else if (kind === "room") loadLotteryRooms(); // a new room gets its Lottery row
+    if (ROOM_EVENTS.has(kind)) scheduleRooms();
     if (kind !== "mode") scheduleStats();
   }
 
@@ -389,11 +607,12 @@
   async function follow() {
     const controller = new AbortController();
     stream = controller;
-    const res = await api("/api/stream", { signal: controller.signal });
+    const res = await api(`/api/stream${inRoom("?")}`, { signal: controller.signal });
     if (!res.ok || !res.body) throw new Error(`HTTP ${res.status}`);
     $("live").textContent = "live";
     $("live").className = "pill live";
     await relist(); // subscribed first, then listed: nothing falls between
+    loadRooms();
     scheduleStats();
     const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
     let buffer = "";
@@ -458,6 +677,8 @@
     sessionStorage.removeItem("barrage.token");
     if (stream) stream.abort();
     for (const id of [...items.keys()]) drop(id);
+    roomRows.clear();
+    $("room-controls").replaceChildren();
     $("desk").hidden = true;
     $("login").hidden = false;
     $("login-error").textContent = message;
@@ -466,6 +687,7 @@
   function signIn() {
     $("login").hidden = true;
     $("desk").hidden = false;
+    loadLotteryRooms();
     refresh();
     keepFollowing();
   }
@@ -494,6 +716,10 @@
   $("logout").addEventListener("click", () => signOut());
   for (const b of document.querySelectorAll(".mode button")) b.addEventListener("click", () => setMode(b.dataset.mode));
   document.addEventListener("keydown", onKey);
+  $("room-picker").addEventListener("change", (e) => {
+    const slug = e.target.value;
+    location.assign(slug ? `${location.pathname}?room=${encodeURIComponent(slug)}` : location.pathname);
+  });
   queue.addEventListener("pointerenter", () => { pointerInQueue = true; });
   queue.addEventListener("pointerleave", () => { pointerInQueue = false; sweep(); });
   setInterval(() => { if (!$("desk").hidden) scheduleStats(); }, 5000);

@@ -9,6 +9,13 @@
 //   waiting one is dropped.
 // - ?scale=0.5 halves the lane height (twice the lanes, smaller text), e.g.
 //   for a 720p stream overlay; 0.3 to 3.
+// - Live controls (events of the room's log, replayed like barrages): `pause` holds
+//   new launches (approved ones wait, up to `max_waiting`), `resume` lets them fly,
+//   `clear` empties the screen and the queue, `announce` pins one line at the top,
+//   `settings` changes the title, join text and crossing time. Every connection
+//   opens with `state`: what the room shows now, so a screen turned on late is right.
+// - The join corner shows the room's QR code beside the join text; when nothing has
+//   flown for `idle_seconds`, a large QR code with the room's title. ?join=0 hides both.
 // - Text only ever goes through textContent.
 // - A stream can stall with its connection open (a frozen node, a path that drops
 //   packets): the browser then never reports an error. The stream sends a heartbeat
@@ -17,16 +24,22 @@
 "use strict";
 (() => {
   const params = new URLSearchParams(location.search);
+  // ?room=<slug>: this screen shows that room's wall (main when none).
+  const roomParam = params.get("room") ? `room=${encodeURIComponent(params.get("room"))}` : "";
   const stage = document.getElementById("stage");
   const joinBox = document.getElementById("join");
+  const joinText = document.getElementById("join-text");
+  const joinQr = document.getElementById("join-qr");
+  const idleBox = document.getElementById("idle");
   const statusBox = document.getElementById("status");
+  const announceBox = document.getElementById("announcement");
   const COLOR = /^#[0-9a-f]{6}$/;
   const SPAN = { small: 1, medium: 1, large: 2 };
   const GAP = 32;
   const WATCHDOG_BEATS = 2.75; // late heartbeats are normal; three missed ones are not
   // Until /api/screen-config answers: the longest heartbeat the server allows, so the
   // watchdog may be slow but never fires on a healthy stream.
-  const settings = { crossingMs: 8000, maxWaiting: 200, heartbeatMs: 15000 };
+  const settings = { crossingMs: 8000, maxWaiting: 200, heartbeatMs: 15000, idleMs: 20000 };
   let lanes = [];
   let laneHeight = 0;
   let waiting = [];
@@ -35,6 +48,9 @@
   let backoff = 1000;
   let pumpTimer = null;
   let watchdog = null;
+  let paused = false;
+  let topOffset = 0; // the announcement's height: lanes start below it
+  let idleTimer = null;
 
   if (params.get("bg") === "transparent") document.documentElement.classList.add("transparent");
   if (params.get("join") === "0") joinBox.hidden = true;
@@ -51,7 +67,8 @@
     const height = stage.clientHeight;
     const scale = Math.min(Math.max(parseFloat(params.get("scale")) || 1, 0.3), 3);
     laneHeight = Math.max(16, Math.round((height / 14) * scale));
-    const usable = height - Math.round(height * 0.08); // keep the join corner clear
+    topOffset = announceBox.hidden ? 0 : announceBox.offsetHeight;
+    const usable = height - topOffset - Math.round(height * 0.08); // keep the join corner clear
     lanes = Array.from({ length: Math.max(1, Math.floor(usable / laneHeight)) }, () => null);
     const root = document.documentElement.style;
     root.setProperty("--font-small", `${Math.round(laneHeight * 0.5)}px`);
@@ -116,17 +133,36 @@
     stage.appendChild(el);
     for (let i = lane; i < lane + span; i++) lanes[i] = { start: now, width };
     const W = stage.clientWidth;
-    el.style.top = `${lane * laneHeight}px`;
+    el.style.top = `${topOffset + lane * laneHeight}px`;
     const motion = el.animate(
       [{ transform: `translate3d(${W}px, 0, 0)` }, { transform: `translate3d(${-width}px, 0, 0)` }],
       { duration: settings.crossingMs, easing: "linear", fill: "forwards" },
     );
     motion.onfinish = () => el.remove();
+    showIdle(false);
+    armIdle(settings.crossingMs + settings.idleMs);
     return true;
+  }
+
+  // The large QR comes once nothing is on the stage (a clear or a retract may have emptied
+  // it sooner: the check looks, it does not count) and nothing has flown for idleMs.
+  function armIdle(ms) {
+    clearTimeout(idleTimer);
+    idleTimer = setTimeout(() => {
+      if (stage.querySelector(".barrage")) armIdle(settings.idleMs);
+      else showIdle(true);
+    }, ms);
+  }
+
+  // data-idle on <html> says so even with ?join=0 (an overlay tool may style on it).
+  function showIdle(idle) {
+    document.documentElement.dataset.idle = String(idle);
+    idleBox.hidden = !idle || joinBox.hidden;
   }
 
   function pump() {
     pumpTimer = null;
+    if (paused) return; // resume pumps again
     while (waiting.length && launch(waiting[0])) waiting.shift();
     if (waiting.length) pumpTimer = setTimeout(pump, 100);
   }
@@ -148,14 +184,128 @@
     };
   }
 
-  function onBarrage(ev) {
+  // An event's data, once: null for an id seen before (or data that is not JSON).
+  function fresh(ev) {
     const id = parseInt(ev.lastEventId, 10);
-    if (id && id <= lastEventId) return; // never twice
+    if (id && id <= lastEventId) return null; // never twice
+    if (id) lastEventId = id;
+    try { return JSON.parse(ev.data); } catch { return null; }
+  }
+
+  function onBarrage(ev) {
+    const item = clean(fresh(ev));
+    if (item) enqueue(item);
+  }
+
+  // A lottery draw: names shuffle for DRAW_MS, then the winners stay for SHOW_MS.
+  const lotteryBox = document.getElementById("lottery");
+  const DRAW_MS = 3000;
+  const SHOW_MS = 15000;
+  let lotteryTimers = [];
+
+  function lotteryLine(text, className) {
+    const line = document.createElement("div");
+    line.className = className;
+    line.textContent = text;
+    return line;
+  }
+
+  function showWinners(names) {
+    lotteryBox.replaceChildren(lotteryLine(names.length > 1 ? "Winners" : "Winner", "lottery-title"),
+      ...names.map((name) => lotteryLine(name, "lottery-winner")));
+    lotteryBox.classList.remove("drawing");
+  }
+
+  function onLottery(ev) {
+    const id = parseInt(ev.lastEventId, 10);
+    if (id && id <= lastEventId) return;
     if (id) lastEventId = id;
     let data;
     try { data = JSON.parse(ev.data); } catch { return; }
-    const item = clean(data);
-    if (item) enqueue(item);
+    const names = (Array.isArray(data.winners) ? data.winners : [])
+      .map((w) => (w && typeof w.author === "string" ? w.author : "")).filter(Boolean);
+    if (!names.length) return;
+    lotteryTimers.forEach(clearTimeout);
+    const spinning = lotteryLine("", "lottery-spin");
+    lotteryBox.replaceChildren(lotteryLine("Drawing…", "lottery-title"), spinning);
+    lotteryBox.classList.add("drawing");
+    lotteryBox.hidden = false;
+    const started = performance.now();
+    const spin = () => {
+      spinning.textContent = names[Math.floor(Math.random() * names.length)];
+      if (performance.now() - started < DRAW_MS) lotteryTimers.push(setTimeout(spin, 90));
+    };
+    spin();
+    lotteryTimers = [setTimeout(() => showWinners(names), DRAW_MS),
+      setTimeout(() => { lotteryBox.hidden = true; lotteryBox.replaceChildren(); }, DRAW_MS + SHOW_MS)];
+  }
+
+  function setPaused(value) {
+    paused = value;
+    document.documentElement.classList.toggle("paused", paused);
+    if (!paused && waiting.length && !pumpTimer) pump();
+  }
+
+  function clearScreen() {
+    waiting = [];
+    for (const el of stage.querySelectorAll(".barrage")) {
+      for (const motion of el.getAnimations()) motion.cancel();
+      el.remove();
+    }
+    lanes = lanes.map(() => null);
+  }
+
+  function setAnnouncement(text) {
+    const shown = typeof text === "string" && text !== "";
+    announceBox.textContent = shown ? text : "";
+    announceBox.hidden = !shown;
+    layout(); // lanes start below it
+  }
+
+  function setJoinText(text) {
+    if (params.get("join_text")) return;
+    if (!text) { loadSettings(); return; } // back to the default: the server knows the join URL
+    joinText.textContent = text; // the text beside the QR code, never the corner itself
+    document.getElementById("idle-text").textContent = text;
+  }
+
+  function applySettings(data) {
+    if (!data) return;
+    if (typeof data.title === "string") {
+      document.title = data.title ? `${data.title} · barrage` : "barrage · screen";
+      document.getElementById("idle-title").textContent = data.title;
+    }
+    if (typeof data.join_text === "string") setJoinText(data.join_text);
+    if (data.crossing_seconds > 0) settings.crossingMs = crossingMs(data.crossing_seconds * 1000);
+  }
+
+  function onState(ev) { // no id: what the room shows now, then any replay
+    let data;
+    try { data = JSON.parse(ev.data); } catch { return; }
+    applySettings(data);
+    setAnnouncement(data.announcement);
+    setPaused(data.paused === true);
+  }
+
+  const CONTROLS = {
+    pause: () => setPaused(true),
+    resume: () => setPaused(false),
+    clear: clearScreen,
+    announce: (data) => setAnnouncement(data.text),
+    settings: applySettings,
+  };
+
+  // A moderator pulled it off every screen: it goes at once, flying or waiting.
+  function onRetract(ev) {
+    const id = parseInt(ev.lastEventId, 10);
+    if (id > lastEventId) lastEventId = id;
+    let data;
+    try { data = JSON.parse(ev.data); } catch { return; }
+    const gone = Number(data && data.id);
+    waiting = waiting.filter((item) => item.id !== gone);
+    for (const el of stage.querySelectorAll(".barrage")) {
+      if (el.dataset.barrageId === String(gone)) el.remove();
+    }
   }
 
   function showStatus(text) {
@@ -182,9 +332,17 @@
   }
 
   function connect() {
-    const resume = lastEventId ? `&last_event_id=${lastEventId}` : "";
-    source = new EventSource(`/stream?heartbeat=event${resume}`);
-    source.addEventListener("barrage", (ev) => { alive(); onBarrage(ev); });
+    const resume = lastEventId ? `last_event_id=${lastEventId}` : "";
+    source = new EventSource(`/stream?${["heartbeat=event", roomParam, resume].filter(Boolean).join("&")}`);
+    // Anything that arrives, a heartbeat included, tells the watchdog the stream is alive.
+    const listen = (name, handler) => source.addEventListener(name, (ev) => { alive(); handler(ev); });
+    listen("barrage", onBarrage);
+    listen("lottery", onLottery);
+    listen("state", onState);
+    for (const [name, apply] of Object.entries(CONTROLS)) {
+      listen(name, (ev) => { const data = fresh(ev); if (data) apply(data); });
+    }
+    listen("retract", onRetract);
     source.addEventListener("heartbeat", alive);
     source.onopen = () => { backoff = 1000; showStatus(""); alive(); };
     source.onerror = () => {
@@ -195,14 +353,26 @@
     alive(); // a connection that never answers is a stall too
   }
 
+  function showJoin(text, cfg) {
+    joinText.textContent = text;
+    if (typeof cfg.qr_url === "string" && cfg.qr_url.startsWith("/")) {
+      joinQr.src = cfg.qr_url;
+      document.getElementById("idle-qr").src = cfg.qr_url;
+      joinQr.hidden = false;
+    }
+    document.getElementById("idle-title").textContent = cfg.title || "";
+    document.getElementById("idle-text").textContent = text;
+  }
+
   async function loadSettings() {
     try {
-      const res = await fetch("/api/screen-config");
+      const res = await fetch(roomParam ? `/api/screen-config?${roomParam}` : "/api/screen-config");
       const cfg = await res.json();
       settings.crossingMs = crossingMs((cfg.crossing_seconds || 8) * 1000);
       settings.maxWaiting = cfg.max_waiting || 200;
       if (cfg.heartbeat_seconds > 0) settings.heartbeatMs = cfg.heartbeat_seconds * 1000;
-      if (!joinBox.hidden) joinBox.textContent = params.get("join_text") || cfg.join_text || "";
+      settings.idleMs = (cfg.idle_seconds || 20) * 1000;
+      showJoin(params.get("join_text") || cfg.join_text || "", cfg);
     } catch {
       settings.crossingMs = crossingMs(8000);
     }
@@ -211,5 +381,5 @@
   window.addEventListener("resize", layout);
   layout();
   settings.crossingMs = crossingMs(settings.crossingMs);
-  loadSettings().finally(connect);
+  loadSettings().finally(() => { armIdle(settings.idleMs); connect(); });
 })();

@@ -13,6 +13,16 @@
   const segmenter = window.Intl && Intl.Segmenter ? new Intl.Segmenter() : null;
   let maxLength = 100;
   let sending = false;
+  // ?room=<slug>: the room the QR code or link named (main when none).
+  const room = new URLSearchParams(location.search).get("room") || undefined;
+  const roomQuery = room ? `?room=${encodeURIComponent(room)}` : "";
+
+  const NO_SCREEN = "saved; no screen is showing right now";
+
+  // Presence: with no screen showing the room, say so, rather than let them watch a dark wall.
+  function noScreenText(status) {
+    return status === "pending" ? `${STATUS_TEXT.pending} (${NO_SCREEN})` : `Got it: ${NO_SCREEN}.`;
+  }
 
   const count = (s) => (segmenter ? [...segmenter.segment(s.trim())].length : [...s.trim()].length);
 
@@ -66,6 +76,7 @@
     if (sending) return; // Enter pressed again while the last one is on its way
     const data = new FormData(form);
     const body = {
+      room,
       text: text.value,
       author: author.value.trim() || undefined,
       color: data.get("color"),
@@ -80,7 +91,9 @@
       pending = null; // answered: whatever it said, the next send is a new message
       const reply = await res.json().catch(() => ({}));
       if (res.ok) {
-        say(STATUS_TEXT[reply.status] || `Status: ${reply.status}`, "ok");
+        say(reply.screens === 0 ? noScreenText(reply.status) : STATUS_TEXT[reply.status] ||
+          `Status: ${reply.status}`, "ok");
+        follow(0); // the new one shows in "Your messages" at once
         text.value = "";
         updateCounter();
       } else {
@@ -111,6 +124,60 @@
     document.documentElement.style.setProperty("--keyboard", `${Math.round(covered)}px`);
   }
 
+  // -- your messages: GET /api/my/barrages, polled (server/web/mine.py says why not a stream) --
+  // Often while one still waits for a moderator, rarely once all are decided, never while
+  // the page is hidden; jittered so a hall of phones does not ask in step.
+  const WAITING_MS = 3000;
+  const SETTLED_MS = 30000;
+  const mineSection = document.getElementById("mine-section");
+  const mineList = document.getElementById("mine");
+  let mineTimer = null;
+
+  function statusText(b) {
+    if (b.status === "pending") return "waiting";
+    if (b.status === "approved") return "on screen";
+    if (b.status === "rejected") return b.reason ? `not approved: ${b.reason}` : "not approved";
+    if (b.status === "retracted") return "removed from screen";
+    return b.status;
+  }
+
+  function mineItem(b) {
+    const li = document.createElement("li");
+    li.dataset.barrageId = String(b.id);
+    const said = document.createElement("span");
+    said.className = "mine-text";
+    said.textContent = b.room === (room || "main") ? b.text : `${b.text} (${b.room})`;
+    const status = document.createElement("span");
+    status.className = `mine-status ${b.status}`;
+    status.textContent = statusText(b);
+    li.append(said, status);
+    return li;
+  }
+
+  async function pollMine() {
+    let waiting = false;
+    try {
+      const res = await fetch("/api/my/barrages", { cache: "no-store" });
+      if (res.ok) {
+        const { items } = await res.json();
+        mineList.replaceChildren(...items.map(mineItem));
+        mineSection.hidden = items.length === 0;
+        waiting = items.some((b) => b.status === "pending");
+      }
+    } catch { /* offline for a moment: the next poll tries again */ }
+    follow(waiting ? WAITING_MS : SETTLED_MS);
+  }
+
+  function follow(delay) {
+    clearTimeout(mineTimer);
+    mineTimer = null;
+    if (document.visibilityState === "hidden") return; // visibilitychange polls again
+    mineTimer = setTimeout(pollMine, delay ? delay * (0.8 + 0.4 * Math.random()) : 0);
+  }
+
+  document.addEventListener("visibilitychange", () => follow(0));
+  follow(0);
+
   author.value = localStorage.getItem("barrage.author") || "";
   text.addEventListener("input", updateCounter);
   text.addEventListener("keydown", onKey);
@@ -119,7 +186,7 @@
     window.visualViewport.addEventListener("resize", liftAboveKeyboard);
     window.visualViewport.addEventListener("scroll", liftAboveKeyboard);
   }
-  fetch("/api/screen-config").then((r) => r.json()).then((cfg) => {
+  fetch(`/api/screen-config${roomQuery}`).then((r) => r.json()).then((cfg) => {
     maxLength = cfg.max_text_length || maxLength;
     if (cfg.max_author_length) author.maxLength = cfg.max_author_length;
     updateCounter();

@@ -33,7 +33,11 @@ class Unavailable(BarrageError):
 
 
 class NotFound(BarrageError):
-    """No barrage with that id."""
+    """No barrage with that id, or no room with that slug."""
+
+
+class RoomExists(BarrageError):
+    """A room with that slug exists already."""
 
 
 class AlreadyDecided(BarrageError):
@@ -49,3 +53,16 @@ class AlreadyDecided(BarrageError):
 
 class CannotUndo(BarrageError):
     """The barrage is not decided, was approved at submission, or was decided too long ago."""
+
+
+class PoolTooSmall(BarrageError):
+    """A lottery asked for more winners than there are senders in the draw."""
+
+
+class CannotRetract(BarrageError):
+    """Only an approved barrage can be retracted; `barrage` is the stored one."""
+
+    def __init__(self, barrage: Barrage) -> None:
+        who = f" by {barrage.retracted_by}" if barrage.retracted_by else ""
+        super().__init__(f"not on the screens: it is {barrage.status.value}{who}")
+        self.barrage = barrage

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -12,7 +13,8 @@ class Status(StrEnum):
     PENDING = "pending"
     APPROVED = "approved"
     REJECTED = "rejected"
-    # Room for later: EXPIRED (never decided in time), RETRACTED (pulled from screen).
+    RETRACTED = "retracted"  # approved, then pulled off every screen by a moderator
+    # Room for later: EXPIRED (never decided in time).
 
 
 class Verdict(StrEnum):
@@ -42,12 +44,21 @@ class Mode(StrEnum):
 
 
 class EventKind(StrEnum):
-    """What the event log records. Only BARRAGE goes to the public screen stream."""
+    """What the event log records. Every event belongs to one room (its payload's `room`);
+    SCREEN_FIELDS says which kinds reach that room's public screen stream, and with what."""
 
     BARRAGE = "barrage"    # approved: fly it
     PENDING = "pending"    # waiting for a moderator
     REJECTED = "rejected"
     MODE = "mode"
+    ROOM = "room"          # a room was created (its whole state)
+    SETTINGS = "settings"  # a room's title, join text, crossing time or mode changed
+    PAUSE = "pause"
+    RESUME = "resume"
+    CLEAR = "clear"
+    RETRACT = "retract"
+    ANNOUNCE = "announce"
+    LOTTERY = "lottery"
 
 
 # Ids are PostgreSQL `integer`s: anything larger names nothing, and must never reach a
@@ -56,8 +67,23 @@ MAX_ID = 2**31 - 1
 
 AUTO = "auto"  # decided_by of a barrage approved at submission (moderation off)
 
+MAIN = "main"  # the room that always exists: what every URL means when it names none
+ROOM_SLUG = re.compile(r"[a-z0-9][a-z0-9-]{0,31}")  # fullmatch
+
 # Never `sender`: the screen is public, and the sender key tells who sent what.
-PUBLIC_FIELDS = ("id", "text", "author", "color", "size", "source", "created_at")
+PUBLIC_FIELDS = ("id", "text", "author", "color", "size", "source", "created_at", "room")
+# What each kind shows a screen (the data of its SSE message); kinds not here are the
+# moderators' only. The payloads carry more (the room, who did it) for the admin stream.
+SCREEN_FIELDS: dict[EventKind, tuple[str, ...]] = {
+    EventKind.BARRAGE: PUBLIC_FIELDS,
+    EventKind.PAUSE: (),
+    EventKind.RESUME: (),
+    EventKind.CLEAR: (),
+    EventKind.RETRACT: ("id",),
+    EventKind.ANNOUNCE: ("text",),
+    EventKind.SETTINGS: ("title", "join_text", "crossing_seconds"),
+    EventKind.LOTTERY: ("draw_id", "winners", "pool"),
+}
 
 
 @dataclass(frozen=True)
@@ -73,6 +99,7 @@ class Draft:
     dedupe_key: str | None = None
     reply_to: str | None = None
     sender: str | None = None
+    room: str = MAIN
 
 
 @dataclass(frozen=True)
@@ -91,6 +118,9 @@ class Barrage:
     reply_to: str | None = None  # adapter-specific: where to tell the sender the outcome
     # Stable per person: web:<device id>, telegram:<user id>, slack:<team>:<user>.
     sender: str | None = None
+    room: str = MAIN
+    retracted_by: str | None = None  # who pulled it off the screens after approving it
+    retracted_at: datetime | None = None
 
     @property
     def first_status(self) -> Status:
@@ -113,10 +143,14 @@ class Barrage:
             "status": str(self.status),
             "created_at": iso(self.created_at),
             "sender": self.sender,
+            "room": self.room,
         }
         if self.status is not Status.PENDING:
             data["decided_at"] = iso(self.decided_at) if self.decided_at else None
             data["decided_by"] = self.decided_by
+        if self.status is Status.RETRACTED:
+            data["retracted_by"] = self.retracted_by
+            data["retracted_at"] = iso(self.retracted_at) if self.retracted_at else None
         return data
 
 
@@ -128,8 +162,32 @@ class Event:
     kind: EventKind
     payload: dict[str, Any] = field(default_factory=dict)
 
+    @property
+    def room(self) -> str:
+        """Events written before rooms existed belong to `main`."""
+        return self.payload.get("room") or MAIN
+
     def public_payload(self) -> dict[str, Any]:
-        return {key: self.payload[key] for key in PUBLIC_FIELDS if key in self.payload}
+        fields = SCREEN_FIELDS.get(self.kind, ())
+        return {key: self.payload[key] for key in fields if key in self.payload}
+
+
+@dataclass(frozen=True)
+class Room:
+    """A wall of its own: its screens, its senders' chats, its moderation mode."""
+
+    slug: str
+    title: str
+    join_text: str = ""  # empty: the screen shows the default ("Join the wall: <url>")
+    mode: Mode = Mode.MANUAL
+    crossing_seconds: float = 8.0
+    paused: bool = False
+    announcement: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"slug": self.slug, "title": self.title, "join_text": self.join_text,
+                "mode": str(self.mode), "crossing_seconds": self.crossing_seconds,
+                "paused": self.paused, "announcement": self.announcement}
 
 
 @dataclass(frozen=True)

@@ -6,12 +6,13 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, Protocol
 
-from server.core.model import Barrage, Draft, Event, EventKind, Status
+from server.core.digest import Digest
+from server.core.model import Barrage, Draft, Event, EventKind, Room, Source, Status
 
 
 class Store(Protocol):
     """The truth, and the unit of work: each write that appends events (add, add_many,
-    decide, undo, put_setting) publishes them once committed, in id order
+    decide, undo, retract, put_setting, add_room, update_room) publishes them once committed, in id order
     (server/store/batching.py wraps the SQL store with the group commit and the publisher)."""
 
     async def add(self, draft: Draft, status: Status, now: datetime) -> tuple[Barrage, Event | None]:
@@ -45,13 +46,28 @@ class Store(Protocol):
         The CAS lost: the stored barrage and no event. Raises NotFound.
         """
 
+    async def retract(self, barrage_id: int, moderator: str, now: datetime) -> tuple[Barrage, Event]:
+        """Compare-and-set approved → retracted, with a `retract` event {"id", "room", "by"}, in one
+        transaction; the barrage's cards open again (their loop shows who removed it).
+
+        Raises NotFound or CannotRetract (carrying the stored barrage).
+        """
+
     async def get(self, barrage_id: int) -> Barrage | None: ...
 
-    async def list(self, status: Status | None, after_id: int, limit: int) -> list[Barrage]: ...
+    async def list(self, status: Status | None, after_id: int, limit: int,
+                   room: str | None = None) -> list[Barrage]: ...
+
+    async def by_sender(self, sender: str, limit: int) -> list[Barrage]:
+        """That sender's latest barrages, newest first (of every room)."""
 
     async def events_after(
-        self, event_id: int, kinds: Sequence[EventKind], limit: int
-    ) -> list[Event]: ...
+        self, event_id: int, kinds: Sequence[EventKind], limit: int, room: str | None = None,
+        skip_retracted: bool = False,
+    ) -> list[Event]:
+        """Events of those kinds after `event_id`, in id order; of one room's, when named.
+        `skip_retracted`: leave out the `barrage` events of barrages retracted since (a screen's
+        replay); a node filling a gap wants every id."""
 
     async def last_event_id(self) -> int: ...
 
@@ -66,7 +82,34 @@ class Store(Protocol):
     ) -> Event | None:
         """Upsert the setting, with an event row (kind, payload) in the same transaction."""
 
-    async def count(self, status: Status, decided_since: datetime | None = None) -> int: ...
+    async def count(self, status: Status, decided_since: datetime | None = None,
+                    room: str | None = None) -> int: ...
+
+    async def rooms(self) -> list[Room]: ...
+
+    async def add_room(
+        self, room: Room, event: tuple[EventKind, dict[str, Any]]
+    ) -> tuple[Room, Event | None]:
+        """Insert the room with its event; when the slug is taken, that room and no event."""
+
+    async def update_room(
+        self, slug: str, changes: dict[str, Any], event: tuple[EventKind, dict[str, Any]]
+    ) -> tuple[Room, Event]:
+        """Set the room's columns in `changes`, with the event. Raises NotFound."""
+
+    async def append(self, kind: EventKind, payload: dict[str, Any]) -> Event:
+        """An event that changes no row (a lottery draw): the log is its store."""
+
+    async def lottery_pool(self, room: str, since: datetime | None) -> list[str]:
+        """The distinct sender keys with an approved barrage in the room (created since)."""
+
+    async def latest_authors(
+        self, room: str, senders: Sequence[str], since: datetime | None
+    ) -> dict[str, tuple[str, Source]]:
+        """Each sender's author and source on their latest approved barrage in the room (since)."""
+
+    async def digest(self, room: str) -> Digest:
+        """The room's counts, top senders, busiest minute and most repeated text, counted in SQL."""
 
     async def by_dedupe_key(self, key: str) -> Barrage | None: ...
 

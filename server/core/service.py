@@ -8,12 +8,11 @@ from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from server.core.errors import AlreadyDecided, CannotUndo, InvalidInput, RateLimited
+from server.core.errors import AlreadyDecided, CannotRetract, CannotUndo, InvalidInput, RateLimited
 from server.core.model import (
     Barrage,
     Draft,
     Event,
-    EventKind,
     Mode,
     Receipt,
     Source,
@@ -22,7 +21,7 @@ from server.core.model import (
 )
 from server.core.policy import InputPolicy, RatePolicy, clean_name, normalize_color, normalize_size
 from server.core.ports import RateWindows, Store
-from server.core.settings import MODE_KEY, Settings
+from server.core.rooms import Rooms
 
 logger = logging.getLogger(__name__)
 
@@ -38,9 +37,6 @@ def _why_not_undoable(barrage: Barrage) -> str:
     if barrage.auto_approved:
         return "approved automatically at submission, nothing to undo"
     return f"too late to undo: a decision can be undone for {UNDO_SECONDS:g} s"
-
-
-MODES = {mode.value: mode for mode in Mode}  # a dict lookup per submission, not Enum's call
 
 
 def utcnow() -> datetime:
@@ -64,6 +60,7 @@ class Submission:
     address: str | None = None  # the network a web submission came from, for the backstop
     dedupe_key: str | None = None  # same key twice = one barrage (webhook retries)
     dedupe_for: timedelta | None = None  # past this age the key may name a new barrage
+    room: str | None = None  # None: main
 
 
 class BarrageService:
@@ -73,41 +70,42 @@ class BarrageService:
         policy: InputPolicy,
         windows: RateWindows,
         rates: RatePolicy,
-        initial_mode: Mode = Mode.MANUAL,
+        rooms: Rooms | None = None,
         counters: Counter[str] | None = None,
     ) -> None:
         self._store = store
         self._policy = policy
         self._windows = windows
         self._rates = rates
-        self._initial_mode = initial_mode
         # Read from the database, kept current by the log (see on_event): every process alike.
-        self.settings = Settings(store, {MODE_KEY: initial_mode.value})
+        # (`store` too, so that its writes are published: the unit of work.) None: main alone.
+        self.rooms = Rooms.main_only(store) if rooms is None else rooms
         # Refusals and the like, by name: what a metrics endpoint exposes.
         self.counters: Counter[str] = Counter() if counters is None else counters
         self._refusals_logged_at = -REFUSAL_LOG_SECONDS
 
     @property
     def mode(self) -> Mode:
-        # Anything but a mode (written by hand?) counts as the configured one.
-        return MODES.get(self.settings.get(MODE_KEY), self._initial_mode)
+        """Main's mode (what the routes that name no room mean)."""
+        return self.rooms.get(None).mode
 
     async def start(self) -> None:
-        """Load the stored settings; a new database takes the configured ones."""
-        await self.settings.load()
+        """Load the rooms; a new database takes the configured ones."""
+        await self.rooms.load()
 
     def on_event(self, event: Event) -> None:
-        """Bus handler: a setting changed by any process (the mode) holds here too.
+        """Bus handler: a room changed by any process (its mode) holds here too.
         Subscribe it before the streams' handler, so a client that sees a `mode` event
         and submits meets the new mode."""
-        self.settings.on_event(event)
+        self.rooms.on_event(event)
 
     async def submit(self, submission: Submission) -> Receipt:
-        draft = self._draft(submission)
+        room = self.rooms.get(submission.room)  # NotFound before anything is counted
+        draft = self._draft(submission, room.slug)
         if seen := await self._seen(draft.dedupe_key, submission.dedupe_for):
             return Receipt(seen, created=False)  # a redelivery: not counted, not stored again
         await self._check_rate(submission)
-        status = Status.APPROVED if self.mode is Mode.OFF else Status.PENDING
+        status = Status.APPROVED if room.mode is Mode.OFF else Status.PENDING
         barrage, event = await self._add(draft, status)
         return Receipt(barrage, created=event is not None)
 
@@ -159,6 +157,20 @@ class BarrageService:
         logger.info("barrage %s %s by %s", barrage.id, barrage.status, moderator)
         return barrage
 
+    async def retract(self, barrage_id: int, moderator: str) -> Barrage:
+        """Pull an approved barrage off every screen: status `retracted`, and a `retract`
+        event that screens act on and replays honour (it never flies again). Compare-and-set
+        like decide: the same moderator's repeat gets the barrage back, and nothing changes."""
+        moderator = clean_name(moderator, MAX_NAME, "moderator")
+        try:
+            barrage, _ = await self._store.retract(barrage_id, moderator, utcnow())
+        except CannotRetract as lost:
+            if (lost.barrage.status, lost.barrage.retracted_by) != (Status.RETRACTED, moderator):
+                raise
+            return lost.barrage
+        logger.info("barrage %s retracted by %s", barrage.id, moderator)
+        return barrage
+
     async def undo(self, barrage_id: int, moderator: str) -> Barrage:
         """Return a barrage decided in the last UNDO_SECONDS to pending.
 
@@ -173,20 +185,15 @@ class BarrageService:
         logger.info("barrage %s back to pending (undone by %s)", barrage.id, moderator)
         return barrage
 
-    async def set_mode(self, mode: str, by: str = "moderator") -> Mode:
-        try:
-            new = Mode(mode)
-        except ValueError:
-            raise InvalidInput('mode must be "off" or "manual"') from None
-        # The store publishes the `mode` event as it commits; this service's handler
-        # (subscribed first) switches the mode before any stream shows the event.
-        await self.settings.put(
-            MODE_KEY, new, (EventKind.MODE, {"mode": str(new), "by": clean_name(by, MAX_NAME, "?")})
-        )
-        logger.info("moderation mode set to %s by %s", new, clean_name(by, MAX_NAME, "?"))
-        return new
+    async def set_mode(self, mode: str, by: str = "moderator", room: str | None = None) -> Mode:
+        # The store publishes the `mode` event as it commits; this process holds the new
+        # mode once committed, every other once its bus delivers the event.
+        by = clean_name(by, MAX_NAME, "?")
+        changed = await self.rooms.set_mode(self.rooms.get(room).slug, mode, by)
+        logger.info("moderation mode of room %s set to %s by %s", changed.slug, changed.mode, by)
+        return changed.mode
 
-    def _draft(self, submission: Submission) -> Draft:
+    def _draft(self, submission: Submission, room: str) -> Draft:
         if not isinstance(submission.text, str):
             raise InvalidInput("text must be a string")
         return Draft(
@@ -199,4 +206,5 @@ class BarrageService:
             dedupe_key=submission.dedupe_key,
             reply_to=submission.reply_to,
             sender=submission.sender_key,
+            room=room,
         )

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+from server.core.digest import Digest
 from server.core.model import Barrage, Event, EventKind, Mode, Status
 from server.core.ports import Store
 
@@ -20,22 +21,31 @@ class Views:
     def __init__(self, store: Store) -> None:
         self._store = store
 
-    async def barrages(self, status: Status | None, after_id: int = 0, limit: int = 500) -> list[Barrage]:
-        return await self._store.list(status, after_id, limit)
+    async def barrages(self, status: Status | None, after_id: int = 0, limit: int = 500,
+                       room: str | None = None) -> list[Barrage]:
+        return await self._store.list(status, after_id, limit, room)
 
-    async def events_after(self, event_id: int, kinds: Sequence[EventKind], limit: int) -> list[Event]:
-        return await self._store.events_after(event_id, kinds, limit)
+    async def by_sender(self, sender: str, limit: int) -> list[Barrage]:
+        return await self._store.by_sender(sender, limit)
+
+    async def events_after(self, event_id: int, kinds: Sequence[EventKind], limit: int,
+                           room: str | None = None, skip_retracted: bool = False) -> list[Event]:
+        return await self._store.events_after(event_id, kinds, limit, room, skip_retracted)
 
     async def last_event_id(self) -> int:
         return await self._store.last_event_id()
 
-    async def stats(self, mode: Mode, screens: int) -> dict[str, Any]:
-        """Counts for moderators; "today" starts at the server's local midnight."""
+    async def stats(self, mode: Mode, screens: int, room: str | None = None) -> dict[str, Any]:
+        """Counts for moderators (of one room, when named); "today" starts at the server's
+        local midnight."""
         midnight = datetime.now().astimezone().replace(hour=0, minute=0, second=0, microsecond=0)
         midnight = midnight.astimezone(UTC)  # SQLite compares stored UTC text: compare in UTC
         return {
             "mode": mode.value,
-            "pending": await self._store.count(Status.PENDING),
-            "approved_today": await self._store.count(Status.APPROVED, midnight),
+            "pending": await self._store.count(Status.PENDING, room=room),
+            "approved_today": await self._store.count(Status.APPROVED, midnight, room),
             "screens": screens,
         }
+
+    async def digest(self, room: str) -> Digest:
+        return await self._store.digest(room)

@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import Any
 
 from server.core.errors import RateLimited
-from server.core.model import Barrage, Draft, Event, EventKind, Status
+from server.core.model import Barrage, Draft, Event, EventKind, Room, Status
 from server.core.ports import Publisher, Store
 
 logger = logging.getLogger(__name__)
@@ -40,7 +40,7 @@ class BatchingStore:
     """The core's Store with group commit, and the unit of work that publishes.
 
     Within this process the writes that append to the event log (add, add_many, decide,
-    undo, put_setting) are made one at a time, in arrival order, and submissions that
+    undo, retract, put_setting) are made one at a time, in arrival order, and submissions that
     arrive while a commit is in flight go into the next transaction together (one
     multi-row insert). That is how SQLite persists thousands a second.
 
@@ -84,6 +84,9 @@ class BatchingStore:
     ) -> tuple[Barrage, Event]:
         return await self._one(lambda: self._inner.decide(barrage_id, status, moderator, now))
 
+    async def retract(self, barrage_id: int, moderator: str, now: datetime) -> tuple[Barrage, Event]:
+        return await self._one(lambda: self._inner.retract(barrage_id, moderator, now))
+
     async def undo(self, barrage_id: int, decided_after: datetime, now: datetime) -> Added:
         return await self._one(lambda: self._inner.undo(barrage_id, decided_after, now))
 
@@ -91,6 +94,19 @@ class BatchingStore:
         self, key: str, value: str, event: tuple[EventKind, dict[str, Any]] | None
     ) -> Event | None:
         return await self._one(lambda: self._inner.put_setting(key, value, event))
+
+    async def add_room(
+        self, room: Room, event: tuple[EventKind, dict[str, Any]]
+    ) -> tuple[Room, Event | None]:
+        return await self._one(lambda: self._inner.add_room(room, event))
+
+    async def update_room(
+        self, slug: str, changes: dict[str, Any], event: tuple[EventKind, dict[str, Any]]
+    ) -> tuple[Room, Event]:
+        return await self._one(lambda: self._inner.update_room(slug, changes, event))
+
+    async def append(self, kind: EventKind, payload: dict[str, Any]) -> Event:
+        return await self._one(lambda: self._inner.append(kind, payload))
 
     async def _one(self, run: Callable[[], Awaitable[Any]]) -> Any:
         return await self._wait(_Write(run, _future()))

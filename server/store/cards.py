@@ -8,15 +8,21 @@ still do each piece of work once.
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Boolean, Integer, String, delete, func, insert, literal, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.cardstore import Card
-from server.core.model import MAX_ID, Barrage, Source, Status
-from server.store.sql import BARRAGE, CARD, _barrage, _get
+from server.core.model import MAX_ID, Barrage, Event, EventKind, Source, Status
+from server.store.sql import BARRAGE, CARD, EVENT, SETTING, _barrage, _get
+
+# A winner told of a draw: a row in the setting table (no table of its own), whose primary
+# key lets one claimer win across nodes.
+WINNER_TOLD = "lottery.told:"
 
 
 class SqlCards:
@@ -134,6 +140,38 @@ class SqlCards:
         cas = update(BARRAGE).where(BARRAGE.c.id == barrage_id, BARRAGE.c.notified.is_(not notified))
         async with self._engine.begin() as conn:
             return (await conn.execute(cas.values(notified=notified))).rowcount == 1
+
+    async def draws_after(self, event_id: int, limit: int) -> list[Event]:
+        query = (select(EVENT.c.id, EVENT.c.payload)
+                 .where(EVENT.c.id > min(event_id, MAX_ID), EVENT.c.kind == EventKind.LOTTERY.value)
+                 .order_by(EVENT.c.id).limit(limit))
+        async with self._engine.connect() as conn:
+            rows = await conn.execute(query)
+            return [Event(row.id, EventKind.LOTTERY, json.loads(row.payload)) for row in rows]
+
+    async def latest_from(self, room: str, sender: str) -> Barrage | None:
+        query = (select(BARRAGE).where(BARRAGE.c.room == room, BARRAGE.c.sender == sender,
+                                       BARRAGE.c.reply_to.is_not(None))
+                 .order_by(BARRAGE.c.id.desc()).limit(1))
+        async with self._engine.connect() as conn:
+            row = (await conn.execute(query)).first()
+        return _barrage(row._mapping) if row else None
+
+    async def claim_winner_notice(self, draw_id: str, sender: str) -> bool:
+        key = f"{WINNER_TOLD}{draw_id}:{sender}"
+        told = select(SETTING.c.key).where(SETTING.c.key == key)
+        try:
+            async with self._engine.begin() as conn:
+                if (await conn.execute(told)).first() is not None:  # the common case, without an error
+                    return False
+                await conn.execute(insert(SETTING).values(key=key, value="told"))
+        except IntegrityError:
+            return False  # another node claimed it between the two statements
+        return True
+
+    async def drop_winner_notice(self, draw_id: str, sender: str) -> None:
+        async with self._engine.begin() as conn:
+            await conn.execute(delete(SETTING).where(SETTING.c.key == f"{WINNER_TOLD}{draw_id}:{sender}"))
 
     async def _with_barrages(self, query: Any) -> list[tuple[Card, Barrage]]:
         async with self._engine.connect() as conn:

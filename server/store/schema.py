@@ -126,6 +126,13 @@ def _upgrade(conn: Connection) -> None:
         logger.info("database schema migrated from %s to %s", start or "empty", found.head)
 
 
+def head() -> str:
+    """The newest revision this version's migrations reach."""
+    found = ScriptDirectory.from_config(alembic_config()).get_current_head()
+    assert found is not None
+    return found
+
+
 def _revision(conn: Connection) -> Revision:
     current = MigrationContext.configure(conn).get_current_revision()
     scripts = ScriptDirectory.from_config(alembic_config())

@@ -19,11 +19,25 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.pool import StaticPool
 
-from server.core.errors import AlreadyDecided, NotFound, Unavailable
-from server.core.model import AUTO, MAX_ID, Barrage, Draft, Event, EventKind, Size, Source, Status
+from server.core.digest import Digest
+from server.core.errors import AlreadyDecided, CannotRetract, NotFound, Unavailable
+from server.core.model import (
+    AUTO,
+    MAIN,
+    MAX_ID,
+    Barrage,
+    Draft,
+    Event,
+    EventKind,
+    Mode,
+    Room,
+    Size,
+    Source,
+    Status,
+)
 from server.logs import limit_repeats
-from server.store import schema
-from server.store.tables import BarrageRow, CardRow, EventRow, SettingRow
+from server.store import digest, schema
+from server.store.tables import BarrageRow, CardRow, EventRow, RoomRow, SettingRow
 
 logger = limit_repeats(logging.getLogger(__name__))
 
@@ -31,6 +45,8 @@ BARRAGE = BarrageRow.__table__
 EVENT = EventRow.__table__
 SETTING = SettingRow.__table__
 CARD = CardRow.__table__
+ROOM = RoomRow.__table__
+EVENT_COLUMNS = ("kind", "barrage_id", "created_at", "payload", "room")
 
 
 UPSERT = {"sqlite": sqlite_insert, "postgresql": postgresql_insert}
@@ -55,11 +71,11 @@ LOCK_EVENT_LOG = text("SELECT pg_advisory_xact_lock(:key)")
 # Rows numbered max(id) + 1, … in the order given (the max is read once, by this statement's
 # snapshot, taken after the lock was granted); the ids come back to be sorted into that order.
 APPEND_NUMBERED = text(
-    "INSERT INTO event (id, kind, barrage_id, created_at, payload) "
-    "SELECT (SELECT coalesce(max(id), 0) FROM event) + n, kind, barrage_id, created_at, payload "
+    "INSERT INTO event (id, kind, barrage_id, created_at, payload, room) "
+    "SELECT (SELECT coalesce(max(id), 0) FROM event) + n, kind, barrage_id, created_at, payload, room "
     "FROM unnest(CAST(:kind AS varchar[]), CAST(:barrage_id AS integer[]), "
-    "CAST(:created_at AS timestamptz[]), CAST(:payload AS text[])) "
-    "WITH ORDINALITY AS appended(kind, barrage_id, created_at, payload, n) RETURNING id"
+    "CAST(:created_at AS timestamptz[]), CAST(:payload AS text[]), CAST(:room AS varchar[])) "
+    "WITH ORDINALITY AS appended(kind, barrage_id, created_at, payload, room, n) RETURNING id"
 )
 
 
@@ -225,8 +241,7 @@ class SqlStore:
                 barrages = [_barrage({**row, "id": new_id}) for row, new_id in zip(rows, ids, strict=True)]
                 events = [(_kind_for(b.status), b.to_dict(), b.id) for b in barrages]
                 event_ids = await _append_events(conn, [
-                    {"kind": kind.value, "barrage_id": barrage_id, "created_at": now,
-                     "payload": _dumps(payload)} for kind, payload, barrage_id in events])
+                    _event_row(kind, payload, barrage_id, now) for kind, payload, barrage_id in events])
         except IntegrityError:
             # A repeated delivery inside the batch: one at a time, where add() resolves it.
             return [await self.add(draft, status, now) for draft, status in items]
@@ -280,22 +295,55 @@ class SqlStore:
             raise NotFound(f"no barrage {barrage_id}")
         return barrage, None
 
+    async def retract(self, barrage_id: int, moderator: str, now: datetime) -> tuple[Barrage, Event]:
+        if not 0 < barrage_id <= MAX_ID:
+            raise NotFound(f"no barrage {barrage_id}")
+        cas = (
+            update(BARRAGE)
+            .where(BARRAGE.c.id == barrage_id, BARRAGE.c.status == Status.APPROVED.value)
+            .values(status=Status.RETRACTED.value, retracted_by=moderator, retracted_at=now)
+        )
+        async with self._engine.begin() as conn:
+            if (await conn.execute(cas)).rowcount == 1:
+                # Its closed cards open again, so the card loop edits them once more
+                # ("Removed by …"), with the status change: no card misses it.
+                posted = (CARD.c.barrage_id == barrage_id, CARD.c.message_id != "")
+                await conn.execute(update(CARD).where(*posted).values(closed=False))
+                barrage = await _get(conn, barrage_id)
+                assert barrage is not None
+                payload = {"id": barrage_id, "room": barrage.room, "by": moderator}
+                return barrage, await _append(conn, EventKind.RETRACT, payload, barrage_id, now)
+            barrage = await _get(conn, barrage_id)
+        if barrage is None:
+            raise NotFound(f"no barrage {barrage_id}")
+        raise CannotRetract(barrage)
+
     async def get(self, barrage_id: int) -> Barrage | None:
         if not 0 < barrage_id <= MAX_ID:
             return None
         async with self._engine.connect() as conn:
             return await _get(conn, barrage_id)
 
-    async def list(self, status: Status | None, after_id: int, limit: int) -> list[Barrage]:
+    async def list(self, status: Status | None, after_id: int, limit: int,
+                   room: str | None = None) -> list[Barrage]:
         query = select(BARRAGE).where(BARRAGE.c.id > min(after_id, MAX_ID))
         if status is not None:
             query = query.where(BARRAGE.c.status == status.value)
+        if room is not None:
+            query = query.where(BARRAGE.c.room == room)
         async with self._engine.connect() as conn:
             rows = await conn.execute(query.order_by(BARRAGE.c.id).limit(limit))
             return [_barrage(row._mapping) for row in rows]
 
+    async def by_sender(self, sender: str, limit: int) -> list[Barrage]:
+        # ix_barrage_sender finds a sender's few rows; newest first, so the limit keeps the latest.
+        query = select(BARRAGE).where(BARRAGE.c.sender == sender).order_by(BARRAGE.c.id.desc()).limit(limit)
+        async with self._engine.connect() as conn:
+            return [_barrage(row._mapping) for row in await conn.execute(query)]
+
     async def events_after(
-        self, event_id: int, kinds: Sequence[EventKind], limit: int
+        self, event_id: int, kinds: Sequence[EventKind], limit: int, room: str | None = None,
+        skip_retracted: bool = False,
     ) -> list[Event]:
         query = (
             select(EVENT.c.id, EVENT.c.kind, EVENT.c.payload)
@@ -303,6 +351,10 @@ class SqlStore:
             .order_by(EVENT.c.id)
             .limit(limit)
         )
+        if room is not None:
+            query = query.where(EVENT.c.room == room)
+        if skip_retracted:
+            query = query.where(~_retracted_barrage_event())
         async with self._engine.connect() as conn:
             rows = await conn.execute(query)
             return [Event(row.id, EventKind(row.kind), json.loads(row.payload)) for row in rows]
@@ -329,12 +381,89 @@ class SqlStore:
                 return None
             return await _append(conn, event[0], event[1], None, datetime.now(UTC))
 
-    async def count(self, status: Status, decided_since: datetime | None = None) -> int:
+    async def settings_under(self, prefix: str) -> dict[str, str]:
+        """Every setting whose key starts with `prefix` (the nodes' presence rows)."""
+        query = select(SETTING.c.key, SETTING.c.value).where(
+            SETTING.c.key.startswith(prefix, autoescape=True))
+        async with self._engine.connect() as conn:
+            return {row.key: row.value for row in await conn.execute(query)}
+
+    async def delete_setting(self, key: str, value: str | None = None) -> None:
+        """Remove `key`; given `value`, only while it still holds that (one rewritten since stays)."""
+        query = delete(SETTING).where(SETTING.c.key == key)
+        if value is not None:
+            query = query.where(SETTING.c.value == value)
+        async with self._engine.begin() as conn:
+            await conn.execute(query)
+
+    async def count(self, status: Status, decided_since: datetime | None = None,
+                    room: str | None = None) -> int:
         query = select(func.count()).select_from(BARRAGE).where(BARRAGE.c.status == status.value)
         if decided_since is not None:
             query = query.where(BARRAGE.c.decided_at >= decided_since)
+        if room is not None:
+            query = query.where(BARRAGE.c.room == room)
         async with self._engine.connect() as conn:
             return (await conn.execute(query)).scalar() or 0
+
+    async def rooms(self) -> list[Room]:
+        async with self._engine.connect() as conn:
+            rows = await conn.execute(select(ROOM).order_by(ROOM.c.slug))
+            return [_room(row._mapping) for row in rows]
+
+    async def add_room(
+        self, room: Room, event: tuple[EventKind, dict[str, Any]]
+    ) -> tuple[Room, Event | None]:
+        """Insert the room with its event; a slug already stored: that room, and no event."""
+        try:
+            async with self._engine.begin() as conn:
+                await conn.execute(insert(ROOM).values(**_room_values(room)))
+                return room, await _append(conn, event[0], event[1], None, datetime.now(UTC))
+        except IntegrityError:
+            async with self._engine.connect() as conn:
+                row = (await conn.execute(select(ROOM).where(ROOM.c.slug == room.slug))).first()
+            if row is None:
+                raise
+            return _room(row._mapping), None
+
+    async def update_room(
+        self, slug: str, changes: dict[str, Any], event: tuple[EventKind, dict[str, Any]]
+    ) -> tuple[Room, Event]:
+        """Change the room's columns named in `changes` (none: the event alone, e.g. a clear;
+        the row is still locked, so it orders with the room's other writes), with its event.
+        Raises NotFound."""
+        async with self._engine.begin() as conn:
+            values = changes or {"slug": ROOM.c.slug}
+            found = await conn.execute(update(ROOM).where(ROOM.c.slug == slug).values(**values)
+                                       .returning(*ROOM.c))
+            row = found.first()
+            if row is None:
+                raise NotFound(f"no room {slug}")
+            return _room(row._mapping), await _append(conn, event[0], event[1], None, datetime.now(UTC))
+
+    async def append(self, kind: EventKind, payload: dict[str, Any]) -> Event:
+        async with self._engine.begin() as conn:
+            return await _append(conn, kind, payload, None, datetime.now(UTC))
+
+    async def lottery_pool(self, room: str, since: datetime | None) -> list[str]:
+        query = select(BARRAGE.c.sender).where(*_approved_in(room, since)).group_by(BARRAGE.c.sender)
+        async with self._engine.connect() as conn:
+            return list((await conn.execute(query)).scalars())
+
+    async def latest_authors(
+        self, room: str, senders: Sequence[str], since: datetime | None
+    ) -> dict[str, tuple[str, Source]]:
+        latest = (select(func.max(BARRAGE.c.id)).where(*_approved_in(room, since),
+                                                       BARRAGE.c.sender.in_(list(senders)))
+                  .group_by(BARRAGE.c.sender))
+        query = select(BARRAGE.c.sender, BARRAGE.c.author, BARRAGE.c.source).where(BARRAGE.c.id.in_(latest))
+        async with self._engine.connect() as conn:
+            rows = await conn.execute(query)
+            return {row.sender: (row.author, Source(row.source)) for row in rows}
+
+    async def digest(self, room: str) -> Digest:
+        async with self._engine.connect() as conn:
+            return await digest.read(conn, room)
 
     async def by_dedupe_key(self, key: str) -> Barrage | None:
         async with self._engine.connect() as conn:
@@ -345,6 +474,21 @@ class SqlStore:
         async with self._engine.begin() as conn:
             await conn.execute(update(BARRAGE).where(
                 BARRAGE.c.id == barrage_id, BARRAGE.c.dedupe_key == key).values(dedupe_key=None))
+
+
+def _approved_in(room: str, since: datetime | None) -> list[Any]:
+    """A lottery's tickets: approved now (a retracted barrage no longer counts), with a sender."""
+    where = [BARRAGE.c.room == room, BARRAGE.c.status == Status.APPROVED.value, BARRAGE.c.sender.is_not(None)]
+    if since is not None:  # SQLite compares stored UTC text: compare in UTC
+        where.append(BARRAGE.c.created_at >= since.astimezone(UTC))
+    return where
+
+
+def _retracted_barrage_event() -> Any:
+    """A `barrage` event whose barrage was retracted since: a screen never flies it again."""
+    retracted = select(BARRAGE.c.id).where(BARRAGE.c.id == EVENT.c.barrage_id,
+                                           BARRAGE.c.status == Status.RETRACTED.value)
+    return and_(EVENT.c.kind == EventKind.BARRAGE.value, retracted.exists())
 
 
 def _kind_for(status: Status) -> EventKind:
@@ -370,9 +514,14 @@ async def _append(
     conn: AsyncConnection, kind: EventKind, payload: dict[str, Any], barrage_id: int | None,
     now: datetime,
 ) -> Event:
-    row = {"kind": kind.value, "barrage_id": barrage_id, "created_at": now, "payload": _dumps(payload)}
-    [event_id] = await _append_events(conn, [row])
+    [event_id] = await _append_events(conn, [_event_row(kind, payload, barrage_id, now)])
     return Event(event_id, kind, payload)
+
+
+def _event_row(kind: EventKind, payload: dict[str, Any], barrage_id: int | None,
+               now: datetime) -> dict[str, Any]:
+    return {"kind": kind.value, "barrage_id": barrage_id, "created_at": now, "payload": _dumps(payload),
+            "room": payload.get("room") or MAIN}
 
 
 async def _append_events(conn: AsyncConnection, rows: list[dict[str, Any]]) -> list[int]:
@@ -413,7 +562,7 @@ async def _append_events(conn: AsyncConnection, rows: list[dict[str, Any]]) -> l
             return [(await conn.execute(insert(EVENT).values(**rows[0]))).inserted_primary_key[0]]
         return await _insert_returning_ids(conn, EVENT, rows)
     await conn.execute(LOCK_EVENT_LOG, {"key": EVENT_LOG_LOCK})
-    columns = {name: [row[name] for row in rows] for name in ("kind", "barrage_id", "created_at", "payload")}
+    columns = {name: [row[name] for row in rows] for name in EVENT_COLUMNS}
     # Numbered in the insert itself: one round trip fewer while the lock is held.
     return sorted((await conn.execute(APPEND_NUMBERED, columns)).scalars())
 
@@ -433,6 +582,7 @@ def _draft_values(draft: Draft, status: Status, now: datetime) -> dict[str, Any]
         "decided_by": AUTO if decided else None,
         "reply_to": draft.reply_to,
         "sender": draft.sender,
+        "room": draft.room,
         # auto-approved: the submit reply already told the sender
         "notified": decided,
     }
@@ -444,8 +594,21 @@ def _barrage(row: Any) -> Barrage:
         size=Size(row["size"]), source=Source(row["source"]), status=Status(row["status"]),
         created_at=_aware(row["created_at"]), author_ref=row["author_ref"],
         decided_at=_aware(row["decided_at"]) if row["decided_at"] else None,
-        decided_by=row["decided_by"], reply_to=row["reply_to"], sender=row["sender"],
+        decided_by=row["decided_by"], reply_to=row["reply_to"], sender=row["sender"], room=row["room"],
+        # a row just inserted (a dict of its values) has no retraction yet
+        retracted_by=row.get("retracted_by"),
+        retracted_at=_aware(row["retracted_at"]) if row.get("retracted_at") else None,
     )
+
+
+def _room_values(room: Room) -> dict[str, Any]:
+    return {**room.to_dict(), "mode": room.mode.value}
+
+
+def _room(row: Any) -> Room:
+    return Room(slug=row["slug"], title=row["title"], join_text=row["join_text"], mode=Mode(row["mode"]),
+                crossing_seconds=row["crossing_seconds"], paused=bool(row["paused"]),
+                announcement=row["announcement"])
 
 
 def _aware(moment: datetime) -> datetime:

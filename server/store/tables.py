@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Column, DateTime, Text
+from sqlalchemy import Boolean, Column, DateTime, Float, String, Text
 from sqlmodel import Field, SQLModel
 
 
@@ -31,6 +31,24 @@ class BarrageRow(SQLModel, table=True):
     # Stable per person (web:<device>, telegram:<user>, slack:<team>:<user>). Added after
     # 0.1.0: adopting a 0.1.0 database adds it (ADDED_COLUMNS in schema.py).
     sender: str | None = Field(default=None, index=True)
+    room: str = Field(sa_column=Column(String, nullable=False, index=True, server_default="main"))
+    # Approved, then pulled off every screen (status `retracted`): by whom, and when.
+    retracted_by: str | None = None
+    retracted_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
+
+
+class RoomRow(SQLModel, table=True):
+    """A room's settings and live state; every change writes an event (the log is followed)."""
+
+    __tablename__ = "room"
+
+    slug: str = Field(primary_key=True)
+    title: str
+    join_text: str = Field(sa_column=Column(Text, nullable=False))
+    mode: str
+    crossing_seconds: float = Field(sa_column=Column(Float, nullable=False))
+    paused: bool = Field(sa_column=Column(Boolean, nullable=False))
+    announcement: str | None = Field(default=None, sa_column=Column(Text))
 
 
 class CardRow(SQLModel, table=True):
@@ -65,3 +83,5 @@ class EventRow(SQLModel, table=True):
     barrage_id: int | None = Field(default=None, index=True)
     payload: str = Field(sa_column=Column(Text, nullable=False))
     created_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    # Which room's streams it goes to (its payload's `room`): replays filter on it.
+    room: str = Field(sa_column=Column(String, nullable=False, index=True, server_default="main"))

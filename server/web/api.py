@@ -17,7 +17,8 @@ from server.core.service import Submission
 from server.web.auth import admin_only, no_store
 from server.web.client import client_address, network_of
 from server.web.fanout import Audience
-from server.web.keys import CONFIG, DEVICES, FANOUT, HEALTH, SERVICE, VIEWS
+from server.web.keys import CONFIG, DEVICES, FANOUT, HEALTH, PRESENCE, SERVICE, VIEWS
+from server.web.qr import qr_url
 from server.web.stream import admin_stream
 
 LIST_LIMIT = 1000
@@ -84,13 +85,17 @@ async def submit(request: web.Request) -> web.Response:
         address=address,
         dedupe_key=_dedupe_key(limit_key, idempotency_key),
         dedupe_for=IDEMPOTENCY_WINDOW,
+        room=optional_str(body, "room"),
     )
     receipt = await request.app[SERVICE].submit(submission)
     barrage = receipt.barrage
     # A repeat gets what the first request got, though the barrage may be decided since.
     status = barrage.status if receipt.created else barrage.first_status
     headers = {} if receipt.created else {"Idempotent-Replayed": "true"}
-    return web.json_response({"id": barrage.id, "status": status.value}, status=201, headers=headers)
+    # No screen shows the room now: send.js says it is saved all the same.
+    screens = request.app[PRESENCE].screens(barrage.room)
+    return web.json_response({"id": barrage.id, "status": status.value, "screens": screens},
+                             status=201, headers=headers)
 
 
 def _idempotency_key(request: web.Request) -> str | None:
@@ -119,7 +124,8 @@ async def list_barrages(request: web.Request) -> web.Response:
     # No id is above MAX_ID, so "after" a larger one is simply nothing (and never reaches SQL).
     after = min(_int_param(request.query.get("after"), "after", 0), MAX_ID)
     limit = min(_int_param(request.query.get("limit"), "limit", LIST_LIMIT), LIST_LIMIT)
-    items = await request.app[VIEWS].barrages(status, after, limit)
+    room = named_room(request)
+    items = await request.app[VIEWS].barrages(status, after, limit, room)
     return web.json_response({"items": [b.to_dict() for b in items]})
 
 
@@ -141,6 +147,14 @@ async def undo(request: web.Request) -> web.Response:
     return web.json_response(barrage.to_dict())
 
 
+@admin_only
+async def retract(request: web.Request) -> web.Response:
+    """Pull an approved barrage off every screen; 409 when it is not approved."""
+    barrage_id = _barrage_id(request)
+    barrage = await request.app[SERVICE].retract(barrage_id, await _moderator(request))
+    return web.json_response(barrage.to_dict())
+
+
 async def _decide(request: web.Request, verdict: Verdict) -> web.Response:
     barrage_id = _barrage_id(request)
     barrage = await request.app[SERVICE].decide(barrage_id, verdict, await _moderator(request))
@@ -154,32 +168,50 @@ async def _moderator(request: web.Request) -> str:
     return moderator or "web moderator"
 
 
+def named_room(request: web.Request) -> str | None:
+    """`?room=`, checked: None when absent (every room), NotFound (404) when unknown."""
+    slug = request.query.get("room")
+    return request.app[SERVICE].rooms.get(slug).slug if slug else None
+
+
 @admin_only
 async def get_mode(request: web.Request) -> web.Response:
-    return web.json_response({"mode": request.app[SERVICE].mode.value})
+    room = request.app[SERVICE].rooms.get(request.query.get("room"))
+    return web.json_response({"mode": room.mode.value, "room": room.slug})
 
 
 @admin_only
 async def put_mode(request: web.Request) -> web.Response:
+    room = request.app[SERVICE].rooms.get(request.query.get("room")).slug
     body = await read_json_object(request)
     mode = optional_str(body, "mode") or ""
-    new = await request.app[SERVICE].set_mode(mode, optional_str(body, "moderator") or "web")
-    return web.json_response({"mode": new.value})
+    new = await request.app[SERVICE].set_mode(mode, optional_str(body, "moderator") or "web", room)
+    return web.json_response({"mode": new.value, "room": room})
 
 
 @admin_only
 async def stats(request: web.Request) -> web.Response:
-    screens = request.app[FANOUT].count(Audience.SCREEN)
-    return web.json_response(await request.app[VIEWS].stats(request.app[SERVICE].mode, screens))
+    """Main's mode and everything's counts; with ?room=, that room's."""
+    room = named_room(request)
+    presence, rooms = request.app[PRESENCE], request.app[SERVICE].rooms
+    mode = rooms.get(room).mode
+    body = await request.app[VIEWS].stats(mode, presence.screens(room), room)
+    slugs = [room] if room else [each.slug for each in rooms.all()]
+    return web.json_response({**body, "screens_by_room": presence.by_room(slugs)})
 
 
 async def screen_config(request: web.Request) -> web.Response:
     config = request.app[CONFIG]
+    room = request.app[SERVICE].rooms.get(request.query.get("room"))
     return web.json_response({
-        "join_text": config.join_text(),
-        "crossing_seconds": config.screen.crossing_seconds,
+        "room": room.slug,
+        "title": room.title,
+        "join_text": config.join_text(room.slug, room.join_text),
+        "crossing_seconds": room.crossing_seconds,
         "max_waiting": config.screen.max_waiting,
         "heartbeat_seconds": config.stream.heartbeat_seconds,
+        "idle_seconds": config.screen.idle_seconds,
+        "qr_url": qr_url(room.slug),
         "max_text_length": config.moderation.max_text_length,
         "max_author_length": config.moderation.max_author_length,
     })
@@ -211,7 +243,7 @@ def _status_param(raw: str | None) -> Status | None:
     try:
         return Status(raw)
     except ValueError:
-        raise InvalidInput("status must be pending, approved or rejected") from None
+        raise InvalidInput("status must be pending, approved, rejected or retracted") from None
 
 
 def _int_param(raw: str | None, name: str, default: int) -> int:
@@ -228,6 +260,7 @@ def add_routes(app: web.Application) -> None:
     app.router.add_post(r"/api/barrages/{id:[0-9]+}/approve", approve)
     app.router.add_post(r"/api/barrages/{id:[0-9]+}/reject", reject)
     app.router.add_post(r"/api/barrages/{id:[0-9]+}/undo", undo)
+    app.router.add_post(r"/api/barrages/{id:[0-9]+}/retract", retract)
     app.router.add_get("/api/mode", get_mode)
     app.router.add_put("/api/mode", put_mode)
     app.router.add_get("/api/stats", stats)

@@ -14,10 +14,13 @@ from aiohttp import web
 from server.core.errors import (
     AlreadyDecided,
     BarrageError,
+    CannotRetract,
     CannotUndo,
     InvalidInput,
     NotFound,
+    PoolTooSmall,
     RateLimited,
+    RoomExists,
     Unavailable,
 )
 from server.logs import limit_repeats
@@ -30,6 +33,9 @@ STATUS_FOR: dict[type[BarrageError], int] = {
     NotFound: 404,
     AlreadyDecided: 409,
     CannotUndo: 409,
+    CannotRetract: 409,
+    RoomExists: 409,
+    PoolTooSmall: 409,
     Unavailable: 503,
 }
 # Request bodies are read as sent. aiohttp would otherwise inflate gzip/deflate in its

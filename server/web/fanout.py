@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Any
 
-from server.core.model import Event, EventKind
+from server.core.model import MAIN, SCREEN_FIELDS, Event, EventKind
 
 logger = logging.getLogger(__name__)
 
@@ -29,15 +29,17 @@ class Audience(Enum):
 
 @dataclass(frozen=True, slots=True)
 class Frame:
-    """One SSE message, as raw bytes and as an HTTP/1.1 chunk."""
+    """One SSE message, as raw bytes and as an HTTP/1.1 chunk, for one room's streams."""
 
     id: int
     raw: bytes
     chunk: bytes
+    room: str = MAIN
+    barrage: int = 0  # a `barrage` event's barrage id: a retract drops the frame from History
 
     @classmethod
-    def of(cls, data: bytes, event_id: int = 0) -> Frame:
-        return cls(event_id, data, b"%x\r\n%b\r\n" % (len(data), data))
+    def of(cls, data: bytes, event_id: int = 0, room: str = MAIN, barrage: int = 0) -> Frame:
+        return cls(event_id, data, b"%x\r\n%b\r\n" % (len(data), data), room, barrage)
 
     @property
     def size(self) -> int:
@@ -56,11 +58,12 @@ def encode_for(event: Event, audience: Audience) -> bytes:
 
 
 def frame_for(event: Event, audience: Audience) -> Frame:
-    return Frame.of(encode_for(event, audience), event.id)
+    barrage = event.payload.get("id", 0) if event.kind is EventKind.BARRAGE else 0
+    return Frame.of(encode_for(event, audience), event.id, event.room, barrage)
 
 
 def audiences_for(event: Event) -> tuple[Audience, ...]:
-    if event.kind is EventKind.BARRAGE:
+    if event.kind in SCREEN_FIELDS:
         return (Audience.ADMIN, Audience.SCREEN)
     return (Audience.ADMIN,)
 
@@ -79,14 +82,17 @@ LAST_CHUNK = b"0\r\n\r\n"
 
 
 class Client:
-    """One open stream. Until `go_live`, frames are held in `backlog` (replay runs)."""
+    """One open stream, of one room (or, for moderators, of every room: None).
+    Until `go_live`, frames are held in `backlog` (replay runs)."""
 
-    __slots__ = ("audience", "backlog", "chunked", "done", "heartbeat", "last_id", "transport")
+    __slots__ = ("audience", "backlog", "chunked", "done", "heartbeat", "last_id", "room", "transport")
 
     def __init__(self, audience: Audience, transport: asyncio.Transport, chunked: bool,
-                 last_id: int, replaying: bool, heartbeat: Frame = HEARTBEAT) -> None:
+                 last_id: int, replaying: bool, heartbeat: Frame = HEARTBEAT,
+                 room: str | None = MAIN) -> None:
         self.audience = audience
         self.heartbeat = heartbeat  # one of the shared frames: a reference per client, no more
+        self.room = room
         self.transport = transport
         self.chunked = chunked
         self.last_id = last_id
@@ -164,6 +170,15 @@ class History:
         if len(self._ids) > 2 * self._size or self._bytes > 2 * self._max_bytes:
             self._trim()  # in bulk: amortised O(1) per frame
 
+    def retract(self, barrage_id: int) -> None:
+        """A retracted barrage is never replayed: its frame goes (the run stays covered,
+        like the log's replay, which skips it too)."""
+        for index, frame in enumerate(self._frames):
+            if frame.barrage == barrage_id:
+                self._bytes -= frame.size
+                del self._ids[index], self._frames[index]
+                return
+
     def _trim(self) -> None:
         keep, kept_bytes = 0, 0
         for frame in reversed(self._frames):
@@ -182,10 +197,11 @@ class History:
     def latest(self) -> int:
         return self._ids[-1] if self._ids else self.covered_from
 
-    def after(self, event_id: int) -> list[Frame] | None:
+    def after(self, event_id: int, room: str = MAIN) -> list[Frame] | None:
+        """The room's frames after `event_id`, or None when some may not be held."""
         if event_id < self.covered_from:
             return None
-        return self._frames[bisect.bisect_right(self._ids, event_id):]
+        return [f for f in self._frames[bisect.bisect_right(self._ids, event_id):] if f.room == room]
 
 
 class FanOut:
@@ -195,13 +211,20 @@ class FanOut:
         self.heartbeat_seconds = heartbeat_seconds
         self._max_backlog = max_backlog
         self._clients: dict[Audience, set[Client]] = {a: set() for a in Audience}
+        self._screens: dict[str, set[Client]] = {}  # by room: an event goes to its room's only
         self._heartbeat: asyncio.Task[None] | None = None
         self._closed = False
         self.history = History(history)
         self.dropped = 0
 
-    def count(self, audience: Audience) -> int:
+    def count(self, audience: Audience, room: str | None = None) -> int:
+        if audience is Audience.SCREEN and room is not None:
+            return len(self._screens.get(room, ()))
         return len(self._clients[audience])
+
+    def screens_by_room(self) -> dict[str, int]:
+        """This node's screen streams per room (rooms with none are left out)."""
+        return {room: len(clients) for room, clients in self._screens.items()}
 
     def start(self, last_event_id: int) -> None:
         self.history.reset(last_event_id)
@@ -223,6 +246,8 @@ class FanOut:
             self._end(client)
             return
         self._clients[client.audience].add(client)
+        if client.audience is Audience.SCREEN:
+            self._screens.setdefault(client.room or MAIN, set()).add(client)
 
     def _end(self, client: Client) -> None:
         """A complete response, then the connection closes (after flushing what is queued).
@@ -238,6 +263,10 @@ class FanOut:
 
     def detach(self, client: Client) -> None:
         self._clients[client.audience].discard(client)
+        if client.audience is Audience.SCREEN and (room := self._screens.get(client.room or MAIN)):
+            room.discard(client)
+            if not room:
+                del self._screens[client.room or MAIN]
         if not client.done.done():
             client.done.set_result(None)
 
@@ -245,8 +274,10 @@ class FanOut:
         """Bus handler: synchronous, never awaits a client."""
         if not self.history.follow(event.id):
             return  # a redelivery: every stream has it already
+        if event.kind is EventKind.RETRACT:
+            self.history.retract(event.payload.get("id", 0))
         for audience in audiences_for(event):
-            clients = tuple(self._clients[audience])
+            clients = self._listening(audience, event.room)
             if not clients and audience is not Audience.SCREEN:
                 continue  # nobody listening and no history kept: do not even encode
             frame = frame_for(event, audience)  # once, the same bytes for every client
@@ -254,6 +285,11 @@ class FanOut:
                 self.history.add(frame)
             for client in clients:
                 self._send(client, frame)
+
+    def _listening(self, audience: Audience, room: str) -> tuple[Client, ...]:
+        if audience is Audience.SCREEN:
+            return tuple(self._screens.get(room, ()))
+        return tuple(c for c in self._clients[audience] if c.room is None or c.room == room)
 
     def _send(self, client: Client, frame: Frame) -> None:
         if frame.id and frame.id <= client.last_id:

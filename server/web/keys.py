@@ -8,17 +8,21 @@ from collections.abc import Awaitable, Callable
 from aiohttp import web
 
 from server.config import Config
+from server.core.lottery import Lottery
 from server.core.ports import RateWindows
 from server.core.service import BarrageService
 from server.core.views import Views
 from server.web.device import DeviceCookies
 from server.web.fanout import FanOut
+from server.web.presence import Presence
 from server.web.slots import StreamSlots
 
 CONFIG = web.AppKey("config", Config)
 SERVICE = web.AppKey("service", BarrageService)
 VIEWS = web.AppKey("views", Views)  # reads only: lists, replays, stats
 FANOUT = web.AppKey("fanout", FanOut)
+LOTTERY = web.AppKey("lottery", Lottery)
+PRESENCE = web.AppKey("presence", Presence)  # live screens per room, over every node
 # name → async check, shown by /healthz (chat channels register theirs)
 HEALTH: web.AppKey[dict[str, Callable[[], Awaitable[bool]]]] = web.AppKey("health")
 # Refusals and other events by name, for a metrics endpoint (the service counts into it too).

@@ -12,8 +12,14 @@ from typing import Any
 
 from aiohttp import web
 
-from server.core.model import MAX_ID, EventKind, Mode, Size, Source, Status
+from server.core.digest import TOP_SENDERS
+from server.core.lottery import MAX_WINNERS
+from server.core.model import MAX_ID, ROOM_SLUG, EventKind, Mode, Size, Source, Status
+from server.core.rooms import MAX_ANNOUNCEMENT, MAX_CROSSING, MAX_JOIN_TEXT, MAX_TITLE, MIN_CROSSING
 from server.web.api import IDEMPOTENCY_HEADER, LIST_LIMIT, MAX_IDEMPOTENCY_KEY
+from server.web.mine import FIELDS as MY_FIELDS
+from server.web.mine import MINE
+from server.web.reports import FIELDS as EXPORT_FIELDS
 
 PATH = "/api/openapi.json"
 DOCUMENT = web.AppKey("openapi_document", bytes)  # encoded once, at start
@@ -84,10 +90,29 @@ def paths() -> Json:
         "/api/barrages/{id}/undo": {"post": decision(
             "undo", "Put a decision of the last 10 s back to pending. 409 when it is too late, the "
                     "barrage is not decided, or it was approved at submission.")},
+        "/api/barrages/{id}/retract": {"post": decision(
+            "retract", "Pull an approved barrage off every screen (status `retracted`): screens drop "
+                       "it at once and never replay it. 409 when it is not approved.")},
+        "/api/rooms": {"get": list_rooms(), "post": create_room()},
+        "/api/rooms/{slug}": {"get": get_room(), "patch": patch_room()},
+        "/api/rooms/{slug}/lottery": {"post": draw_lottery()},
+        "/api/rooms/{slug}/digest": {"get": room_digest()},
+        "/api/barrages/export": {"get": export_barrages()},
+        "/api/rooms/{slug}/pause": {"post": room_control(
+            "pause", "Pause the room's screens: no new item starts flying; approved ones wait (up to "
+                     "`screen.max_waiting`). A `pause` event; pausing a paused room changes nothing.")},
+        "/api/rooms/{slug}/resume": {"post": room_control(
+            "resume", "Resume: the waiting items fly, at the normal pace. A `resume` event; resuming "
+                      "a room that is not paused changes nothing.")},
+        "/api/rooms/{slug}/clear": {"post": room_control(
+            "clear", "Every item leaves the room's screens at once and their waiting queues are "
+                     "emptied. A `clear` event.")},
+        "/api/rooms/{slug}/announcement": {"put": put_announcement()},
         "/api/mode": {"get": get_mode(), "put": put_mode()},
         "/api/stats": {"get": stats()},
         "/api/stream": {"get": admin_stream()},
         "/api/screen-config": {"get": screen_config()},
+        "/api/my/barrages": {"get": my_barrages()},
         PATH: {"get": self_description()},
     }
 
@@ -108,7 +133,7 @@ def submit() -> Json:
                                                   "one.", {"type": "string"}, required=False),
                              "Idempotent-Replayed": header("A repeat of an earlier request.",
                                                            {"const": "true"}, required=False)}),
-            **refusals("400", *BODY_REFUSALS, "429", "503"),
+            **refusals("400", "404", *BODY_REFUSALS, "429", "503"),
         },
     }
 
@@ -123,6 +148,7 @@ def list_barrages() -> Json:
             query("after", "Only ids above this one.", {"type": "integer", "minimum": 0}),
             query("limit", f"At most this many (capped at {LIST_LIMIT}).",
                   {"type": "integer", "minimum": 0}),
+            room_query("Only this room's (default: every room's)."),
         ],
         "responses": {
             "200": answer("The barrages.", {
@@ -130,13 +156,152 @@ def list_barrages() -> Json:
                 "properties": {"items": {"type": "array", "maxItems": LIST_LIMIT,
                                          "items": ref("schemas", "Barrage")}},
             }),
-            **refusals("400", *ADMIN_REFUSALS, "503"),
+            **refusals("400", *ADMIN_REFUSALS, "404", "503"),
         },
     }
 
 
 def query(name: str, description: str, schema: Json) -> Json:
     return {"name": name, "in": "query", "required": False, "description": description, "schema": schema}
+
+
+def room_query(description: str = "The room (default: main).") -> Json:
+    return query("room", description + " An unknown room is a 404.", {"type": "string"})
+
+
+def list_rooms() -> Json:
+    return {
+        "operationId": "listRooms",
+        "summary": "Every room, main first.",
+        "security": ADMIN,
+        "responses": {
+            "200": answer("The rooms.", {
+                "type": "object", "required": ["rooms"], "additionalProperties": False,
+                "properties": {"rooms": {"type": "array", "minItems": 1, "items": ref("schemas", "Room")}},
+            }),
+            **refusals(*ADMIN_REFUSALS),
+        },
+    }
+
+
+def create_room() -> Json:
+    return {
+        "operationId": "createRoom",
+        "summary": "Make a room. What the body leaves out comes from the config's defaults; "
+                   "the title defaults to the slug.",
+        "security": ADMIN,
+        "requestBody": {"required": True, "content": json_content(ref("schemas", "NewRoom"))},
+        "responses": {
+            "201": answer("The room.", ref("schemas", "Room")),
+            **refusals("400", *ADMIN_REFUSALS, "409", *BODY_REFUSALS, "503"),
+        },
+    }
+
+
+def get_room() -> Json:
+    return {
+        "operationId": "getRoom",
+        "summary": "One room.",
+        "security": ADMIN,
+        "parameters": [ref("parameters", "RoomSlug")],
+        "responses": {"200": answer("The room.", ref("schemas", "Room")),
+                      **refusals(*ADMIN_REFUSALS, "404")},
+    }
+
+
+def patch_room() -> Json:
+    return {
+        "operationId": "patchRoom",
+        "summary": "Change a room's title, join text, mode or crossing time; screens follow at once "
+                   "(a `settings` event).",
+        "security": ADMIN,
+        "parameters": [ref("parameters", "RoomSlug")],
+        "requestBody": {"required": True, "content": json_content(ref("schemas", "RoomChange"))},
+        "responses": {
+            "200": answer("The room as it now is.", ref("schemas", "Room")),
+            **refusals("400", *ADMIN_REFUSALS, "404", *BODY_REFUSALS, "503"),
+        },
+    }
+
+
+def draw_lottery() -> Json:
+    return {
+        "operationId": "drawLottery",
+        "summary": "Draw N distinct senders among those with a barrage approved in the room (one "
+                   "ticket per sender, however many barrages). Sent to the room's screens as a "
+                   "`lottery` event with the same body.",
+        "security": ADMIN,
+        "parameters": [ref("parameters", "RoomSlug")],
+        "requestBody": {"required": True, "content": json_content(ref("schemas", "LotteryRequest"))},
+        "responses": {
+            "201": answer("The draw.", ref("schemas", "Draw")),
+            "409": answer("Fewer senders in the draw than winners asked for.", ref("schemas", "Error")),
+            **refusals("400", *ADMIN_REFUSALS, "404", *BODY_REFUSALS, "503"),
+        },
+    }
+
+
+def room_control(verb: str, summary: str) -> Json:
+    return {
+        "operationId": f"{verb}Room",
+        "summary": summary,
+        "security": ADMIN,
+        "parameters": [ref("parameters", "RoomSlug")],
+        "requestBody": {"required": False, "content": json_content(ref("schemas", "Decision"))},
+        "responses": {
+            "200": answer("The room as it now is.", ref("schemas", "Room")),
+            **refusals("400", *ADMIN_REFUSALS, "404", *BODY_REFUSALS, "503"),
+        },
+    }
+
+
+def room_digest() -> Json:
+    return {
+        "operationId": "roomDigest",
+        "summary": "A room's digest: every barrage it received (any status) counted by status and "
+                   "source, the top senders, the busiest minute and the most repeated text.",
+        "security": ADMIN,
+        "parameters": [ref("parameters", "RoomSlug")],
+        "responses": {"200": answer("The digest.", ref("schemas", "Digest")),
+                      **refusals(*ADMIN_REFUSALS, "404", "503")},
+    }
+
+
+def export_barrages() -> Json:
+    disposition = header("`attachment; filename=\"barrage-<room or all-rooms>-<UTC time>.<format>\"`.",
+                         {"type": "string", "pattern": "^attachment; filename="})
+    return {
+        "operationId": "exportBarrages",
+        "summary": "Every barrage, streamed in id order, as CSV (the default) or JSON.",
+        "description": "Fields: " + ", ".join(f"`{name}`" for name in EXPORT_FIELDS) + ". `reason` is "
+                       "empty for now; `moderator` is who decided. The CSV is UTF-8 with a BOM and a "
+                       "header row (RFC 4180 quoting); a cell starting with =, +, -, @, a tab or a "
+                       "carriage return gets a leading ' so that a spreadsheet shows it as text.",
+        "security": ADMIN,
+        "parameters": [room_query("Only this room's (default: every room's)."),
+                       query("format", "csv (default) or json.", {"enum": ["csv", "json", ""]})],
+        "responses": {
+            "200": {"description": "The barrages.", "headers": {"Content-Disposition": disposition},
+                    "content": {"text/csv": {"schema": {"type": "string"}},
+                                **json_content(export_schema())}},
+            **refusals("400", *ADMIN_REFUSALS, "404", "503"),
+        },
+    }
+
+
+def put_announcement() -> Json:
+    return {
+        "operationId": "setAnnouncement",
+        "summary": "Pin one line at the top of the room's screens (not flying) until it is replaced, "
+                   "or remove it with `{\"text\": null}`. An `announce` event.",
+        "security": ADMIN,
+        "parameters": [ref("parameters", "RoomSlug")],
+        "requestBody": {"required": True, "content": json_content(ref("schemas", "Announcement"))},
+        "responses": {
+            "200": answer("The room as it now is.", ref("schemas", "Room")),
+            **refusals("400", *ADMIN_REFUSALS, "404", *BODY_REFUSALS, "503"),
+        },
+    }
 
 
 def decision(verb: str, summary: str) -> Json:
@@ -157,21 +322,24 @@ def decision(verb: str, summary: str) -> Json:
 def get_mode() -> Json:
     return {
         "operationId": "getMode",
-        "summary": "The moderation mode.",
+        "summary": "A room's moderation mode.",
         "security": ADMIN,
-        "responses": {"200": answer("The mode.", ref("schemas", "Mode")), **refusals(*ADMIN_REFUSALS)},
+        "parameters": [room_query()],
+        "responses": {"200": answer("The mode.", ref("schemas", "Mode")),
+                      **refusals(*ADMIN_REFUSALS, "404")},
     }
 
 
 def put_mode() -> Json:
     return {
         "operationId": "setMode",
-        "summary": "Switch moderation: `off` puts every new barrage on screen at once.",
+        "summary": "Switch a room's moderation: `off` puts every new barrage on screen at once.",
         "security": ADMIN,
+        "parameters": [room_query()],
         "requestBody": {"required": True, "content": json_content(ref("schemas", "ModeChange"))},
         "responses": {
             "200": answer("The mode now.", ref("schemas", "Mode")),
-            **refusals("400", *ADMIN_REFUSALS, *BODY_REFUSALS, "503"),
+            **refusals("400", *ADMIN_REFUSALS, "404", *BODY_REFUSALS, "503"),
         },
     }
 
@@ -181,8 +349,9 @@ def stats() -> Json:
         "operationId": "stats",
         "summary": "Counts for moderators; \"today\" starts at the server's local midnight.",
         "security": ADMIN,
+        "parameters": [room_query("One room's counts (and mode); default: every room's (and main's mode).")],
         "responses": {"200": answer("The counts.", ref("schemas", "Stats")),
-                      **refusals(*ADMIN_REFUSALS, "503")},
+                      **refusals(*ADMIN_REFUSALS, "404", "503")},
     }
 
 
@@ -196,7 +365,8 @@ def admin_stream() -> Json:
                        "in all, the answer is 503 with Retry-After.",
         "security": ADMIN,
         "parameters": [ref("parameters", "LastEventIdHeader"), ref("parameters", "LastEventIdQuery"),
-                       ref("parameters", "Heartbeat")],
+                       ref("parameters", "Heartbeat"),
+                       room_query("Only this room's events (default: every room's).")],
         "responses": {
             "200": {
                 "description": "The stream. `retry:` comes first; a heartbeat at least every "
@@ -205,7 +375,7 @@ def admin_stream() -> Json:
                 "content": {"text/event-stream": {"schema": {"oneOf": [
                     ref("schemas", "StreamEvent"), ref("schemas", "Heartbeat")]}}},
             },
-            **refusals("400", *ADMIN_REFUSALS, "503"),
+            **refusals("400", *ADMIN_REFUSALS, "404", "503"),
         },
     }
 
@@ -214,7 +384,23 @@ def screen_config() -> Json:
     return {
         "operationId": "screenConfig",
         "summary": "What the screen and send pages need (public).",
-        "responses": {"200": answer("The settings.", ref("schemas", "ScreenConfig"))},
+        "parameters": [room_query()],
+        "responses": {"200": answer("The settings.", ref("schemas", "ScreenConfig")), **refusals("404")},
+    }
+
+
+def my_barrages() -> Json:
+    return {
+        "operationId": "myBarrages",
+        "summary": "This device's own latest barrages and their status (public).",
+        "description": f"The device is the signed `barrage_device` cookie: the latest {MINE} barrages "
+                       "it sent, newest first, of every room. Without a valid cookie the list is "
+                       "empty. Meant to be polled (server/web/mine.py says why not a stream).",
+        "responses": {"200": answer("Newest first.", {
+            "type": "object", "required": ["items"], "additionalProperties": False,
+            "properties": {"items": {"type": "array", "maxItems": MINE,
+                                     "items": ref("schemas", "MyBarrage")}},
+        })},
     }
 
 
@@ -232,26 +418,83 @@ def schemas() -> Json:
                   "properties": {"error": {"type": "string"}}},
         "Submission": submission_schema(),
         "Receipt": {
-            "type": "object", "required": ["id", "status"], "additionalProperties": False,
+            "type": "object", "required": ["id", "status", "screens"], "additionalProperties": False,
             "properties": {"id": barrage_id(),
-                           "status": {"enum": [str(Status.PENDING), str(Status.APPROVED)]}},
+                           "status": {"enum": [str(Status.PENDING), str(Status.APPROVED)]},
+                           "screens": {"type": "integer", "minimum": 0,
+                                       "description": "Screens showing the room now (0: saved, but "
+                                                      "no screen is showing right now)."}},
         },
         "Barrage": barrage_schema(),
+        "MyBarrage": my_barrage_schema(),
         "Decision": {
             "type": "object",
             "description": "Optional. Who decides, as shown to others (default \"web moderator\").",
             "properties": {"moderator": nullable_string()},
         },
-        "Mode": {"type": "object", "required": ["mode"], "additionalProperties": False,
-                 "properties": {"mode": {"enum": [*map(str, Mode)]}}},
+        "Mode": {"type": "object", "required": ["mode", "room"], "additionalProperties": False,
+                 "properties": {"mode": {"enum": [*map(str, Mode)]}, "room": slug_schema()}},
+        "Room": room_schema(),
+        "NewRoom": {"type": "object", "required": ["slug"],
+                    "properties": {"slug": slug_schema(), **room_fields(), "moderator": nullable_string()}},
+        "RoomChange": {"type": "object", "properties": {**room_fields(), "moderator": nullable_string()}},
         "ModeChange": {
             "type": "object", "required": ["mode"],
             "properties": {"mode": {"enum": [*map(str, Mode)]}, "moderator": nullable_string()},
         },
         "Stats": stats_schema(),
+        "LotteryRequest": {
+            "type": "object", "required": ["winners"],
+            "properties": {
+                "winners": {"type": "integer", "minimum": 1, "maximum": MAX_WINNERS},
+                "since": {**nullable_string(), "format": "date-time", "description": "ISO 8601 with an "
+                          "offset: only barrages created at or after it give a ticket."},
+                "exclude_previous": {"type": "boolean", "description": "Leave out every sender an "
+                                     "earlier draw in this room picked."},
+                "moderator": nullable_string(),
+            },
+        },
+        "Draw": draw_schema(),
+        "Digest": digest_schema(),
         "ScreenConfig": screen_config_schema(),
         "StreamEvent": stream_event_schema(),
         "Heartbeat": heartbeat_schema(),
+        "Announcement": {
+            "type": "object", "required": ["text"],
+            "properties": {
+                "text": {"type": ["string", "null"], "maxLength": MAX_ANNOUNCEMENT,
+                         "description": "Printable, trimmed, not empty; null removes the announcement."},
+                "moderator": nullable_string(),
+            },
+        },
+    }
+
+
+def slug_schema() -> Json:
+    return {"type": "string", "pattern": f"^{ROOM_SLUG.pattern}$"}
+
+
+def room_fields() -> Json:
+    return {
+        "title": {"type": "string", "maxLength": MAX_TITLE},
+        "join_text": {"type": "string", "maxLength": MAX_JOIN_TEXT,
+                      "description": "Empty: the screen shows \"Join the wall: <join URL>\"."},
+        "mode": {"enum": [*map(str, Mode)]},
+        "crossing_seconds": {"type": "number", "minimum": MIN_CROSSING, "maximum": MAX_CROSSING},
+    }
+
+
+def room_schema() -> Json:
+    return {
+        "type": "object", "additionalProperties": False,
+        "required": ["slug", "title", "join_text", "mode", "crossing_seconds", "paused", "announcement",
+                     "screens"],
+        "properties": {
+            "slug": slug_schema(), **room_fields(),
+            "paused": {"type": "boolean"},
+            "announcement": nullable_string(),
+            "screens": {"type": "integer", "minimum": 0, "description": "Live screens on this node."},
+        },
     }
 
 
@@ -275,6 +518,23 @@ def submission_schema() -> Json:
             "color": {**nullable_string(), "description": "#rgb, #rrggbb or a preset name: white, red, "
                       "orange, yellow, green, cyan, blue, purple, pink."},
             "size": {**nullable_string(), "description": "small, medium (the default) or large."},
+            "room": {**nullable_string(), "description": "The room's slug (default: main); an unknown "
+                     "room is a 404."},
+        },
+    }
+
+
+def my_barrage_schema() -> Json:
+    return {
+        "type": "object", "additionalProperties": False, "required": [*MY_FIELDS],
+        "properties": {
+            "id": barrage_id(),
+            "text": {"type": "string", "minLength": 1},
+            "status": {"enum": [*map(str, Status)]},
+            "room": slug_schema(),
+            "created_at": {"type": "string", "format": "date-time"},
+            "reason": {**nullable_string(), "description": "Why it was not approved, when a "
+                       "moderator said; null until moderation gives reasons."},
         },
     }
 
@@ -283,7 +543,8 @@ def barrage_schema() -> Json:
     moment = {"type": "string", "format": "date-time"}
     return {
         "type": "object", "additionalProperties": False,
-        "required": ["id", "text", "author", "color", "size", "source", "status", "created_at", "sender"],
+        "required": ["id", "text", "author", "color", "size", "source", "status", "created_at", "sender",
+                     "room"],
         "properties": {
             "id": barrage_id(),
             "text": {"type": "string", "minLength": 1},
@@ -297,29 +558,101 @@ def barrage_schema() -> Json:
                        "telegram:<user id> or slack:<team>:<user>."},
             "decided_at": {"type": ["string", "null"], "format": "date-time"},
             "decided_by": nullable_string(),
+            "room": slug_schema(),
+            "retracted_by": {**nullable_string(), "description": "Who pulled it off the screens."},
+            "retracted_at": {"type": ["string", "null"], "format": "date-time"},
         },
-        # A pending barrage carries no decision; a decided one always says when and by whom.
-        "if": {"properties": {"status": {"const": str(Status.PENDING)}}},
-        "then": {"properties": {"decided_at": False, "decided_by": False}},
-        "else": {"required": ["decided_at", "decided_by"]},
+        "allOf": [
+            # A pending barrage carries no decision; a decided one always says when and by whom.
+            {"if": {"properties": {"status": {"const": str(Status.PENDING)}}},
+             "then": {"properties": {"decided_at": False, "decided_by": False}},
+             "else": {"required": ["decided_at", "decided_by"]}},
+            # Only a retracted one says who retracted it, and it always does.
+            {"if": {"properties": {"status": {"const": str(Status.RETRACTED)}}},
+             "then": {"required": ["retracted_by", "retracted_at"]},
+             "else": {"properties": {"retracted_by": False, "retracted_at": False}}},
+        ],
+    }
+
+
+def draw_schema() -> Json:
+    winner = {"type": "object", "required": ["author", "source"], "additionalProperties": False,
+              "properties": {"author": {"type": "string"}, "source": {"enum": [*map(str, Source)]}}}
+    return {
+        "type": "object", "required": ["draw_id", "winners", "pool"], "additionalProperties": False,
+        "properties": {
+            "draw_id": {"type": "string", "minLength": 1},
+            "winners": {"type": "array", "minItems": 1, "maxItems": MAX_WINNERS, "items": winner,
+                        "description": "Shown by the author of each one's latest approved barrage."},
+            "pool": {"type": "integer", "minimum": 1, "description": "The distinct senders drawn from."},
+        },
+    }
+
+
+def digest_schema() -> Json:
+    count = {"type": "integer", "minimum": 0}
+    counted = {"type": "object", "required": ["count"], "properties": {"count": count}}
+    return {
+        "type": "object", "additionalProperties": False,
+        "required": ["room", "total", "by_status", "by_source", "top_senders", "busiest_minute",
+                     "most_repeated"],
+        "properties": {
+            "room": slug_schema(), "total": count,
+            "by_status": {"type": "object", "required": [*map(str, Status)],
+                          "additionalProperties": count},
+            "by_source": {"type": "object", "required": [*map(str, Source)],
+                          "additionalProperties": count},
+            "top_senders": {"type": "array", "maxItems": TOP_SENDERS, "items": {
+                **counted, "required": ["author", "count"], "properties": {
+                    "author": {"type": "string"}, "count": count}}},
+            "busiest_minute": {"oneOf": [{"type": "null"}, {
+                **counted, "required": ["minute", "count"],
+                "properties": {"minute": {"type": "string", "format": "date-time"}, "count": count}}]},
+            "most_repeated": {"oneOf": [{"type": "null"}, {
+                **counted, "required": ["text", "count"],
+                "properties": {"text": {"type": "string"}, "count": count}}]},
+        },
+    }
+
+
+def export_schema() -> Json:
+    optional = nullable_string()
+    return {
+        "type": "object", "required": ["items"], "additionalProperties": False,
+        "properties": {"items": {"type": "array", "items": {
+            "type": "object", "required": list(EXPORT_FIELDS), "additionalProperties": False,
+            "properties": {
+                "id": barrage_id(), "room": slug_schema(),
+                "created_at": {"type": "string", "format": "date-time"},
+                "decided_at": {"type": ["string", "null"], "format": "date-time"},
+                "status": {"enum": [*map(str, Status)]}, "reason": {"type": "string"},
+                "author": {"type": "string"}, "sender": optional, "source": {"enum": [*map(str, Source)]},
+                "text": {"type": "string"}, "moderator": optional,
+            },
+        }}},
     }
 
 
 def stats_schema() -> Json:
     count = {"type": "integer", "minimum": 0}
     return {
-        "type": "object", "required": ["mode", "pending", "approved_today", "screens"],
+        "type": "object", "required": ["mode", "pending", "approved_today", "screens", "screens_by_room"],
         "properties": {"mode": {"enum": [*map(str, Mode)]}, "pending": count,
-                       "approved_today": count, "screens": count},
+                       "approved_today": count, "screens": count,
+                       "screens_by_room": {"type": "object", "additionalProperties": count,
+                                           "description": "Live screens per room, over every node "
+                                                          "(only the named room with ?room=)."}},
     }
 
 
 def screen_config_schema() -> Json:
     return {
         "type": "object",
-        "required": ["join_text", "crossing_seconds", "max_waiting", "heartbeat_seconds",
-                     "max_text_length", "max_author_length"],
+        "required": ["room", "title", "join_text", "crossing_seconds", "max_waiting", "heartbeat_seconds",
+                     "max_text_length", "max_author_length", "idle_seconds", "qr_url"],
         "properties": {
+            "room": slug_schema(),
+            "title": {"type": "string"},
             "join_text": {"type": "string"},
             "crossing_seconds": {"type": "number", "exclusiveMinimum": 0},
             "max_waiting": {"type": "integer", "minimum": 0},
@@ -330,6 +663,9 @@ def screen_config_schema() -> Json:
             },
             "max_text_length": {"type": "integer", "minimum": 1},
             "max_author_length": {"type": "integer", "minimum": 1},
+            "idle_seconds": {"type": "number", "exclusiveMinimum": 0,
+                             "description": "Nothing flew for this long: show the large join QR."},
+            "qr_url": {"type": "string", "description": "The room's join QR code (SVG)."},
         },
     }
 
@@ -338,7 +674,11 @@ def stream_event_schema() -> Json:
     return {
         "type": "object", "required": ["id", "event", "data"],
         "description": "One event: its id is the event log's. `pending`, `barrage` and `rejected` "
-                       "carry a Barrage; `mode` carries {\"mode\", \"by\"}.",
+                       "carry a Barrage; `mode` carries {\"mode\", \"by\", \"room\"}; `room` a new "
+                       "room; `settings` a room's changed fields; `pause`, `resume` and `clear` "
+                       "{\"room\", \"by\"}; `announce` {\"room\", \"text\" (null: removed), \"by\"}; "
+                       "`retract` {\"id\", \"room\", \"by\"}. "
+                       "Every event names its `room`.",
         "properties": {
             "id": {"type": "string", "pattern": DIGITS},
             "event": {"enum": [*map(str, EventKind)]},
@@ -365,9 +705,10 @@ def responses() -> Json:
         "BadRequest": answer("The request breaks the rules; the message says which.", error),
         "Unauthorized": answer("No admin token, or a wrong one.", error, **{
             "WWW-Authenticate": header("Always `Bearer`.", {"const": "Bearer"})}),
-        "NotFound": answer("No such barrage.", error),
-        "Conflict": answer("Somebody decided first (the message says who), or the decision "
-                           "cannot be undone.", error),
+        "NotFound": answer("No such barrage, or no such room.", error),
+        "Conflict": answer("Somebody decided first (the message says who), the decision "
+                           "cannot be undone, a barrage to retract is not approved, a room with that "
+                           "slug exists, or a lottery has fewer senders than winners.", error),
         "RequestTimeout": answer("The body did not arrive within 10 s; the connection is closed.",
                                  error),
         "TooLarge": answer("The body is over 64 KiB.", error),
@@ -385,6 +726,7 @@ def parameters() -> Json:
     last_event_id = {"type": "string", "description": "A non-negative integer of at most 18 digits."}
     return {
         "BarrageId": {"name": "id", "in": "path", "required": True, "schema": barrage_id()},
+        "RoomSlug": {"name": "slug", "in": "path", "required": True, "schema": {"type": "string"}},
         "IdempotencyKey": {
             "name": IDEMPOTENCY_HEADER, "in": "header", "required": False,
             "description": "Any 1 to 255 printable ASCII characters; the same key from the same "

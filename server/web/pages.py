@@ -7,7 +7,7 @@ from pathlib import Path
 from aiohttp import web
 
 import screen_web
-from server.web.keys import DEVICES
+from server.web.keys import DEVICES, SERVICE
 
 # Wherever the package is: the checkout's top-level screen_web/, or site-packages for a wheel.
 PAGES_DIR = Path(screen_web.__file__).resolve().parent
@@ -20,12 +20,18 @@ CSP = (
     "connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'none'; "
     "form-action 'self'"
 )
+# Pages of one room (`?room=`, main when none): an unknown room is a 404, not a page
+# that shows nothing. /moderate without ?room= shows every room.
+ROOM_PAGES = {"/screen", "/send", "/moderate"}
 # The screen may be embedded (overlay tools); the others may not be framed.
 FRAMEABLE = {"/screen"}
 
 
 def page_handler(path: str, filename: str) -> web.Handler:
     async def page(request: web.Request) -> web.FileResponse:
+        slug = request.query.get("room")
+        if path in ROOM_PAGES and slug and not request.app[SERVICE].rooms.exists(slug):
+            raise web.HTTPNotFound(text="404: there is no such room on this wall\n")
         headers = {"Content-Security-Policy": CSP, "Cache-Control": "no-cache"}
         if path not in FRAMEABLE:
             # X-Frame-Options for browsers that predate CSP's frame-ancestors.

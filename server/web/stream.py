@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import random
 import socket
@@ -17,12 +18,12 @@ from typing import NamedTuple
 
 from aiohttp import web
 
-from server.core.model import EventKind
+from server.core.model import MAIN, SCREEN_FIELDS, EventKind
 from server.core.policy import is_ascii_number
 from server.core.views import Views
 from server.web.client import client_address, network_of
 from server.web.fanout import HEARTBEATS, Audience, Client, FanOut, Frame, encode_for
-from server.web.keys import CONFIG, FANOUT, SLOTS, VIEWS
+from server.web.keys import CONFIG, FANOUT, SERVICE, SLOTS, VIEWS
 
 logger = logging.getLogger(__name__)
 
@@ -33,7 +34,7 @@ FIRST_PAGE, MIN_PAGE, MAX_PAGE = 32, 4, 500
 MAX_SLICE = 64 * 1024
 KERNEL_SEND_BUFFER = 64 * 1024
 KINDS = {
-    Audience.SCREEN: (EventKind.BARRAGE,),
+    Audience.SCREEN: tuple(SCREEN_FIELDS),
     Audience.ADMIN: tuple(EventKind),
 }
 SSE_HEADERS = {
@@ -68,15 +69,25 @@ def heartbeat_frame(request: web.Request) -> Frame:
     return HEARTBEATS[kind]
 
 
+def stream_room(request: web.Request, audience: Audience) -> str | None:
+    """`?room=`: a screen's room (main when none is named); the moderators' stream carries
+    every room's events unless it names one. An unknown room is a 404."""
+    slug = request.query.get("room")
+    if audience is Audience.ADMIN and not slug:
+        return None
+    return request.app[SERVICE].rooms.get(slug).slug
+
+
 async def _serve(request: web.Request, audience: Audience) -> web.StreamResponse:
     resume_from = last_event_id(request)
     heartbeat = heartbeat_frame(request)
+    room = stream_room(request, audience)
     with request.app[SLOTS].hold(network_of(client_address(request))):
-        return await _stream(request, audience, resume_from, heartbeat)
+        return await _stream(request, audience, resume_from, heartbeat, room)
 
 
 async def _stream(request: web.Request, audience: Audience, resume_from: int | None,
-                  heartbeat: Frame) -> web.StreamResponse:
+                  heartbeat: Frame, room: str | None) -> web.StreamResponse:
     views, fanout = request.app[VIEWS], request.app[FANOUT]
     response = web.StreamResponse(headers=SSE_HEADERS)
     await response.prepare(request)
@@ -86,7 +97,10 @@ async def _stream(request: web.Request, audience: Audience, resume_from: int | N
     # aiohttp picks chunked framing itself for HTTP/1.1; live writes bypass it, so match it.
     chunked = response.headers.get("Transfer-Encoding", "").lower() == "chunked"
     _cap_kernel_buffer(request.transport)
-    client = Client(audience, request.transport, chunked, 0, resume_from is not None, heartbeat)
+    client = Client(audience, request.transport, chunked, 0, resume_from is not None, heartbeat, room)
+    if audience is Audience.SCREEN:
+        # With no await from here to attach, no event can come between the state and the stream.
+        _write_now(client, _state(request, room or MAIN))
     fanout.attach(client)
     try:
         if resume_from is not None:
@@ -102,6 +116,23 @@ async def _stream(request: web.Request, audience: Audience, resume_from: int | N
     finally:
         fanout.detach(client)
     return response
+
+
+def _state(request: web.Request, slug: str) -> bytes:
+    """`event: state`, first on every screen stream: what the room shows now (no id: it is not
+    in the log, and a reconnect must not resume from it)."""
+    room = request.app[SERVICE].rooms.get(slug)
+    state = {"paused": room.paused, "announcement": room.announcement, "title": room.title,
+             "join_text": request.app[CONFIG].join_text(room.slug, room.join_text),
+             "crossing_seconds": room.crossing_seconds}
+    data = json.dumps(state, ensure_ascii=False, separators=(",", ":"))
+    return f"event: state\ndata: {data}\n\n".encode()
+
+
+def _write_now(client: Client, data: bytes) -> None:
+    """Written at once, in the response's framing, as the fan-out writes live frames."""
+    frame = Frame.of(data)
+    client.transport.write(frame.chunk if client.chunked else frame.raw)
 
 
 def _cap_kernel_buffer(transport: asyncio.Transport) -> None:
@@ -132,7 +163,8 @@ async def _replay(request: web.Request, response: web.StreamResponse, client: Cl
     client.last_id = after
     writer = _SliceWriter(request, response, client, fanout)
     with writer.draining_each_slice():
-        held = fanout.history.after(after) if client.audience is Audience.SCREEN else None
+        screen = client.audience is Audience.SCREEN and client.room is not None
+        held = fanout.history.after(after, client.room) if screen else None  # type: ignore[arg-type]
         if held is not None:  # a reconnect storm is served from memory
             await writer.write(held)
         else:
@@ -144,7 +176,10 @@ async def _replay(request: web.Request, response: web.StreamResponse, client: Cl
 async def _replay_from_log(writer: _SliceWriter, client: Client, views: Views) -> None:
     page = FIRST_PAGE
     while True:
-        events = await views.events_after(client.last_id, KINDS[client.audience], page)
+        # A screen never gets a retracted barrage back, not even replaying from 0.
+        screen = client.audience is Audience.SCREEN
+        events = await views.events_after(client.last_id, KINDS[client.audience], page, client.room,
+                                          skip_retracted=screen)
         more = len(events) == page
         encoded = [_Encoded(event.id, encode_for(event, client.audience)) for event in events]
         del events  # only the bytes wait for the client, not the events they came from

@@ -62,6 +62,9 @@ class FakeChat:
     async def notify_sender(self, barrage: Barrage) -> None:
         await self._record("notify", barrage.id)
 
+    async def notify_winner(self, barrage: Barrage) -> None:
+        await self._record("winner", barrage.id)
+
     async def _record(self, kind: str, barrage_id: int) -> None:
         async with self._changed:
             self.calls.append((kind, barrage_id))
@@ -100,7 +103,8 @@ async def desk(tmp_path: Path) -> AsyncIterator[Desk]:
     sync = CardSync(cards, chat, backoff_seconds=0)
     sync.notice_hold = 0
     bus.subscribe(sync.on_event)
-    actions = Actions(Core(service, Views(store), cards, screens=lambda: 0), Source.TELEGRAM,
+    actions = Actions(Core(service, Views(store), cards, screens=lambda room: 0, settings=store),
+                      Source.TELEGRAM,
                       Moderators([MOD.ref], None, 60, "none"), sync)
     sync.start()
     yield Desk(service, cards, chat, sync, actions)

@@ -91,7 +91,7 @@ async def test_moderation_desk(browser: Browser, wall: TestServer, scheme: str) 
 @SCHEMES
 async def test_screen(browser: Browser, wall: TestServer, scheme: str) -> None:
     page = await open_page(browser, wall, "/screen", scheme)
-    await page.locator("#join:not(:empty)").wait_for()
+    await page.locator("#join-text:not(:empty)").wait_for()
     await screens_connected(wall)
     item = await post(wall, "/api/barrages", {"text": "a comment in flight", "color": "blue"})
     await post(wall, f"/api/barrages/{item['id']}/approve", {}, AUTH)

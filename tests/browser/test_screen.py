@@ -28,7 +28,7 @@ async def open_screen(browser: Browser, wall: TestServer, query: str = "") -> Pa
     page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
     await page.goto(str(wall.make_url(f"/screen{query}")))
     # locators, not wait_for_function: the page's CSP (rightly) forbids eval
-    await page.locator("#join:not(:empty)").wait_for(timeout=5000)
+    await page.locator("#join-text:not(:empty)").wait_for(timeout=5000)
     for _ in range(200):  # the stream is open once the server counts the screen
         if (await api(wall, "GET", "/api/stats", headers=AUTH))["screens"] >= 1:
             break

@@ -85,3 +85,23 @@ async def test_the_name_box_takes_the_servers_limit(
             assert len(await page.input_value("#author")) == limit
         finally:
             await wall.close()
+
+
+async def test_a_sender_is_told_when_no_screen_shows_the_room(browser: Browser, wall: TestServer) -> None:
+    page = await open_send(browser, wall)
+    result = page.locator("#result.ok")
+    await page.locator("#text").fill("anyone there?")
+    await page.locator("#submit").click()
+    await result.wait_for(timeout=5000)
+    assert "saved; no screen is showing right now" in await result.text_content()
+    screen = await browser.new_page()
+    await screen.goto(str(wall.make_url("/screen")))
+    async with aiohttp.ClientSession() as http:  # the stream is open once the server counts it
+        for _ in range(500):
+            async with http.get(wall.make_url("/api/stats"), headers=AUTH) as resp:
+                if (await resp.json())["screens"] == 1:
+                    break
+    await page.locator("#text").fill("now it shows")
+    await page.locator("#submit").click()
+    await page.locator("#result.ok", has_text="A moderator will look").filter(
+        has_not_text="no screen").wait_for(timeout=5000)

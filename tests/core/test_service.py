@@ -13,6 +13,7 @@ from server.bus import MemoryBus
 from server.core.errors import AlreadyDecided, CannotUndo, InvalidInput, NotFound, RateLimited
 from server.core.model import Event, EventKind, Mode, Source, Status, Verdict
 from server.core.policy import InputPolicy, RatePolicy
+from server.core.rooms import Rooms
 from server.core.service import BarrageService, Submission
 from server.core.views import Views
 from server.ratelimit import MemoryWindows
@@ -35,6 +36,10 @@ async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator
     await store.close()
 
 
+# What a barrage's life writes (a service's start also writes main's `room` event).
+BARRAGE_KINDS = (EventKind.PENDING, EventKind.BARRAGE, EventKind.REJECTED)
+
+
 class Recorder:
     def __init__(self, bus: MemoryBus) -> None:
         self.events: list[Event] = []
@@ -45,9 +50,11 @@ async def make_service(store: SqlStore, mode: Mode = Mode.MANUAL, per_minute: in
     bus = MemoryBus()
     recorder = Recorder(bus)
     # Composed as in server/app.py: group commit in front of the store.
-    service = BarrageService(BatchingStore(store, bus), InputPolicy(), MemoryWindows(),
-                             RatePolicy(per_minute, 0), initial_mode=mode)
+    uow = BatchingStore(store, bus)
+    service = BarrageService(uow, InputPolicy(), MemoryWindows(), RatePolicy(per_minute, 0),
+                             Rooms.main_only(uow, mode))
     await service.start()
+    recorder.events.clear()  # main's `room` event, written at start: what follows is the test's
     return service, recorder
 
 
@@ -66,6 +73,7 @@ async def test_mode_off_approves_at_once(store: SqlStore) -> None:
     assert rec.events[0].public_payload() == {
         "id": barrage.id, "text": "hi", "author": "Anonymous", "color": "#ffffff",
         "size": "medium", "source": "telegram", "created_at": rec.events[0].payload["created_at"],
+        "room": "main",
     }
 
 
@@ -91,7 +99,7 @@ async def test_concurrent_approvals_make_exactly_one_event(store: SqlStore) -> N
     assert len(winners) == 1
     assert all(isinstance(r, AlreadyDecided) for r in results if r not in winners)
     assert len([e for e in rec.events if e.kind is not EventKind.PENDING]) == 1
-    log = await store.events_after(0, tuple(EventKind), 100)
+    log = await store.events_after(0, BARRAGE_KINDS, 100)
     assert len([e for e in log if e.kind in (EventKind.BARRAGE, EventKind.REJECTED)]) == 1
 
 
@@ -121,7 +129,7 @@ async def test_a_moderators_own_second_press_is_not_a_conflict(store: SqlStore) 
     with pytest.raises(AlreadyDecided, match="already approved by Alice"):
         await service.decide(barrage.id, Verdict.APPROVE, "Bob")  # someone else: told who won
     assert [e.kind for e in rec.events] == [EventKind.PENDING, EventKind.BARRAGE]
-    assert len(await store.events_after(0, tuple(EventKind), 100)) == 2
+    assert len(await store.events_after(0, BARRAGE_KINDS, 100)) == 2
 
 
 async def test_own_presses_at_once_make_one_event(store: SqlStore) -> None:
@@ -176,7 +184,7 @@ async def test_undo_and_a_decision_race_as_compare_and_set(store: SqlStore) -> N
     results = await asyncio.gather(first.undo(barrage.id, "Alice"), second.undo(barrage.id, "Bob"),
                                    return_exceptions=True)
     assert sorted(type(r).__name__ for r in results) == ["Barrage", "CannotUndo"]
-    log = await store.events_after(0, tuple(EventKind), 100)
+    log = await store.events_after(0, BARRAGE_KINDS, 100)
     assert [e.kind for e in log] == [EventKind.PENDING, EventKind.BARRAGE, EventKind.PENDING]
 
 
@@ -281,8 +289,9 @@ async def test_a_failing_publisher_never_fails_a_submission(store: SqlStore) -> 
         async def publish(self, event: Event) -> None:
             raise ConnectionError("bus down")
 
-    service = BarrageService(BatchingStore(store, Broken()), InputPolicy(), MemoryWindows(),
-                             RatePolicy(0, 0), Mode.OFF)
+    uow = BatchingStore(store, Broken())
+    service = BarrageService(uow, InputPolicy(), MemoryWindows(), RatePolicy(0, 0),
+                             Rooms.main_only(uow, Mode.OFF))
     await service.start()
     barrage = (await service.submit(Submission(text="still here"))).barrage
     assert (await store.events_after(0, (EventKind.BARRAGE,), 10))[0].payload["id"] == barrage.id
@@ -368,7 +377,7 @@ async def test_events_publish_in_id_order_through_a_publisher_that_awaits(store:
         service.set_mode("off"),
         *(service.submit(Submission(text=f"o{i}")) for i in range(20)),
     )
-    assert len(bus.ids) == 63 and bus.ids == sorted(bus.ids)
+    assert len(bus.ids) == 1 + 63 and bus.ids == sorted(bus.ids)  # main's `room` event at start
 
 
 async def test_too_many_waiting_for_a_commit_are_refused_and_counted(store: SqlStore) -> None:

@@ -30,7 +30,7 @@ async def listed(client: TestClient, status: str = "") -> list[dict]:
 
 async def test_submit_in_manual_mode_is_pending(client: TestClient) -> None:
     reply = await submit(client, text="  hello wall  ", author="Ann", color="#ABC", size="large")
-    assert reply == {"id": reply["id"], "status": "pending"}
+    assert reply == {"id": reply["id"], "status": "pending", "screens": 0}
     [item] = await listed(client, "pending")
     assert item["text"] == "hello wall" and item["color"] == "#aabbcc" and item["size"] == "large"
     assert item["source"] == "web" and item["author"] == "Ann" and "created_at" in item
@@ -184,9 +184,9 @@ async def test_decision_body_must_be_json_object(client: TestClient) -> None:
 
 
 async def test_mode_switch_at_runtime(client: TestClient) -> None:
-    assert (await (await client.get("/api/mode", headers=AUTH)).json()) == {"mode": "manual"}
+    assert (await (await client.get("/api/mode", headers=AUTH)).json()) == {"mode": "manual", "room": "main"}
     resp = await client.put("/api/mode", json={"mode": "off"}, headers=AUTH)
-    assert await resp.json() == {"mode": "off"}
+    assert await resp.json() == {"mode": "off", "room": "main"}
     assert (await submit(client, text="now"))["status"] == "approved"
     assert (await client.put("/api/mode", json={"mode": "auto"}, headers=AUTH)).status == 400
 
@@ -196,7 +196,8 @@ async def test_stats(client: TestClient) -> None:
     await submit(client, text="b")
     await client.post(f"/api/barrages/{bid}/approve", headers=AUTH)
     stats = await (await client.get("/api/stats", headers=AUTH)).json()
-    assert stats == {"mode": "manual", "pending": 1, "approved_today": 1, "screens": 0}
+    assert stats == {"mode": "manual", "pending": 1, "approved_today": 1, "screens": 0,
+                     "screens_by_room": {"main": 0}}
 
 
 async def test_rate_limit_is_429(make_client: ClientFactory) -> None:

@@ -114,3 +114,13 @@ def test_whatever_arrives_the_history_answers_exactly_or_not_at_all() -> None:
                 screen = [i for i in range(asked + 1, fanout.history.latest + 1)
                           if kinds[i] is EventKind.BARRAGE]
                 assert held is None or ids(held) == screen, (asked, ids(held), screen)
+
+
+def test_a_retract_drops_the_barrage_from_history() -> None:
+    fanout = FanOut(max_buffer_bytes=1 << 16, heartbeat_seconds=60)
+    fanout.history.reset(0)
+    for event_id, barrage_id in ((1, 7), (2, 8)):
+        fanout.on_event(Event(event_id, EventKind.BARRAGE, {"id": barrage_id, "text": "x"}))
+    fanout.on_event(Event(3, EventKind.RETRACT, {"id": 7, "room": "main", "by": "Alice"}))
+    assert ids(fanout.history.after(0)) == [2, 3]
+    assert fanout.history.after(0)[0].barrage == 8

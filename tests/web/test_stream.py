@@ -49,7 +49,7 @@ async def test_event_format_and_headers(open_client: TestClient) -> None:
     assert message.event == "barrage" and int(message.id) > 0
     assert message.data == {
         "id": bid, "text": "héllo <b>", "author": "Ann", "color": "#00ff00", "size": "small",
-        "source": "web", "created_at": message.data["created_at"],
+        "source": "web", "created_at": message.data["created_at"], "room": "main",
     }
     stream.close()
 
@@ -121,6 +121,7 @@ async def test_heartbeat(make_client: ClientFactory) -> None:
     client = await make_client(stream__heartbeat_seconds=0.2)
     stream = await client.get("/stream")
     await next_block(stream)  # retry + connected
+    assert (await next_block(stream)).event == "state"
     beat = await next_block(stream, timeout=5)
     assert beat.comments == ["ping"] and not beat.is_event
     stream.close()
@@ -246,6 +247,7 @@ async def test_shutdown_closes_every_stream(make_config: ConfigFactory) -> None:
         streams = [await session.get(server.make_url("/stream")) for _ in range(50)]
         for stream in streams:
             await next_block(stream)
+            await next_block(stream)  # state
         await server.close()
         for stream in streams:
             with pytest.raises((EOFError, aiohttp.ClientPayloadError)):

@@ -71,8 +71,11 @@ async def read_replay(http: aiohttp.ClientSession, url: str, after: int, until: 
     ids: list[int] = []
     async with http.get(f"{url}/stream", headers={"Last-Event-ID": str(after)},
                         timeout=aiohttp.ClientTimeout(total=120)) as resp:
+        kind = b""
         async for line in resp.content:
-            if line.startswith(b"data: "):
+            if line.startswith(b"event: "):
+                kind = line[7:].strip()
+            if line.startswith(b"data: ") and kind == b"barrage":
                 ids.append(json.loads(line[6:])["id"])
                 if ids[-1] == until:
                     return ids
@@ -97,7 +100,8 @@ async def test_stalled_replays_stay_within_the_memory_bound(
             stalled = [stalled_stream(server.port, resume) for _ in range(clients)]
             await wait_for_screens(http, server.url, clients)
             [sentinel] = await post_many(http, server.url, ["sentinel"])
-            replay = await read_replay(http, server.url, 1, sentinel)
+            # Event 1 is main's `room` event (written at the first start), 2 the first comment's.
+            replay = await read_replay(http, server.url, 2, sentinel)
             grown = server.status("VmHWM") - baseline
         print(f"{clients} stalled replays of {back} × {len(text.encode())} B: "
               f"RSS {baseline / MB:.0f} MB, peak +{grown / MB:.0f} MB")

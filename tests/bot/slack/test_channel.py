@@ -70,9 +70,32 @@ async def test_full_flow_command_card_press_stream_sender(slack_client, fake_sla
     update = (await fake_slack.wait_for("chat.update"))[0].params
     assert update["ts"] == ts and update["channel"] == MOD_CHANNEL
     assert "Approved by Mod One" in json.dumps(update["blocks"], ensure_ascii=False)
-    assert all(b["type"] != "actions" for b in update["blocks"])
+    [remove] = buttons(update)  # only "Remove from screen" is left
+    assert remove["text"]["text"] == "🗑 Remove from screen" and remove["value"] == approve["value"]
     dm = (await fake_slack.wait_for("chat.postMessage", channel=ANN))[0].params
     assert "on the screen now" in dm["text"]
+    stream.close()
+
+
+async def test_remove_from_screen_after_approval(slack_client, fake_slack: FakeSlack) -> None:
+    client = await slack_client()
+    stream = await client.get("/stream")
+    await post_command(client, command_body("regret this"))
+    ts, _ = await card_for(fake_slack, "regret this")
+    [item] = await pending(client)
+    await client.post(f"/api/barrages/{item['id']}/approve", json={"moderator": "Wendy"}, headers=AUTH)
+    [remove] = buttons((await fake_slack.wait_for("chat.update", ts=ts))[0].params)
+    for who in (STRANGER, MOD2):  # the stranger is refused; the moderator's press is the signal
+        press = press_payload(who, remove["action_id"], remove["value"], fake_slack.response_url(), ts)
+        assert await post_press(client, press) == 200
+    assert (await next_event(stream)).event == "barrage"
+    gone = await next_event(stream)
+    assert (gone.event, gone.data) == ("retract", {"id": item["id"]})
+    [refused] = await fake_slack.wait_for_response()
+    assert refused["text"] == "Only moderators can decide."
+    removed = (await fake_slack.wait_for("chat.update", count=2, ts=ts))[1].params
+    assert "🗑 Removed by Mod Two" in json.dumps(removed["blocks"], ensure_ascii=False)
+    assert all(b["type"] != "actions" for b in removed["blocks"])
     stream.close()
 
 
@@ -84,10 +107,11 @@ async def test_dm_and_mention_are_barrages(slack_client, fake_slack: FakeSlack) 
                "text": "<@UBOT> via mention", "ts": "100.000002", "event_ts": "100.000002"}
     assert await post_event(client, event_body(dm, "Ev1")) == 200
     assert await post_event(client, event_body(mention, "Ev2")) == 200
+    # Approved, but no screen is open: the sender is told so (presence).
     reply = (await fake_slack.wait_for("chat.postMessage", channel="DANN"))[0].params
-    assert "on the screen now" in reply["text"]
+    assert "saved; no screen is showing right now" in reply["text"]
     eph = (await fake_slack.wait_for("chat.postEphemeral", channel="CGENERAL"))[0].params
-    assert eph["user"] == ANN and "on the screen now" in eph["text"]
+    assert eph["user"] == ANN and "saved; no screen is showing right now" in eph["text"]
     items = (await (await client.get("/api/barrages?status=approved", headers=AUTH)).json())["items"]
     assert sorted((i["text"], i["color"], i["source"]) for i in items) == [
         ("via DM", "#ff77c8", "slack"), ("via mention", "#ffffff", "slack")]

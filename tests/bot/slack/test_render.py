@@ -34,10 +34,19 @@ def test_backlog_note_on_the_card() -> None:
     assert "6 more waiting" in card_blocks(barrage(), NOW, 6)[-1]["elements"][0]["text"]
 
 
-def test_verdict_has_no_buttons() -> None:
-    blocks = verdict_blocks(barrage(status=Status.APPROVED, decided_by="Mo"), NOW)
-    assert all(b["type"] != "actions" for b in blocks)
-    assert blocks[-1]["text"]["text"] == "✅ Approved by Mo"
+def test_an_approved_verdict_keeps_only_remove_from_screen() -> None:
+    *_, said, actions = verdict_blocks(barrage(status=Status.APPROVED, decided_by="Mo"), NOW)
+    assert said["text"]["text"] == "✅ Approved by Mo"
+    [remove] = actions["elements"]
+    assert (remove["action_id"], remove["text"]["text"], remove["value"]) == (
+        "barrage_retract", "🗑 Remove from screen", "7")
+
+
+def test_rejected_and_removed_verdicts_have_no_buttons() -> None:
+    rejected = verdict_blocks(barrage(status=Status.REJECTED, decided_by="Mo"), NOW)
+    removed = verdict_blocks(barrage(status=Status.RETRACTED, decided_by="Mo", retracted_by="Alice"), NOW)
+    assert all(b["type"] != "actions" for b in [*rejected, *removed])
+    assert removed[-1]["text"]["text"] == "🗑 Removed by Alice"
 
 
 def test_fallback_text_is_escaped() -> None:
@@ -51,3 +60,11 @@ def test_mentions_and_button_values() -> None:
     for bad in (None, "", "-1", "1e3", "9" * 20, 5, "2147483648", "9999999999", "0"):
         assert parse_button_value(bad) is None
 
+
+
+def test_a_card_names_its_room_when_given_one() -> None:
+    assert len(card_blocks(barrage(), NOW)[1]["elements"]) == 1
+    assert card_blocks(barrage(), NOW, room="<Hall B>")[1]["elements"][1]["text"] == "Room: <Hall B>"
+    verdict = verdict_blocks(barrage(status=Status.APPROVED), NOW, "Hall B")
+    assert verdict[1]["elements"][1]["text"] == "Room: Hall B"
+    assert card_fallback(barrage(), "<Hall B>").startswith("New barrage in &lt;Hall B&gt; from Ann")

@@ -14,6 +14,7 @@ from tests.bot.telegram.conftest import MOD_CHAT, MODERATOR, SECRET, TOKEN
 from tests.conftest import AUTH
 from tests.fakes.telegram_api import FakeTelegram, admin, message_update, press_update, user
 from tests.sse import next_block, next_event
+from tests.web.test_stream import wait_for_screens
 
 ANN = user(1001, "Ann", "Lee", username="ann")
 MOD = user(MODERATOR, "Mod", "One")
@@ -108,8 +109,34 @@ async def test_full_flow_message_card_press_stream_sender(
     assert "Approved" in answer[0].params["text"]
     edit = (await fake_tg.wait_for("editMessageText"))[0].params
     assert edit["message_id"] == str(card["message_id"]) and "Approved by Mod One" in edit["text"]
-    assert "reply_markup" not in edit
+    [[remove]] = edit["reply_markup"]["inline_keyboard"]  # only "Remove from screen" left
+    assert remove["text"] == "🗑 Remove from screen"
     assert "on the screen now" in (await replies_to(fake_tg, ANN["id"], 2))[1]
+    stream.close()
+
+
+async def test_remove_from_screen_after_approval(tg_client, fake_tg: FakeTelegram) -> None:
+    client = await tg_client(telegram__moderators=[MODERATOR, MOD2["id"]])
+    stream = await client.get("/stream")
+    await send_text(client, fake_tg, "regret this")
+    card = await card_for(fake_tg, "regret this")
+    await deliver(client, press_update(fake_tg.next_update_id(), MOD, buttons(card)[0]["callback_data"],
+                                       chat_id=MOD_CHAT, message_id=card["message_id"]))
+    flown = await next_event(stream)
+    [edit] = await fake_tg.wait_for("editMessageText")
+    [[remove]] = edit.params["reply_markup"]["inline_keyboard"]
+    for who in (STRANGER, MOD2):  # the stranger is refused; the moderator's press is the signal
+        await deliver(client, press_update(fake_tg.next_update_id(), who, remove["callback_data"],
+                                           chat_id=MOD_CHAT, message_id=card["message_id"]))
+    gone = await next_event(stream)
+    assert (gone.event, gone.data) == ("retract", {"id": flown.data["id"]})
+    answers = sorted(c.params["text"] for c in (await fake_tg.wait_for("answerCallbackQuery", count=3))[1:])
+    assert answers == ["Only moderators can decide.", "🗑 Removed from every screen"]
+    edits = await fake_tg.wait_for("editMessageText", count=2)
+    assert "🗑 Removed by Mod Two" in edits[1].params["text"] and "reply_markup" not in edits[1].params
+    resp = await client.get("/api/barrages?status=retracted", headers=AUTH)
+    [item] = (await resp.json())["items"]
+    assert item["retracted_by"] == "Mod Two"
     stream.close()
 
 
@@ -292,7 +319,7 @@ async def test_an_undo_gives_the_card_its_buttons_back_and_the_sender_hears_the_
     press = press_update(fake_tg.next_update_id(), MOD, approve, chat_id=MOD_CHAT, message_id=key[1])
     assert await deliver(client, press) == 200
     closed = (await fake_tg.wait_for("editMessageText"))[0].params
-    assert "Approved by Mod One" in closed["text"] and "reply_markup" not in closed
+    assert "Approved by Mod One" in closed["text"] and "Approve" not in str(closed["reply_markup"])
     [item] = (await (await client.get("/api/barrages?status=approved", headers=AUTH)).json())["items"]
 
     resp = await client.post(f"/api/barrages/{item['id']}/undo", json={"moderator": "Wendy"}, headers=AUTH)
@@ -547,3 +574,21 @@ async def test_health_follows_the_bot_api_going_away_and_coming_back(
     await telegram_connected(client, True)  # and comes back with the next good answer
     await send_text(client, fake_tg, "after the outage")  # polling delivers again
     await card_for(fake_tg, "after the outage")
+
+
+async def test_a_sender_hears_whether_a_screen_shows_their_room(tg_client, fake_tg: FakeTelegram) -> None:
+    client = await tg_client()
+    await send_text(client, fake_tg, "anyone there?")
+    [alone] = await replies_to(fake_tg, ANN["id"])
+    assert "waiting for a moderator" in alone and "saved; no screen is showing right now" in alone
+    stream = await client.get("/stream")
+    await wait_for_screens(client, 1)
+    await send_text(client, fake_tg, "now with a screen", message_id=2)
+    watched = (await replies_to(fake_tg, ANN["id"], 2))[1]
+    assert "waiting for a moderator" in watched and "no screen" not in watched
+    await client.post("/api/rooms", json={"slug": "hall-b"}, headers=AUTH)
+    in_mod_chat = {"chat_id": MOD_CHAT, "chat_type": "supergroup"}
+    await send_text(client, fake_tg, "/stats", sender=MOD, message_id=10, **in_mod_chat)
+    [stats] = [t for t in await replies_to(fake_tg, MOD_CHAT, 3) if "Mode:" in t]  # after "Room: all rooms"
+    assert "Screens: 1 (main 1, hall-b 0)" in stats
+    stream.close()

@@ -5,7 +5,14 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from bot.replyto import ReplyTo
-from bot.telegram.render import callback_data, card_text, parse_callback, verdict_text
+from bot.telegram.render import (
+    callback_data,
+    card_text,
+    parse_callback,
+    parse_retract,
+    retract_data,
+    verdict_text,
+)
 from server.core.model import Barrage, Size, Source, Status, Verdict
 
 NOW = datetime(2026, 11, 26, 20, 0, tzinfo=UTC)
@@ -32,6 +39,22 @@ def test_bad_callback_data_is_refused(data: str | None) -> None:
     assert parse_callback(data) is None
 
 
+def test_retract_data_round_trips_and_is_never_a_verdict() -> None:
+    assert retract_data(7) == "v1:x:7" and parse_retract("v1:x:7") == 7
+    assert parse_callback(retract_data(7)) is None
+    assert parse_retract(callback_data(Verdict.APPROVE, 7)) is None
+
+
+@pytest.mark.parametrize("data", [None, "", "v1:x", "v2:x:1", "v1:x:0", "v1:x:abc", "v1:x:2147483648"])
+def test_bad_retract_data_is_refused(data: str | None) -> None:
+    assert parse_retract(data) is None
+
+
+def test_a_retracted_card_says_who_removed_it() -> None:
+    gone = barrage(status=Status.RETRACTED, decided_by="Bob", decided_at=NOW, retracted_by="Alice")
+    assert verdict_text(gone, NOW).endswith("🗑 Removed by Alice")
+
+
 def test_card_text_shows_text_author_username_source_age() -> None:
     text = card_text(barrage(), NOW)
     assert "“Hello”" in text and "Ann Lee (@ann)" in text and "telegram" in text and "30s ago" in text
@@ -49,3 +72,9 @@ def test_a_slack_senders_card_shows_no_username() -> None:
     """Slack's reply target holds a user id where Telegram's holds the @username."""
     slack = barrage(source=Source.SLACK, reply_to=ReplyTo("CGENERAL", user="UANN").dump())
     assert "@" not in card_text(slack, NOW) and "(@ann)" in card_text(barrage(), NOW)
+
+
+def test_a_card_names_its_room_when_given_one() -> None:
+    assert "Room:" not in card_text(barrage(), NOW)
+    assert card_text(barrage(), NOW, room="Hall B").splitlines()[3] == "Room: Hall B"
+    assert "Room: Hall B" in verdict_text(barrage(status=Status.APPROVED, decided_by="Al"), NOW, "Hall B")

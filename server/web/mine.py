@@ -1,0 +1,50 @@
+"""GET /api/my/barrages: a web sender's own recent barrages and what became of them.
+
+Polling, not a per-device stream. Think of a venue of 1,000 phones behind one NAT and
+several server processes:
+- a stream per phone would hold a descriptor and a buffer per phone on some node for
+  the whole event, and the per-address stream cap (server/web/slots.py) counts one NAT
+  as one address: the phones would crowd out the screens;
+- a poll costs one indexed query (`ix_barrage_sender`, at most `MINE` rows) and is
+  gone: nothing is held between requests, any node answers it (the database is the
+  truth), and a lost notification cannot exist;
+- send.js polls only while the page is visible, every few seconds while something is
+  still waiting and rarely once everything is decided, so a quiet phone costs nearly
+  nothing.
+
+Public, no admin token: the device is the signed `barrage_device` cookie
+(server/web/device.py) and the sender key is `web:<device id>`. Without a valid cookie
+the answer is an empty list, never anyone else's, and no database read. The JSON never
+carries `sender`, `author_ref` or who decided: only what the phone itself sent and its
+status.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+
+from server.core.model import Barrage, iso
+from server.web.keys import DEVICES, VIEWS
+
+MINE = 20  # the latest this many: what a phone shows, and a bound on every answer
+FIELDS = ("id", "text", "status", "room", "created_at", "reason")
+
+
+async def my_barrages(request: web.Request) -> web.Response:
+    device_id = request.app[DEVICES].device_of(request)
+    items = [] if device_id is None else await request.app[VIEWS].by_sender(f"web:{device_id}", MINE)
+    # Private to this phone: no shared cache may keep it (the cookie is the only key).
+    return web.json_response({"items": [_mine(b) for b in items]},
+                             headers={"Cache-Control": "no-store", "Vary": "Cookie"})
+
+
+def _mine(barrage: Barrage) -> dict[str, Any]:
+    # `reason` is null until moderation gives reasons (the moderation issue fills it).
+    return {"id": barrage.id, "text": barrage.text, "status": str(barrage.status), "room": barrage.room,
+            "created_at": iso(barrage.created_at), "reason": None}
+
+
+def add_routes(app: web.Application) -> None:
+    app.router.add_get("/api/my/barrages", my_barrages)

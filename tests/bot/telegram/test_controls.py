@@ -1,0 +1,126 @@
+"""The live controls from Telegram's moderators' chats (/pause, /resume, /clear, /announce, /lottery,
+/digest), and lottery winners told in the chat they sent from."""
+
+from __future__ import annotations
+
+import asyncio
+
+from aiohttp.test_utils import TestClient
+
+from tests.bot.telegram.conftest import MOD_CHAT
+from tests.bot.telegram.test_channel import ANN, MOD, STRANGER, send_text
+from tests.bot.telegram.test_rooms import HALL_B_GROUP, HALL_B_MODS, ROOMS
+from tests.conftest import AUTH
+from tests.fakes.telegram_api import FakeTelegram
+
+IN_MODS = {"chat_id": MOD_CHAT, "chat_type": "supergroup"}
+WON = "You won the lottery"
+
+
+async def room(client: TestClient, slug: str = "main") -> dict:
+    return await (await client.get(f"/api/rooms/{slug}", headers=AUTH)).json()
+
+
+async def answer(client: TestClient, fake: FakeTelegram, text: str, n: int, sender: dict = MOD,
+                 where: dict = IN_MODS) -> str:
+    """Send a command as the `n`-th message in `where` and return the `n`-th answer there."""
+    await send_text(client, fake, text, sender=sender, message_id=100 + n, **where)
+    calls = await fake.wait_for("sendMessage", count=n, chat_id=where["chat_id"])
+    [reply] = [c.params["text"] for c in calls
+               if (c.params.get("reply_parameters") or {}).get("message_id") == 100 + n]
+    return reply
+
+
+async def test_each_control_acts_on_main_in_the_global_moderators_chat(
+    tg_client, fake_tg: FakeTelegram
+) -> None:
+    client = await tg_client(moderation__mode="off")
+    await send_text(client, fake_tg, "hello wall", message_id=1)
+    await send_text(client, fake_tg, "hello wall", message_id=2)
+
+    assert "main is paused" in await answer(client, fake_tg, "/pause", 1)
+    assert (await room(client))["paused"] is True
+    assert "already paused" in await answer(client, fake_tg, "/pause", 2)
+    assert "main is running" in await answer(client, fake_tg, "/resume", 3)
+    assert (await room(client))["paused"] is False
+    assert "main's screens are cleared" in await answer(client, fake_tg, "/clear", 4)
+    pinned = await answer(client, fake_tg, "/announce   Q&A after the talk  ", 5)
+    assert pinned == "📌 Pinned on main: “Q&A after the talk”"
+    assert (await room(client))["announcement"] == "Q&A after the talk"
+    assert "removed from main" in await answer(client, fake_tg, "/announce", 6)
+    assert (await room(client))["announcement"] is None
+
+    drawn = await answer(client, fake_tg, "/lottery 1", 7)
+    assert "Lottery in main: 1 of 1 senders won" in drawn and "1. Ann Lee (telegram)" in drawn
+    assert "only 1 senders" in await answer(client, fake_tg, "/lottery 2", 8)
+    assert "How many winners?" in await answer(client, fake_tg, "/lottery", 9)
+
+    digest = await answer(client, fake_tg, "/digest", 10)
+    assert "Digest of main: 2 messages" in digest and "By status: approved 2" in digest
+    assert "By source: telegram 2" in digest and "Top senders: Ann Lee (2)" in digest
+    assert "Most repeated: “hello wall” (2×)" in digest and "Busiest minute: " in digest
+
+
+async def test_controls_are_refused_to_non_moderators_and_outside_moderators_chats(
+    tg_client, fake_tg: FakeTelegram
+) -> None:
+    client = await tg_client(moderation__mode="off")
+    await send_text(client, fake_tg, "hello", message_id=1)
+    commands = ["/pause", "/resume", "/clear", "/announce hi", "/announce", "/lottery 1", "/digest"]
+    for n, command in enumerate(commands, 1):
+        assert "for moderators" in await answer(client, fake_tg, command, n, sender=STRANGER)
+    in_private = {"chat_id": MOD["id"], "chat_type": "private"}  # a moderator, but not in their chat
+    assert "for moderators" in await answer(client, fake_tg, "/pause", 1, where=in_private)
+    state = await room(client)
+    assert (state["paused"], state["announcement"]) == (False, None)
+    assert not [c for c in fake_tg.called("sendMessage") if WON in c.params["text"]]
+
+
+async def test_a_rooms_moderators_chat_controls_that_room_only(tg_client, fake_tg: FakeTelegram) -> None:
+    client = await tg_client(rooms=ROOMS, moderation__mode="off")
+    in_b = {"chat_id": HALL_B_MODS, "chat_type": "supergroup"}
+    await send_text(client, fake_tg, "/b in hall b", chat_id=HALL_B_GROUP, chat_type="group")
+
+    assert "Hall B (hall-b) is paused" in await answer(client, fake_tg, "/pause", 1, where=in_b)
+    assert "Pinned on Hall B (hall-b)" in await answer(client, fake_tg, "/announce Break", 2, where=in_b)
+    assert "Lottery in Hall B (hall-b)" in await answer(client, fake_tg, "/lottery 1", 3, where=in_b)
+    assert "Digest of Hall B (hall-b): 1 messages" in await answer(client, fake_tg, "/digest", 4, where=in_b)
+    assert ((await room(client, "hall-b"))["paused"], (await room(client, "hall-b"))["announcement"]) == (
+        True, "Break")
+    assert ((await room(client))["paused"], (await room(client))["announcement"]) == (False, None)
+
+
+async def won(fake: FakeTelegram, chat: int, count: int) -> list[dict]:
+    """The winner notices in `chat`, once there are `count`."""
+    for _ in range(1500):  # ends a test that would hang; nothing is timed
+        found = [c.params for c in fake.called("sendMessage", chat_id=chat) if WON in c.params["text"]]
+        if len(found) >= count:
+            return found
+        await asyncio.sleep(0.02)
+    raise AssertionError(f"{count} winner notices expected in {chat}, got {len(found)}")
+
+
+async def test_each_winner_is_told_once_in_the_chat_they_sent_from_even_after_a_restart(
+    tg_client, fake_tg: FakeTelegram
+) -> None:
+    client = await tg_client(rooms=ROOMS, moderation__mode="off")
+    group = {"chat_id": HALL_B_GROUP, "chat_type": "group"}
+    await send_text(client, fake_tg, "/b from the group", message_id=7, **group)
+    await send_text(client, fake_tg, "/b again", message_id=8, **group)
+    web = await client.post("/api/barrages", json={"text": "from the web", "author": "Wen", "room": "hall-b"})
+    assert web.status == 201
+    in_b = {"chat_id": HALL_B_MODS, "chat_type": "supergroup"}
+
+    assert "2 of 2 senders won" in await answer(client, fake_tg, "/lottery 2", 1, where=in_b)
+    [notice] = await won(fake_tg, HALL_B_GROUP, 1)
+    assert notice["text"].startswith("🎉 You won the lottery in Hall B!")
+    assert notice["reply_parameters"]["message_id"] == 8  # an answer to their latest message
+    await answer(client, fake_tg, "/lottery 2", 2, where=in_b)
+    await won(fake_tg, HALL_B_GROUP, 2)  # the second draw's notice: the first draw is done with
+    await client.close()
+
+    again = await tg_client(rooms=ROOMS, moderation__mode="off")  # the card loops start over
+    await answer(again, fake_tg, "/lottery 2", 3, where=in_b)
+    await won(fake_tg, HALL_B_GROUP, 3)  # read after every earlier draw: none told twice
+    assert len([c for c in fake_tg.called("sendMessage") if WON in c.params["text"]]) == 3
+    assert not fake_tg.called("sendMessage", chat_id=ANN["id"])  # Ann wrote in the group only
