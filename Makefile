@@ -4,12 +4,12 @@ VENV := .venv
 BIN := $(VENV)/bin
 CHROMIUM := /usr/bin/chromium
 
-.PHONY: run test lint bench bench-smoke chromium nginx clean screenshot
+.PHONY: run test lint bench bench-smoke chromium nginx fonts clean screenshot
 
 run: $(VENV)/.installed
 	$(BIN)/barrage serve --config $${BARRAGE_CONFIG:-config.toml}
 
-test: $(VENV)/.installed-test chromium nginx node_modules/.installed
+test: $(VENV)/.installed-test chromium fonts nginx node_modules/.installed
 	$(BIN)/python -m pytest
 
 lint: $(VENV)/.installed-test
@@ -49,6 +49,18 @@ nginx:
 		fi; \
 	fi
 
+# CJK and colour emoji glyphs for Chromium: the screenshot shows comments in Chinese, Japanese,
+# Korean and emoji (without these fonts Chromium draws empty boxes).
+fonts:
+	@if [ ! -d /usr/share/fonts/opentype/noto ] || [ ! -f /usr/share/fonts/truetype/noto/NotoColorEmoji.ttf ]; then \
+		if [ "$$(id -u)" = 0 ]; then \
+			apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
+				fonts-noto-cjk fonts-noto-color-emoji; \
+		else \
+			echo "Please install fonts-noto-cjk and fonts-noto-color-emoji (Debian: sudo apt-get install ...)"; exit 1; \
+		fi; \
+	fi
+
 # axe-core for the accessibility checks in tests/browser, pinned by package-lock.json.
 node_modules/.installed: package.json package-lock.json
 	@command -v npm >/dev/null || { \
@@ -64,7 +76,7 @@ node_modules/.installed: package.json package-lock.json
 clean:
 	rm -rf $(VENV) *.egg-info .pytest_cache .ruff_cache node_modules
 
-screenshot: $(VENV)/.installed-test chromium
+screenshot: $(VENV)/.installed-test chromium fonts
 	$(BIN)/python docs/screenshot.py $(CHROMIUM)
 
 # Benchmarks: outside the test suite; loopback only, bounded in count and time.
