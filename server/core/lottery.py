@@ -4,11 +4,10 @@ A ticket is a sender key, not a barrage: one person with three messages has one 
 The draw is an event in the log (`lottery`), so it is stored, replayed to screens and seen
 by every process; `exclude_previous` reads the earlier draws back from the same log.
 
-TODO(issue 11, winners told through their channel): not built yet. The hook is the
-`lottery` event: its payload's `senders` are the winners' keys, and each one's latest
-approved barrage in the room holds the `reply_to` its adapter answers on. It must be told
-once across nodes: a claim per (draw_id, sender) in the database, run by the card loops'
-lease holder (bot/cards.py), like the decision notices; web winners have no channel yet.
+Winners are told through their channel by the card loops' lease holder (bot/cards.py,
+`winners`): the event's `senders` are the winners' keys, each one's latest barrage in the
+room holds the `reply_to` its adapter answers on, and a claim per (draw_id, sender) in the
+database tells each once across nodes. Web winners have no channel: the screen shows them.
 Two draws at the same moment with `exclude_previous` may also pick the same sender (each
 reads the log before the other's event); the desk's one button makes that unlikely.
 """
