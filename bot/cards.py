@@ -286,6 +286,7 @@ class CardSync:
                 if not task.cancelled() and (error := task.exception()) is not None:
                     logger.warning("%s: a card item failed as this node stopped: %s", self._platform.platform,
                                    type(error).__name__)
+            raise  # the item is over (done, or given back): now the stop goes through
 
     async def _tell_winners(self) -> None:
         while draws := await self._store.draws_after(self._draws_read, BATCH):
