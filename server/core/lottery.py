@@ -19,7 +19,7 @@ import secrets
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from server.core.errors import InvalidInput, PoolTooSmall
@@ -72,6 +72,10 @@ def parse_since(value: object) -> datetime | None:
         moment = None
     if moment is None or moment.utcoffset() is None:
         raise InvalidInput("since must be an ISO 8601 time with an offset, e.g. 2025-01-31T18:00:00+08:00")
+    try:
+        moment.astimezone(UTC)  # the store compares in UTC: 0001-01-01T00:00+08:00 has no UTC time
+    except OverflowError:
+        raise InvalidInput("since is out of range") from None
     return moment
 
 

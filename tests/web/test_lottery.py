@@ -115,6 +115,9 @@ async def test_the_draw_reaches_the_rooms_screens_and_the_admin_stream(hall: Tes
     {}, {"winners": 0}, {"winners": -1}, {"winners": 1.5}, {"winners": "2"}, {"winners": True},
     {"winners": 101}, {"winners": 1, "since": "2025-01-01T10:00:00"}, {"winners": 1, "since": "yesterday"},
     {"winners": 1, "since": 12}, {"winners": 1, "exclude_previous": "yes"},
+    # in range as written, out of range in UTC: was a 500 (OverflowError)
+    {"winners": 1, "since": "0001-01-01T00:00:00+08:00"},
+    {"winners": 1, "since": "9999-12-31T23:59:59-08:00"},
 ])
 async def test_bad_input_is_a_400(hall: TestClient, body: dict[str, Any]) -> None:
     await send(hall, "telegram:1", room="hall")
