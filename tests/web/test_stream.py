@@ -127,11 +127,18 @@ async def test_heartbeat(make_client: ClientFactory) -> None:
     stream.close()
 
 
+async def skip_state(stream: aiohttp.ClientResponse, path: str) -> None:
+    """A screen's stream opens with its room's `state` (no id); the moderators' does not."""
+    if path == "/stream":
+        assert (await next_block(stream)).event == "state"
+
+
 @pytest.mark.parametrize("path", ["/stream", "/api/stream"])
 async def test_heartbeats_stay_comments_unless_asked_for(make_client: ClientFactory, path: str) -> None:
     client = await make_client(stream__heartbeat_seconds=0.1)
     stream = await client.get(path, headers=AUTH)
     await next_block(stream)  # retry + connected
+    await skip_state(stream, path)
     for _ in range(2):
         beat = await next_block(stream)
         assert beat.comments == ["ping"] and not beat.is_event
@@ -145,6 +152,7 @@ async def test_heartbeat_events_when_asked_for(make_client: ClientFactory, path:
     client = await make_client(stream__heartbeat_seconds=0.1, moderation__mode="off")
     stream = await client.get(f"{path}?heartbeat=event", headers=AUTH)
     await next_block(stream)
+    await skip_state(stream, path)
     first = await next_block(stream)  # a heartbeat: it comes only once the stream is live
     assert first.event == "heartbeat" and first.data_lines == [""] and first.id is None
     assert first.comments == []
@@ -162,10 +170,11 @@ async def test_heartbeat_events_resume_like_comments(make_client: ClientFactory)
     client = await make_client(stream__heartbeat_seconds=0.1, moderation__mode="off")
     await post(client, "one")
     await post(client, "two")
-    stream = await client.get("/stream?heartbeat=event&last_event_id=1")  # the first event's id
+    # Event 1 is main's `room` event (written at start), 2 is "one": resume after it.
+    stream = await client.get("/stream?heartbeat=event&last_event_id=2")
     await next_block(stream)
-    replayed = await next_event(stream)
-    assert (replayed.id, replayed.event, replayed.data["text"]) == ("2", "barrage", "two")
+    replayed = await next_event(stream)  # after the `state` block
+    assert (replayed.id, replayed.event, replayed.data["text"]) == ("3", "barrage", "two")
     beat = await next_block(stream)
     assert beat.event == "heartbeat" and beat.id is None
     stream.close()
@@ -181,6 +190,7 @@ async def test_heartbeat_comment_is_the_default_spelled_out(make_client: ClientF
     client = await make_client(stream__heartbeat_seconds=0.1)
     stream = await client.get("/stream?heartbeat=comment")
     await next_block(stream)
+    await skip_state(stream, "/stream")
     assert (await next_block(stream)).comments == ["ping"]
     stream.close()
 
