@@ -76,7 +76,10 @@ async def read(resp: aiohttp.ClientResponse, sent: dict[int, float], seen: dict[
     async for line in resp.content:
         if line.startswith(b"data: "):
             now = time.perf_counter()
-            seq = int(json.loads(line[6:])["text"].split()[1])
+            data = json.loads(line[6:])
+            if "text" not in data:
+                continue  # the stream's opening `state`, not a comment
+            seq = int(data["text"].split()[1])
             if seq in sent and seq not in seen:
                 seen[seq] = now - sent[seq]
             if len(seen) == expected:
