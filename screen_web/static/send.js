@@ -154,13 +154,33 @@
     return li;
   }
 
+  // A web sender has no chat to be told in: a draw that picked this phone shows here.
+  const winsBox = document.getElementById("wins");
+  let shownWins = "";
+
+  function showWins(wins) {
+    const key = wins.map((w) => w.draw_id).join(" ");
+    if (key === shownWins) return; // unchanged: a screen reader is not told again each poll
+    shownWins = key;
+    const byRoom = new Map();  // one line per room: "You won 2 draws" rather than two alike
+    for (const w of wins) byRoom.set(w.room, (byRoom.get(w.room) || 0) + 1);
+    winsBox.replaceChildren(...[...byRoom].map(([where, count]) => {
+      const line = document.createElement("p");
+      const what = count === 1 ? "the draw" : `${count} draws`;
+      line.textContent = where === (room || "main") ? `🎉 You won ${what}!` : `🎉 You won ${what} in ${where}!`;
+      return line;
+    }));
+    winsBox.hidden = wins.length === 0;
+  }
+
   async function pollMine() {
     let waiting = false;
     try {
       const res = await fetch("/api/my/barrages", { cache: "no-store" });
       if (res.ok) {
-        const { items } = await res.json();
+        const { items, wins } = await res.json();
         mineList.replaceChildren(...items.map(mineItem));
+        showWins(wins || []);
         mineSection.hidden = items.length === 0;
         waiting = items.some((b) => b.status === "pending");
       }

@@ -69,6 +69,9 @@ class Store(Protocol):
         `skip_retracted`: leave out the `barrage` events of barrages retracted since (a screen's
         replay); a node filling a gap wants every id."""
 
+    async def latest_events(self, kinds: Sequence[EventKind], limit: int) -> list[Event]:
+        """The newest events of those kinds, newest first, of every room."""
+
     async def last_event_id(self) -> int: ...
 
     async def get_setting(self, key: str) -> str | None: ...

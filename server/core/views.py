@@ -16,6 +16,8 @@ from server.core.digest import Digest
 from server.core.model import Barrage, Event, EventKind, Mode, Status
 from server.core.ports import Store
 
+RECENT_DRAWS = 50
+
 
 class Views:
     def __init__(self, store: Store) -> None:
@@ -27,6 +29,14 @@ class Views:
 
     async def by_sender(self, sender: str, limit: int) -> list[Barrage]:
         return await self._store.by_sender(sender, limit)
+
+    async def wins(self, sender: str) -> list[Event]:
+        """The recent lottery draws that picked this sender, newest first.
+
+        Only the latest `RECENT_DRAWS` draws are looked at: a win is news during the event,
+        and the read stays one short indexed walk however many phones poll."""
+        draws = await self._store.latest_events([EventKind.LOTTERY], RECENT_DRAWS)
+        return [draw for draw in draws if sender in draw.payload.get("senders", ())]
 
     async def events_after(self, event_id: int, kinds: Sequence[EventKind], limit: int,
                            room: str | None = None, skip_retracted: bool = False) -> list[Event]:

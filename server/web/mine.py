@@ -17,6 +17,10 @@ Public, no admin token: the device is the signed `barrage_device` cookie
 the answer is an empty list, never anyone else's, and no database read. The JSON never
 carries `sender`, `author_ref` or who decided: only what the phone itself sent and its
 status.
+
+`wins` are the recent lottery draws that picked this phone (a web sender has no chat to
+be told in, and may not be looking at the screen when its name is drawn); /send shows
+each as "You won the draw".
 """
 
 from __future__ import annotations
@@ -25,7 +29,7 @@ from typing import Any
 
 from aiohttp import web
 
-from server.core.model import Barrage, iso
+from server.core.model import Barrage, Event, iso
 from server.web.keys import DEVICES, VIEWS
 
 MINE = 20  # the latest this many: what a phone shows, and a bound on every answer
@@ -34,10 +38,17 @@ FIELDS = ("id", "text", "status", "room", "created_at", "reason")
 
 async def my_barrages(request: web.Request) -> web.Response:
     device_id = request.app[DEVICES].device_of(request)
-    items = [] if device_id is None else await request.app[VIEWS].by_sender(f"web:{device_id}", MINE)
+    items, wins = [], []
+    if device_id is not None:
+        views, sender = request.app[VIEWS], f"web:{device_id}"
+        items, wins = await views.by_sender(sender, MINE), await views.wins(sender)
     # Private to this phone: no shared cache may keep it (the cookie is the only key).
-    return web.json_response({"items": [_mine(b) for b in items]},
+    return web.json_response({"items": [_mine(b) for b in items], "wins": [_win(e) for e in wins]},
                              headers={"Cache-Control": "no-store", "Vary": "Cookie"})
+
+
+def _win(draw: Event) -> dict[str, Any]:
+    return {"draw_id": draw.payload["draw_id"], "room": draw.payload["room"], "event_id": draw.id}
 
 
 def _mine(barrage: Barrage) -> dict[str, Any]:

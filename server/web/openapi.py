@@ -16,6 +16,7 @@ from server.core.digest import TOP_SENDERS
 from server.core.lottery import MAX_WINNERS
 from server.core.model import MAX_ID, ROOM_SLUG, EventKind, Mode, Size, Source, Status
 from server.core.rooms import MAX_ANNOUNCEMENT, MAX_CROSSING, MAX_JOIN_TEXT, MAX_TITLE, MIN_CROSSING
+from server.core.views import RECENT_DRAWS
 from server.web.api import IDEMPOTENCY_HEADER, LIST_LIMIT, MAX_IDEMPOTENCY_KEY
 from server.web.mine import FIELDS as MY_FIELDS
 from server.web.mine import MINE
@@ -395,11 +396,18 @@ def my_barrages() -> Json:
         "summary": "This device's own latest barrages and their status (public).",
         "description": f"The device is the signed `barrage_device` cookie: the latest {MINE} barrages "
                        "it sent, newest first, of every room. Without a valid cookie the list is "
-                       "empty. Meant to be polled (server/web/mine.py says why not a stream).",
+                       "empty. Meant to be polled (server/web/mine.py says why not a stream). "
+                       f"`wins`: which of the latest {RECENT_DRAWS} lottery draws picked this device, "
+                       "newest first.",
         "responses": {"200": answer("Newest first.", {
-            "type": "object", "required": ["items"], "additionalProperties": False,
+            "type": "object", "required": ["items", "wins"], "additionalProperties": False,
             "properties": {"items": {"type": "array", "maxItems": MINE,
-                                     "items": ref("schemas", "MyBarrage")}},
+                                     "items": ref("schemas", "MyBarrage")},
+                           "wins": {"type": "array", "maxItems": RECENT_DRAWS, "items": {
+                               "type": "object", "required": ["draw_id", "room", "event_id"],
+                               "additionalProperties": False,
+                               "properties": {"draw_id": {"type": "string"}, "room": {"type": "string"},
+                                              "event_id": {"type": "integer", "minimum": 1}}}}},
         })},
     }
 

@@ -23,6 +23,13 @@ async def post(wall: TestServer, path: str, body: dict, headers: dict | None = N
         return await resp.json()
 
 
+async def approve_all(wall: TestServer) -> None:
+    async with aiohttp.ClientSession() as http:
+        resp = await http.get(wall.make_url("/api/barrages?status=pending"), headers=AUTH)
+        for item in (await resp.json())["items"]:
+            await post(wall, f"/api/barrages/{item['id']}/approve", {}, AUTH)
+
+
 async def screens_connected(wall: TestServer) -> None:
     async with aiohttp.ClientSession() as http:
         for _ in range(250):
@@ -73,6 +80,20 @@ async def test_send_after_sending(browser: Browser, wall: TestServer, scheme: st
     await page.fill("#text", "hello")
     await page.click("#submit")
     await page.locator("#result.ok").wait_for()
+    await page.locator("#mine li").wait_for()
+    assert await findings(page) == []
+
+
+@SCHEMES
+async def test_send_after_winning_the_draw(browser: Browser, wall: TestServer, scheme: str) -> None:
+    page = await open_page(browser, wall, "/send", scheme, width=390, height=700)
+    await page.fill("#text", "hello")
+    await page.click("#submit")
+    await page.locator("#result.ok").wait_for()
+    await approve_all(wall)
+    await post(wall, "/api/rooms/main/lottery", {"winners": 1}, AUTH)
+    await page.evaluate("document.dispatchEvent(new Event('visibilitychange'))")  # polls at once
+    await page.locator("#wins p").wait_for()
     assert await findings(page) == []
 
 

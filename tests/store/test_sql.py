@@ -173,6 +173,13 @@ async def test_events_after_filters_by_kind_and_pages(store: SqlStore) -> None:
     assert await store.last_event_id() == mode.id  # type: ignore[union-attr]
 
 
+async def test_latest_events_are_the_newest_of_those_kinds_newest_first(store: SqlStore) -> None:
+    draws = [await store.append(EventKind.LOTTERY, {"room": "main", "n": n}) for n in range(3)]
+    await store.add(draft(), Status.APPROVED, NOW)  # another kind, later: not among them
+    assert await store.latest_events([EventKind.LOTTERY], 2) == draws[:0:-1]
+    assert await store.latest_events([EventKind.MODE], 5) == []
+
+
 async def test_settings_upsert_with_an_optional_event(store: SqlStore) -> None:
     assert await store.get_setting("k") is None
     assert await store.put_setting("k", "one", None) is None

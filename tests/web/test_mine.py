@@ -39,10 +39,18 @@ async def send(http: aiohttp.ClientSession, base: str, phone: Phone, text: str, 
 
 
 async def mine(http: aiohttp.ClientSession, base: str, headers: Phone | None = None) -> list[dict[str, Any]]:
+    return (await answer(http, base, headers))["items"]
+
+
+async def wins(http: aiohttp.ClientSession, base: str, headers: Phone | None = None) -> list[dict[str, Any]]:
+    return (await answer(http, base, headers))["wins"]
+
+
+async def answer(http: aiohttp.ClientSession, base: str, headers: Phone | None) -> dict[str, Any]:
     async with http.get(f"{base}/api/my/barrages", headers=headers or {}) as resp:
         assert resp.status == 200
         assert resp.headers["Cache-Control"] == "no-store"
-        return (await resp.json())["items"]
+        return await resp.json()
 
 
 def base(client: TestClient) -> str:
@@ -98,6 +106,29 @@ async def test_the_list_is_bounded_to_the_latest(
     alice = await phone(http, client)
     ids = [await send(http, base(client), alice, f"n{n}") for n in range(MINE + 5)]
     assert [i["id"] for i in await mine(http, base(client), alice)] == ids[::-1][:MINE]
+
+
+async def test_a_phone_a_draw_picked_is_told_and_no_other_phone_is(
+    make_client: ClientFactory, http: aiohttp.ClientSession
+) -> None:
+    """Only approved barrages hold a ticket: Alice's is approved, Bob's still waits."""
+    client = await make_client()
+    await client.post("/api/rooms", json={"slug": "hall-b"}, headers=AUTH)
+    alice, bob = await phone(http, client), await phone(http, client)
+    approved = await send(http, base(client), alice, "pick me", room="hall-b")
+    await send(http, base(client), bob, "still waiting", room="hall-b")
+    await client.post(f"/api/barrages/{approved}/approve", headers=AUTH)
+    assert await wins(http, base(client), alice) == []
+
+    draws = []
+    for _ in range(2):
+        resp = await client.post("/api/rooms/hall-b/lottery", json={"winners": 1}, headers=AUTH)
+        draws.append((await resp.json())["draw_id"])
+    told = await wins(http, base(client), alice)
+    assert [(w["draw_id"], w["room"]) for w in told] == [(draws[1], "hall-b"), (draws[0], "hall-b")]
+    assert told[0]["event_id"] > told[1]["event_id"]  # newest first
+    assert await wins(http, base(client), bob) == []
+    assert await wins(http, base(client)) == []  # no cookie: nobody's
 
 
 async def test_any_node_answers_from_the_database(tmp_path: Path, fresh_postgres_url: str) -> None:
