@@ -31,6 +31,19 @@ async def test_pause_and_resume_hold_on_every_node_and_a_repeat_writes_nothing(s
         (EventKind.PAUSE, {"room": MAIN, "by": "Alice"}), (EventKind.RESUME, {"room": MAIN, "by": "Bob"})]
 
 
+async def test_a_node_not_yet_told_of_a_pause_still_resumes(store: SqlStore) -> None:
+    """Whether a pause or resume changes anything is the database's answer, not a node's copy:
+    B has not heard of A's pause (its broker lags), and its resume still takes."""
+    a, b = await node(store, MemoryBus()), await node(store, MemoryBus())
+    await a.rooms.pause(MAIN, "Alice")
+    assert b.rooms.get(MAIN).paused is False  # B's copy is behind
+    assert (await b.rooms.resume(MAIN, "Bob")).paused is False
+    assert [room.paused for room in await store.rooms() if room.slug == MAIN] == [False]
+    again = await b.rooms.resume(MAIN, "Bob")  # now a repeat: nothing written
+    assert again.paused is False and await store.last_event_id() == (await store.latest_events(
+        [EventKind.RESUME], 1))[0].id
+
+
 async def test_clear_is_an_event_of_the_room_and_changes_nothing_else(store: SqlStore) -> None:
     bus = MemoryBus()
     a = await node(store, bus)
