@@ -7,7 +7,8 @@ by every process; `exclude_previous` reads the earlier draws back from the same 
 Winners are told through their channel by the card loops' lease holder (bot/cards.py,
 `winners`): the event's `senders` are the winners' keys, each one's latest barrage in the
 room holds the `reply_to` its adapter answers on, and a claim per (draw_id, sender) in the
-database tells each once across nodes. Web winners have no channel: the screen shows them.
+database tells each once across nodes. Web winners have no channel: the screen shows them,
+and their phone's /send finds the draw in `GET /api/my/barrages` (`Views.wins`).
 Two draws at the same moment with `exclude_previous` may also pick the same sender (each
 reads the log before the other's event); the desk's one button makes that unlikely.
 """
@@ -99,17 +100,29 @@ class Lottery:
         pool = set(await self._store.lottery_pool(slug, moment))
         if exclude_previous:
             pool -= await self.previous_winners(slug)
-        if len(pool) < count:
-            raise PoolTooSmall(f"{count} winners asked for, but only {len(pool)} senders are in the draw")
-        chosen = pick(list(pool), count)
-        draw = Draw(uuid.uuid4().hex, slug, await self._winners(slug, chosen, moment), len(pool))
+        winners, size = await self._winners(slug, pool, count, moment)
+        draw = Draw(uuid.uuid4().hex, slug, winners, size)
         await self._store.append(EventKind.LOTTERY, _payload(draw, moment, by))
-        logger.info("lottery %s in room %s by %s: %d of %d", draw.draw_id, slug, by, count, len(pool))
+        logger.info("lottery %s in room %s by %s: %d of %d", draw.draw_id, slug, by, count, size)
         return draw
 
-    async def _winners(self, room: str, senders: list[str], since: datetime | None) -> list[Winner]:
-        latest = await self._store.latest_authors(room, senders, since)
-        return [Winner(sender, *latest[sender]) for sender in senders]
+    async def _winners(self, room: str, pool: set[str], count: int,
+                       since: datetime | None) -> tuple[list[Winner], int]:
+        """`count` winners who still hold a ticket, and the pool's size. A ticket can go
+        between reading the pool and the draw (its only barrage retracted or undone on
+        another node): that sender is dropped and another drawn in their place."""
+        winners: list[Winner] = []
+        left = set(pool)
+        while (wanted := count - len(winners)) > 0:
+            if len(left) < wanted:
+                raise PoolTooSmall(f"{count} winners asked for, but only {len(left) + len(winners)} "
+                                   "senders are in the draw")
+            chosen = pick(list(left), wanted)
+            left -= set(chosen)
+            latest = await self._store.latest_authors(room, chosen, since)
+            winners += [Winner(sender, *latest[sender]) for sender in chosen if sender in latest]
+            pool -= {sender for sender in chosen if sender not in latest}
+        return winners, len(pool)
 
     async def previous_winners(self, room: str) -> set[str]:
         """Every sender key an earlier draw in the room picked, read back from the log."""

@@ -6,18 +6,22 @@ from __future__ import annotations
 import math
 import random
 from collections import Counter
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from server.core import lottery
-from server.core.errors import InvalidInput
-from server.core.lottery import check_winners, parse_since, pick
+from server.core.errors import InvalidInput, PoolTooSmall
+from server.core.lottery import Lottery, check_winners, parse_since, pick
+from server.core.model import MAIN, Draft, Size, Source, Status
+from server.core.rooms import Rooms
+from server.store import SqlStore
 
 SENDERS = [f"telegram:{n}" for n in range(10)]
 DRAWS = 2000
 # Far below any fair draw's chance of failing (one run in a million), far above a biased one's.
 SIGNIFICANCE = 1e-6
+NOW = datetime(2026, 12, 31, 20, 0, tzinfo=UTC)
 
 
 def chi2_sf(statistic: float, dof: int) -> float:
@@ -86,3 +90,36 @@ def test_since_needs_an_offset() -> None:
 def test_winners_must_be_a_small_positive_whole_number(value: object) -> None:
     with pytest.raises(InvalidInput):
         check_winners(value)
+
+
+class RetractsAfterThePool:
+    """The real store, but a moderator retracts `victim`'s barrage just after the pool is read
+    (the race of a draw and a retract on another node, made certain)."""
+
+    def __init__(self, store: SqlStore, victim: int) -> None:
+        self._store, self._victim = store, victim
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._store, name)
+
+    async def lottery_pool(self, room: str, since: datetime | None) -> list[str]:
+        pool = await self._store.lottery_pool(room, since)
+        await self._store.retract(self._victim, "Mo", datetime.now(UTC))
+        return pool
+
+
+async def test_a_ticket_gone_between_the_pool_and_the_draw_is_not_drawn(store: SqlStore) -> None:
+    ids = {}
+    for sender in ("web:1", "web:2", "web:3"):
+        barrage, _ = await store.add(Draft(text="hi", author=sender, color="#ffffff", size=Size.MEDIUM,
+                                           source=Source.WEB, sender=sender), Status.APPROVED, NOW)
+        ids[sender] = barrage.id
+    racing = RetractsAfterThePool(store, ids["web:2"])
+    rooms = Rooms.main_only(racing)  # type: ignore[arg-type]
+    await rooms.load()
+    draw = await Lottery(racing, rooms).draw(MAIN, 2)  # type: ignore[arg-type]
+    assert sorted(w.sender for w in draw.winners) == ["web:1", "web:3"]
+    assert draw.pool in (2, 3)  # the pool as read, less the tickets the draw found gone
+    racing._victim = ids["web:1"]
+    with pytest.raises(PoolTooSmall):
+        await Lottery(racing, rooms).draw(MAIN, 2)  # type: ignore[arg-type]
