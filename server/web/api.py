@@ -12,8 +12,8 @@ from aiohttp import web
 
 from server.core.errors import InvalidInput
 from server.core.model import MAX_ID, Source, Status, Verdict
-from server.core.policy import is_ascii_number, parse_id
-from server.core.service import Submission
+from server.core.policy import clean_name, is_ascii_number, parse_id
+from server.core.service import MAX_NAME, Submission
 from server.web.auth import admin_only, no_store
 from server.web.client import client_address, network_of
 from server.web.fanout import Audience
@@ -59,6 +59,12 @@ def optional_str(body: dict[str, Any], key: str) -> str | None:
     if value is not None and not isinstance(value, str):
         raise InvalidInput(f"{key} must be a string")
     return value
+
+
+def moderator_of(body: dict[str, Any]) -> str:
+    """Who acts, from an optional `{"moderator"}`: cleaned and cut as every moderator's name is
+    (it reaches events, desks and log lines); "web" when none is given."""
+    return clean_name(optional_str(body, "moderator") or "web", MAX_NAME, "web")
 
 
 async def submit(request: web.Request) -> web.Response:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from server.web.api import optional_str, read_json_object
+from server.web.api import moderator_of, read_json_object
 from server.web.auth import admin_only
 from server.web.keys import LOTTERY, SERVICE
 from server.web.rooms import ROOM_PATH
@@ -14,7 +14,7 @@ from server.web.rooms import ROOM_PATH
 async def draw(request: web.Request) -> web.Response:
     slug = request.app[SERVICE].rooms.get(request.match_info["slug"]).slug  # 404 before the body
     body = await read_json_object(request)
-    by = optional_str(body, "moderator") or "web"
+    by = moderator_of(body)
     result = await request.app[LOTTERY].draw(slug, body.get("winners"), body.get("since"),
                                              body.get("exclude_previous", False), by)
     return web.json_response(result.to_dict(), status=201)

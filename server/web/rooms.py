@@ -9,7 +9,7 @@ from aiohttp import web
 
 from server.core.errors import InvalidInput
 from server.core.model import Room
-from server.web.api import optional_str, read_json_object
+from server.web.api import moderator_of, read_json_object
 from server.web.auth import admin_only
 from server.web.keys import PRESENCE, SERVICE
 
@@ -32,7 +32,7 @@ async def list_rooms(request: web.Request) -> web.Response:
 async def create_room(request: web.Request) -> web.Response:
     body = await read_json_object(request)
     fields = {key: value for key, value in body.items() if key not in ("slug", "moderator")}
-    by = optional_str(body, "moderator") or "web"
+    by = moderator_of(body)
     room = await request.app[SERVICE].rooms.create(body.get("slug"), fields, by)
     return web.json_response(room_json(request, room), status=201)
 
@@ -47,7 +47,7 @@ async def patch_room(request: web.Request) -> web.Response:
     rooms = request.app[SERVICE].rooms
     slug = rooms.get(request.match_info["slug"]).slug  # 404 before the body is looked at
     body = await read_json_object(request)
-    by = optional_str(body, "moderator") or "web"
+    by = moderator_of(body)
     fields = {key: value for key, value in body.items() if key != "moderator"}
     if "slug" in fields:
         raise InvalidInput("a room's slug cannot change")
@@ -57,7 +57,7 @@ async def patch_room(request: web.Request) -> web.Response:
 async def _moderator(request: web.Request) -> str:
     """Who acts, from an optional body `{"moderator"}`; "web" when none is given."""
     body = await read_json_object(request) if request.can_read_body else {}
-    return optional_str(body, "moderator") or "web"
+    return moderator_of(body)
 
 
 def _control(name: str) -> Callable[[web.Request], Awaitable[web.Response]]:
@@ -81,7 +81,7 @@ async def put_announcement(request: web.Request) -> web.Response:
     body = await read_json_object(request)
     if "text" not in body:
         raise InvalidInput('text is required: a string, or null to remove the announcement')
-    by = optional_str(body, "moderator") or "web"
+    by = moderator_of(body)
     return web.json_response(room_json(request, await rooms.announce(slug, body["text"], by)))
 
 

@@ -57,6 +57,20 @@ async def test_a_bad_announcement_is_400(client: TestClient, body: dict[str, Any
     assert resp.status == 400 and "error" in await resp.json()
 
 
+async def test_a_moderators_name_is_cleaned_and_cut_before_the_log(open_client: TestClient) -> None:
+    """A name with a line break cannot forge a log line, nor pages of it fill the desks."""
+    async with open_client.get("/api/stream", headers=AUTH) as admin:
+        forged = "Alice\n2026-12-31 ERROR forged line" + "x" * 5_000
+        await control(open_client, "main", "pause", json={"moderator": forged})
+        resp = await open_client.post("/api/rooms/main/lottery", json={"winners": 1, "moderator": forged},
+                                      headers=AUTH)
+        assert resp.status == 409  # nobody to draw: refused after the name was read
+        while (message := await next_event(admin)).event != "pause":
+            pass
+    by = message.data["by"]
+    assert "\n" not in by and by.startswith("Alice 2026-12-31") and len(by) <= 64
+
+
 async def test_controls_need_the_admin_token_and_a_room_that_exists(client: TestClient) -> None:
     for name in ("pause", "resume", "clear"):
         assert (await client.post(f"/api/rooms/main/{name}")).status == 401
