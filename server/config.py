@@ -59,11 +59,28 @@ class DatabaseConfig(Section):
 
 
 class ModerationConfig(Section):
-    mode: Literal["off", "manual"] = "manual"
+    mode: Literal["off", "auto", "manual"] = "manual"
     max_text_length: Annotated[int, between(1, 1000)] = 100
     max_author_length: Annotated[int, between(1, 100)] = 32
     max_per_minute: Annotated[int, NO_LIMIT_OR_MORE] = 20
     max_per_minute_per_address: Annotated[int, NO_LIMIT_OR_MORE] = 1200
+    # The minimum gap between two barrages of one sender; 0 = off.
+    slow_mode_seconds: Annotated[float, between(0, 3600)] = 0
+    # The same normalised text from the same sender within this long is refused ("already sent").
+    repeat_seconds: Annotated[float, between(0, 3600)] = 60
+    shadow_mute: bool = False  # a muted sender's barrages are stored as rejected, and they are told nothing unusual
+    autoban_after: Annotated[int, NO_LIMIT_OR_MORE] = 3  # blocked barrages that mute their sender; 0 = off
+    autoban_window_minutes: Annotated[float, between(1, 10_080)] = 180
+    autoban_minutes: Annotated[float, between(1, 525_600)] = 60
+    pending_ttl_seconds: Annotated[float, NO_LIMIT_OR_MORE] = 300  # pending past this expires; 0 = never
+    max_pending: Annotated[int, at_least(1)] = 1000  # past it, the oldest pending expires first
+
+
+class FilterConfig(Section):
+    seed_file: str = ""  # rules for a new database, one a line (see the README's rule syntax)
+    links: Literal["allow", "review", "block"] = "review"
+    classifier: Literal["", "profanity-check"] = ""  # needs the extra barrage[classifier]
+    classifier_threshold: Annotated[float, between(0, 1)] = 0.8
 
 
 class ScreenConfig(Section):
@@ -72,6 +89,8 @@ class ScreenConfig(Section):
     max_waiting: Annotated[int, between(1, 10_000)] = 200
     # Nothing has flown for this long: the screen shows a large join QR code with the title.
     idle_seconds: Annotated[float, between(1, 3600)] = 20.0
+    # An approved repeat of a text approved this recently does not fly again: the first shows ×N.
+    merge_seconds: Annotated[float, between(0, 600)] = 10.0
 
 
 class StreamConfig(Section):
@@ -90,7 +109,7 @@ class RoomConfig(Section):
                                "must be 1-32 characters: a-z, 0-9 and -, starting with a letter or digit")]
     title: Annotated[str, check(lambda text: len(text) <= 100, "must be at most 100 characters")] = ""
     join_text: Annotated[str, check(lambda text: len(text) <= 200, "must be at most 200 characters")] = ""
-    mode: Literal["off", "manual"] | None = None
+    mode: Literal["off", "auto", "manual"] | None = None
     crossing_seconds: Annotated[float | None, check(lambda s: s is None or 1 <= s <= 60,
                                                     "must be between 1 and 60")] = None
     # Chats whose messages go to this room; its own moderators' chat, else the global one.
@@ -113,6 +132,7 @@ class Config(BaseSettings):
     database: DatabaseConfig = DatabaseConfig()
     bus: BusConfig = BusConfig()
     moderation: ModerationConfig = ModerationConfig()
+    filter: FilterConfig = FilterConfig()
     screen: ScreenConfig = ScreenConfig()
     stream: StreamConfig = StreamConfig()
     telegram: TelegramConfig = TelegramConfig()

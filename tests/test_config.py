@@ -40,7 +40,7 @@ def test_secrets_never_print() -> None:
     [
         ("[server]\nport = \"http\"\n", {}, "server.port"),
         ("", {"BARRAGE_SERVER_PORT": "99999"}, "server.port"),
-        ("[moderation]\nmode = \"auto\"\n", {}, "moderation.mode"),
+        ("[moderation]\nmode = \"automatic\"\n", {}, "moderation.mode"),
         ("[database]\nurl = \"mysql://x\"\n", {}, "database.url"),
         ("[bus]\nurl = \"kafka://x\"\n", {}, "bus.url"),
         ("[server]\npublic_url = \"wall.example.org\"\n", {}, "server.public_url"),
@@ -137,7 +137,7 @@ TG_ENV = {"BARRAGE_TELEGRAM_TOKEN": "1:x", "BARRAGE_TELEGRAM_WEBHOOK_SECRET": "s
         ("", {"BARRAGE_BUS_CHANNEL": ""}, "bus.channel"),
         ("", {"BARRAGE_BUS_CHANNEL": "x" * 49}, "bus.channel"),
         ('[bus]\nchannel = "a-b"\n', {}, "bus.channel"),
-        ('[moderation]\nmode = "auto"\n', {}, "moderation.mode"),
+        ('[moderation]\nmode = "automatic"\n', {}, "moderation.mode"),
         ("[moderation]\nmax_text_length = 1001\n", {}, "moderation.max_text_length"),
         ("[moderation]\nmax_author_length = 0\n", {}, "moderation.max_author_length"),
         ("", {"BARRAGE_MODERATION_MAX_PER_MINUTE": "-1"}, "moderation.max_per_minute"),

@@ -14,7 +14,7 @@ class Status(StrEnum):
     APPROVED = "approved"
     REJECTED = "rejected"
     RETRACTED = "retracted"  # approved, then pulled off every screen by a moderator
-    # Room for later: EXPIRED (never decided in time).
+    EXPIRED = "expired"  # pending past moderation.pending_ttl_seconds (or pushed out by max_pending)
 
 
 class Verdict(StrEnum):
@@ -39,8 +39,9 @@ class Source(StrEnum):
 
 
 class Mode(StrEnum):
-    OFF = "off"
-    MANUAL = "manual"
+    OFF = "off"        # no human review: only `block` rules and mutes refuse
+    AUTO = "auto"      # the filter decides: blocked → rejected, flagged → pending, the rest → approved
+    MANUAL = "manual"  # every barrage waits for a moderator; flags are shown on the card
 
 
 class EventKind(StrEnum):
@@ -59,6 +60,10 @@ class EventKind(StrEnum):
     RETRACT = "retract"
     ANNOUNCE = "announce"
     LOTTERY = "lottery"
+    MERGE = "merge"        # an approved repeat joined a flying item: {"id": first id, "count": N}
+    EXPIRED = "expired"    # pending too long: every desk and card drops it
+    FILTERS = "filters"    # the filter rules changed: every process reloads them
+    MUTES = "mutes"        # a sender was muted or unmuted: every process reloads the mutes
 
 
 # Ids are PostgreSQL `integer`s: anything larger names nothing, and must never reach a
@@ -83,6 +88,7 @@ SCREEN_FIELDS: dict[EventKind, tuple[str, ...]] = {
     EventKind.ANNOUNCE: ("text",),
     EventKind.SETTINGS: ("title", "join_text", "crossing_seconds"),
     EventKind.LOTTERY: ("draw_id", "winners", "pool"),
+    EventKind.MERGE: ("id", "count"),
 }
 
 
@@ -100,6 +106,10 @@ class Draft:
     reply_to: str | None = None
     sender: str | None = None
     room: str = MAIN
+    # What moderation found (server/core/normalize.py, the filter): kept with the barrage.
+    norm: str = ""  # the normalised text: what rules, "already sent" and ×N merging compare
+    flags: tuple[str, ...] = ()  # "link", "rule:<id>", "classifier"
+    reason: str | None = None  # why it was not approved at once (told to the sender)
 
 
 @dataclass(frozen=True)
@@ -121,6 +131,12 @@ class Barrage:
     room: str = MAIN
     retracted_by: str | None = None  # who pulled it off the screens after approving it
     retracted_at: datetime | None = None
+    # null, or why: "blocked word", "link", "muted", "expired", "rejected by Alice", ...
+    reason: str | None = None
+    flags: tuple[str, ...] = ()  # "link", "rule:<id>", "classifier"
+    norm: str = ""  # the normalised text (never shown; not in the JSON)
+    merged_into: int | None = None  # a repeat: the id of the first barrage it joined (×N)
+    count: int = 1  # the first of a ×N: itself and every repeat merged into it
 
     @property
     def first_status(self) -> Status:
@@ -144,6 +160,10 @@ class Barrage:
             "created_at": iso(self.created_at),
             "sender": self.sender,
             "room": self.room,
+            "reason": self.reason,
+            "flags": list(self.flags),
+            "count": self.count,
+            "merged_into": self.merged_into,
         }
         if self.status is not Status.PENDING:
             data["decided_at"] = iso(self.decided_at) if self.decided_at else None

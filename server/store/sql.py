@@ -598,6 +598,9 @@ def _draft_values(draft: Draft, status: Status, now: datetime) -> dict[str, Any]
         "room": draft.room,
         # auto-approved: the submit reply already told the sender
         "notified": decided,
+        "reason": draft.reason,
+        "flags": json.dumps(list(draft.flags)),
+        "norm": draft.norm,
     }
 
 
@@ -611,6 +614,8 @@ def _barrage(row: Any) -> Barrage:
         # a row just inserted (a dict of its values) has no retraction yet
         retracted_by=row.get("retracted_by"),
         retracted_at=_aware(row["retracted_at"]) if row.get("retracted_at") else None,
+        reason=row.get("reason"), flags=tuple(json.loads(row.get("flags") or "[]")),
+        norm=row.get("norm") or "", merged_into=row.get("merged_into"), count=row.get("merged_count") or 1,
     )
 
 

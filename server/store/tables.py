@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, Column, DateTime, Float, String, Text
+from sqlalchemy import Boolean, Column, DateTime, Float, Index, Integer, String, Text
 from sqlmodel import Field, SQLModel
 
 
@@ -35,6 +35,40 @@ class BarrageRow(SQLModel, table=True):
     # Approved, then pulled off every screen (status `retracted`): by whom, and when.
     retracted_by: str | None = None
     retracted_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
+    # Moderation (migration 0004): why, what the filter flagged (a JSON list), the normalised
+    # text that rules, "already sent" and ×N merging compare, and the ×N link and count.
+    reason: str | None = Field(default=None, sa_column=Column(Text))
+    flags: str = Field(sa_column=Column(Text, nullable=False, server_default="[]"))
+    norm: str = Field(sa_column=Column(Text, nullable=False, server_default=""))
+    merged_into: int | None = Field(default=None, index=True)
+    merged_count: int = Field(sa_column=Column(Integer, nullable=False, server_default="1"))
+
+    __table_args__ = (Index("ix_barrage_room_status_norm", "room", "status", "norm"),)
+
+
+class FilterRuleRow(SQLModel, table=True):
+    """A filter rule (server/core/filters.py): every change writes a `filters` event."""
+
+    __tablename__ = "filter_rule"
+
+    id: int | None = Field(default=None, primary_key=True)
+    pattern: str = Field(sa_column=Column(Text, nullable=False))
+    kind: str  # word | regex
+    action: str  # block | review | replace | allow
+    note: str | None = Field(default=None, sa_column=Column(Text))
+    created_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+
+
+class MuteRow(SQLModel, table=True):
+    """A muted sender (by sender key), until a moment or (null) until lifted."""
+
+    __tablename__ = "mute"
+
+    sender: str = Field(primary_key=True)
+    until: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
+    reason: str | None = Field(default=None, sa_column=Column(Text))
+    muted_by: str | None = None
+    created_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
 
 
 class RoomRow(SQLModel, table=True):

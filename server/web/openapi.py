@@ -552,7 +552,7 @@ def barrage_schema() -> Json:
     return {
         "type": "object", "additionalProperties": False,
         "required": ["id", "text", "author", "color", "size", "source", "status", "created_at", "sender",
-                     "room"],
+                     "room", "reason", "flags", "count", "merged_into"],
         "properties": {
             "id": barrage_id(),
             "text": {"type": "string", "minLength": 1},
@@ -569,6 +569,15 @@ def barrage_schema() -> Json:
             "room": slug_schema(),
             "retracted_by": {**nullable_string(), "description": "Who pulled it off the screens."},
             "retracted_at": {"type": ["string", "null"], "format": "date-time"},
+            "reason": {**nullable_string(), "description": "Why it was not approved at once, as the "
+                       "sender is told: \"blocked word\", \"link\", \"muted\", \"expired\", "
+                       "\"rejected by Alice\"; null when there is nothing to say."},
+            "flags": {"type": "array", "items": {"type": "string"},
+                      "description": "What the filter saw: \"link\", \"rule:<id>\", \"classifier\"."},
+            "count": {"type": "integer", "minimum": 1,
+                      "description": "×N: this barrage and every repeat merged into it."},
+            "merged_into": {"type": ["integer", "null"], "minimum": 1,
+                            "description": "A repeat: the id of the first barrage it joined."},
         },
         "allOf": [
             # A pending barrage carries no decision; a decided one always says when and by whom.

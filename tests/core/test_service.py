@@ -223,7 +223,7 @@ async def test_mode_is_stored_and_survives_restart(store: SqlStore) -> None:
     again, _ = await make_service(store, Mode.MANUAL)  # the config says manual; the database wins
     assert again.mode is Mode.OFF
     with pytest.raises(InvalidInput):
-        await service.set_mode("auto")
+        await service.set_mode("automatic")
 
 
 async def test_duplicate_delivery_is_one_barrage(store: SqlStore) -> None:

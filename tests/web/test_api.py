@@ -188,7 +188,7 @@ async def test_mode_switch_at_runtime(client: TestClient) -> None:
     resp = await client.put("/api/mode", json={"mode": "off"}, headers=AUTH)
     assert await resp.json() == {"mode": "off", "room": "main"}
     assert (await submit(client, text="now"))["status"] == "approved"
-    assert (await client.put("/api/mode", json={"mode": "auto"}, headers=AUTH)).status == 400
+    assert (await client.put("/api/mode", json={"mode": "automatic"}, headers=AUTH)).status == 400
 
 
 async def test_stats(client: TestClient) -> None:
