@@ -69,6 +69,9 @@ class Store(Protocol):
         `skip_retracted`: leave out the `barrage` events of barrages retracted since (a screen's
         replay); a node filling a gap wants every id."""
 
+    async def latest_events(self, kinds: Sequence[EventKind], limit: int) -> list[Event]:
+        """The newest events of those kinds, newest first, of every room."""
+
     async def last_event_id(self) -> int: ...
 
     async def get_setting(self, key: str) -> str | None: ...
@@ -93,9 +96,11 @@ class Store(Protocol):
         """Insert the room with its event; when the slug is taken, that room and no event."""
 
     async def update_room(
-        self, slug: str, changes: dict[str, Any], event: tuple[EventKind, dict[str, Any]]
-    ) -> tuple[Room, Event]:
-        """Set the room's columns in `changes`, with the event. Raises NotFound."""
+        self, slug: str, changes: dict[str, Any], event: tuple[EventKind, dict[str, Any]],
+        only_if_changed: bool = False,
+    ) -> tuple[Room, Event | None]:
+        """Set the room's columns in `changes`, with the event. `only_if_changed`: nothing is
+        written (no event) when the columns hold those values already. Raises NotFound."""
 
     async def append(self, kind: EventKind, payload: dict[str, Any]) -> Event:
         """An event that changes no row (a lottery draw): the log is its store."""

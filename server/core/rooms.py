@@ -201,10 +201,15 @@ class Rooms:
 
     async def pause(self, slug: str, by: str) -> Room:
         """No new item starts flying on the room's screens. A paused room stays as it is."""
-        return await self._set_paused(slug, True, EventKind.PAUSE, by)
+        return (await self.set_paused(slug, True, by))[0]
 
     async def resume(self, slug: str, by: str) -> Room:
-        return await self._set_paused(slug, False, EventKind.RESUME, by)
+        return (await self.set_paused(slug, False, by))[0]
+
+    async def set_paused(self, slug: str, paused: bool, by: str) -> tuple[Room, bool]:
+        """Pause or resume; and whether that changed anything (False: it already was)."""
+        kind = EventKind.PAUSE if paused else EventKind.RESUME
+        return await self._set_paused(slug, paused, kind, by)
 
     async def clear(self, slug: str, by: str) -> Room:
         """Every item leaves the room's screens: an event, no column changes."""
@@ -218,16 +223,21 @@ class Rooms:
         return await self._write(slug, {"announcement": checked}, EventKind.ANNOUNCE,
                                  {"room": slug, "text": checked, "by": by})
 
-    async def _set_paused(self, slug: str, paused: bool, kind: EventKind, by: str) -> Room:
-        room = self.get(slug)
-        if room.paused is paused:  # a repeated click (or another node's) writes nothing
-            return room
-        return await self._write(slug, {"paused": paused}, kind, {"room": slug, "by": by})
+    async def _set_paused(self, slug: str, paused: bool, kind: EventKind, by: str) -> tuple[Room, bool]:
+        # A repeated click (or another node's) writes nothing. The database decides that:
+        # this process's copy may not have heard of another node's pause yet.
+        self.get(slug)
+        values = {"paused": paused}
+        room, event = await self._store.update_room(slug, values, (kind, {"room": slug, "by": by}), True)
+        if event is not None:  # else nothing changed: the log's event brings this row here
+            self._take(room, event.id)
+        return room, event is not None
 
     async def _write(self, slug: str, changes: dict[str, Any], kind: EventKind,
                      payload: dict[str, Any]) -> Room:
         values = {k: v.value if isinstance(v, Mode) else v for k, v in changes.items()}
         room, event = await self._store.update_room(slug, values, (kind, payload))
+        assert event is not None  # written unconditionally
         self._take(room, event.id)
         return room
 

@@ -101,9 +101,10 @@ class BatchingStore:
         return await self._one(lambda: self._inner.add_room(room, event))
 
     async def update_room(
-        self, slug: str, changes: dict[str, Any], event: tuple[EventKind, dict[str, Any]]
-    ) -> tuple[Room, Event]:
-        return await self._one(lambda: self._inner.update_room(slug, changes, event))
+        self, slug: str, changes: dict[str, Any], event: tuple[EventKind, dict[str, Any]],
+        only_if_changed: bool = False,
+    ) -> tuple[Room, Event | None]:
+        return await self._one(lambda: self._inner.update_room(slug, changes, event, only_if_changed))
 
     async def append(self, kind: EventKind, payload: dict[str, Any]) -> Event:
         return await self._one(lambda: self._inner.append(kind, payload))

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import and_, delete, func, insert, select, text, update
+from sqlalchemy import and_, delete, func, insert, or_, select, text, update
 from sqlalchemy import event as sa_event
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -359,6 +359,14 @@ class SqlStore:
             rows = await conn.execute(query)
             return [Event(row.id, EventKind(row.kind), json.loads(row.payload)) for row in rows]
 
+    async def latest_events(self, kinds: Sequence[EventKind], limit: int) -> list[Event]:
+        # ix_event_kind holds ids in order within a kind: a short backward walk, no scan.
+        query = (select(EVENT.c.id, EVENT.c.kind, EVENT.c.payload)
+                 .where(EVENT.c.kind.in_([k.value for k in kinds])).order_by(EVENT.c.id.desc()).limit(limit))
+        async with self._engine.connect() as conn:
+            return [Event(row.id, EventKind(row.kind), json.loads(row.payload))
+                    for row in await conn.execute(query)]
+
     async def last_event_id(self) -> int:
         async with self._engine.connect() as conn:
             return (await conn.execute(select(func.max(EVENT.c.id)))).scalar() or 0
@@ -427,19 +435,24 @@ class SqlStore:
             return _room(row._mapping), None
 
     async def update_room(
-        self, slug: str, changes: dict[str, Any], event: tuple[EventKind, dict[str, Any]]
-    ) -> tuple[Room, Event]:
+        self, slug: str, changes: dict[str, Any], event: tuple[EventKind, dict[str, Any]],
+        only_if_changed: bool = False,
+    ) -> tuple[Room, Event | None]:
         """Change the room's columns named in `changes` (none: the event alone, e.g. a clear;
         the row is still locked, so it orders with the room's other writes), with its event.
-        Raises NotFound."""
+        `only_if_changed`: when every column already holds its value, write nothing and return
+        no event (the database decides, not a process's copy that may lag). Raises NotFound."""
         async with self._engine.begin() as conn:
-            values = changes or {"slug": ROOM.c.slug}
-            found = await conn.execute(update(ROOM).where(ROOM.c.slug == slug).values(**values)
-                                       .returning(*ROOM.c))
-            row = found.first()
-            if row is None:
-                raise NotFound(f"no room {slug}")
-            return _room(row._mapping), await _append(conn, event[0], event[1], None, datetime.now(UTC))
+            query = update(ROOM).where(ROOM.c.slug == slug).values(**(changes or {"slug": ROOM.c.slug}))
+            if only_if_changed and changes:
+                query = query.where(or_(*(ROOM.c[k].is_distinct_from(v) for k, v in changes.items())))
+            row = (await conn.execute(query.returning(*ROOM.c))).first()
+            if row is not None:
+                return _room(row._mapping), await _append(conn, event[0], event[1], None, datetime.now(UTC))
+            row = (await conn.execute(select(ROOM).where(ROOM.c.slug == slug))).first()
+        if row is None:
+            raise NotFound(f"no room {slug}")
+        return _room(row._mapping), None
 
     async def append(self, kind: EventKind, payload: dict[str, Any]) -> Event:
         async with self._engine.begin() as conn:
