@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Hashable
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from bot.cards import CardSync
 from bot.cardstore import CardStore
@@ -58,6 +59,7 @@ DECIDED = {Verdict.APPROVE: "✅ Approved", Verdict.REJECT: "❌ Rejected"}
 STILL_REPOSTING = "Still re-posting the last batch of cards."
 NOTHING_WAITING = "Nothing waiting."
 NO_LOTTERY = "⚠️ The lottery is not available here."
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -260,17 +262,17 @@ class Operator:
 
     # -- live controls: each one event of the room (server/core/rooms.py), named in the answer --
 
+    # "Already": the database's word (set_paused), not this process's copy, which may not
+    # have heard of another node's pause yet.
     async def pause(self) -> str:
         rooms = self._core.service.rooms
-        was = rooms.get(self.room).paused
-        return await _control(lambda by: rooms.pause(self.room, by), self._user,
-                              lambda r: paused_text(r, was))
+        return await _control(lambda by: rooms.set_paused(self.room, True, by), self._user,
+                              lambda done: paused_text(done[0], not done[1]))
 
     async def resume(self) -> str:
         rooms = self._core.service.rooms
-        was = not rooms.get(self.room).paused
-        return await _control(lambda by: rooms.resume(self.room, by), self._user,
-                              lambda r: resumed_text(r, was))
+        return await _control(lambda by: rooms.set_paused(self.room, False, by), self._user,
+                              lambda done: resumed_text(done[0], not done[1]))
 
     async def clear(self) -> str:
         rooms = self._core.service.rooms
@@ -300,8 +302,7 @@ class Operator:
         return digest_text(self._core.service.rooms.get(self.room), digest.to_dict())
 
 
-async def _control(write: Callable[[str], Awaitable[Room]], user: ChatUser,
-                   render: Callable[[Room], str]) -> str:
+async def _control(write: Callable[[str], Awaitable[T]], user: ChatUser, render: Callable[[T], str]) -> str:
     """Run one control as `user`; a refusal (bad text, the database down) is the answer."""
     try:
         return render(await write(await user.name()))

@@ -10,7 +10,7 @@ from aiohttp.test_utils import TestClient
 from tests.bot.telegram.conftest import MOD_CHAT
 from tests.bot.telegram.test_channel import ANN, MOD, STRANGER, send_text
 from tests.bot.telegram.test_rooms import HALL_B_GROUP, HALL_B_MODS, ROOMS
-from tests.conftest import AUTH
+from tests.conftest import AUTH, ClientFactory
 from tests.fakes.telegram_api import FakeTelegram
 
 IN_MODS = {"chat_id": MOD_CHAT, "chat_type": "supergroup"}
@@ -59,6 +59,21 @@ async def test_each_control_acts_on_main_in_the_global_moderators_chat(
     assert "Digest of main: 2 messages" in digest and "By status: approved 2" in digest
     assert "By source: telegram 2" in digest and "Top senders: Ann Lee (2)" in digest
     assert "Most repeated: “hello wall” (2×)" in digest and "Busiest minute: " in digest
+
+
+async def test_already_paused_is_the_databases_word_not_this_process_copy(
+    tg_client, fake_tg: FakeTelegram, make_client: ClientFactory
+) -> None:
+    """Another node (a second app on the same database, with a bus of its own) pauses main; this
+    node has not heard of it, and must not say it paused main itself."""
+    client = await tg_client()
+    other = await make_client()
+    assert (await other.post("/api/rooms/main/pause", headers=AUTH)).status == 200
+    assert "main is already paused" in await answer(client, fake_tg, "/pause", 1)
+    assert (await other.post("/api/rooms/main/resume", headers=AUTH)).status == 200
+    assert "main is already running" in await answer(client, fake_tg, "/resume", 2)
+    assert "main is paused" in await answer(client, fake_tg, "/pause", 3)  # this one did change it
+    assert (await room(client))["paused"] is True
 
 
 async def test_controls_are_refused_to_non_moderators_and_outside_moderators_chats(
