@@ -23,6 +23,7 @@ from bot.slack.render import (
     ROOM_HOW,
     escape,
     parse_button_value,
+    plain,
     strip_mentions,
 )
 
@@ -59,7 +60,7 @@ class Handlers:
         self.rooms = rooms or ChatRooms()
 
     async def barrage_command(self, ack: Any, body: dict[str, Any], respond: Any) -> None:
-        text = (body.get("text") or "").strip()
+        text = plain(body.get("text") or "").strip()
         if not text or text.lower() == "help":
             await _say(ack, self._help() if text else EMPTY_COMMAND)
             return
@@ -110,7 +111,8 @@ class Handlers:
         team = event.get("team") or _team(body)
         where = event.get("channel", "")
         private = event.get("channel_type") == "im" or where.startswith("D")
-        message = await self._message(team, event["user"], where, event["text"] or "", dedupe, None, private)
+        message = await self._message(team, event["user"], where, plain(event["text"] or ""), dedupe, None,
+                                      private)
         reply = await self.actions.submit_from_chat(message)
         if reply.send:
             answer(reply.text)
@@ -160,7 +162,7 @@ class Handlers:
         operator = await self.actions.operator(user, room)
         if operator is None:
             return NOT_FOR_YOU
-        text = (body.get("text") or "").strip()
+        text = plain(body.get("text") or "").strip()
         words = text.lower().split()
         if words[:1] == ["mode"]:
             return await operator.mode(words[1] if len(words) > 1 else None, MODE_HOW)
