@@ -32,7 +32,9 @@ HELP = (
 EMPTY_COMMAND = "✍️ Add your message after the command, e.g. `/barrage Hello everyone!`"
 ADMIN_USAGE = ("Usage: `/barrage-admin mode off|manual`, `/barrage-admin stats`, `/barrage-admin pending`, "
                "`/barrage-admin pause`, `resume`, `clear`, `announce <text>` (alone: removes it), "
-               "`lottery <winners>`, `digest`")
+               "`lottery <winners>`, `digest`. Outside a room's own channel, these act on main, or on "
+               "the room named first: `pause <room>`, `mode <room> off`, `lottery <room> 3`, "
+               "`announce <room> <text>` (text that starts with a room's name: name the room first).")
 ROOM_HOW = "`/barrage room <room>`"
 
 
