@@ -250,6 +250,11 @@ class Operator:
             raise ValueError(name)
         if _takes(name, text.strip()):  # `/lottery 3`, `/mode off`: a value wins over a room so named
             return await self._run(name, text.strip(), how)
+        if name == "announce" and self._scope is not None:
+            # A room's own chat announces there only: its text is taken whole, so "main stage
+            # opens at 3" is an announcement, not a refused room (its own slug first is allowed).
+            first, rest = [*text.split(maxsplit=1), "", ""][:2]
+            return await self.announce(rest.strip() if first.lower() == self._scope else text.strip())
         try:
             target, rest = self.aimed(text)
         except NotAimed as exc:

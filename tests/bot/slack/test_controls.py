@@ -133,8 +133,9 @@ async def test_a_rooms_channel_refuses_another_room(slack_client, fake_slack: Fa
         return await command_answer(client, fake_slack, admin(text, channel=HALL_B_MODS))
 
     assert "This chat controls Hall B (hall-b) only" in await run("pause main")
-    assert "This chat controls Hall B (hall-b) only" in await run("announce hall-c hello")
     assert "Hall B (hall-b) is paused" in await run("pause hall-b")
     assert ((await room(client, "hall-b"))["paused"], (await room(client))["paused"]) == (True, False)
+    await run("announce hall-c hello")  # the text, whole: a room's channel announces there only
     assert (await room(client, "hall-c"))["announcement"] is None
+    assert (await room(client, "hall-b"))["announcement"] == "hall-c hello"
 
