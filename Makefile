@@ -9,8 +9,12 @@ CHROMIUM := /usr/bin/chromium
 run: $(VENV)/.installed
 	$(BIN)/barrage serve --config $${BARRAGE_CONFIG:-config.toml}
 
+# Three workers on two cores: most tests wait on sockets, browsers and databases. Every test
+# is independent of the others' order and process (its own database, ports, bus channel).
+TEST_WORKERS ?= 3
+
 test: $(VENV)/.installed-test chromium fonts nginx node_modules/.installed
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(TEST_WORKERS)
 
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check server bot tests bench docs

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Hashable
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from bot.cards import CardSync
 from bot.cardstore import CardStore
@@ -23,6 +24,7 @@ from bot.messages import (
     digest_text,
     lottery_text,
     mode_text,
+    not_a_room_text,
     paused_text,
     receipt_text,
     refusal_text,
@@ -35,6 +37,7 @@ from bot.messages import (
     split_color,
     stats_text,
     unknown_room_text,
+    wrong_room_text,
 )
 from bot.moderators import Moderators
 from bot.replyto import ReplyTo
@@ -49,7 +52,7 @@ from server.core.errors import (
     Unavailable,
 )
 from server.core.lottery import Lottery
-from server.core.model import MAIN, Room, Source, Status, Verdict
+from server.core.model import MAIN, Mode, Room, Source, Status, Verdict
 from server.core.service import BarrageService, Submission
 from server.core.views import Views
 
@@ -58,6 +61,9 @@ DECIDED = {Verdict.APPROVE: "✅ Approved", Verdict.REJECT: "❌ Rejected"}
 STILL_REPOSTING = "Still re-posting the last batch of cards."
 NOTHING_WAITING = "Nothing waiting."
 NO_LOTTERY = "⚠️ The lottery is not available here."
+# The operator commands that may name their room first, in the global moderators' chat.
+AIMED = ("pause", "resume", "clear", "digest", "mode", "lottery", "announce")
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -208,10 +214,14 @@ class Actions:
         return Operator(self._core, self._cards, user, room)
 
 
+class NotAimed(Exception):
+    """A room named where this chat may not act on it; the message is the answer."""
+
+
 class Operator:
     """/mode, /stats, /pending and the live controls, for a moderator already checked, in one
-    room's moderators' chat (or the global one: writes act on main, reads cover every room;
-    the controls and the digest act on main there)."""
+    room's moderators' chat (or the global one: reads cover every room; writes act on main, or
+    on the room named first, see `aimed`)."""
 
     def __init__(self, core: Core, cards: CardSync, user: ChatUser, room: str = ALL_ROOMS) -> None:
         self._core = core
@@ -219,6 +229,52 @@ class Operator:
         self._user = user
         self._scope = room or None  # what reads cover: None, every room
         self.room = room or MAIN  # what commands change
+
+    def aimed(self, text: str) -> tuple[Operator, str]:
+        """The operator for the room `text`'s first word names, and the rest of `text`. In the
+        global chat it picks that room; a room's own chat acts on its room only (NotAimed for
+        another). A first word that names no room stays in the rest (an announcement's text)."""
+        first, rest = [*text.split(maxsplit=1), "", ""][:2]
+        rooms = self._core.service.rooms
+        slug = first.lower()
+        if not rooms.exists(slug):
+            return self, text.strip()
+        if self._scope is not None and slug != self._scope:
+            raise NotAimed(wrong_room_text(rooms.get(self._scope)))
+        return Operator(self._core, self._cards, self._user, slug), rest.strip()
+
+    async def command(self, name: str, text: str, how: str = "") -> str:
+        """One of AIMED, with the text typed after it: a room first (aimed), then what the
+        command takes. `how`: its usage, for words it does not take."""
+        if name not in AIMED:
+            raise ValueError(name)
+        if _takes(name, text.strip()):  # `/lottery 3`, `/mode off`: a value wins over a room so named
+            return await self._run(name, text.strip(), how)
+        if name == "announce" and self._scope is not None:
+            # A room's own chat announces there only: its text is taken whole, so "main stage
+            # opens at 3" is an announcement, not a refused room (its own slug first is allowed).
+            first, rest = [*text.split(maxsplit=1), "", ""][:2]
+            return await self.announce(rest.strip() if first.lower() == self._scope else text.strip())
+        try:
+            target, rest = self.aimed(text)
+        except NotAimed as exc:
+            return str(exc)
+        if name == "announce":
+            return await target.announce(rest)
+        words = rest.split()
+        if len(words) > 1 or (words and not _takes(name, words[0])):
+            rooms = self._core.service.rooms
+            own = rooms.get(self._scope) if self._scope is not None else None
+            return not_a_room_text(words[0], rooms.all(), own, how)
+        return await target._run(name, words[0] if words else None, how)
+
+    async def _run(self, name: str, word: str | None, how: str) -> str:
+        if name == "mode":
+            return await self.mode(word, how)
+        if name == "lottery":
+            return await self.lottery(word, how)
+        return await {"pause": self.pause, "resume": self.resume, "clear": self.clear,
+                      "digest": self.digest}[name]()
 
     async def mode(self, wanted: str | None, how: str) -> str:
         """Switch to `wanted`; with none, say the mode and `how` to switch."""
@@ -260,17 +316,17 @@ class Operator:
 
     # -- live controls: each one event of the room (server/core/rooms.py), named in the answer --
 
+    # "Already": the database's word (set_paused), not this process's copy, which may not
+    # have heard of another node's pause yet.
     async def pause(self) -> str:
         rooms = self._core.service.rooms
-        was = rooms.get(self.room).paused
-        return await _control(lambda by: rooms.pause(self.room, by), self._user,
-                              lambda r: paused_text(r, was))
+        return await _control(lambda by: rooms.set_paused(self.room, True, by), self._user,
+                              lambda done: paused_text(done[0], not done[1]))
 
     async def resume(self) -> str:
         rooms = self._core.service.rooms
-        was = not rooms.get(self.room).paused
-        return await _control(lambda by: rooms.resume(self.room, by), self._user,
-                              lambda r: resumed_text(r, was))
+        return await _control(lambda by: rooms.set_paused(self.room, False, by), self._user,
+                              lambda done: resumed_text(done[0], not done[1]))
 
     async def clear(self) -> str:
         rooms = self._core.service.rooms
@@ -300,8 +356,14 @@ class Operator:
         return digest_text(self._core.service.rooms.get(self.room), digest.to_dict())
 
 
-async def _control(write: Callable[[str], Awaitable[Room]], user: ChatUser,
-                   render: Callable[[Room], str]) -> str:
+def _takes(command: str, word: str) -> bool:
+    """Whether `word` is the one value `command` takes (a mode, a number of winners)."""
+    if command == "mode":
+        return word.lower() in {mode.value for mode in Mode}
+    return command == "lottery" and word.isdecimal()
+
+
+async def _control(write: Callable[[str], Awaitable[T]], user: ChatUser, render: Callable[[T], str]) -> str:
     """Run one control as `user`; a refusal (bad text, the database down) is the answer."""
     try:
         return render(await write(await user.name()))

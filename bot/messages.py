@@ -147,6 +147,21 @@ def room_here_text(room: Room, how: str) -> str:
 
 # -- the live controls from the moderators' chat: each answer names the room it changed --
 
+QUOTED_CHARS = 32  # a word that is no room is quoted to help, never whole: it may be long garbage
+
+
+def wrong_room_text(own: Room) -> str:
+    return f"⚠️ This chat controls {room_name(own)} only."
+
+
+def not_a_room_text(word: str, rooms: list[Room], own: Room | None, how: str = "") -> str:
+    """A command's word that names no room; `own`: the chat's room (None: the global chat)."""
+    quoted = word if len(word) <= QUOTED_CHARS else word[:QUOTED_CHARS] + "…"
+    where = rooms_line(rooms) if own is None else f"This chat controls {room_name(own)} only."
+    usage = f" Usage: {how}" if how else ""
+    return f"⚠️ No room “{quoted}”. {where}{usage}"
+
+
 def paused_text(room: Room, was: bool) -> str:
     already = " already" if was else ""
     return f"⏸ {room_name(room)} is{already} paused: nothing new starts flying; approved messages wait."

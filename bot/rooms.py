@@ -16,7 +16,8 @@ from server.core.model import MAIN, Barrage
 from server.core.rooms import Rooms
 
 # What operator commands in the global moderators' chat act on: reads cover every room
-# (its cards come from every room without a chat of its own); writes act on main.
+# (its cards come from every room without a chat of its own); writes act on main, or on
+# the room named first (bot/actions.py Operator.aimed).
 ALL_ROOMS = ""
 SENDER_KEY = "room.sender:"
 

@@ -9,7 +9,7 @@ from typing import Any
 
 from slack_bolt.async_app import AsyncApp
 
-from bot.actions import Actions, ChatMessage, ChatUser
+from bot.actions import AIMED, Actions, ChatMessage, ChatUser
 from bot.messages import BUTTON_GONE, REPLY_UNSUPPORTED
 from bot.replyto import ReplyTo
 from bot.rooms import ALL_ROOMS, ChatRooms
@@ -23,6 +23,7 @@ from bot.slack.render import (
     ROOM_HOW,
     escape,
     parse_button_value,
+    plain,
     strip_mentions,
 )
 
@@ -33,8 +34,10 @@ Ephemeral = Callable[[str, str, str], None]  # (channel, user, text)
 NOT_FOR_YOU = "`/barrage-admin` is for moderators."
 SENDING = "⏳ Sending…"
 WORKING = "⏳ Working…"
-MODE_HOW = "`/barrage-admin mode off|manual`"
-LOTTERY_HOW = "`/barrage-admin lottery 3` draws three winners."
+MODE_HOW = "`/barrage-admin mode off|manual` (outside a room's own channel, a room first: `mode <room> off`)"
+LOTTERY_HOW = ("`/barrage-admin lottery 3` draws three winners (outside a room's own channel, a room "
+               "first: `lottery <room> 3`).")
+HOWS = {"mode": MODE_HOW, "lottery": LOTTERY_HOW}
 
 
 def register(app: AsyncApp, h: Handlers) -> None:
@@ -59,7 +62,7 @@ class Handlers:
         self.rooms = rooms or ChatRooms()
 
     async def barrage_command(self, ack: Any, body: dict[str, Any], respond: Any) -> None:
-        text = (body.get("text") or "").strip()
+        text = plain(body.get("text") or "").strip()
         if not text or text.lower() == "help":
             await _say(ack, self._help() if text else EMPTY_COMMAND)
             return
@@ -110,7 +113,8 @@ class Handlers:
         team = event.get("team") or _team(body)
         where = event.get("channel", "")
         private = event.get("channel_type") == "im" or where.startswith("D")
-        message = await self._message(team, event["user"], where, event["text"] or "", dedupe, None, private)
+        message = await self._message(team, event["user"], where, plain(event["text"] or ""), dedupe, None,
+                                      private)
         reply = await self.actions.submit_from_chat(message)
         if reply.send:
             answer(reply.text)
@@ -160,18 +164,15 @@ class Handlers:
         operator = await self.actions.operator(user, room)
         if operator is None:
             return NOT_FOR_YOU
-        text = (body.get("text") or "").strip()
-        words = text.lower().split()
-        if words[:1] == ["mode"]:
-            return await operator.mode(words[1] if len(words) > 1 else None, MODE_HOW)
-        if len(words) == 1 and words[0] in ("stats", "pending", "pause", "resume", "clear", "digest"):
-            # They may quote what senders wrote (the digest): escaped, since answers are mrkdwn.
-            return escape(await getattr(operator, words[0])())
-        if words[:1] == ["announce"]:
-            return escape(await operator.announce(text.split(maxsplit=1)[1] if len(words) > 1 else None))
-        if words[:1] == ["lottery"] and len(words) <= 2:
-            return escape(await operator.lottery(words[1] if len(words) > 1 else None, LOTTERY_HOW))
-        return ADMIN_USAGE
+        command, rest = [*plain(body.get("text") or "").split(maxsplit=1), "", ""][:2]
+        command = command.lower()
+        # Answers may quote what senders or moderators wrote (the digest, an announcement, a
+        # word that is no room): escaped, since answers are mrkdwn.
+        if command in AIMED:
+            return escape(await operator.command(command, rest, HOWS.get(command, "")))
+        if command in ("stats", "pending") and not rest.strip():
+            return escape(await getattr(operator, command)())
+        return escape(ADMIN_USAGE)
 
     async def error(self, error: Exception, body: dict[str, Any]) -> None:
         # By kind and id only: the body holds the sender's text and names.

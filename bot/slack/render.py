@@ -14,6 +14,13 @@ ACTION_IDS = {Verdict.APPROVE: "barrage_approve", Verdict.REJECT: "barrage_rejec
 BLOCK_ID = "barrage_decide"
 RETRACT_ACTION_ID = "barrage_retract"  # "Remove from screen", on an approved card
 _MENTION = re.compile(r"<@[A-Z0-9]+(?:\|[^>]*)?>")
+# Slack's markup in the text it sends: <@U1|name>, <#C1|name>, <!here>, <!subteam^S1|@team>, and
+# links <https://x.org|label>. A literal < or > arrives escaped, so any bracket left is markup.
+_MARKUP = re.compile(r"<(?:(?P<sigil>[@#!])(?P<id>[^<>|\s]+)|(?P<url>[a-zA-Z][\w+.-]*:[^<>|\s]*))"
+                     r"(?:\|(?P<label>[^<>]*))?>")
+_BROADCASTS = ("here", "channel", "everyone")
+_ENTITY = re.compile(r"&(lt|gt|amp);")
+_ENTITIES = {"lt": "<", "gt": ">", "amp": "&"}
 
 HELP = (
     "Send a message to the wall{join}:\n"
@@ -25,13 +32,31 @@ HELP = (
 EMPTY_COMMAND = "✍️ Add your message after the command, e.g. `/barrage Hello everyone!`"
 ADMIN_USAGE = ("Usage: `/barrage-admin mode off|manual`, `/barrage-admin stats`, `/barrage-admin pending`, "
                "`/barrage-admin pause`, `resume`, `clear`, `announce <text>` (alone: removes it), "
-               "`lottery <winners>`, `digest`")
+               "`lottery <winners>`, `digest`. Outside a room's own channel, these act on main, or on "
+               "the room named first: `pause <room>`, `mode <room> off`, `lottery <room> 3`, "
+               "`announce <room> <text>` (text that starts with a room's name: name the room first).")
 ROOM_HOW = "`/barrage room <room>`"
 
 
 def escape(text: str) -> str:
     """Slack's mrkdwn escaping: user text can never become a mention or a link."""
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def plain(text: str) -> str:
+    """Slack's formatted text as a person wrote it: mentions and links as they read, then `&lt;`,
+    `&gt;` and `&amp;` unescaped, in one pass (`&amp;lt;` was typed as `&lt;`)."""
+    return _ENTITY.sub(lambda m: _ENTITIES[m[1]], _MARKUP.sub(_as_read, text))
+
+
+def _as_read(markup: re.Match[str]) -> str:
+    sigil, label = markup["sigil"], markup["label"]
+    if sigil is None:  # a link: its label, else the address (a mail one without `mailto:`)
+        return label or markup["url"].removeprefix("mailto:")
+    if sigil == "!":  # <!here>; <!subteam^S1|@team> and <!date^…|Feb 18> read as their label
+        special = markup["id"]
+        return "@" + special if special in _BROADCASTS else label or "@" + special
+    return sigil + (label or markup["id"])
 
 
 def strip_mentions(text: str) -> str:

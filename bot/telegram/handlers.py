@@ -16,7 +16,7 @@ from telegram.ext import (
     filters,
 )
 
-from bot.actions import Actions, ChatMessage, ChatUser, Operator, named
+from bot.actions import AIMED, Actions, ChatMessage, ChatUser, Operator, named
 from bot.messages import BUTTON_GONE, REPLY_UNSUPPORTED
 from bot.replyto import ReplyTo
 from bot.rooms import ChatRooms
@@ -35,8 +35,10 @@ logger = logging.getLogger(__name__)  # rate-limited by the composition root: st
 Context = ContextTypes.DEFAULT_TYPE
 Reply = Callable[[int, int, str], None]  # (chat id, message id, text): answer that message
 NOT_FOR_YOU = "This command is for moderators, in the moderators' chat."
-MODE_HOW = "/mode off or /mode manual"
-LOTTERY_HOW = "/lottery 3 draws three winners."
+MODE_HOW = "/mode off or /mode manual (in the global moderators' chat, a room first: /mode <room> off)"
+LOTTERY_HOW = ("/lottery 3 draws three winners (in the global moderators' chat, a room first: "
+               "/lottery <room> 3).")
+HOWS = {"mode": MODE_HOW, "lottery": LOTTERY_HOW}
 
 
 def register(app: Application, h: Handlers) -> None:
@@ -44,12 +46,9 @@ def register(app: Application, h: Handlers) -> None:
     app.add_handler(CommandHandler(["start", "help"], h.help))
     app.add_handler(CommandHandler(["barrage", "b"], h.barrage_command))
     app.add_handler(CommandHandler("whoami", h.whoami))
-    app.add_handler(CommandHandler("mode", h.mode))
     app.add_handler(CommandHandler("stats", h.stats))
     app.add_handler(CommandHandler("pending", h.pending))
-    app.add_handler(CommandHandler(["pause", "resume", "clear", "digest"], h.control))
-    app.add_handler(CommandHandler("announce", h.announce))
-    app.add_handler(CommandHandler("lottery", h.lottery))
+    app.add_handler(CommandHandler(list(AIMED), h.control))  # /mode, /pause, /announce …
     app.add_handler(CommandHandler("room", h.room))
     app.add_handler(CallbackQueryHandler(h.press))
     app.add_handler(MessageHandler(private & filters.TEXT & ~filters.COMMAND, h.private_text))
@@ -115,11 +114,6 @@ class Handlers:
         user_line = f"\nYour user id: {user.id}" if user else ""
         self._reply(message, f"Chat id: {message.chat_id}{user_line}")
 
-    async def mode(self, update: Update, context: Context) -> None:
-        if operator := await self._operator(update):
-            wanted = context.args[0] if context.args else None
-            self._reply(update.effective_message, await operator.mode(wanted, MODE_HOW))
-
     async def stats(self, update: Update, _context: Context) -> None:
         if operator := await self._operator(update):
             self._reply(update.effective_message, await operator.stats())
@@ -133,23 +127,13 @@ class Handlers:
         logger.error("telegram handler failed on %s", describe(update), exc_info=context.error)
 
     async def control(self, update: Update, _context: Context) -> None:
-        """/pause, /resume, /clear and /digest: no arguments, one operator call each."""
-        if operator := await self._operator(update):
-            command = _command(update.effective_message)
-            answer = {"pause": operator.pause, "resume": operator.resume, "clear": operator.clear,
-                      "digest": operator.digest}[command]
-            self._reply(update.effective_message, await answer())
-
-    async def announce(self, update: Update, _context: Context) -> None:
+        """/pause, /resume, /clear, /digest, /mode, /lottery, /announce: one operator call each,
+        with the text as typed after the command (context.args would fold an announcement's spaces)."""
         if operator := await self._operator(update):
             message = update.effective_message
-            # The text as typed after the command (context.args would fold its spaces).
-            self._reply(message, await operator.announce(_after_command(message.text or "")))
-
-    async def lottery(self, update: Update, context: Context) -> None:
-        if operator := await self._operator(update):
-            wanted = context.args[0] if context.args else None
-            self._reply(update.effective_message, await operator.lottery(wanted, LOTTERY_HOW))
+            command = _command(message)
+            text = _after_command(message.text or "")
+            self._reply(message, await operator.command(command, text, HOWS.get(command, "")))
 
     async def _operator(self, update: Update) -> Operator | None:
         """Operator commands count in a moderators' chat only: a room's own acts on that room."""

@@ -193,6 +193,19 @@ async def test_pending_reposts_the_oldest_waiting_and_stores_their_cards(desk: D
     assert not desk.sync.reposting()
 
 
+async def test_a_commands_value_wins_over_a_room_of_that_name(desk: Desk) -> None:
+    """`/mode off` keeps meaning main's mode even once a room is called "off"."""
+    rooms = desk.service.rooms
+    await rooms.create("off", {"mode": "manual"}, "test")
+    operator = await desk.actions.operator(MOD)
+    assert operator is not None
+    assert "now off" in await operator.command("mode", "off")
+    assert "now off" in await operator.command("mode", "off off")
+    assert (rooms.get("main").mode.value, rooms.get("off").mode.value) == ("off", "off")
+    assert "Room: main\nModeration mode is now manual" in await operator.command("mode", " MANUAL ")
+    assert (await operator.command("pause", "off")).startswith("⏸ off is paused")
+
+
 async def test_a_failed_repost_is_logged_and_the_batch_goes_on(
     desk: Desk, caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -211,3 +211,10 @@ class FakeSlack:
 def slack_user(user_id: str, display: str, real: str = "") -> dict[str, Any]:
     return {"id": user_id, "name": display.lower(), "real_name": real or display,
             "profile": {"display_name": display, "real_name": real or display}}
+
+
+def slack_escaped(text: str) -> str:
+    """Text a person typed, as Slack sends it in events and slash commands: `&`, `<` and `>`
+    escaped (its own markup, mentions and links in angle brackets, is not)."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+

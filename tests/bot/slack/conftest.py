@@ -13,7 +13,7 @@ from slack_sdk.signature import SignatureVerifier
 
 from server.app import SLACK
 from tests.conftest import ClientFactory
-from tests.fakes.slack_api import BOT_USER_ID, TEAM_ID, FakeSlack, slack_user
+from tests.fakes.slack_api import BOT_USER_ID, TEAM_ID, FakeSlack, slack_escaped, slack_user
 
 BOT_TOKEN = "xoxb-test-token"
 SIGNING_SECRET = "signing-secret-for-tests"
@@ -57,13 +57,18 @@ def signed(body: str, content_type: str, secret: str = SIGNING_SECRET, age: int 
 
 
 def command_body(text: str, user: str = ANN, command: str = "/barrage", trigger: str = "trig-1",
-                 response_url: str = "", channel: str = "CGENERAL") -> dict[str, str]:
+                 response_url: str = "", channel: str = "CGENERAL", markup: str = "") -> dict[str, str]:
+    """`text` as typed (sent escaped, as Slack does), after `markup`: Slack's own, sent as is."""
     return {"token": "x", "team_id": TEAM_ID, "team_domain": "fake", "channel_id": channel,
             "channel_name": "general", "user_id": user, "user_name": user.lower(), "command": command,
-            "text": text, "api_app_id": "A0001", "response_url": response_url, "trigger_id": trigger}
+            "text": markup + slack_escaped(text), "api_app_id": "A0001", "response_url": response_url,
+            "trigger_id": trigger}
 
 
-def event_body(event: dict[str, Any], event_id: str) -> dict[str, Any]:
+def event_body(event: dict[str, Any], event_id: str, markup: str = "") -> dict[str, Any]:
+    """The event's `text` as typed (sent escaped, as Slack does), after `markup` (sent as is)."""
+    if "text" in event:
+        event = dict(event, text=markup + slack_escaped(event["text"]))
     return {"token": "x", "team_id": TEAM_ID, "api_app_id": "A0001", "event": event,
             "type": "event_callback", "event_id": event_id, "event_time": int(time.time()),
             "authorizations": [{"team_id": TEAM_ID, "user_id": BOT_USER_ID, "is_bot": True}]}

@@ -26,7 +26,7 @@ from tests.bot.slack.conftest import (
     signed,
 )
 from tests.conftest import AUTH
-from tests.fakes.slack_api import FakeSlack
+from tests.fakes.slack_api import BOT_USER_ID, FakeSlack
 from tests.sse import next_block, next_event
 
 
@@ -101,12 +101,12 @@ async def test_remove_from_screen_after_approval(slack_client, fake_slack: FakeS
 
 async def test_dm_and_mention_are_barrages(slack_client, fake_slack: FakeSlack) -> None:
     client = await slack_client(moderation__mode="off")
-    dm = {"type": "message", "channel": "DANN", "user": ANN, "text": "#pink via DM",
+    dm = {"type": "message", "channel": "DANN", "user": ANN, "text": "#pink via DM: Q&A <soon> &amp;",
           "ts": "100.000001", "channel_type": "im", "event_ts": "100.000001"}
     mention = {"type": "app_mention", "channel": "CGENERAL", "user": ANN,
-               "text": "<@UBOT> via mention", "ts": "100.000002", "event_ts": "100.000002"}
+               "text": "via mention & co", "ts": "100.000002", "event_ts": "100.000002"}
     assert await post_event(client, event_body(dm, "Ev1")) == 200
-    assert await post_event(client, event_body(mention, "Ev2")) == 200
+    assert await post_event(client, event_body(mention, "Ev2", markup=f"<@{BOT_USER_ID}> ")) == 200
     # Approved, but no screen is open: the sender is told so (presence).
     reply = (await fake_slack.wait_for("chat.postMessage", channel="DANN"))[0].params
     assert "saved; no screen is showing right now" in reply["text"]
@@ -114,7 +114,20 @@ async def test_dm_and_mention_are_barrages(slack_client, fake_slack: FakeSlack) 
     assert eph["user"] == ANN and "saved; no screen is showing right now" in eph["text"]
     items = (await (await client.get("/api/barrages?status=approved", headers=AUTH)).json())["items"]
     assert sorted((i["text"], i["color"], i["source"]) for i in items) == [
-        ("via DM", "#ff77c8", "slack"), ("via mention", "#ffffff", "slack")]
+        ("via DM: Q&A <soon> &amp;", "#ff77c8", "slack"), ("via mention & co", "#ffffff", "slack")]
+
+
+async def test_slacks_markup_in_a_dm_reaches_the_wall_as_it_reads(
+    slack_client, fake_slack: FakeSlack
+) -> None:
+    client = await slack_client(moderation__mode="off")
+    dm = {"type": "message", "channel": "DANN", "user": ANN, "text": " & co, see you <there>",
+          "ts": "110.000001", "channel_type": "im", "event_ts": "110.000001"}
+    markup = "<@U2|bob> <!here> <https://x.org/?a=1&amp;b=2|x.org> <#C1|general>"
+    assert await post_event(client, event_body(dm, "EvMarkup", markup=markup)) == 200
+    await fake_slack.wait_for("chat.postMessage", channel="DANN")
+    [item] = (await (await client.get("/api/barrages?status=approved", headers=AUTH)).json())["items"]
+    assert item["text"] == "@bob @here x.org #general & co, see you <there>"
 
 
 async def test_non_moderator_press_changes_nothing(slack_client, fake_slack: FakeSlack) -> None:

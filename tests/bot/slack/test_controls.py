@@ -93,3 +93,49 @@ async def test_a_rooms_channel_controls_that_room_and_its_winners_are_told_once(
     await command_answer(client, fake_slack, admin("lottery 1", channel=HALL_B_MODS))
     await won(fake_slack, ANN, 2)  # the second draw's DM: the first draw is done with
     assert len(await won(fake_slack, ANN, 2)) == 2
+
+
+async def test_the_global_channel_controls_the_room_named_first(slack_client, fake_slack: FakeSlack) -> None:
+    """hall-c has no moderation channel of its own: `/barrage-admin <control> hall-c` reaches it."""
+    client = await slack_client(rooms=ROOMS, moderation__mode="off")
+    sent = await client.post("/api/barrages", json={"text": "in hall c", "author": "Wen", "room": "hall-c"})
+    assert sent.status == 201
+
+    async def run(text: str) -> str:
+        return await command_answer(client, fake_slack, admin(text))
+
+    assert "Hall C (hall-c) is paused" in await run("pause hall-c")
+    assert ((await room(client, "hall-c"))["paused"], (await room(client))["paused"]) == (True, False)
+    assert "Hall C (hall-c) is running" in await run("resume hall-c")
+    assert "Hall C (hall-c)'s screens are cleared" in await run("clear hall-c")
+    pinned = await run("announce hall-c Q&A <after> the talk")
+    assert pinned == "📌 Pinned on Hall C (hall-c): “Q&amp;A &lt;after&gt; the talk”"
+    assert "Pinned on main: “hall-c opens at 3”" in await run("announce main hall-c opens at 3")
+    assert (await room(client, "hall-c"))["announcement"] == "Q&A <after> the talk"
+    assert (await room(client))["announcement"] == "hall-c opens at 3"
+    assert "removed from Hall C (hall-c)" in await run("announce hall-c")
+    assert "now manual" in await run("mode hall-c manual")
+    assert ((await room(client, "hall-c"))["mode"], (await room(client))["mode"]) == ("manual", "off")
+    assert "Moderation mode is manual" in await run("mode hall-c")
+    assert "Lottery in Hall C (hall-c): 1 of 1 senders won" in await run("lottery hall-c 1")
+    assert "Digest of Hall C (hall-c): 1 messages" in await run("digest hall-c")
+    said = await run("pause hall-x")
+    assert said.startswith("⚠️ No room “hall-x”") and "Rooms: main, Hall B (hall-b), Hall C (hall-c)." in said
+    said = await run("lottery <@U1> " + "y" * 100)
+    assert said.startswith("⚠️ No room “&lt;@U1&gt;”") and "y" * 10 not in said  # quoted, never a mention
+    assert (await room(client, "hall-c"))["paused"] is False and (await room(client))["paused"] is False
+
+
+async def test_a_rooms_channel_refuses_another_room(slack_client, fake_slack: FakeSlack) -> None:
+    client = await slack_client(rooms=ROOMS, moderation__mode="off")
+
+    async def run(text: str) -> str:
+        return await command_answer(client, fake_slack, admin(text, channel=HALL_B_MODS))
+
+    assert "This chat controls Hall B (hall-b) only" in await run("pause main")
+    assert "Hall B (hall-b) is paused" in await run("pause hall-b")
+    assert ((await room(client, "hall-b"))["paused"], (await room(client))["paused"]) == (True, False)
+    await run("announce hall-c hello")  # the text, whole: a room's channel announces there only
+    assert (await room(client, "hall-c"))["announcement"] is None
+    assert (await room(client, "hall-b"))["announcement"] == "hall-c hello"
+

@@ -2,11 +2,14 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
 from bot.slack.render import (
     card_blocks,
     card_fallback,
     escape,
     parse_button_value,
+    plain,
     strip_mentions,
     verdict_blocks,
 )
@@ -68,3 +71,25 @@ def test_a_card_names_its_room_when_given_one() -> None:
     verdict = verdict_blocks(barrage(status=Status.APPROVED), NOW, "Hall B")
     assert verdict[1]["elements"][1]["text"] == "Room: Hall B"
     assert card_fallback(barrage(), "<Hall B>").startswith("New barrage in &lt;Hall B&gt; from Ann")
+
+
+@pytest.mark.parametrize(("sent", "written"), [
+    ("Q&amp;A &lt;after&gt; the talk", "Q&A <after> the talk"),
+    ("&amp;lt; is how you write &amp;gt;", "&lt; is how you write &gt;"),  # unescaped once, not twice
+    ("&amp;amp; &quot;kept&quot; &#60;", "&amp; &quot;kept&quot; &#60;"),  # only Slack's three entities
+    ("ask <@U123|bob> or <@W0ENT>", "ask @bob or @W0ENT"),
+    ("in <#C123|general> and <#C456>", "in #general and #C456"),
+    ("<!here> <!channel> <!everyone> <!here|here>", "@here @channel @everyone @here"),
+    ("hi <!subteam^S0TEAM|@org-team>", "hi @org-team"),
+    ("at <!date^1392734382^{date_short}|Feb 18, 2014>", "at Feb 18, 2014"),
+    ("see <https://x.com> or <https://x.com/a?b=1&amp;c=2|x.com>", "see https://x.com or x.com"),
+    ("<https://x.com/a?b=1&amp;c=2>", "https://x.com/a?b=1&c=2"),
+    ("<mailto:a@b.c|a@b.c> and <mailto:d@e.f>", "a@b.c and d@e.f"),
+    ("<https://x.com/?q=a&amp;b|Q&amp;A &lt;1&gt;>", "Q&A <1>"),  # the label is escaped too
+    ("no markup at all", "no markup at all"),
+    ("", ""),
+    ("an unclosed <@U1 and a lone >", "an unclosed <@U1 and a lone >"),
+])
+def test_plain_turns_slacks_formatted_text_back_into_what_was_typed(sent: str, written: str) -> None:
+    assert plain(sent) == written
+
