@@ -68,7 +68,7 @@ class ModerationConfig(Section):
     slow_mode_seconds: Annotated[float, between(0, 3600)] = 0
     # The same normalised text from the same sender within this long is refused ("already sent").
     repeat_seconds: Annotated[float, between(0, 3600)] = 60
-    shadow_mute: bool = False  # a muted sender's barrages are stored as rejected, and they are told nothing unusual
+    shadow_mute: bool = False  # muted senders are told nothing unusual (stored as rejected)
     autoban_after: Annotated[int, NO_LIMIT_OR_MORE] = 3  # blocked barrages that mute their sender; 0 = off
     autoban_window_minutes: Annotated[float, between(1, 10_080)] = 180
     autoban_minutes: Annotated[float, between(1, 525_600)] = 60

@@ -9,6 +9,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from server.core.errors import AlreadyDecided, CannotRetract, CannotUndo, InvalidInput, RateLimited
+from server.core.filters import Filters
+from server.core.gate import Gate
 from server.core.model import (
     Barrage,
     Draft,
@@ -19,6 +21,7 @@ from server.core.model import (
     Status,
     Verdict,
 )
+from server.core.normalize import normalize
 from server.core.policy import InputPolicy, RatePolicy, clean_name, normalize_color, normalize_size
 from server.core.ports import RateWindows, Store
 from server.core.rooms import Rooms
@@ -72,11 +75,15 @@ class BarrageService:
         rates: RatePolicy,
         rooms: Rooms | None = None,
         counters: Counter[str] | None = None,
+        filters: Filters | None = None,
+        gate: Gate | None = None,
     ) -> None:
         self._store = store
         self._policy = policy
         self._windows = windows
         self._rates = rates
+        self.filters = Filters() if filters is None else filters  # rules and modes: the status
+        self.gate = Gate() if gate is None else gate  # mutes, slow mode, repeats, autoban
         # Read from the database, kept current by the log (see on_event): every process alike.
         # (`store` too, so that its writes are published: the unit of work.) None: main alone.
         self.rooms = Rooms.main_only(store) if rooms is None else rooms
@@ -98,15 +105,20 @@ class BarrageService:
         Subscribe it before the streams' handler, so a client that sees a `mode` event
         and submits meets the new mode."""
         self.rooms.on_event(event)
+        self.filters.on_event(event)
+        self.gate.on_event(event)
 
     async def submit(self, submission: Submission) -> Receipt:
         room = self.rooms.get(submission.room)  # NotFound before anything is counted
         draft = self._draft(submission, room.slug)
         if seen := await self._seen(draft.dedupe_key, submission.dedupe_for):
             return Receipt(seen, created=False)  # a redelivery: not counted, not stored again
+        await self.gate.check(draft)
         await self._check_rate(submission)
-        status = Status.APPROVED if room.mode is Mode.OFF else Status.PENDING
+        status, draft = self.filters.screen(draft, room.mode)
         barrage, event = await self._add(draft, status)
+        if event is not None:
+            await self.gate.passed(barrage)
         return Receipt(barrage, created=event is not None)
 
     async def _add(self, draft: Draft, status: Status) -> tuple[Barrage, Event | None]:
@@ -196,8 +208,9 @@ class BarrageService:
     def _draft(self, submission: Submission, room: str) -> Draft:
         if not isinstance(submission.text, str):
             raise InvalidInput("text must be a string")
+        text = self._policy.text(submission.text)
         return Draft(
-            text=self._policy.text(submission.text),
+            text=text,
             author=self._policy.author(submission.author, shorten=submission.source is not Source.WEB),
             color=normalize_color(submission.color),
             size=normalize_size(submission.size),
@@ -207,4 +220,5 @@ class BarrageService:
             reply_to=submission.reply_to,
             sender=submission.sender_key,
             room=room,
+            norm=normalize(text),
         )
