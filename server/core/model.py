@@ -72,6 +72,18 @@ MAX_ID = 2**31 - 1
 
 AUTO = "auto"  # decided_by of a barrage approved at submission (moderation off)
 
+# A barrage's `reason`, as its sender is told (never the matched word).
+REASON_BLOCKED = "blocked word"
+REASON_LINK = "link"
+REASON_MUTED = "muted"
+REASON_EXPIRED = "expired"
+REASON_REVIEW = "held for review"  # flagged (a review rule, a link, the classifier): a human decides
+
+
+def rejected_by(moderator: str) -> str:
+    return f"rejected by {moderator}"
+
+
 MAIN = "main"  # the room that always exists: what every URL means when it names none
 ROOM_SLUG = re.compile(r"[a-z0-9][a-z0-9-]{0,31}")  # fullmatch
 
