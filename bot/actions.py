@@ -17,6 +17,7 @@ from bot.cardstore import CardStore
 from bot.lease import Leases, LocalLeases
 from bot.messages import (
     BARRAGE_GONE,
+    MUTE_MINUTES,
     NOT_A_MODERATOR,
     REMOVED,
     announced_text,
@@ -24,6 +25,7 @@ from bot.messages import (
     digest_text,
     lottery_text,
     mode_text,
+    muted_text,
     not_a_room_text,
     paused_text,
     receipt_text,
@@ -44,8 +46,10 @@ from bot.replyto import ReplyTo
 from bot.rooms import ALL_ROOMS, ChatRooms, SenderRooms, Settings
 from server.core.errors import (
     AlreadyDecided,
+    AlreadySent,
     CannotRetract,
     InvalidInput,
+    Muted,
     NotFound,
     PoolTooSmall,
     RateLimited,
@@ -146,10 +150,11 @@ class Actions:
         )
         try:
             receipt = await self._core.service.submit(submission)
-        except (InvalidInput, RateLimited, Unavailable) as exc:
+        except (InvalidInput, RateLimited, Unavailable, Muted, AlreadySent) as exc:
             return Reply(refusal_text(exc), True)
         barrage = receipt.barrage
-        return Reply(receipt_text(barrage.status, self._core.screens(barrage.room)), receipt.created)
+        told = receipt.told or barrage.status  # a shadow-muted sender hears what anyone would
+        return Reply(receipt_text(told, self._core.screens(barrage.room)), receipt.created)
 
     async def _room_for(self, message: ChatMessage) -> str:
         """A mapped group's room; in a private chat the sender's pick; else main."""
@@ -205,6 +210,22 @@ class Actions:
         except Unavailable as exc:
             return Outcome(sentence(str(exc)), False)
         return Outcome(REMOVED, True)
+
+    async def mute(self, user: ChatUser, barrage_id: int) -> Outcome:
+        """The card's "Mute 1h": moderators only, checked on every press; the id is all the
+        button carries, so the sender comes from the stored barrage."""
+        if not await self._moderators.allows(user.ref):
+            return Outcome(NOT_A_MODERATOR, False)
+        try:
+            await self._core.service.mute_sender(barrage_id, await user.name(), MUTE_MINUTES)
+        except AlreadyDecided as exc:
+            self._cards.wake("close")
+            return Outcome(muted_text(str(exc)), False)  # worth an alert: it was decided before
+        except NotFound:
+            return Outcome(BARRAGE_GONE, False)
+        except (InvalidInput, Unavailable) as exc:
+            return Outcome(sentence(str(exc)), False)
+        return Outcome(muted_text(None), True)
 
     async def operator(self, user: ChatUser, room: str = ALL_ROOMS) -> Operator | None:
         """The operator commands for `user`, acting on `room` (the room whose moderators' chat

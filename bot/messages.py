@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from server.core.errors import InvalidInput
-from server.core.model import ROOM_SLUG, Barrage, Room, Status
+from server.core.model import REASON_MUTED, ROOM_SLUG, Barrage, Room, Status
 from server.core.policy import COLOR_PRESETS, normalize_color
 
 REPLY_PENDING = "⏳ Got it! Your message is waiting for a moderator."
@@ -21,6 +21,9 @@ BUTTON_GONE = "This button no longer works."
 BARRAGE_GONE = "This barrage no longer exists."
 REMOVE_LABEL = "🗑 Remove from screen"
 REMOVED = "🗑 Removed from every screen"
+MUTE_LABEL = "🔇 Mute 1h"
+MUTE_MINUTES = 60  # what the card's button mutes for
+MUTED = "🔇 Sender muted for 1 h; message rejected"
 BACKLOG_NOTE_FROM = 5
 
 
@@ -75,8 +78,11 @@ def outcome_text(barrage: Barrage) -> str:
 def verdict_line(barrage: Barrage) -> str:
     if barrage.status is Status.RETRACTED:
         return removed_line(barrage)
+    who = barrage.decided_by or "a moderator"
+    if barrage.status is Status.REJECTED and barrage.reason == REASON_MUTED:
+        return f"🔇 Sender muted by {who} (message rejected)"
     mark = "✅ Approved" if barrage.status is Status.APPROVED else "❌ Rejected"
-    return f"{mark} by {barrage.decided_by or 'a moderator'}"
+    return f"{mark} by {who}"
 
 
 def removed_line(barrage: Barrage) -> str:
@@ -91,6 +97,11 @@ def backlog_line(waiting_behind: int, where: str) -> str | None:
 
 def refusal_text(error: Exception) -> str:
     return f"⚠️ Not sent: {error}."
+
+
+def muted_text(already: str | None) -> str:
+    """A card's mute button pressed; `already`: the message was decided before (who, how)."""
+    return f"🔇 Sender muted for 1 h; the message was {already}" if already else MUTED
 
 
 def sentence(text: str) -> str:

@@ -15,20 +15,23 @@ from aiohttp import web
 
 from server.bus import Sequencer, create_bus
 from server.config import Config
+from server.core.gate import Gate, GateRules
 from server.core.lottery import Lottery
 from server.core.model import MAIN, Mode, Room
 from server.core.policy import InputPolicy, RatePolicy
+from server.core.ports import Marks
 from server.core.rooms import Rooms
 from server.core.service import BarrageService
 from server.core.views import Views
 from server.logs import limit_repeats
+from server.marks import MemoryMarks
 from server.ratelimit import MemoryWindows
 from server.store import SqlStore
 from server.store.batching import BatchingStore
 from server.store.cards import SqlCards
 from server.store.lease import ChatLeases, create_leases
 from server.store.sql import create_engine
-from server.web import api, device, lottery, mine, openapi, pages, qr, reports
+from server.web import api, device, lottery, mine, mutes, openapi, pages, qr, reports
 from server.web import rooms as room_routes
 from server.web.errors import error_middleware, identity_bodies_only
 from server.web.fanout import FanOut
@@ -63,6 +66,7 @@ LEASES: web.AppKey[ChatLeases] = web.AppKey("leases")
 BUS = web.AppKey("bus", Sequencer)
 TELEGRAM: web.AppKey[TelegramChannel] = web.AppKey("telegram")
 SLACK: web.AppKey[SlackChannel] = web.AppKey("slack")
+MARKS: web.AppKey[Marks] = web.AppKey("marks")  # slow mode and "already sent" (server/core/gate.py)
 # The chat adapters' catch-alls log what strangers can trigger: rate-limited here,
 # since bot/ imports nothing of server/ but its core.
 CHAT_CATCH_ALLS = ("bot.telegram.handlers", "bot.slack.handlers")
@@ -84,6 +88,7 @@ def create_app(config: Config) -> web.Application:
     app[COUNTERS] = Counter()
     # In memory: one process's windows; with a Redis bus, _windows shares them on Redis.
     app[WINDOWS] = MemoryWindows()
+    app[MARKS] = MemoryMarks()
     app[SLOTS] = StreamSlots(config.stream.max_streams, config.stream.max_per_address)
     app.cleanup_ctx.extend([_store, _devices, _windows, _bus, _core, _fanout, _presence])
     for name in CHAT_CATCH_ALLS:
@@ -108,6 +113,7 @@ def create_app(config: Config) -> web.Application:
     lottery.add_routes(app)
     reports.add_routes(app)
     mine.add_routes(app)
+    mutes.add_routes(app)
     openapi.add_route(app)
     pages.add_routes(app)
     qr.add_routes(app)
@@ -156,17 +162,20 @@ async def _bus(app: web.Application) -> AsyncIterator[None]:
 
 
 async def _windows(app: web.Application) -> AsyncIterator[None]:
-    """Rate limits shared by every node on the same Redis (the bus's), so a sender's
-    minute counts alike whichever node takes the submission."""
+    """Rate limits, slow mode and repeats shared by every node on the same Redis (the bus's),
+    so a sender's minute counts alike whichever node takes the submission."""
     bus = app[CONFIG].bus
     if not bus.url.startswith(("redis://", "rediss://")):
         yield
         return
+    from server.marks_redis import RedisMarks
     from server.ratelimit_redis import RedisWindows  # loads limits and redis only when used
 
     windows = RedisWindows(bus.url, key_prefix=f"{bus.channel}:ratelimit")
-    app[WINDOWS] = windows
+    marks = RedisMarks(bus.url, key_prefix=f"{bus.channel}:gate")
+    app[WINDOWS], app[MARKS] = windows, marks
     yield
+    await marks.close()
     await windows.close()
 
 
@@ -179,7 +188,8 @@ async def _core(app: web.Application) -> AsyncIterator[None]:
     # and each commit's events are published in id order.
     store = BatchingStore(app[STORE], bus)
     rooms = _rooms(config, store)
-    service = BarrageService(store, policy, app[WINDOWS], rates, rooms, counters=app[COUNTERS])
+    gate = Gate(store, app[MARKS], _gate_rules(config))
+    service = BarrageService(store, policy, app[WINDOWS], rates, rooms, counters=app[COUNTERS], gate=gate)
     # Before the load, so no change is missed; before the streams' handler (_fanout), so
     # a client that sees a `mode` event and submits meets the new mode.
     unsubscribe = bus.subscribe(service.on_event)
@@ -188,6 +198,12 @@ async def _core(app: web.Application) -> AsyncIterator[None]:
     app[LOTTERY] = Lottery(store, rooms)
     yield
     unsubscribe()
+
+
+def _gate_rules(config: Config) -> GateRules:
+    m = config.moderation
+    return GateRules(m.slow_mode_seconds, m.repeat_seconds, m.shadow_mute, m.autoban_after,
+                     m.autoban_window_minutes, m.autoban_minutes)
 
 
 def _rooms(config: Config, store: BatchingStore) -> Rooms:

@@ -12,10 +12,10 @@
   or any bus URL (a private redis-server, memory://). Every cluster gets a channel
   (`BARRAGE_BUS_CHANNEL`) of its own, so runs sharing a broker never cross. The nodes
   start together, as a deployment's do (the schema is made under a lock). Rate limits
-  are off unless `env` sets them. `nginx=True` puts the shipped deploy/nginx/barrage.conf
-  (tests/nginx.py) in front, one upstream line per node; `cluster.url` is then nginx.
-  `add_node()` starts one more (not behind nginx). Parametrize a test with `BUSES` to
-  run it once with each broker.
+  and "already sent" are off unless `env` sets them. `nginx=True` puts the shipped
+  deploy/nginx/barrage.conf (tests/nginx.py) in front, one upstream line per node;
+  `cluster.url` is then nginx. `add_node()` starts one more (not behind nginx).
+  Parametrize a test with `BUSES` to run it once with each broker.
 - `Follower`: an SSE client that reconnects as a browser's EventSource does: when a
   stream ends or breaks, it connects again after a moment with `Last-Event-ID` set to
   the last id it saw, so what it records across connections must be every event once.
@@ -72,6 +72,7 @@ class Cluster:
             "BARRAGE_DATABASE_URL": database_url, "BARRAGE_BUS_URL": self.bus_url,
             "BARRAGE_BUS_CHANNEL": self.channel,
             "BARRAGE_MODERATION_MAX_PER_MINUTE": "0", "BARRAGE_MODERATION_MAX_PER_MINUTE_PER_ADDRESS": "0",
+            "BARRAGE_MODERATION_REPEAT_SECONDS": "0",
             # Behind nginx every request comes from 127.0.0.1; the sender is in X-Forwarded-For.
             **({"BARRAGE_SERVER_FORWARDED_HOPS": "1"} if nginx else {}),
             **(env or {}),

@@ -19,6 +19,7 @@ from bot.slack.render import (
     ADMIN_USAGE,
     EMPTY_COMMAND,
     HELP,
+    MUTE_ACTION_ID,
     RETRACT_ACTION_ID,
     ROOM_HOW,
     escape,
@@ -48,6 +49,7 @@ def register(app: AsyncApp, h: Handlers) -> None:
     for action_id in ACTION_IDS.values():
         app.action(action_id)(h.press)
     app.action(RETRACT_ACTION_ID)(h.retract)
+    app.action(MUTE_ACTION_ID)(h.mute)
     app.error(h.error)
 
 
@@ -149,6 +151,16 @@ class Handlers:
             return
         outcome = await self.actions.retract(self._user((body.get("user") or {}).get("id", "")), barrage_id)
         if not outcome.decided:  # the card itself shows who removed it
+            await _ephemeral(respond, outcome.text)
+
+    async def mute(self, ack: Any, body: dict[str, Any], action: dict[str, Any], respond: Any) -> None:
+        await ack()
+        barrage_id = parse_button_value(action.get("value"))
+        if barrage_id is None:
+            await _ephemeral(respond, BUTTON_GONE)
+            return
+        outcome = await self.actions.mute(self._user((body.get("user") or {}).get("id", "")), barrage_id)
+        if not outcome.decided:  # the card itself shows who muted
             await _ephemeral(respond, outcome.text)
 
     async def admin_command(self, ack: Any, body: dict[str, Any], respond: Any) -> None:

@@ -6,13 +6,15 @@ import re
 from datetime import datetime
 from typing import Any
 
-from bot.messages import REMOVE_LABEL, age, backlog_line, verdict_line
+from bot.messages import MUTE_LABEL, REMOVE_LABEL, age, backlog_line, verdict_line
 from server.core.model import Barrage, Status, Verdict
 from server.core.policy import parse_id
 
 ACTION_IDS = {Verdict.APPROVE: "barrage_approve", Verdict.REJECT: "barrage_reject"}
 BLOCK_ID = "barrage_decide"
 RETRACT_ACTION_ID = "barrage_retract"  # "Remove from screen", on an approved card
+MUTE_ACTION_ID = "barrage_mute"  # "Mute 1h", on a pending card
+MUTE_BLOCK_ID = "barrage_mute"
 _MENTION = re.compile(r"<@[A-Z0-9]+(?:\|[^>]*)?>")
 # Slack's markup in the text it sends: <@U1|name>, <#C1|name>, <!here>, <!subteam^S1|@team>, and
 # links <https://x.org|label>. A literal < or > arrives escaped, so any bracket left is markup.
@@ -89,6 +91,10 @@ def card_blocks(barrage: Barrage, now: datetime, waiting_behind: int = 0,
         _button("Approve", "primary", Verdict.APPROVE, barrage.id),
         _button("Reject", "danger", Verdict.REJECT, barrage.id),
     ]})
+    # A block of its own: the verdicts stay the card's first actions.
+    blocks.append({"type": "actions", "block_id": MUTE_BLOCK_ID, "elements": [
+        {"type": "button", "action_id": MUTE_ACTION_ID, "value": str(barrage.id),
+         "text": {"type": "plain_text", "text": MUTE_LABEL, "emoji": True}}]})
     if backlog := backlog_line(waiting_behind, "/moderate"):
         blocks.append({"type": "context", "elements": [{"type": "plain_text", "text": backlog}]})
     return blocks

@@ -26,7 +26,7 @@ from bot.actions import Actions, Core
 from bot.cards import CardSync
 from bot.cardstore import Card
 from bot.lease import secret_key, while_held
-from bot.messages import REMOVE_LABEL, now, outcome_text, winner_text
+from bot.messages import MUTE_LABEL, REMOVE_LABEL, now, outcome_text, winner_text
 from bot.moderators import Moderators
 from bot.outbox import Outbox, retry_rule
 from bot.replyto import ReplyTo
@@ -39,6 +39,7 @@ from bot.telegram.render import (
     REJECT_LABEL,
     callback_data,
     card_text,
+    mute_data,
     retract_data,
     verdict_text,
 )
@@ -313,5 +314,5 @@ def keyboard(barrage_id: int) -> InlineKeyboardMarkup:
     return InlineKeyboardMarkup([[
         InlineKeyboardButton(APPROVE_LABEL, callback_data=callback_data(Verdict.APPROVE, barrage_id)),
         InlineKeyboardButton(REJECT_LABEL, callback_data=callback_data(Verdict.REJECT, barrage_id)),
-    ]])
+    ], [InlineKeyboardButton(MUTE_LABEL, callback_data=mute_data(barrage_id))]])
 

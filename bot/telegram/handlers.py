@@ -26,6 +26,7 @@ from bot.telegram.render import (
     ROOM_HOW,
     full_name,
     parse_callback,
+    parse_mute,
     parse_retract,
 )
 from server.core.policy import COLOR_PRESETS
@@ -90,11 +91,13 @@ class Handlers:
 
     async def press(self, update: Update, _context: Context) -> None:
         query = update.callback_query
-        parsed, retract = parse_callback(query.data), parse_retract(query.data)
+        parsed, retract, mute = parse_callback(query.data), parse_retract(query.data), parse_mute(query.data)
         if parsed is not None:
             outcome = await self.actions.press(_user(query.from_user), *parsed)
         elif retract is not None:
             outcome = await self.actions.retract(_user(query.from_user), retract)
+        elif mute is not None:
+            outcome = await self.actions.mute(_user(query.from_user), mute)
         else:
             await query.answer(BUTTON_GONE)
             return

@@ -16,6 +16,7 @@ REJECT_LABEL = "❌ Reject"
 CALLBACK_VERSION = "v1"
 VERDICT_CODES = {Verdict.APPROVE: "a", Verdict.REJECT: "r"}
 RETRACT_CODE = "x"  # "Remove from screen", on an approved card
+MUTE_CODE = "m"  # "Mute 1h", on a pending card
 
 HELP = (
     "Send me a message and it goes up on the wall{join}.\n\n"
@@ -52,8 +53,21 @@ def retract_data(barrage_id: int) -> str:
 
 def parse_retract(data: str | None) -> int | None:
     """The barrage id of a "Remove from screen" press; never trusted, re-checked like a verdict."""
+    return _parse_coded(data, RETRACT_CODE)
+
+
+def mute_data(barrage_id: int) -> str:
+    return f"{CALLBACK_VERSION}:{MUTE_CODE}:{barrage_id}"
+
+
+def parse_mute(data: str | None) -> int | None:
+    """The barrage id of a "Mute 1h" press: only the id is read; the sender comes from the store."""
+    return _parse_coded(data, MUTE_CODE)
+
+
+def _parse_coded(data: str | None, code: str) -> int | None:
     parts = (data or "").split(":")
-    if len(parts) != 3 or parts[:2] != [CALLBACK_VERSION, RETRACT_CODE]:
+    if len(parts) != 3 or parts[:2] != [CALLBACK_VERSION, code]:
         return None
     return parse_id(parts[2])
 

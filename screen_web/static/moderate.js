@@ -101,6 +101,7 @@
     actions.className = "actions";
     actions.append(button("Approve", "approve", () => decide(b.id, "approve")),
       button("Reject", "reject", () => decide(b.id, "reject")));
+    if (b.sender) actions.append(button("🔇 Mute 1h", "mute", () => mute(b)));
     li.append(text, meta, verdict, actions);
     li.addEventListener("click", () => select(b.id));
     return li;
@@ -289,6 +290,32 @@
     }
     scheduleStats();
     refresh();
+  }
+
+  // /mute: the sender is muted for an hour (POST /api/mutes), then the barrage is rejected.
+  async function mute(b) {
+    const entry = items.get(b.id);
+    if (!entry || entry.state !== "pending") return;
+    setButtons(entry, false);
+    try {
+      const res = await api("/api/mutes", {
+        method: "POST",
+        body: JSON.stringify({ sender: b.sender, minutes: 60, reason: `muted from message #${b.id}`,
+          moderator: moderator() }),
+      });
+      const reply = await res.json().catch(() => ({}));
+      if (!res.ok) {
+        setButtons(entry, true);
+        notice(reply.error || `HTTP ${res.status}`, "error");
+        return;
+      }
+      notice(`Muted ${b.author} for 1 h.`, "ok");
+    } catch (e) {
+      setButtons(entry, true);
+      if (e.message !== "unauthorized") notice("Could not reach the server.", "error");
+      return;
+    }
+    await decide(b.id, "reject");
   }
 
   async function undo(id) {

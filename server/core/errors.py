@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from server.core.model import Barrage
+import math
+from datetime import UTC, datetime
+
+from server.core.model import Barrage, iso
 
 
 class BarrageError(Exception):
@@ -19,6 +22,32 @@ class RateLimited(BarrageError):
     def __init__(self, message: str, retry_after: int = 1) -> None:
         super().__init__(message)
         self.retry_after = max(1, retry_after)
+
+
+class SlowMode(RateLimited):
+    """Slow mode: the sender's last barrage was less than `moderation.slow_mode_seconds` ago."""
+
+    def __init__(self, wait: float) -> None:
+        seconds = max(1, math.ceil(wait))
+        super().__init__(f"slow mode is on: wait {seconds} s before sending again", retry_after=seconds)
+
+
+class AlreadySent(BarrageError):
+    """The same (normalised) text from the same sender, within `moderation.repeat_seconds`."""
+
+
+class Muted(BarrageError):
+    """The sender is muted; `until` is when it ends (None: until a moderator lifts it)."""
+
+    def __init__(self, until: datetime | None) -> None:
+        when = f"until {until.astimezone(UTC):%Y-%m-%d %H:%M} UTC" if until else "until a moderator lifts it"
+        super().__init__(f"you are muted {when}")
+        self.until = until
+
+    @property
+    def fields(self) -> dict[str, str | None]:
+        """What the HTTP edge adds to `{"error"}`."""
+        return {"until": iso(self.until) if self.until else None}
 
 
 class Unavailable(BarrageError):

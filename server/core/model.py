@@ -228,6 +228,26 @@ class Receipt:
 
     barrage: Barrage
     created: bool
+    # What its sender is told, when not its stored status: a shadow-muted sender hears what
+    # anyone else would have (the mode's answer), though it was stored as rejected.
+    told: Status | None = None
+
+
+@dataclass(frozen=True)
+class Mute:
+    """A sender (by sender key) whose barrages are refused until `until` (None: until lifted)."""
+
+    sender: str
+    until: datetime | None
+    reason: str | None = None
+    muted_by: str | None = None
+
+    def active(self, now: datetime) -> bool:
+        return self.until is None or self.until > now
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"sender": self.sender, "until": iso(self.until) if self.until else None,
+                "reason": self.reason}
 
 
 def iso(moment: datetime) -> str:

@@ -7,12 +7,13 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from server.core.digest import Digest
-from server.core.model import Barrage, Draft, Event, EventKind, Room, Source, Status
+from server.core.model import Barrage, Draft, Event, EventKind, Mute, Room, Source, Status
 
 
 class Store(Protocol):
     """The truth, and the unit of work: each write that appends events (add, add_many,
-    decide, undo, retract, put_setting, add_room, update_room) publishes them once committed, in id order
+    decide, undo, retract, put_setting, add_room, update_room, mute, unmute) publishes them once
+    committed, in id order
     (server/store/batching.py wraps the SQL store with the group commit and the publisher)."""
 
     async def add(self, draft: Draft, status: Status, now: datetime) -> tuple[Barrage, Event | None]:
@@ -28,9 +29,10 @@ class Store(Protocol):
         """`add` for several submissions in one transaction, results in the same order."""
 
     async def decide(
-        self, barrage_id: int, status: Status, moderator: str, now: datetime
+        self, barrage_id: int, status: Status, moderator: str, now: datetime, reason: str | None = None
     ) -> tuple[Barrage, Event]:
-        """Compare-and-set pending → status, with its event, in one transaction.
+        """Compare-and-set pending → status, with its event, in one transaction; `reason`,
+        when given, is stored as the barrage's (e.g. REASON_MUTED from a card's mute button).
 
         Raises NotFound or AlreadyDecided (carrying the stored barrage).
         """
@@ -120,6 +122,32 @@ class Store(Protocol):
 
     async def forget_dedupe_key(self, key: str, barrage_id: int) -> None:
         """Let `key` name a new barrage: it no longer names barrage `barrage_id`."""
+
+
+    async def mute(self, mute: Mute, now: datetime) -> Event:
+        """Upsert the sender's mute, with a `mutes` event (Gate.event_payload), in one transaction."""
+
+    async def unmute(self, sender: str, now: datetime) -> Event | None:
+        """Delete the sender's mute with a `mutes` event; None (nothing written) when the sender
+        is not muted now (no row, or one that ran out, which is deleted all the same)."""
+
+    async def mutes(self, now: datetime, limit: int, sender: str | None = None) -> list[Mute]:
+        """The mutes active at `now` (of one sender, when named), newest first."""
+
+    async def count_by_sender(self, sender: str, status: Status, reason: str, since: datetime) -> int:
+        """That sender's barrages with this status and reason, created since (autoban)."""
+
+
+class Marks(Protocol):
+    """Short-lived marks shared by every process on the same backend: slow mode and
+    "already sent" (server/core/gate.py). Reserving is atomic: two processes never both get it."""
+
+    async def reserve(self, key: str, token: str, seconds: float) -> float:
+        """Set `key` to `token` for `seconds` unless it is set: 0.0. Otherwise set nothing and
+        return the seconds it has left."""
+
+    async def release(self, key: str, token: str) -> None:
+        """Delete `key` if it still holds `token` (a reservation whose submission failed)."""
 
 
 class RateWindows(Protocol):

@@ -5,13 +5,21 @@ from __future__ import annotations
 import logging
 import time
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
-from server.core.errors import AlreadyDecided, CannotRetract, CannotUndo, InvalidInput, RateLimited
+from server.core.errors import (
+    AlreadyDecided,
+    CannotRetract,
+    CannotUndo,
+    InvalidInput,
+    NotFound,
+    RateLimited,
+)
 from server.core.filters import Filters
-from server.core.gate import Gate
+from server.core.gate import Gate, Ticket
 from server.core.model import (
+    REASON_MUTED,
     Barrage,
     Draft,
     Event,
@@ -44,6 +52,14 @@ def _why_not_undoable(barrage: Barrage) -> str:
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+def _shadowed(ticket: Ticket, status: Status, draft: Draft) -> tuple[Status | None, Status, Draft]:
+    """A silently muted sender (moderation.shadow_mute): stored as rejected (reason `muted`),
+    told what the mode would have told anyone else (`told`)."""
+    if not ticket.shadow:
+        return None, status, draft
+    return status, Status.REJECTED, replace(draft, reason=REASON_MUTED)
 
 
 @dataclass(frozen=True)
@@ -99,6 +115,7 @@ class BarrageService:
     async def start(self) -> None:
         """Load the rooms; a new database takes the configured ones."""
         await self.rooms.load()
+        await self.gate.start()
 
     def on_event(self, event: Event) -> None:
         """Bus handler: a room changed by any process (its mode) holds here too.
@@ -113,13 +130,20 @@ class BarrageService:
         draft = self._draft(submission, room.slug)
         if seen := await self._seen(draft.dedupe_key, submission.dedupe_for):
             return Receipt(seen, created=False)  # a redelivery: not counted, not stored again
-        await self.gate.check(draft)
-        await self._check_rate(submission)
-        status, draft = self.filters.screen(draft, room.mode)
-        barrage, event = await self._add(draft, status)
-        if event is not None:
-            await self.gate.passed(barrage)
-        return Receipt(barrage, created=event is not None)
+        ticket = await self.gate.check(draft)  # refusals that store nothing (mutes, repeats, slow mode)
+        try:
+            await self._check_rate(submission)
+            status, draft = self.filters.screen(draft, room.mode)
+            told, status, draft = _shadowed(ticket, status, draft)
+            barrage, event = await self._add(draft, status)
+        except Exception:
+            await self.gate.release(ticket)  # refused or failed: the slow-mode clock does not start
+            raise
+        if event is None:  # a twin delivery stored it first
+            await self.gate.release(ticket)
+            return Receipt(barrage, created=False)
+        await self.gate.passed(barrage)
+        return Receipt(barrage, created=True, told=told)
 
     async def _add(self, draft: Draft, status: Status) -> tuple[Barrage, Event | None]:
         try:
@@ -155,19 +179,34 @@ class BarrageService:
             logger.warning("refused a submission over the rate limit (%s); %d refused since start "
                            "(logged at most every %.0f s)", which, total, REFUSAL_LOG_SECONDS)
 
-    async def decide(self, barrage_id: int, verdict: Verdict, moderator: str) -> Barrage:
+    async def decide(self, barrage_id: int, verdict: Verdict, moderator: str,
+                     reason: str | None = None) -> Barrage:
         """Compare-and-set; the loser is told who won. A moderator's own repeat
         (a double click, `a` pressed twice, a card pressed again) is no conflict:
         it gets the barrage back, and no second event is written."""
         moderator = clean_name(moderator, MAX_NAME, "moderator")
         try:
-            barrage, _ = await self._store.decide(barrage_id, verdict.status, moderator, utcnow())
+            barrage, _ = await self._store.decide(barrage_id, verdict.status, moderator, utcnow(), reason)
         except AlreadyDecided as lost:
             if lost.barrage is None or (lost.status, lost.decided_by) != (verdict.status, moderator):
                 raise
             return lost.barrage
         logger.info("barrage %s %s by %s", barrage.id, barrage.status, moderator)
         return barrage
+
+    async def mute_sender(self, barrage_id: int, moderator: str, minutes: int = 60) -> Barrage:
+        """A card's "Mute 1h": mute the barrage's sender, then reject it (reason `muted`, so the
+        card says who muted). Already decided: the mute holds all the same (AlreadyDecided says
+        who decided)."""
+        moderator = clean_name(moderator, MAX_NAME, "moderator")
+        barrage = await self._store.get(barrage_id)
+        if barrage is None:
+            raise NotFound(f"no barrage {barrage_id}")
+        if not barrage.sender:
+            raise InvalidInput("this message has no sender key to mute")
+        await self.gate.mute(barrage.sender, minutes, f"muted from message #{barrage_id}", moderator)
+        logger.info("sender of barrage %s muted for %d min by %s", barrage_id, minutes, moderator)
+        return await self.decide(barrage_id, Verdict.REJECT, moderator, REASON_MUTED)
 
     async def retract(self, barrage_id: int, moderator: str) -> Barrage:
         """Pull an approved barrage off every screen: status `retracted`, and a `retract`

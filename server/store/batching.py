@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import Any
 
 from server.core.errors import RateLimited
-from server.core.model import Barrage, Draft, Event, EventKind, Room, Status
+from server.core.model import Barrage, Draft, Event, EventKind, Mute, Room, Status
 from server.core.ports import Publisher, Store
 
 logger = logging.getLogger(__name__)
@@ -40,9 +40,9 @@ class BatchingStore:
     """The core's Store with group commit, and the unit of work that publishes.
 
     Within this process the writes that append to the event log (add, add_many, decide,
-    undo, retract, put_setting) are made one at a time, in arrival order, and submissions that
-    arrive while a commit is in flight go into the next transaction together (one
-    multi-row insert). That is how SQLite persists thousands a second.
+    undo, retract, put_setting, mute, unmute) are made one at a time, in arrival order, and
+    submissions that arrive while a commit is in flight go into the next transaction
+    together (one multi-row insert). That is how SQLite persists thousands a second.
 
     Every caller queues its write and waits its turn in one first-in, first-out line
     (an asyncio.Lock). Whoever has the turn writes the head of the queue: its own write,
@@ -80,9 +80,9 @@ class BatchingStore:
         return await self._one(lambda: self._inner.add_many(items, now))
 
     async def decide(
-        self, barrage_id: int, status: Status, moderator: str, now: datetime
+        self, barrage_id: int, status: Status, moderator: str, now: datetime, reason: str | None = None
     ) -> tuple[Barrage, Event]:
-        return await self._one(lambda: self._inner.decide(barrage_id, status, moderator, now))
+        return await self._one(lambda: self._inner.decide(barrage_id, status, moderator, now, reason))
 
     async def retract(self, barrage_id: int, moderator: str, now: datetime) -> tuple[Barrage, Event]:
         return await self._one(lambda: self._inner.retract(barrage_id, moderator, now))
@@ -108,6 +108,12 @@ class BatchingStore:
 
     async def append(self, kind: EventKind, payload: dict[str, Any]) -> Event:
         return await self._one(lambda: self._inner.append(kind, payload))
+
+    async def mute(self, mute: Mute, now: datetime) -> Event:
+        return await self._one(lambda: self._inner.mute(mute, now))
+
+    async def unmute(self, sender: str, now: datetime) -> Event | None:
+        return await self._one(lambda: self._inner.unmute(sender, now))
 
     async def _one(self, run: Callable[[], Awaitable[Any]]) -> Any:
         return await self._wait(_Write(run, _future()))

@@ -21,6 +21,7 @@ from sqlalchemy.pool import StaticPool
 
 from server.core.digest import Digest
 from server.core.errors import AlreadyDecided, CannotRetract, NotFound, Unavailable
+from server.core.gate import event_payload
 from server.core.model import (
     AUTO,
     MAIN,
@@ -30,6 +31,7 @@ from server.core.model import (
     Event,
     EventKind,
     Mode,
+    Mute,
     Room,
     Size,
     Source,
@@ -37,7 +39,7 @@ from server.core.model import (
 )
 from server.logs import limit_repeats
 from server.store import digest, schema
-from server.store.tables import BarrageRow, CardRow, EventRow, RoomRow, SettingRow
+from server.store.tables import BarrageRow, CardRow, EventRow, MuteRow, RoomRow, SettingRow
 
 logger = limit_repeats(logging.getLogger(__name__))
 
@@ -46,6 +48,7 @@ EVENT = EventRow.__table__
 SETTING = SettingRow.__table__
 CARD = CardRow.__table__
 ROOM = RoomRow.__table__
+MUTE = MuteRow.__table__
 EVENT_COLUMNS = ("kind", "barrage_id", "created_at", "payload", "room")
 
 
@@ -249,14 +252,15 @@ class SqlStore:
                 for b, eid, (kind, payload, _) in zip(barrages, event_ids, events, strict=True)]
 
     async def decide(
-        self, barrage_id: int, status: Status, moderator: str, now: datetime
+        self, barrage_id: int, status: Status, moderator: str, now: datetime, reason: str | None = None
     ) -> tuple[Barrage, Event]:
         if not 0 < barrage_id <= MAX_ID:
             raise NotFound(f"no barrage {barrage_id}")
         cas = (
             update(BARRAGE)
             .where(BARRAGE.c.id == barrage_id, BARRAGE.c.status == Status.PENDING.value)
-            .values(status=status.value, decided_at=now, decided_by=moderator)
+            .values(status=status.value, decided_at=now, decided_by=moderator,
+                    **({"reason": reason} if reason is not None else {}))
         )
         async with self._engine.begin() as conn:
             if (await conn.execute(cas)).rowcount == 1:
@@ -478,6 +482,41 @@ class SqlStore:
         async with self._engine.connect() as conn:
             return await digest.read(conn, room)
 
+    async def mute(self, mute: Mute, now: datetime) -> Event:
+        values = {"sender": mute.sender, "until": mute.until, "reason": mute.reason,
+                  "muted_by": mute.muted_by, "created_at": now}
+        async with self._engine.begin() as conn:
+            upsert = UPSERT[conn.dialect.name](MUTE).values(**values)
+            await conn.execute(upsert.on_conflict_do_update(
+                index_elements=[MUTE.c.sender], set_={k: v for k, v in values.items() if k != "sender"}))
+            return await _append(conn, EventKind.MUTES, event_payload(mute, mute.sender), None, now)
+
+    async def unmute(self, sender: str, now: datetime) -> Event | None:
+        async with self._engine.begin() as conn:
+            deleted = delete(MUTE).where(MUTE.c.sender == sender).returning(MUTE.c.until)
+            gone = (await conn.execute(deleted)).first()
+            if gone is None or not Mute(sender, _aware(gone.until) if gone.until else None).active(now):
+                return None  # an expired row goes all the same: nobody is told of it
+            return await _append(conn, EventKind.MUTES, event_payload(None, sender), None, now)
+
+    async def mutes(self, now: datetime, limit: int, sender: str | None = None) -> list[Mute]:
+        # SQLite compares stored UTC text: compare in UTC
+        query = select(MUTE).where(or_(MUTE.c.until.is_(None), MUTE.c.until > now.astimezone(UTC)))
+        if sender is not None:
+            query = query.where(MUTE.c.sender == sender)
+        query = query.order_by(MUTE.c.created_at.desc(), MUTE.c.sender).limit(limit)
+        async with self._engine.connect() as conn:
+            return [Mute(row.sender, _aware(row.until) if row.until else None, row.reason, row.muted_by)
+                    for row in await conn.execute(query)]
+
+    async def count_by_sender(self, sender: str, status: Status, reason: str, since: datetime) -> int:
+        # ix_barrage_sender narrows it to the sender's rows first
+        query = select(func.count()).select_from(BARRAGE).where(
+            BARRAGE.c.sender == sender, BARRAGE.c.status == status.value, BARRAGE.c.reason == reason,
+            BARRAGE.c.created_at >= since.astimezone(UTC))
+        async with self._engine.connect() as conn:
+            return (await conn.execute(query)).scalar() or 0
+
     async def by_dedupe_key(self, key: str) -> Barrage | None:
         async with self._engine.connect() as conn:
             row = (await conn.execute(select(BARRAGE).where(BARRAGE.c.dedupe_key == key))).first()
@@ -505,7 +544,9 @@ def _retracted_barrage_event() -> Any:
 
 
 def _kind_for(status: Status) -> EventKind:
-    return EventKind.BARRAGE if status is Status.APPROVED else EventKind.PENDING
+    """A barrage rejected as it is stored (a shadow-muted sender's) is `rejected`: no desk lists it."""
+    kinds = {Status.APPROVED: EventKind.BARRAGE, Status.REJECTED: EventKind.REJECTED}
+    return kinds.get(status, EventKind.PENDING)
 
 
 def _dumps(payload: dict[str, Any]) -> str:

@@ -96,7 +96,7 @@ async def submit(request: web.Request) -> web.Response:
     receipt = await request.app[SERVICE].submit(submission)
     barrage = receipt.barrage
     # A repeat gets what the first request got, though the barrage may be decided since.
-    status = barrage.status if receipt.created else barrage.first_status
+    status = (receipt.told or barrage.status) if receipt.created else barrage.first_status
     headers = {} if receipt.created else {"Idempotent-Replayed": "true"}
     # No screen shows the room now: send.js says it is saved all the same.
     screens = request.app[PRESENCE].screens(barrage.room)

@@ -13,14 +13,17 @@ from aiohttp import web
 
 from server.core.errors import (
     AlreadyDecided,
+    AlreadySent,
     BarrageError,
     CannotRetract,
     CannotUndo,
     InvalidInput,
+    Muted,
     NotFound,
     PoolTooSmall,
     RateLimited,
     RoomExists,
+    SlowMode,
     Unavailable,
 )
 from server.logs import limit_repeats
@@ -30,6 +33,9 @@ logger = limit_repeats(logging.getLogger(__name__))
 STATUS_FOR: dict[type[BarrageError], int] = {
     InvalidInput: 400,
     RateLimited: 429,
+    SlowMode: 429,
+    Muted: 403,
+    AlreadySent: 409,
     NotFound: 404,
     AlreadyDecided: 409,
     CannotUndo: 409,
@@ -44,8 +50,10 @@ STATUS_FOR: dict[type[BarrageError], int] = {
 IDENTITY = ("", "identity")
 
 
-def json_error(status: int, message: str, **headers: str) -> web.Response:
-    return web.json_response({"error": message}, status=status, headers=headers or None)
+def json_error(status: int, message: str, fields: dict[str, object] | None = None,
+               **headers: str) -> web.Response:
+    """`{"error": message}`, with an error's own `fields` beside it (a mute's `until`)."""
+    return web.json_response({"error": message, **(fields or {})}, status=status, headers=headers or None)
 
 
 @web.middleware
@@ -55,7 +63,7 @@ async def error_middleware(request: web.Request, handler: web.Handler) -> web.St
     except BarrageError as exc:
         status = STATUS_FOR.get(type(exc), 400)
         _log_refusal(request, status, str(exc))
-        return json_error(status, str(exc), **_retry_after(exc))
+        return json_error(status, str(exc), getattr(exc, "fields", None), **_retry_after(exc))
     except web.HTTPException as exc:
         if exc.status >= 400:
             _log_refusal(request, exc.status, exc.reason)

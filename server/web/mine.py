@@ -29,7 +29,7 @@ from typing import Any
 
 from aiohttp import web
 
-from server.core.model import Barrage, Event, iso
+from server.core.model import AUTO, REASON_MUTED, Barrage, Event, Status, iso
 from server.web.keys import DEVICES, VIEWS
 
 MINE = 20  # the latest this many: what a phone shows, and a bound on every answer
@@ -53,8 +53,16 @@ def _win(draw: Event) -> dict[str, Any]:
 
 def _mine(barrage: Barrage) -> dict[str, Any]:
     # `reason` is null until moderation gives reasons (the moderation issue fills it).
-    return {"id": barrage.id, "text": barrage.text, "status": str(barrage.status), "room": barrage.room,
+    return {"id": barrage.id, "text": barrage.text, "status": str(_as_told(barrage)), "room": barrage.room,
             "created_at": iso(barrage.created_at), "reason": None}
+
+
+def _as_told(barrage: Barrage) -> Status:
+    """A shadow-muted sender's barrage (rejected as it was stored, moderation.shadow_mute) reads as
+    still waiting: they are told nothing unusual."""
+    if barrage.reason == REASON_MUTED and barrage.decided_by == AUTO:
+        return Status.PENDING
+    return barrage.status
 
 
 def add_routes(app: web.Application) -> None:

@@ -13,6 +13,8 @@ from typing import Any
 from aiohttp import web
 
 from server.core.digest import TOP_SENDERS
+from server.core.gate import LISTED as MUTES_LISTED
+from server.core.gate import MAX_MINUTES, MAX_REASON, MAX_SENDER
 from server.core.lottery import MAX_WINNERS
 from server.core.model import MAX_ID, ROOM_SLUG, EventKind, Mode, Size, Source, Status
 from server.core.rooms import MAX_ANNOUNCEMENT, MAX_CROSSING, MAX_JOIN_TEXT, MAX_TITLE, MIN_CROSSING
@@ -114,6 +116,8 @@ def paths() -> Json:
         "/api/stream": {"get": admin_stream()},
         "/api/screen-config": {"get": screen_config()},
         "/api/my/barrages": {"get": my_barrages()},
+        "/api/mutes": {"get": list_mutes(), "post": add_mute()},
+        "/api/mutes/{sender}": {"delete": lift_mute()},
         PATH: {"get": self_description()},
     }
 
@@ -134,8 +138,54 @@ def submit() -> Json:
                                                   "one.", {"type": "string"}, required=False),
                              "Idempotent-Replayed": header("A repeat of an earlier request.",
                                                            {"const": "true"}, required=False)}),
+            "403": answer("The sender is muted: `until` says until when (null: until a moderator "
+                          "lifts it). With moderation.shadow_mute a muted sender gets 201 instead.",
+                          ref("schemas", "Muted")),
+            "409": answer("Already sent: the same text (compared normalised) from the same sender "
+                          "within moderation.repeat_seconds.", ref("schemas", "Error")),
             **refusals("400", "404", *BODY_REFUSALS, "429", "503"),
         },
+    }
+
+
+def list_mutes() -> Json:
+    return {
+        "operationId": "listMutes",
+        "summary": "The senders muted now (expired mutes are not listed), newest first.",
+        "security": ADMIN,
+        "responses": {
+            "200": answer("The mutes.", {
+                "type": "object", "required": ["mutes"], "additionalProperties": False,
+                "properties": {"mutes": {"type": "array", "maxItems": MUTES_LISTED,
+                                         "items": ref("schemas", "Mute")}},
+            }),
+            **refusals(*ADMIN_REFUSALS, "503"),
+        },
+    }
+
+
+def add_mute() -> Json:
+    return {
+        "operationId": "addMute",
+        "summary": "Mute a sender (by sender key) for `minutes` (0: until lifted); muting a muted "
+                   "sender replaces the mute. A `mutes` event.",
+        "security": ADMIN,
+        "requestBody": {"required": True, "content": json_content(ref("schemas", "MuteRequest"))},
+        "responses": {
+            "201": answer("The mute.", ref("schemas", "Mute")),
+            **refusals("400", *ADMIN_REFUSALS, *BODY_REFUSALS, "503"),
+        },
+    }
+
+
+def lift_mute() -> Json:
+    return {
+        "operationId": "liftMute",
+        "summary": "Lift a sender's mute. A `mutes` event; 404 when the sender is not muted.",
+        "security": ADMIN,
+        "parameters": [{"name": "sender", "in": "path", "required": True, "schema": {"type": "string"},
+                        "description": "The sender key, percent-encoded."}],
+        "responses": {"204": {"description": "Lifted."}, **refusals(*ADMIN_REFUSALS, "404", "503")},
     }
 
 
@@ -435,6 +485,25 @@ def schemas() -> Json:
         },
         "Barrage": barrage_schema(),
         "MyBarrage": my_barrage_schema(),
+        "Muted": {"type": "object", "required": ["error", "until"], "additionalProperties": False,
+                  "properties": {"error": {"type": "string"},
+                                 "until": {**nullable_string(), "format": "date-time"}}},
+        "Mute": {"type": "object", "required": ["sender", "until", "reason"], "additionalProperties": False,
+                 "properties": {"sender": {"type": "string"},
+                                "until": {**nullable_string(), "format": "date-time",
+                                          "description": "When it ends; null: until lifted."},
+                                "reason": nullable_string()}},
+        "MuteRequest": {
+            "type": "object", "required": ["sender", "minutes"],
+            "properties": {
+                "sender": {"type": "string", "minLength": 1, "maxLength": MAX_SENDER,
+                           "description": "A sender key: web:<device>, telegram:<id>, slack:<team>:<user>."},
+                "minutes": {"type": "integer", "minimum": 0, "maximum": MAX_MINUTES,
+                            "description": "0: until lifted."},
+                "reason": {**nullable_string(), "maxLength": MAX_REASON},
+                "moderator": nullable_string(),
+            },
+        },
         "Decision": {
             "type": "object",
             "description": "Optional. Who decides, as shown to others (default \"web moderator\").",
