@@ -8,7 +8,9 @@ from bot.replyto import ReplyTo
 from bot.telegram.render import (
     callback_data,
     card_text,
+    mute_data,
     parse_callback,
+    parse_mute,
     parse_retract,
     retract_data,
     verdict_text,
@@ -48,6 +50,25 @@ def test_retract_data_round_trips_and_is_never_a_verdict() -> None:
 @pytest.mark.parametrize("data", [None, "", "v1:x", "v2:x:1", "v1:x:0", "v1:x:abc", "v1:x:2147483648"])
 def test_bad_retract_data_is_refused(data: str | None) -> None:
     assert parse_retract(data) is None
+
+
+def test_mute_data_round_trips_and_is_nothing_else() -> None:
+    assert mute_data(7) == "v1:m:7" and parse_mute("v1:m:7") == 7
+    assert parse_callback(mute_data(7)) is None and parse_retract(mute_data(7)) is None
+    assert parse_mute(retract_data(7)) is None and parse_mute(callback_data(Verdict.REJECT, 7)) is None
+    assert len(mute_data(2**31 - 1).encode()) <= 64
+
+
+@pytest.mark.parametrize("data", [None, "", "v1:m", "v2:m:1", "v1:m:0", "v1:m:telegram:1", "v1:m:2147483648"])
+def test_bad_mute_data_is_refused(data: str | None) -> None:
+    assert parse_mute(data) is None
+
+
+def test_a_card_rejected_by_a_mute_says_who_muted() -> None:
+    muted = barrage(status=Status.REJECTED, decided_by="Bob", decided_at=NOW, reason="muted")
+    assert verdict_text(muted, NOW).endswith("🔇 Sender muted by Bob (message rejected)")
+    assert verdict_text(barrage(status=Status.REJECTED, decided_by="Bob", decided_at=NOW), NOW).endswith(
+        "❌ Rejected by Bob")
 
 
 def test_a_retracted_card_says_who_removed_it() -> None:
