@@ -198,9 +198,12 @@ class Gate:
             raise InvalidInput(f"minutes must be an integer from 0 (until lifted) to {MAX_MINUTES}")
         return await self._mute(sender, timedelta(minutes=minutes) if minutes else None, reason, by)
 
-    async def unmute(self, sender: object, by: str = "moderator") -> None:
-        sender = check_sender(sender)
+    async def unmute(self, sender: str, by: str = "moderator") -> None:
         assert self._store is not None
+        try:
+            sender = check_sender(sender)
+        except InvalidInput:  # no such key can be muted
+            raise NotFound("that sender is not muted") from None
         if await self._store.unmute(sender, self._clock()) is None:
             raise NotFound("that sender is not muted")
         self._mutes.pop(sender, None)
