@@ -198,3 +198,16 @@ async def test_a_malformed_token_fragment_does_not_throw(browser: Browser, wall:
     await page.fill("#token", ADMIN_TOKEN)  # and the desk still opens
     await page.click("#login-form button[type=submit]")
     await page.locator("#live.live").wait_for(timeout=5000)
+
+
+async def test_mute_on_a_card_mutes_its_sender_and_rejects_it(browser: Browser, wall: TestServer) -> None:
+    [barrage_id] = await submit(wall, "flood flood flood")
+    desk = await open_desk(browser, wall)
+    mute = card(desk, barrage_id).locator("button.mute")
+    assert await mute.text_content() == "🔇 Mute 1h"
+    await mute.click()
+    await card(desk, barrage_id).and_(desk.locator(".decided.rejected")).wait_for(timeout=5000)
+    [item] = (await api(wall, "GET", "/api/barrages?status=rejected", headers=AUTH))["items"]
+    [muted] = (await api(wall, "GET", "/api/mutes", headers=AUTH))["mutes"]
+    assert muted["sender"] == item["sender"] and muted["reason"] == f"muted from message #{barrage_id}"
+    assert item["decided_by"] == "Zoe" and desk.errors == []  # type: ignore[attr-defined]
