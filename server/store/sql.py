@@ -34,10 +34,12 @@ from server.core.model import (
     Size,
     Source,
     Status,
+    rejected_by,
 )
+from server.core.rules import Rule, RuleSpec
 from server.logs import limit_repeats
 from server.store import digest, schema
-from server.store.tables import BarrageRow, CardRow, EventRow, RoomRow, SettingRow
+from server.store.tables import BarrageRow, CardRow, EventRow, FilterRuleRow, RoomRow, SettingRow
 
 logger = limit_repeats(logging.getLogger(__name__))
 
@@ -46,6 +48,8 @@ EVENT = EventRow.__table__
 SETTING = SettingRow.__table__
 CARD = CardRow.__table__
 ROOM = RoomRow.__table__
+RULE = FilterRuleRow.__table__
+SEEDED_KEY = "filter.seeded"  # set with the seed's rules: a database is seeded once, by one process
 EVENT_COLUMNS = ("kind", "barrage_id", "created_at", "payload", "room")
 
 
@@ -256,7 +260,9 @@ class SqlStore:
         cas = (
             update(BARRAGE)
             .where(BARRAGE.c.id == barrage_id, BARRAGE.c.status == Status.PENDING.value)
-            .values(status=status.value, decided_at=now, decided_by=moderator)
+            # the sender's reason: who rejected it; an approval leaves nothing to explain
+            .values(status=status.value, decided_at=now, decided_by=moderator,
+                    reason=rejected_by(moderator) if status is Status.REJECTED else None)
         )
         async with self._engine.begin() as conn:
             if (await conn.execute(cas)).rowcount == 1:
@@ -489,6 +495,59 @@ class SqlStore:
                 BARRAGE.c.id == barrage_id, BARRAGE.c.dedupe_key == key).values(dedupe_key=None))
 
 
+    async def filter_rules(self) -> list[Rule]:
+        async with self._engine.connect() as conn:
+            return [_rule(row._mapping) for row in await conn.execute(select(RULE).order_by(RULE.c.id))]
+
+    async def add_filter_rule(self, spec: RuleSpec, by: str) -> tuple[Rule, Event]:
+        now = datetime.now(UTC)
+        async with self._engine.begin() as conn:
+            values = {**_rule_values(spec), "created_at": now}
+            result = await conn.execute(insert(RULE).values(**values))
+            rule = _rule({**values, "id": result.inserted_primary_key[0]})
+            return rule, await _append(conn, EventKind.FILTERS, _rules_changed("added", rule, by), None, now)
+
+    async def delete_filter_rule(self, rule_id: int, by: str) -> tuple[Rule, Event]:
+        if not 0 < rule_id <= MAX_ID:
+            raise NotFound(f"no filter rule {rule_id}")
+        async with self._engine.begin() as conn:
+            row = (await conn.execute(delete(RULE).where(RULE.c.id == rule_id).returning(*RULE.c))).first()
+            if row is None:
+                raise NotFound(f"no filter rule {rule_id}")
+            rule = _rule(row._mapping)
+            event = await _append(conn, EventKind.FILTERS, _rules_changed("deleted", rule, by), None,
+                                  datetime.now(UTC))
+            return rule, event
+
+    async def seed_filter_rules(self, specs: Sequence[RuleSpec]) -> tuple[int, Event | None]:
+        """Store `specs` unless this database was seeded already (by this or any process):
+        the `filter.seeded` setting's primary key lets one first writer in. How many, and the event."""
+        now = datetime.now(UTC)
+        try:
+            async with self._engine.begin() as conn:
+                await conn.execute(insert(SETTING).values(key=SEEDED_KEY, value=now.isoformat()))
+                if not specs:
+                    return 0, None
+                await conn.execute(insert(RULE), [{**_rule_values(s), "created_at": now} for s in specs])
+                payload = {"change": "seeded", "count": len(specs), "by": "seed file"}
+                return len(specs), await _append(conn, EventKind.FILTERS, payload, None, now)
+        except IntegrityError:
+            return 0, None  # seeded before
+
+
+def _rule_values(spec: RuleSpec) -> dict[str, Any]:
+    return {"pattern": spec.pattern, "kind": spec.kind, "action": spec.action, "note": spec.note}
+
+
+def _rule(row: Any) -> Rule:
+    return Rule(row["id"], row["pattern"], row["kind"], row["action"], row["note"])
+
+
+def _rules_changed(change: str, rule: Rule, by: str) -> dict[str, Any]:
+    # Never the pattern: the admin stream is no place to repeat a slur; the id says which.
+    return {"change": change, "id": rule.id, "action": rule.action, "by": by}
+
+
 def _approved_in(room: str, since: datetime | None) -> list[Any]:
     """A lottery's tickets: approved now (a retracted barrage no longer counts), with a sender."""
     where = [BARRAGE.c.room == room, BARRAGE.c.status == Status.APPROVED.value, BARRAGE.c.sender.is_not(None)]
@@ -505,7 +564,9 @@ def _retracted_barrage_event() -> Any:
 
 
 def _kind_for(status: Status) -> EventKind:
-    return EventKind.BARRAGE if status is Status.APPROVED else EventKind.PENDING
+    # rejected at submission (a blocked word): desks and cards never meet it as pending
+    kinds = {Status.APPROVED: EventKind.BARRAGE, Status.REJECTED: EventKind.REJECTED}
+    return kinds.get(status, EventKind.PENDING)
 
 
 def _dumps(payload: dict[str, Any]) -> str:

@@ -52,9 +52,9 @@ def _win(draw: Event) -> dict[str, Any]:
 
 
 def _mine(barrage: Barrage) -> dict[str, Any]:
-    # `reason` is null until moderation gives reasons (the moderation issue fills it).
+    # `reason`: null, or what the sender may be told ("blocked word", "rejected by Alice"), never the word.
     return {"id": barrage.id, "text": barrage.text, "status": str(barrage.status), "room": barrage.room,
-            "created_at": iso(barrage.created_at), "reason": None}
+            "created_at": iso(barrage.created_at), "reason": barrage.reason}
 
 
 def add_routes(app: web.Application) -> None:
