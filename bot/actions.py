@@ -149,7 +149,9 @@ class Actions:
         except (InvalidInput, RateLimited, Unavailable) as exc:
             return Reply(refusal_text(exc), True)
         barrage = receipt.barrage
-        return Reply(receipt_text(barrage.status, self._core.screens(barrage.room)), receipt.created)
+        # A repeat is not answered again; a first delivery is told its reason ("blocked word").
+        return Reply(receipt_text(barrage.status, self._core.screens(barrage.room), barrage.reason),
+                     receipt.created)
 
     async def _room_for(self, message: ChatMessage) -> str:
         """A mapped group's room; in a private chat the sender's pick; else main."""

@@ -30,7 +30,8 @@ HELP = (
     "Start with a colour to pick one: `#ff8800 Hello`, `#pink Hello` or `pink Hello`."
 )
 EMPTY_COMMAND = "✍️ Add your message after the command, e.g. `/barrage Hello everyone!`"
-ADMIN_USAGE = ("Usage: `/barrage-admin mode off|manual`, `/barrage-admin stats`, `/barrage-admin pending`, "
+ADMIN_USAGE = ("Usage: `/barrage-admin mode off|auto|manual`, `/barrage-admin stats`, "
+               "`/barrage-admin pending`, "
                "`/barrage-admin pause`, `resume`, `clear`, `announce <text>` (alone: removes it), "
                "`lottery <winners>`, `digest`. Outside a room's own channel, these act on main, or on "
                "the room named first: `pause <room>`, `mode <room> off`, `lottery <room> 3`, "
