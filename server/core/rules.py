@@ -81,7 +81,7 @@ def check_rule(spec: RuleSpec) -> RuleSpec:
     if len(pattern) > MAX_PATTERN or (note is not None and len(note) > MAX_NOTE):
         raise InvalidInput(f"pattern and note must be at most {MAX_PATTERN} characters")
     if not pattern.isprintable():
-        raise InvalidInput("pattern must not contain control characters")
+        raise InvalidInput("pattern must be printable (no control or zero-width characters)")
     if spec.kind == WORD and not normalize(pattern):
         raise InvalidInput("pattern has no letter or digit to match (rules match letters and digits only)")
     if spec.kind == REGEX:
@@ -115,6 +115,10 @@ def _danger(items: list[Any], repeated: bool) -> str | None:
                 return "a repeated group that can match nothing (like (a*)*)"
             if problem := _danger(list(body), repeated or high > 1):
                 return problem
+        elif op is sre.IN and repeated and _class_overlaps(arg):
+            # re's parser folds one-character alternatives into a class: (a|[a-c])+ arrives
+            # here as [aa-c], and the regex module backtracks through both ways of each match.
+            return "alternatives inside a repeated group that can start alike (like (a|[a-c])+)"
         elif op is sre.BRANCH:
             if repeated and _overlapping(arg[1]):
                 return "alternatives inside a repeated group that can start alike (like (a|aa)+)"
@@ -145,6 +149,18 @@ def _overlapping(branches: list[Any]) -> bool:
         starts.append(_first(list(branch)))
     for i, one in enumerate(starts):
         for other in starts[i + 1:]:
+            if one is None or other is None or one & other:
+                return True
+    return False
+
+
+def _class_overlaps(members: list[Any]) -> bool:
+    """Two members of a character class can match the same character (or cannot be told)."""
+    if any(op is sre.NEGATE for op, _ in members):
+        return False  # [^...]: one way to match a character
+    sets = [_class_first([member]) for member in members]
+    for i, one in enumerate(sets):
+        for other in sets[i + 1:]:
             if one is None or other is None or one & other:
                 return True
     return False
