@@ -79,6 +79,13 @@ def outcome_text(barrage: Barrage) -> str:
     return f"❌ Your message was not approved by the moderators: “{barrage.text}”"
 
 
+def flags_line(flags: tuple[str, ...] | list[str]) -> str | None:
+    """What the filter saw, for a card: "⚠ link · ⚠ rule 12 · ⚠ classifier" (never the word)."""
+    if not flags:
+        return None
+    return " · ".join(f"⚠ {flag.replace('rule:', 'rule ')}" for flag in flags)
+
+
 def verdict_line(barrage: Barrage) -> str:
     if barrage.status is Status.RETRACTED:
         return removed_line(barrage)
