@@ -285,7 +285,8 @@ class SqlStore:
                    BARRAGE.c.decided_at > decided_after,
                    # approved at submission: same moment, by "auto" (Barrage.auto_approved)
                    ~and_(BARRAGE.c.decided_by == AUTO, BARRAGE.c.decided_at == BARRAGE.c.created_at))
-            .values(status=Status.PENDING.value, decided_at=None, decided_by=None, notified=False)
+            .values(status=Status.PENDING.value, decided_at=None, decided_by=None, notified=False,
+                    reason=None)  # "rejected by …" no longer holds
         )
         async with self._engine.begin() as conn:
             if (await conn.execute(cas)).rowcount == 1:
