@@ -153,8 +153,10 @@ class Actions:
         except (InvalidInput, RateLimited, Unavailable, Muted, AlreadySent) as exc:
             return Reply(refusal_text(exc), True)
         barrage = receipt.barrage
-        told = receipt.told or barrage.status  # a shadow-muted sender hears what anyone would
-        return Reply(receipt_text(told, self._core.screens(barrage.room)), receipt.created)
+        # A shadow-muted sender hears what anyone would (no reason); a repeat is not answered
+        # again; a first delivery is told its reason ("blocked word").
+        told, reason = (receipt.told, None) if receipt.told else (barrage.status, barrage.reason)
+        return Reply(receipt_text(told, self._core.screens(barrage.room), reason), receipt.created)
 
     async def _room_for(self, message: ChatMessage) -> str:
         """A mapped group's room; in a private chat the sender's pick; else main."""

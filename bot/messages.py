@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from server.core.errors import InvalidInput
-from server.core.model import REASON_MUTED, ROOM_SLUG, Barrage, Room, Status
+from server.core.model import REASON_MUTED, REASON_REVIEW, ROOM_SLUG, Barrage, Room, Status
 from server.core.policy import COLOR_PRESETS, normalize_color
 
 REPLY_PENDING = "⏳ Got it! Your message is waiting for a moderator."
@@ -15,6 +15,8 @@ REPLY_ON_SCREEN = "✅ Your message is on the screen now!"
 NO_SCREEN = "saved; no screen is showing right now"
 REPLY_NO_SCREEN_PENDING = f"⏳ Got it! Your message is waiting for a moderator ({NO_SCREEN})."
 REPLY_NO_SCREEN = f"✅ Approved: {NO_SCREEN}."
+REPLY_REVIEW = "⏳ Got it! Your message is held for review by a moderator."
+REPLY_NO_SCREEN_REVIEW = f"⏳ Got it! Your message is held for review by a moderator ({NO_SCREEN})."
 REPLY_UNSUPPORTED = "⚠️ Only text can go on the wall for now (no stickers, photos or files)."
 NOT_A_MODERATOR = "Only moderators can decide."
 BUTTON_GONE = "This button no longer works."
@@ -61,7 +63,12 @@ def age(created: datetime, now: datetime) -> str:
     return f"{seconds // 3600} h ago"
 
 
-def receipt_text(status: Status, screens: int = 1) -> str:
+def receipt_text(status: Status, screens: int = 1, reason: str | None = None) -> str:
+    """The reply to a submission; `reason` (the barrage's) says why it was not approved at once."""
+    if status is Status.REJECTED:
+        return f"❌ Not approved: {reason or 'refused'}."
+    if reason == REASON_REVIEW:
+        return REPLY_REVIEW if screens else REPLY_NO_SCREEN_REVIEW
     if status is Status.APPROVED:
         return REPLY_ON_SCREEN if screens else REPLY_NO_SCREEN
     return REPLY_PENDING if screens else REPLY_NO_SCREEN_PENDING
@@ -73,6 +80,13 @@ def outcome_text(barrage: Barrage) -> str:
     if barrage.status is Status.RETRACTED:
         return f"🗑 Your message was taken off the screen by the moderators: “{barrage.text}”"
     return f"❌ Your message was not approved by the moderators: “{barrage.text}”"
+
+
+def flags_line(flags: tuple[str, ...] | list[str]) -> str | None:
+    """What the filter saw, for a card: "⚠ link · ⚠ rule 12 · ⚠ classifier" (never the word)."""
+    if not flags:
+        return None
+    return " · ".join(f"⚠ {flag.replace('rule:', 'rule ')}" for flag in flags)
 
 
 def verdict_line(barrage: Barrage) -> str:
@@ -109,7 +123,9 @@ def sentence(text: str) -> str:
 
 
 def mode_text(mode: str, changed: bool, how: str) -> str:
-    explain = {"off": "messages go straight to the screen",
+    explain = {"off": "messages go straight to the screen (blocked words are still refused)",
+               "auto": "the filter decides: blocked words refused, flagged messages wait for a "
+                       "moderator, the rest go straight to the screen",
                "manual": "each message waits for a moderator"}[mode]
     if changed:
         return f"Moderation mode is now {mode}: {explain}."

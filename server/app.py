@@ -14,7 +14,9 @@ from typing import TYPE_CHECKING
 from aiohttp import web
 
 from server.bus import Sequencer, create_bus
-from server.config import Config
+from server.classifier import create_classifier
+from server.config import Config, seed_rules
+from server.core.filters import Filters
 from server.core.gate import Gate, GateRules
 from server.core.lottery import Lottery
 from server.core.model import MAIN, Mode, Room
@@ -31,7 +33,7 @@ from server.store.batching import BatchingStore
 from server.store.cards import SqlCards
 from server.store.lease import ChatLeases, create_leases
 from server.store.sql import create_engine
-from server.web import api, device, lottery, mine, mutes, openapi, pages, qr, reports
+from server.web import api, device, filters, lottery, mine, mutes, openapi, pages, qr, reports
 from server.web import rooms as room_routes
 from server.web.errors import error_middleware, identity_bodies_only
 from server.web.fanout import FanOut
@@ -111,6 +113,7 @@ def create_app(config: Config) -> web.Application:
     api.add_routes(app)
     room_routes.add_routes(app)
     lottery.add_routes(app)
+    filters.add_routes(app)
     reports.add_routes(app)
     mine.add_routes(app)
     mutes.add_routes(app)
@@ -189,15 +192,21 @@ async def _core(app: web.Application) -> AsyncIterator[None]:
     store = BatchingStore(app[STORE], bus)
     rooms = _rooms(config, store)
     gate = Gate(store, app[MARKS], _gate_rules(config))
-    service = BarrageService(store, policy, app[WINDOWS], rates, rooms, counters=app[COUNTERS], gate=gate)
+    rules = Filters(store, config.filter.links, create_classifier(config.filter.classifier),
+                    config.filter.classifier_threshold)
+    service = BarrageService(store, policy, app[WINDOWS], rates, rooms, counters=app[COUNTERS],
+                             filters=rules, gate=gate)
     # Before the load, so no change is missed; before the streams' handler (_fanout), so
     # a client that sees a `mode` event and submits meets the new mode.
     unsubscribe = bus.subscribe(service.on_event)
     await service.start()
+    # A new database takes the seed file's rules (one process wins); every process loads them all.
+    await rules.seed(seed_rules(config.filter.seed_file) if config.filter.seed_file else [])
     app[SERVICE] = service
     app[LOTTERY] = Lottery(store, rooms)
     yield
     unsubscribe()
+    await rules.close()
 
 
 def _gate_rules(config: Config) -> GateRules:

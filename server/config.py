@@ -5,6 +5,7 @@ with a message that starts with its key. Secrets are `Secret`s, never shown in a
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 import os
 import tomllib
@@ -14,14 +15,16 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import Field, ValidationError, model_validator
+from pydantic import AfterValidator, Field, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from pydantic_settings.sources import InitSettingsSource, PydanticBaseSettingsSource, TomlConfigSettingsSource
 
 from bot.slack.settings import SlackConfig
 from bot.telegram.settings import TelegramConfig
 from server.bus.settings import BusConfig
+from server.core.errors import InvalidInput
 from server.core.model import ROOM_SLUG
+from server.core.rules import RuleSpec, parse_seed
 from server.core.secret import Secret
 from server.core.section import Section, at_least, between, check
 
@@ -76,10 +79,39 @@ class ModerationConfig(Section):
     max_pending: Annotated[int, at_least(1)] = 1000  # past it, the oldest pending expires first
 
 
+def _seed_file(path: str) -> str:
+    """A seed file must be readable and every line a rule: checked at every start, so a typo
+    stops the first start of a new wall, not a later one."""
+    if path:
+        seed_rules(path)
+    return path
+
+
+def seed_rules(path: str) -> list[RuleSpec]:
+    """The rules of filter.seed_file (relative to the working directory); ValueError says why not."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ValueError(f"cannot read {path}: {getattr(exc, 'strerror', None) or exc}") from None
+    try:
+        return parse_seed(text, path)
+    except InvalidInput as exc:
+        raise ValueError(str(exc)) from None
+
+
+def _classifier(name: str) -> str:
+    if name and importlib.util.find_spec("profanity_check") is None:
+        raise ValueError(f"{name} is not installed: pip install 'barrage[classifier]' "
+                         "(alt-profanity-check), or leave filter.classifier empty")
+    return name
+
+
 class FilterConfig(Section):
-    seed_file: str = ""  # rules for a new database, one a line (see the README's rule syntax)
+    # Rules for a new database, one a line (see the README's rule syntax); checked at every start.
+    seed_file: Annotated[str, AfterValidator(_seed_file)] = ""
     links: Literal["allow", "review", "block"] = "review"
-    classifier: Literal["", "profanity-check"] = ""  # needs the extra barrage[classifier]
+    # Needs the extra barrage[classifier]: configured without it, start-up stops.
+    classifier: Annotated[Literal["", "profanity-check"], AfterValidator(_classifier)] = ""
     classifier_threshold: Annotated[float, between(0, 1)] = 0.8
 
 

@@ -35,7 +35,8 @@ Ephemeral = Callable[[str, str, str], None]  # (channel, user, text)
 NOT_FOR_YOU = "`/barrage-admin` is for moderators."
 SENDING = "⏳ Sending…"
 WORKING = "⏳ Working…"
-MODE_HOW = "`/barrage-admin mode off|manual` (outside a room's own channel, a room first: `mode <room> off`)"
+MODE_HOW = ("`/barrage-admin mode off|auto|manual` (outside a room's own channel, a room first: "
+            "`mode <room> off`)")
 LOTTERY_HOW = ("`/barrage-admin lottery 3` draws three winners (outside a room's own channel, a room "
                "first: `lottery <room> 3`).")
 HOWS = {"mode": MODE_HOW, "lottery": LOTTERY_HOW}

@@ -6,7 +6,7 @@ import re
 from datetime import datetime
 from typing import Any
 
-from bot.messages import MUTE_LABEL, REMOVE_LABEL, age, backlog_line, verdict_line
+from bot.messages import MUTE_LABEL, REMOVE_LABEL, age, backlog_line, flags_line, verdict_line
 from server.core.model import Barrage, Status, Verdict
 from server.core.policy import parse_id
 
@@ -32,7 +32,8 @@ HELP = (
     "Start with a colour to pick one: `#ff8800 Hello`, `#pink Hello` or `pink Hello`."
 )
 EMPTY_COMMAND = "✍️ Add your message after the command, e.g. `/barrage Hello everyone!`"
-ADMIN_USAGE = ("Usage: `/barrage-admin mode off|manual`, `/barrage-admin stats`, `/barrage-admin pending`, "
+ADMIN_USAGE = ("Usage: `/barrage-admin mode off|auto|manual`, `/barrage-admin stats`, "
+               "`/barrage-admin pending`, "
                "`/barrage-admin pause`, `resume`, `clear`, `announce <text>` (alone: removes it), "
                "`lottery <winners>`, `digest`. Outside a room's own channel, these act on main, or on "
                "the room named first: `pause <room>`, `mode <room> off`, `lottery <room> 3`, "
@@ -79,6 +80,8 @@ def _summary(barrage: Barrage, now: datetime, room: str | None) -> list[dict[str
              "text": f"#{barrage.id} · from {barrage.author} · {barrage.source.value} · "
                      f"{age(barrage.created_at, now)}"},
             *([{"type": "plain_text", "emoji": True, "text": f"Room: {room}"}] if room else []),
+            *([{"type": "plain_text", "emoji": True, "text": flags}]
+              if (flags := flags_line(barrage.flags)) else []),
         ]},
     ]
 

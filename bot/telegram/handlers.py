@@ -36,7 +36,8 @@ logger = logging.getLogger(__name__)  # rate-limited by the composition root: st
 Context = ContextTypes.DEFAULT_TYPE
 Reply = Callable[[int, int, str], None]  # (chat id, message id, text): answer that message
 NOT_FOR_YOU = "This command is for moderators, in the moderators' chat."
-MODE_HOW = "/mode off or /mode manual (in the global moderators' chat, a room first: /mode <room> off)"
+MODE_HOW = ("/mode off, /mode auto or /mode manual (in the global moderators' chat, a room first: "
+            "/mode <room> off)")
 LOTTERY_HOW = ("/lottery 3 draws three winners (in the global moderators' chat, a room first: "
                "/lottery <room> 3).")
 HOWS = {"mode": MODE_HOW, "lottery": LOTTERY_HOW}

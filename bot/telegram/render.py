@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from bot.messages import age, backlog_line, verdict_line
+from bot.messages import age, backlog_line, flags_line, verdict_line
 from bot.replyto import ReplyTo
 from server.core.model import Barrage, Source, Verdict
 from server.core.policy import parse_id
@@ -96,4 +96,4 @@ def _card_body(barrage: Barrage, now: datetime, room: str | None) -> str:
         f"🆕 Barrage #{barrage.id} · {barrage.source.value}\n"
         f"“{barrage.text}”\n"
         f"From {who} · {age(barrage.created_at, now)}"
-    ) + (f"\nRoom: {room}" if room else "")
+    ) + (f"\nRoom: {room}" if room else "") + (f"\n{flags}" if (flags := flags_line(barrage.flags)) else "")

@@ -152,12 +152,16 @@ class Barrage:
 
     @property
     def first_status(self) -> Status:
-        """The status its sender was first told: approved at once (moderation off), else pending."""
-        return Status.APPROVED if self.auto_approved else Status.PENDING
+        """The status its sender was first told: decided at once (moderation off or auto, a
+        blocked word), else pending."""
+        if not self.auto_approved:
+            return Status.PENDING
+        return Status.REJECTED if self.status is Status.REJECTED else Status.APPROVED
 
     @property
     def auto_approved(self) -> bool:
-        """Approved at submission: it never waited for anyone, so there is no decision to undo."""
+        """Decided at submission (approved, or rejected by the filter): it never waited for
+        anyone, so there is no decision to undo."""
         return self.decided_by == AUTO and self.decided_at == self.created_at
 
     def to_dict(self) -> dict[str, Any]:

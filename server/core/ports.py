@@ -8,13 +8,14 @@ from typing import Any, Protocol
 
 from server.core.digest import Digest
 from server.core.model import Barrage, Draft, Event, EventKind, Mute, Room, Source, Status
+from server.core.rules import Rule, RuleSpec
 
 
 class Store(Protocol):
     """The truth, and the unit of work: each write that appends events (add, add_many,
-    decide, undo, retract, put_setting, add_room, update_room, mute, unmute) publishes them once
-    committed, in id order
-    (server/store/batching.py wraps the SQL store with the group commit and the publisher)."""
+    decide, undo, retract, put_setting, add_room, update_room, mute, unmute, the filter rules' writes)
+    publishes them once committed, in id order (server/store/batching.py wraps the SQL store with the
+    group commit and the publisher)."""
 
     async def add(self, draft: Draft, status: Status, now: datetime) -> tuple[Barrage, Event | None]:
         """Insert the barrage and its event in one transaction.
@@ -122,6 +123,19 @@ class Store(Protocol):
 
     async def forget_dedupe_key(self, key: str, barrage_id: int) -> None:
         """Let `key` name a new barrage: it no longer names barrage `barrage_id`."""
+
+    async def filter_rules(self) -> list[Rule]:
+        """Every filter rule, in id order."""
+
+    async def add_filter_rule(self, spec: RuleSpec, by: str) -> tuple[Rule, Event]:
+        """Insert the rule (checked already) with a `filters` event, in one transaction."""
+
+    async def delete_filter_rule(self, rule_id: int, by: str) -> tuple[Rule, Event]:
+        """Delete the rule with a `filters` event, in one transaction; the deleted rule. Raises NotFound."""
+
+    async def seed_filter_rules(self, specs: Sequence[RuleSpec]) -> tuple[int, Event | None]:
+        """Store the seed file's rules on a database never seeded before (one process wins);
+        how many were stored, and their `filters` event (none when seeded before)."""
 
 
     async def mute(self, mute: Mute, now: datetime) -> Event:

@@ -46,7 +46,7 @@ def _why_not_undoable(barrage: Barrage) -> str:
     if barrage.status is Status.PENDING:
         return "not decided, nothing to undo"
     if barrage.auto_approved:
-        return "approved automatically at submission, nothing to undo"
+        return "decided automatically at submission, nothing to undo"
     return f"too late to undo: a decision can be undone for {UNDO_SECONDS:g} s"
 
 

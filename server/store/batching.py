@@ -13,6 +13,7 @@ from typing import Any
 from server.core.errors import RateLimited
 from server.core.model import Barrage, Draft, Event, EventKind, Mute, Room, Status
 from server.core.ports import Publisher, Store
+from server.core.rules import Rule, RuleSpec
 
 logger = logging.getLogger(__name__)
 
@@ -114,6 +115,14 @@ class BatchingStore:
 
     async def unmute(self, sender: str, now: datetime) -> Event | None:
         return await self._one(lambda: self._inner.unmute(sender, now))
+    async def add_filter_rule(self, spec: RuleSpec, by: str) -> tuple[Rule, Event]:
+        return await self._one(lambda: self._inner.add_filter_rule(spec, by))
+
+    async def delete_filter_rule(self, rule_id: int, by: str) -> tuple[Rule, Event]:
+        return await self._one(lambda: self._inner.delete_filter_rule(rule_id, by))
+
+    async def seed_filter_rules(self, specs: Sequence[RuleSpec]) -> tuple[int, Event | None]:
+        return await self._one(lambda: self._inner.seed_filter_rules(specs))
 
     async def _one(self, run: Callable[[], Awaitable[Any]]) -> Any:
         return await self._wait(_Write(run, _future()))

@@ -36,10 +36,12 @@ from server.core.model import (
     Size,
     Source,
     Status,
+    rejected_by,
 )
+from server.core.rules import Rule, RuleSpec
 from server.logs import limit_repeats
 from server.store import digest, schema
-from server.store.tables import BarrageRow, CardRow, EventRow, MuteRow, RoomRow, SettingRow
+from server.store.tables import BarrageRow, CardRow, EventRow, FilterRuleRow, MuteRow, RoomRow, SettingRow
 
 logger = limit_repeats(logging.getLogger(__name__))
 
@@ -49,6 +51,8 @@ SETTING = SettingRow.__table__
 CARD = CardRow.__table__
 ROOM = RoomRow.__table__
 MUTE = MuteRow.__table__
+RULE = FilterRuleRow.__table__
+SEEDED_KEY = "filter.seeded"  # set with the seed's rules: a database is seeded once, by one process
 EVENT_COLUMNS = ("kind", "barrage_id", "created_at", "payload", "room")
 
 
@@ -259,8 +263,11 @@ class SqlStore:
         cas = (
             update(BARRAGE)
             .where(BARRAGE.c.id == barrage_id, BARRAGE.c.status == Status.PENDING.value)
+            # the sender's reason: the one given (a mute), else who rejected it; an approval
+            # leaves nothing to explain
             .values(status=status.value, decided_at=now, decided_by=moderator,
-                    **({"reason": reason} if reason is not None else {}))
+                    reason=reason if reason is not None
+                    else rejected_by(moderator) if status is Status.REJECTED else None)
         )
         async with self._engine.begin() as conn:
             if (await conn.execute(cas)).rowcount == 1:
@@ -283,7 +290,8 @@ class SqlStore:
                    BARRAGE.c.decided_at > decided_after,
                    # approved at submission: same moment, by "auto" (Barrage.auto_approved)
                    ~and_(BARRAGE.c.decided_by == AUTO, BARRAGE.c.decided_at == BARRAGE.c.created_at))
-            .values(status=Status.PENDING.value, decided_at=None, decided_by=None, notified=False)
+            .values(status=Status.PENDING.value, decided_at=None, decided_by=None, notified=False,
+                    reason=None)  # "rejected by …" no longer holds
         )
         async with self._engine.begin() as conn:
             if (await conn.execute(cas)).rowcount == 1:
@@ -528,6 +536,59 @@ class SqlStore:
                 BARRAGE.c.id == barrage_id, BARRAGE.c.dedupe_key == key).values(dedupe_key=None))
 
 
+    async def filter_rules(self) -> list[Rule]:
+        async with self._engine.connect() as conn:
+            return [_rule(row._mapping) for row in await conn.execute(select(RULE).order_by(RULE.c.id))]
+
+    async def add_filter_rule(self, spec: RuleSpec, by: str) -> tuple[Rule, Event]:
+        now = datetime.now(UTC)
+        async with self._engine.begin() as conn:
+            values = {**_rule_values(spec), "created_at": now}
+            result = await conn.execute(insert(RULE).values(**values))
+            rule = _rule({**values, "id": result.inserted_primary_key[0]})
+            return rule, await _append(conn, EventKind.FILTERS, _rules_changed("added", rule, by), None, now)
+
+    async def delete_filter_rule(self, rule_id: int, by: str) -> tuple[Rule, Event]:
+        if not 0 < rule_id <= MAX_ID:
+            raise NotFound(f"no filter rule {rule_id}")
+        async with self._engine.begin() as conn:
+            row = (await conn.execute(delete(RULE).where(RULE.c.id == rule_id).returning(*RULE.c))).first()
+            if row is None:
+                raise NotFound(f"no filter rule {rule_id}")
+            rule = _rule(row._mapping)
+            event = await _append(conn, EventKind.FILTERS, _rules_changed("deleted", rule, by), None,
+                                  datetime.now(UTC))
+            return rule, event
+
+    async def seed_filter_rules(self, specs: Sequence[RuleSpec]) -> tuple[int, Event | None]:
+        """Store `specs` unless this database was seeded already (by this or any process):
+        the `filter.seeded` setting's primary key lets one first writer in. How many, and the event."""
+        now = datetime.now(UTC)
+        try:
+            async with self._engine.begin() as conn:
+                await conn.execute(insert(SETTING).values(key=SEEDED_KEY, value=now.isoformat()))
+                if not specs:
+                    return 0, None
+                await conn.execute(insert(RULE), [{**_rule_values(s), "created_at": now} for s in specs])
+                payload = {"change": "seeded", "count": len(specs), "by": "seed file"}
+                return len(specs), await _append(conn, EventKind.FILTERS, payload, None, now)
+        except IntegrityError:
+            return 0, None  # seeded before
+
+
+def _rule_values(spec: RuleSpec) -> dict[str, Any]:
+    return {"pattern": spec.pattern, "kind": spec.kind, "action": spec.action, "note": spec.note}
+
+
+def _rule(row: Any) -> Rule:
+    return Rule(row["id"], row["pattern"], row["kind"], row["action"], row["note"])
+
+
+def _rules_changed(change: str, rule: Rule, by: str) -> dict[str, Any]:
+    # Never the pattern: the admin stream is no place to repeat a slur; the id says which.
+    return {"change": change, "id": rule.id, "action": rule.action, "by": by}
+
+
 def _approved_in(room: str, since: datetime | None) -> list[Any]:
     """A lottery's tickets: approved now (a retracted barrage no longer counts), with a sender."""
     where = [BARRAGE.c.room == room, BARRAGE.c.status == Status.APPROVED.value, BARRAGE.c.sender.is_not(None)]
@@ -544,7 +605,8 @@ def _retracted_barrage_event() -> Any:
 
 
 def _kind_for(status: Status) -> EventKind:
-    """A barrage rejected as it is stored (a shadow-muted sender's) is `rejected`: no desk lists it."""
+    """A barrage rejected as it is stored (a blocked word, a shadow-muted sender) is `rejected`:
+    desks and cards never meet it as pending."""
     kinds = {Status.APPROVED: EventKind.BARRAGE, Status.REJECTED: EventKind.REJECTED}
     return kinds.get(status, EventKind.PENDING)
 

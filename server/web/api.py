@@ -100,8 +100,11 @@ async def submit(request: web.Request) -> web.Response:
     headers = {} if receipt.created else {"Idempotent-Replayed": "true"}
     # No screen shows the room now: send.js says it is saved all the same.
     screens = request.app[PRESENCE].screens(barrage.room)
-    return web.json_response({"id": barrage.id, "status": status.value, "screens": screens},
-                             status=201, headers=headers)
+    # `reason`: why it was not approved at once ("blocked word", "held for review"), never the word.
+    # (A repeat of one decided since: its reason now would not go with the status first told.)
+    reason = barrage.reason if status is barrage.status else None
+    body = {"id": barrage.id, "status": status.value, "reason": reason, "screens": screens}
+    return web.json_response(body, status=201, headers=headers)
 
 
 def _idempotency_key(request: web.Request) -> str | None:
@@ -249,7 +252,7 @@ def _status_param(raw: str | None) -> Status | None:
     try:
         return Status(raw)
     except ValueError:
-        raise InvalidInput("status must be pending, approved, rejected or retracted") from None
+        raise InvalidInput("status must be pending, approved, rejected, retracted or expired") from None
 
 
 def _int_param(raw: str | None, name: str, default: int) -> int:

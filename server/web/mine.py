@@ -52,9 +52,11 @@ def _win(draw: Event) -> dict[str, Any]:
 
 
 def _mine(barrage: Barrage) -> dict[str, Any]:
-    # `reason` is null until moderation gives reasons (the moderation issue fills it).
-    return {"id": barrage.id, "text": barrage.text, "status": str(_as_told(barrage)), "room": barrage.room,
-            "created_at": iso(barrage.created_at), "reason": None}
+    # `reason`: null, or what the sender may be told ("blocked word", "rejected by Alice"), never the
+    # word; a shadow-muted sender's reads as any waiting one's.
+    told = _as_told(barrage)
+    return {"id": barrage.id, "text": barrage.text, "status": str(told), "room": barrage.room,
+            "created_at": iso(barrage.created_at), "reason": barrage.reason if told is barrage.status else None}
 
 
 def _as_told(barrage: Barrage) -> Status:

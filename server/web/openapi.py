@@ -18,6 +18,7 @@ from server.core.gate import MAX_MINUTES, MAX_REASON, MAX_SENDER
 from server.core.lottery import MAX_WINNERS
 from server.core.model import MAX_ID, ROOM_SLUG, EventKind, Mode, Size, Source, Status
 from server.core.rooms import MAX_ANNOUNCEMENT, MAX_CROSSING, MAX_JOIN_TEXT, MAX_TITLE, MIN_CROSSING
+from server.core.rules import ACTIONS, KINDS, MAX_NOTE, MAX_PATTERN
 from server.core.views import RECENT_DRAWS
 from server.web.api import IDEMPOTENCY_HEADER, LIST_LIMIT, MAX_IDEMPOTENCY_KEY
 from server.web.mine import FIELDS as MY_FIELDS
@@ -118,6 +119,8 @@ def paths() -> Json:
         "/api/my/barrages": {"get": my_barrages()},
         "/api/mutes": {"get": list_mutes(), "post": add_mute()},
         "/api/mutes/{sender}": {"delete": lift_mute()},
+        "/api/filters": {"get": list_filters(), "post": add_filter()},
+        "/api/filters/{id}": {"delete": delete_filter()},
         PATH: {"get": self_description()},
     }
 
@@ -186,6 +189,65 @@ def lift_mute() -> Json:
         "parameters": [{"name": "sender", "in": "path", "required": True, "schema": {"type": "string"},
                         "description": "The sender key, percent-encoded."}],
         "responses": {"204": {"description": "Lifted."}, **refusals(*ADMIN_REFUSALS, "404", "503")},
+    }
+
+
+def list_filters() -> Json:
+    return {
+        "operationId": "listFilters",
+        "summary": "The filter rules, in id order.",
+        "security": ADMIN,
+        "responses": {
+            "200": answer("The rules.", {
+                "type": "object", "required": ["rules"], "additionalProperties": False,
+                "properties": {"rules": {"type": "array", "items": ref("schemas", "FilterRule")}},
+            }),
+            **refusals(*ADMIN_REFUSALS),
+        },
+    }
+
+
+def add_filter() -> Json:
+    return {
+        "operationId": "addFilter",
+        "summary": "Add a filter rule; every process uses it from its `filters` event on.",
+        "description": "Rules match the normalised text (letters and digits only, lower case, "
+                       "leet and look-alikes folded). 400 for an empty pattern, a bad kind or "
+                       "action, a pattern with no letter or digit, or a regex that does not "
+                       "compile (Python `re` syntax) or could backtrack catastrophically (a "
+                       "quantifier inside a repeated group, overlapping alternatives inside one, "
+                       "backreferences).",
+        "security": ADMIN,
+        "requestBody": {"required": True, "content": json_content(ref("schemas", "NewFilterRule"))},
+        "responses": {
+            "201": answer("The rule as stored.", ref("schemas", "FilterRule")),
+            **refusals("400", *ADMIN_REFUSALS, *BODY_REFUSALS, "503"),
+        },
+    }
+
+
+def delete_filter() -> Json:
+    return {
+        "operationId": "deleteFilter",
+        "summary": "Delete a filter rule.",
+        "security": ADMIN,
+        "parameters": [{"name": "id", "in": "path", "required": True, "schema": {"type": "string"},
+                        "description": "The rule's id; anything but digits is 400."}],
+        "requestBody": {"required": False, "content": json_content(ref("schemas", "Decision"))},
+        "responses": {
+            "204": {"description": "Deleted."},
+            **refusals("400", *ADMIN_REFUSALS, "404", *BODY_REFUSALS, "503"),
+        },
+    }
+
+
+def filter_rule_fields() -> Json:
+    return {
+        "pattern": {"type": "string", "minLength": 1, "maxLength": MAX_PATTERN},
+        "kind": {"enum": list(KINDS), "default": "word"},
+        "action": {"enum": list(ACTIONS), "default": "block",
+                   "description": "`allow` exempts the other matches inside its own match."},
+        "note": {**nullable_string(), "maxLength": MAX_NOTE},
     }
 
 
@@ -476,14 +538,24 @@ def schemas() -> Json:
                   "properties": {"error": {"type": "string"}}},
         "Submission": submission_schema(),
         "Receipt": {
-            "type": "object", "required": ["id", "status", "screens"], "additionalProperties": False,
+            "type": "object", "required": ["id", "status", "reason", "screens"],
+            "additionalProperties": False,
             "properties": {"id": barrage_id(),
-                           "status": {"enum": [str(Status.PENDING), str(Status.APPROVED)]},
+                           "status": {"enum": [*map(str, (Status.PENDING, Status.APPROVED,
+                                                         Status.REJECTED))]},
+                           "reason": {**nullable_string(), "description": "Why it was not approved at "
+                                      "once: \"blocked word\", \"link\" (rejected), \"held for review\" "
+                                      "(pending in auto mode); never the matched word."},
                            "screens": {"type": "integer", "minimum": 0,
                                        "description": "Screens showing the room now (0: saved, but "
                                                       "no screen is showing right now)."}},
         },
         "Barrage": barrage_schema(),
+        "FilterRule": {"type": "object", "additionalProperties": False,
+                       "required": ["id", "pattern", "kind", "action", "note"],
+                       "properties": {"id": {"type": "integer", "minimum": 1}, **filter_rule_fields()}},
+        "NewFilterRule": {"type": "object", "required": ["pattern"],
+                          "properties": {**filter_rule_fields(), "moderator": nullable_string()}},
         "MyBarrage": my_barrage_schema(),
         "Muted": {"type": "object", "required": ["error", "until"], "additionalProperties": False,
                   "properties": {"error": {"type": "string"},
@@ -610,8 +682,9 @@ def my_barrage_schema() -> Json:
             "status": {"enum": [*map(str, Status)]},
             "room": slug_schema(),
             "created_at": {"type": "string", "format": "date-time"},
-            "reason": {**nullable_string(), "description": "Why it was not approved, when a "
-                       "moderator said; null until moderation gives reasons."},
+            "reason": {**nullable_string(), "description": "Why it was not approved at once, as the "
+                       "sender is told (\"blocked word\", \"held for review\", \"rejected by "
+                       "Alice\"); never the matched word."},
         },
     }
 
@@ -791,7 +864,7 @@ def responses() -> Json:
         "BadRequest": answer("The request breaks the rules; the message says which.", error),
         "Unauthorized": answer("No admin token, or a wrong one.", error, **{
             "WWW-Authenticate": header("Always `Bearer`.", {"const": "Bearer"})}),
-        "NotFound": answer("No such barrage, or no such room.", error),
+        "NotFound": answer("No such barrage, room or filter rule.", error),
         "Conflict": answer("Somebody decided first (the message says who), the decision "
                            "cannot be undone, a barrage to retract is not approved, a room with that "
                            "slug exists, or a lottery has fewer senders than winners.", error),

@@ -30,7 +30,7 @@ async def listed(client: TestClient, status: str = "") -> list[dict]:
 
 async def test_submit_in_manual_mode_is_pending(client: TestClient) -> None:
     reply = await submit(client, text="  hello wall  ", author="Ann", color="#ABC", size="large")
-    assert reply == {"id": reply["id"], "status": "pending", "screens": 0}
+    assert reply == {"id": reply["id"], "status": "pending", "reason": None, "screens": 0}
     [item] = await listed(client, "pending")
     assert item["text"] == "hello wall" and item["color"] == "#aabbcc" and item["size"] == "large"
     assert item["source"] == "web" and item["author"] == "Ann" and "created_at" in item

@@ -43,7 +43,7 @@ async def test_the_same_key_returns_the_first_result(
     cookie = await device_cookie(http, client)
     first = await send(http, client, "4f1c-retry-me", cookie)
     assert first[0] == 201 and first[1] == {"id": first[1]["id"], "status": "pending",
-                                                  "screens": 0}
+                                                  "reason": None, "screens": 0}
     await client.post(f"/api/barrages/{first[1]['id']}/approve", headers=AUTH)
     again = await send(http, client, "4f1c-retry-me", cookie)
     assert again[:2] == first[:2]  # what the first answer said, though approved since

@@ -96,7 +96,8 @@ async def test_decisions_show_in_the_status(make_client: ClientFactory, http: ai
     items = {i["id"]: i for i in await mine(http, base(client), alice)}
     statuses = {i: items[i]["status"] for i in items}
     assert statuses == {kept: "approved", dropped: "rejected", waiting: "pending"}
-    assert items[dropped]["reason"] is None  # until moderation gives reasons
+    assert items[dropped]["reason"] == "rejected by web moderator"
+    assert items[kept]["reason"] is None
 
 
 async def test_the_list_is_bounded_to_the_latest(
