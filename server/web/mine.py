@@ -55,8 +55,9 @@ def _mine(barrage: Barrage) -> dict[str, Any]:
     # `reason`: null, or what the sender may be told ("blocked word", "rejected by Alice"), never the
     # word; a shadow-muted sender's reads as any waiting one's.
     told = _as_told(barrage)
+    reason = barrage.reason if told is barrage.status else None
     return {"id": barrage.id, "text": barrage.text, "status": str(told), "room": barrage.room,
-            "created_at": iso(barrage.created_at), "reason": barrage.reason if told is barrage.status else None}
+            "created_at": iso(barrage.created_at), "reason": reason}
 
 
 def _as_told(barrage: Barrage) -> Status:
