@@ -21,6 +21,7 @@ from bot.messages import (
     NOT_A_MODERATOR,
     REMOVED,
     announced_text,
+    blocked_word_text,
     cleared_text,
     digest_text,
     lottery_text,
@@ -38,6 +39,7 @@ from bot.messages import (
     sentence,
     split_color,
     stats_text,
+    unblocked_word_text,
     unknown_room_text,
     wrong_room_text,
 )
@@ -67,6 +69,8 @@ NOTHING_WAITING = "Nothing waiting."
 NO_LOTTERY = "⚠️ The lottery is not available here."
 # The operator commands that may name their room first, in the global moderators' chat.
 AIMED = ("pause", "resume", "clear", "digest", "mode", "lottery", "announce")
+# The filter's word commands: rules hold in every room, so they name none.
+WORD_COMMANDS = ("block", "unblock")
 T = TypeVar("T")
 
 
@@ -377,6 +381,25 @@ class Operator:
     async def digest(self) -> str:
         digest = await self._core.views.digest(self.room)
         return digest_text(self._core.service.rooms.get(self.room), digest.to_dict())
+
+    # -- the filter's words (server/core/filters.py), for every room --
+
+    async def words(self, name: str, text: str, how: str) -> str:
+        """/block <word> or /unblock <word>: the text after the command is the word or phrase."""
+        if name not in WORD_COMMANDS:
+            raise ValueError(name)
+        word = text.strip()
+        if not word:
+            return f"⚠️ Which word? {how}"
+        filters = self._core.service.filters
+        try:
+            if name == "block":
+                rule, created = await filters.block_word(word, await self._user.name())
+                return blocked_word_text(rule.pattern, rule.id, created)
+            removed = await filters.unblock_word(word, await self._user.name())
+        except (InvalidInput, Unavailable) as exc:
+            return f"⚠️ {sentence(str(exc))}. {how}"
+        return unblocked_word_text(word, [rule.id for rule in removed])
 
 
 def _takes(command: str, word: str) -> bool:

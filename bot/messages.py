@@ -238,3 +238,18 @@ def digest_text(room: Room, digest: dict[str, Any]) -> str:
 
 def _cut(text: str) -> str:
     return text if len(text) <= DIGEST_TEXT_CHARS else text[:DIGEST_TEXT_CHARS - 1] + "…"
+
+
+def blocked_word_text(word: str, rule_id: int, created: bool) -> str:
+    """/block's answer: rules hold in every room, so it says so."""
+    if not created:
+        return f"🚫 “{word}” is already blocked (rule {rule_id}); nothing added."
+    return f"🚫 “{word}” is blocked now, in every room and mode (rule {rule_id})."
+
+
+def unblocked_word_text(word: str, rule_ids: list[int]) -> str:
+    if not rule_ids:
+        return f"No block rule for “{word}” found; nothing removed."
+    rules = ", ".join(str(rule_id) for rule_id in rule_ids)
+    plural = "s" if len(rule_ids) > 1 else ""
+    return f"✅ “{word}” is no longer blocked: removed {len(rule_ids)} rule{plural} ({rules})."

@@ -9,7 +9,7 @@ from typing import Any
 
 from slack_bolt.async_app import AsyncApp
 
-from bot.actions import AIMED, Actions, ChatMessage, ChatUser
+from bot.actions import AIMED, WORD_COMMANDS, Actions, ChatMessage, ChatUser
 from bot.messages import BUTTON_GONE, REPLY_UNSUPPORTED
 from bot.replyto import ReplyTo
 from bot.rooms import ALL_ROOMS, ChatRooms
@@ -39,7 +39,9 @@ MODE_HOW = ("`/barrage-admin mode off|auto|manual` (outside a room's own channel
             "`mode <room> off`)")
 LOTTERY_HOW = ("`/barrage-admin lottery 3` draws three winners (outside a room's own channel, a room "
                "first: `lottery <room> 3`).")
-HOWS = {"mode": MODE_HOW, "lottery": LOTTERY_HOW}
+BLOCK_HOW = ("`/barrage-admin block <word or phrase>` refuses it in every room; "
+             "`/barrage-admin unblock <word>` lifts that.")
+HOWS = {"mode": MODE_HOW, "lottery": LOTTERY_HOW, "block": BLOCK_HOW, "unblock": BLOCK_HOW}
 
 
 def register(app: AsyncApp, h: Handlers) -> None:
@@ -183,6 +185,8 @@ class Handlers:
         # word that is no room): escaped, since answers are mrkdwn.
         if command in AIMED:
             return escape(await operator.command(command, rest, HOWS.get(command, "")))
+        if command in WORD_COMMANDS:
+            return escape(await operator.words(command, rest, HOWS[command]))
         if command in ("stats", "pending") and not rest.strip():
             return escape(await getattr(operator, command)())
         return escape(ADMIN_USAGE)

@@ -35,7 +35,8 @@ EMPTY_COMMAND = "✍️ Add your message after the command, e.g. `/barrage Hello
 ADMIN_USAGE = ("Usage: `/barrage-admin mode off|auto|manual`, `/barrage-admin stats`, "
                "`/barrage-admin pending`, "
                "`/barrage-admin pause`, `resume`, `clear`, `announce <text>` (alone: removes it), "
-               "`lottery <winners>`, `digest`. Outside a room's own channel, these act on main, or on "
+               "`lottery <winners>`, `digest`, `block <word>`, `unblock <word>` (in every room). "
+               "Outside a room's own channel, these act on main, or on "
                "the room named first: `pause <room>`, `mode <room> off`, `lottery <room> 3`, "
                "`announce <room> <text>` (text that starts with a room's name: name the room first).")
 ROOM_HOW = "`/barrage room <room>`"

@@ -16,7 +16,7 @@ from telegram.ext import (
     filters,
 )
 
-from bot.actions import AIMED, Actions, ChatMessage, ChatUser, Operator, named
+from bot.actions import AIMED, WORD_COMMANDS, Actions, ChatMessage, ChatUser, Operator, named
 from bot.messages import BUTTON_GONE, REPLY_UNSUPPORTED
 from bot.replyto import ReplyTo
 from bot.rooms import ChatRooms
@@ -40,7 +40,8 @@ MODE_HOW = ("/mode off, /mode auto or /mode manual (in the global moderators' ch
             "/mode <room> off)")
 LOTTERY_HOW = ("/lottery 3 draws three winners (in the global moderators' chat, a room first: "
                "/lottery <room> 3).")
-HOWS = {"mode": MODE_HOW, "lottery": LOTTERY_HOW}
+BLOCK_HOW = "/block <word or phrase> refuses it in every room; /unblock <word> lifts that."
+HOWS = {"mode": MODE_HOW, "lottery": LOTTERY_HOW, "block": BLOCK_HOW, "unblock": BLOCK_HOW}
 
 
 def register(app: Application, h: Handlers) -> None:
@@ -51,6 +52,7 @@ def register(app: Application, h: Handlers) -> None:
     app.add_handler(CommandHandler("stats", h.stats))
     app.add_handler(CommandHandler("pending", h.pending))
     app.add_handler(CommandHandler(list(AIMED), h.control))  # /mode, /pause, /announce …
+    app.add_handler(CommandHandler(list(WORD_COMMANDS), h.words))  # /block, /unblock
     app.add_handler(CommandHandler("room", h.room))
     app.add_handler(CallbackQueryHandler(h.press))
     app.add_handler(MessageHandler(private & filters.TEXT & ~filters.COMMAND, h.private_text))
@@ -138,6 +140,14 @@ class Handlers:
             command = _command(message)
             text = _after_command(message.text or "")
             self._reply(message, await operator.command(command, text, HOWS.get(command, "")))
+
+    async def words(self, update: Update, _context: Context) -> None:
+        """/block <word>, /unblock <word>: the filter's words, the text after the command whole."""
+        if operator := await self._operator(update):
+            message = update.effective_message
+            command = _command(message)
+            text = _after_command(message.text or "")
+            self._reply(message, await operator.words(command, text, HOWS[command]))
 
     async def _operator(self, update: Update) -> Operator | None:
         """Operator commands count in a moderators' chat only: a room's own acts on that room."""

@@ -90,6 +90,12 @@
     when.dateTime = b.created_at;
     when.textContent = age(b.created_at);
     meta.appendChild(when);
+    for (const flag of b.flags || []) { // what the filter saw: "⚠ link", "⚠ rule 12", "⚠ classifier"
+      const shown = document.createElement("span");
+      shown.className = "flag";
+      shown.textContent = `⚠ ${flag.startsWith("rule:") ? `rule ${flag.slice(5)}` : flag}`;
+      meta.append(" ", shown);
+    }
     // The verdict and Undo sit under the text, away from the buttons a double click hits.
     const verdict = document.createElement("p");
     verdict.className = "verdict";
@@ -594,6 +600,91 @@
     }
   }
 
+  // -- filter rules (every room): listed, added, removed; kept current by `filters` events --
+
+  let rulesTimer = null;
+
+  function scheduleRules() { // a burst of changes: one /api/filters
+    if (rulesTimer === null) rulesTimer = setTimeout(() => { rulesTimer = null; loadRules(); }, 300);
+  }
+
+  async function loadRules() {
+    try {
+      const res = await api("/api/filters");
+      if (res.ok) showRules((await res.json()).rules);
+    } catch { /* the list stays as it was */ }
+  }
+
+  function showRules(rules) {
+    $("rule-rows").replaceChildren(...rules.map(ruleRow));
+    $("rules").hidden = rules.length === 0;
+    $("rules-empty").hidden = rules.length > 0;
+    $("rules-count").textContent = `(${numbers.format(rules.length)})`;
+  }
+
+  function ruleRow(rule) {
+    const tr = document.createElement("tr");
+    tr.dataset.ruleId = String(rule.id);
+    const cells = [["id", String(rule.id)], ["pattern", rule.pattern], ["kind", rule.kind],
+      ["action", rule.action], ["note", rule.note || ""]].map(([name, text]) => {
+      const td = document.createElement("td");
+      td.className = `rule-${name}`;
+      td.textContent = text;
+      return td;
+    });
+    const remove = document.createElement("button");
+    remove.type = "button";
+    remove.className = "rule-remove";
+    remove.textContent = "Remove";
+    remove.setAttribute("aria-label", `Remove rule ${rule.id} (${rule.action} ${rule.pattern})`);
+    remove.addEventListener("click", () => removeRule(rule, remove));
+    const last = document.createElement("td");
+    last.append(remove);
+    tr.append(...cells, last);
+    return tr;
+  }
+
+  async function addRule(e) {
+    e.preventDefault();
+    const body = { pattern: $("rule-pattern").value, kind: $("rule-kind").value, action: $("rule-action").value,
+      note: $("rule-note").value.trim() || null, moderator: moderator() };
+    $("rule-add").disabled = true;
+    try {
+      const res = await api("/api/filters", { method: "POST", body: JSON.stringify(body) });
+      const reply = await res.json().catch(() => ({}));
+      if (res.ok) {
+        $("rule-error").textContent = "";
+        $("rule-pattern").value = "";
+        $("rule-note").value = "";
+        notice(`Rule ${reply.id} added: ${reply.action} “${reply.pattern}”.`, "ok");
+      } else {
+        $("rule-error").textContent = sentence(reply.error || `HTTP ${res.status}`); // the API's words
+      }
+    } catch (err) {
+      if (err.message !== "unauthorized") $("rule-error").textContent = "Could not reach the server.";
+    } finally {
+      $("rule-add").disabled = false;
+    }
+    loadRules();
+  }
+
+  async function removeRule(rule, remove) {
+    remove.disabled = true;
+    try {
+      const res = await api(`/api/filters/${rule.id}`, { method: "DELETE", body: JSON.stringify({ moderator: moderator() }) });
+      if (res.ok || res.status === 404) notice(`Rule ${rule.id} removed: ${rule.action} “${rule.pattern}”.`, "ok");
+      else {
+        const reply = await res.json().catch(() => ({}));
+        notice(sentence(reply.error || `HTTP ${res.status}`), "error");
+        remove.disabled = false;
+      }
+    } catch (err) {
+      remove.disabled = false;
+      if (err.message !== "unauthorized") notice("Could not reach the server.", "error");
+    }
+    loadRules();
+  }
+
   // -- the live stream --
 
   function onEvent(kind, data) {
@@ -604,6 +695,7 @@
     else if (kind === "pending") offScreen(data.id); // an approval undone
     else if (kind === "mode" && (data.room || "main") === (roomFilter || "main")) showMode(data.mode);
     else if (kind === "room") loadLotteryRooms(); // a new room gets its Lottery row
+    else if (kind === "filters") scheduleRules(); // a rule changed: here, in a chat, or on another node
     if (ROOM_EVENTS.has(kind)) scheduleRooms();
     if (kind !== "mode") scheduleStats();
   }
@@ -640,6 +732,7 @@
     $("live").className = "pill live";
     await relist(); // subscribed first, then listed: nothing falls between
     loadRooms();
+    loadRules();
     scheduleStats();
     const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
     let buffer = "";
@@ -705,6 +798,7 @@
     if (stream) stream.abort();
     for (const id of [...items.keys()]) drop(id);
     roomRows.clear();
+    $("rule-rows").replaceChildren();
     $("room-controls").replaceChildren();
     $("desk").hidden = true;
     $("login").hidden = false;
@@ -741,6 +835,7 @@
     signIn();
   });
   $("logout").addEventListener("click", () => signOut());
+  $("rule-form").addEventListener("submit", addRule);
   for (const b of document.querySelectorAll(".mode button")) b.addEventListener("click", () => setMode(b.dataset.mode));
   document.addEventListener("keydown", onKey);
   $("room-picker").addEventListener("change", (e) => {

@@ -24,6 +24,7 @@ from dataclasses import dataclass, replace
 import ahocorasick
 import regex
 
+from server.core.errors import NotFound
 from server.core.model import (
     REASON_BLOCKED,
     REASON_LINK,
@@ -240,6 +241,38 @@ class Filters:
         await self.load()
         logger.info("filter rule %s removed by %s", rule.id, by)
         return rule
+
+    # -- /block and /unblock in the chats: a word or phrase, compared normalised --
+
+    async def block_word(self, word: str, by: str) -> tuple[Rule, bool]:
+        """A `block` word rule for `word` (a phrase may have spaces): the one already stored for
+        the same normalised word and False, or a new one and True. InvalidInput for bad input."""
+        spec = check_rule(RuleSpec(word, WORD, BLOCK))
+        # The database's rules, not this process's matcher: another node may have added it.
+        if same := await self._blocking(spec.pattern):
+            return same[0], False
+        return await self.add(spec, by), True
+
+    async def unblock_word(self, word: str, by: str) -> list[Rule]:
+        """Delete every `block` word rule whose normalised pattern is `word`'s; the ones deleted."""
+        spec = check_rule(RuleSpec(word, WORD, BLOCK))
+        assert self._store is not None
+        removed = []
+        for rule in await self._blocking(spec.pattern):
+            try:
+                removed.append((await self._store.delete_filter_rule(rule.id, by))[0])
+            except NotFound:  # deleted meanwhile (the API, another node): gone either way
+                continue
+        if removed:
+            await self.load()
+            logger.info("filter rules %s removed by %s", [rule.id for rule in removed], by)
+        return removed
+
+    async def _blocking(self, word: str) -> list[Rule]:
+        assert self._store is not None
+        key = normalize(word)
+        return [rule for rule in await self._store.filter_rules()
+                if rule.kind == WORD and rule.action == BLOCK and normalize(rule.pattern) == key]
 
     async def seed(self, specs: Sequence[RuleSpec]) -> None:
         """The seed file's rules, on a database never seeded before; then load every rule."""

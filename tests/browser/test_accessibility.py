@@ -99,10 +99,14 @@ async def test_send_after_winning_the_draw(browser: Browser, wall: TestServer, s
 
 @SCHEMES
 async def test_moderation_desk(browser: Browser, wall: TestServer, scheme: str) -> None:
+    await post(wall, "/api/filters", {"pattern": "spam", "action": "review", "note": "a note"}, AUTH)
     first = await post(wall, "/api/barrages", {"text": "first", "color": "yellow"})
-    await post(wall, "/api/barrages", {"text": "second", "color": "blue"})
+    await post(wall, "/api/barrages", {"text": "second, spam from www.example.com", "color": "blue"})
     page = await open_page(browser, wall, f"/moderate#token={ADMIN_TOKEN}", scheme)
     await page.locator("#live.live").wait_for()
+    await page.click("#filters summary")  # the filter rules, open: their form and list are checked too
+    await page.locator("#rule-rows tr").wait_for()
+    await page.locator(".card .flag").first.wait_for()
     card = page.locator(f'.card[data-barrage-id="{first["id"]}"]')
     await card.locator("button.approve").click()
     await page.locator("#notice.ok").wait_for()
