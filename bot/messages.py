@@ -21,6 +21,7 @@ BUTTON_GONE = "This button no longer works."
 BARRAGE_GONE = "This barrage no longer exists."
 REMOVE_LABEL = "🗑 Remove from screen"
 REMOVED = "🗑 Removed from every screen"
+EXPIRED = "⌛ Expired"  # a card nobody decided in time (moderation.pending_ttl_seconds, max_pending)
 BACKLOG_NOTE_FROM = 5
 
 
@@ -69,12 +70,16 @@ def outcome_text(barrage: Barrage) -> str:
         return f"✅ Your message is on the screen now: “{barrage.text}”"
     if barrage.status is Status.RETRACTED:
         return f"🗑 Your message was taken off the screen by the moderators: “{barrage.text}”"
+    if barrage.status is Status.EXPIRED:
+        return f"⌛ Your message expired before a moderator could look at it: “{barrage.text}”"
     return f"❌ Your message was not approved by the moderators: “{barrage.text}”"
 
 
 def verdict_line(barrage: Barrage) -> str:
     if barrage.status is Status.RETRACTED:
         return removed_line(barrage)
+    if barrage.status is Status.EXPIRED:
+        return EXPIRED
     mark = "✅ Approved" if barrage.status is Status.APPROVED else "❌ Rejected"
     return f"{mark} by {barrage.decided_by or 'a moderator'}"
 

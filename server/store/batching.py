@@ -40,7 +40,7 @@ class BatchingStore:
     """The core's Store with group commit, and the unit of work that publishes.
 
     Within this process the writes that append to the event log (add, add_many, decide,
-    undo, retract, put_setting) are made one at a time, in arrival order, and submissions that
+    undo, retract, expire, put_setting) are made one at a time, in arrival order, and submissions that
     arrive while a commit is in flight go into the next transaction together (one
     multi-row insert). That is how SQLite persists thousands a second.
 
@@ -89,6 +89,11 @@ class BatchingStore:
 
     async def undo(self, barrage_id: int, decided_after: datetime, now: datetime) -> Added:
         return await self._one(lambda: self._inner.undo(barrage_id, decided_after, now))
+
+    async def expire(
+        self, deadline: datetime | None, max_pending: int, now: datetime, limit: int
+    ) -> list[tuple[Barrage, Event]]:
+        return await self._one(lambda: self._inner.expire(deadline, max_pending, now, limit))
 
     async def put_setting(
         self, key: str, value: str, event: tuple[EventKind, dict[str, Any]] | None
