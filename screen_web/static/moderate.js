@@ -813,8 +813,9 @@
   });
   $("logout").addEventListener("click", () => signOut());
   $("tick-all").addEventListener("change", (e) => {
-    for (const [id, entry] of items) if (entry.state === "pending") tick(id, e.target.checked);
-    showTicked();
+    const on = e.target.checked; // read once: each tick() below shows the count on this box again
+    for (const [id, entry] of items) if (entry.state === "pending") tick(id, on);
+    showTicked(); // none waiting: the box unticks itself
   });
   $("bulk-approve").addEventListener("click", () => decideTicked("approve"));
   $("bulk-reject").addEventListener("click", () => decideTicked("reject"));
