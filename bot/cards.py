@@ -4,7 +4,7 @@ Each chat platform implements `CardPlatform`. `CardSync` keeps three small
 loops per platform, woken by bus events (and every `sweep_seconds` anyway):
 
 - post a card for every pending barrage that has none on this platform;
-- edit every open card whose barrage is decided (wherever it was decided),
+- edit every open card whose barrage is decided (wherever it was decided) or expired,
   and give a closed card its buttons back when its decision was undone;
 - tell each sender from this platform what became of their message, once the
   decision can no longer be undone, so they only ever hear the final outcome;
@@ -167,7 +167,7 @@ class CardSync:
             self.wake("close")  # an undo: its closed cards get their buttons back
         elif event.kind is EventKind.RETRACT:
             self.wake("close")  # its cards, opened again by the retract, now show who removed it
-        elif event.kind in (EventKind.BARRAGE, EventKind.REJECTED):
+        elif event.kind in (EventKind.BARRAGE, EventKind.REJECTED, EventKind.EXPIRED):
             self.wake("close")
             self.wake("notify")
             # That sender is due once the hold is over; the sweep would be up to 30 s later.

@@ -72,7 +72,8 @@ class CardStore(Protocol):
         self, source: Source, limit: int, decided_before: datetime | None = None
     ) -> list[Barrage]:
         """Decided barrages from `source` whose sender has not been told yet
-        (decided before `decided_before`, when given)."""
+        (decided before `decided_before`, when given; an expired one at once, as no
+        undo can take an expiry back)."""
 
     async def mark_notified(self, barrage_id: int) -> bool:
         """Claim telling the sender: False when another pass has claimed it already."""

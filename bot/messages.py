@@ -26,6 +26,7 @@ REMOVED = "🗑 Removed from every screen"
 MUTE_LABEL = "🔇 Mute 1h"
 MUTE_MINUTES = 60  # what the card's button mutes for
 MUTED = "🔇 Sender muted for 1 h; message rejected"
+EXPIRED = "⌛ Expired"  # a card nobody decided in time (moderation.pending_ttl_seconds, max_pending)
 BACKLOG_NOTE_FROM = 5
 
 
@@ -79,6 +80,8 @@ def outcome_text(barrage: Barrage) -> str:
         return f"✅ Your message is on the screen now: “{barrage.text}”"
     if barrage.status is Status.RETRACTED:
         return f"🗑 Your message was taken off the screen by the moderators: “{barrage.text}”"
+    if barrage.status is Status.EXPIRED:
+        return f"⌛ Your message expired before a moderator could look at it: “{barrage.text}”"
     return f"❌ Your message was not approved by the moderators: “{barrage.text}”"
 
 
@@ -92,6 +95,8 @@ def flags_line(flags: tuple[str, ...] | list[str]) -> str | None:
 def verdict_line(barrage: Barrage) -> str:
     if barrage.status is Status.RETRACTED:
         return removed_line(barrage)
+    if barrage.status is Status.EXPIRED:
+        return EXPIRED
     who = barrage.decided_by or "a moderator"
     if barrage.status is Status.REJECTED and barrage.reason == REASON_MUTED:
         return f"🔇 Sender muted by {who} (message rejected)"

@@ -1,11 +1,12 @@
 """create_app(config): the one composition root.
 
-Cleanup contexts acquire in order (store → devices → bus → service → fan-out → presence) and
+Cleanup contexts acquire in order (store → devices → bus → service → expiry → fan-out → presence) and
 release in reverse; a release runs only if its acquire succeeded.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -16,6 +17,7 @@ from aiohttp import web
 from server.bus import Sequencer, create_bus
 from server.classifier import create_classifier
 from server.config import Config, seed_rules
+from server.core.expiry import Expiry
 from server.core.filters import Filters
 from server.core.gate import Gate, GateRules
 from server.core.lottery import Lottery
@@ -66,12 +68,16 @@ STORE = web.AppKey("store", SqlStore)
 CARDS = web.AppKey("cards", SqlCards)
 LEASES: web.AppKey[ChatLeases] = web.AppKey("leases")
 BUS = web.AppKey("bus", Sequencer)
+EXPIRY = web.AppKey("expiry", Expiry)
 TELEGRAM: web.AppKey[TelegramChannel] = web.AppKey("telegram")
 SLACK: web.AppKey[SlackChannel] = web.AppKey("slack")
 MARKS: web.AppKey[Marks] = web.AppKey("marks")  # slow mode and "already sent" (server/core/gate.py)
 # The chat adapters' catch-alls log what strangers can trigger: rate-limited here,
 # since bot/ imports nothing of server/ but its core.
 CHAT_CATCH_ALLS = ("bot.telegram.handlers", "bot.slack.handlers")
+# Background loops that log a failed pass and go on: a database away for a minute is
+# a few lines, not one a second.
+LOOP_LOGGERS = ("server.core.expiry",)
 MAX_BODY_BYTES = 64 * 1024
 # aiohttp closes a connection that has no complete request this long after it opened
 # (or after its last response): a client that never finishes its headers holds a
@@ -92,8 +98,8 @@ def create_app(config: Config) -> web.Application:
     app[WINDOWS] = MemoryWindows()
     app[MARKS] = MemoryMarks()
     app[SLOTS] = StreamSlots(config.stream.max_streams, config.stream.max_per_address)
-    app.cleanup_ctx.extend([_store, _devices, _windows, _bus, _core, _fanout, _presence])
-    for name in CHAT_CATCH_ALLS:
+    app.cleanup_ctx.extend([_store, _devices, _windows, _bus, _core, _expiry, _fanout, _presence])
+    for name in (*CHAT_CATCH_ALLS, *LOOP_LOGGERS):
         limit_repeats(logging.getLogger(name))
     if config.telegram.enabled or config.slack.enabled:
         app.cleanup_ctx.append(_leases)  # before the channels, so released after them
@@ -204,6 +210,9 @@ async def _core(app: web.Application) -> AsyncIterator[None]:
     await rules.seed(seed_rules(config.filter.seed_file) if config.filter.seed_file else [])
     app[SERVICE] = service
     app[LOTTERY] = Lottery(store, rooms)
+    # Through the group commit like every write: its events are published in id order.
+    moderation = config.moderation
+    app[EXPIRY] = Expiry(store, moderation.pending_ttl_seconds, moderation.max_pending)
     yield
     unsubscribe()
     await rules.close()
@@ -213,6 +222,15 @@ def _gate_rules(config: Config) -> GateRules:
     m = config.moderation
     return GateRules(m.slow_mode_seconds, m.repeat_seconds, m.shadow_mute, m.autoban_after,
                      m.autoban_window_minutes, m.autoban_minutes)
+
+
+async def _expiry(app: web.Application) -> AsyncIterator[None]:
+    """Pending barrages past moderation.pending_ttl_seconds or max_pending expire: on every
+    process (a compare-and-set: each expires once; see server/core/expiry.py)."""
+    task = asyncio.create_task(app[EXPIRY].run(), name="expiry")
+    yield
+    task.cancel()
+    await asyncio.wait([task])
 
 
 def _rooms(config: Config, store: BatchingStore) -> Rooms:

@@ -10,6 +10,10 @@
 // - shortcuts act on the selected card only, never while focus is on a button
 //   or a field (Enter on a focused Reject button is that button's click);
 // - a card being decided ignores further presses until the server answers.
+//
+// Several at once: each waiting card has a checkbox ("x" ticks the selected card's),
+// "Select all visible" ticks every waiting card listed, and Approve/Reject selected
+// (Shift+A / Shift+R) decide the ticked ones in one POST /api/barrages/bulk.
 "use strict";
 (() => {
   const $ = (id) => document.getElementById(id);
@@ -21,6 +25,7 @@
   const STATS_MS = 1000;   // at most one /api/stats a second, however fast events come
   const RECENT = 2000;     // decided ids remembered, so a late page cannot bring one back
   const ON_SCREEN = 20;    // the latest approved, listed with "Remove from screen"
+  const BULK = 500;        // ids per POST /api/barrages/bulk (the server's limit)
   const numbers = new Intl.NumberFormat();
   // ?room=<slug>: that room's desk (its queue, stream, counts and mode); none: every room's,
   // each card naming its room. The picker reloads the page with the other choice.
@@ -30,6 +35,7 @@
   // id -> {li, state: "pending" | "deciding" | "approved" | "rejected" | "gone", own, expired, timer}
   const items = new Map();
   const decidedRecently = new Set();
+  const ticked = new Set(); // ids whose checkbox is ticked: what Approve/Reject selected decide
   let selected = null;
   let stream = null;
   let cursor = 0;          // every pending barrage with id <= cursor has been listed
@@ -105,12 +111,40 @@
     verdict.append(said, undoButton);
     const actions = document.createElement("div");
     actions.className = "actions";
-    actions.append(button("Approve", "approve", () => decide(b.id, "approve")),
+    actions.append(tickBox(b), button("Approve", "approve", () => decide(b.id, "approve")),
       button("Reject", "reject", () => decide(b.id, "reject")));
     if (b.sender) actions.append(button("🔇 Mute 1h", "mute", () => mute(b)));
     li.append(text, meta, verdict, actions);
     li.addEventListener("click", () => select(b.id));
     return li;
+  }
+
+  function tickBox(b) {
+    const label = document.createElement("label");
+    label.className = "tick";
+    const box = document.createElement("input");
+    box.type = "checkbox";
+    box.setAttribute("aria-label", `Select “${b.text}”`);
+    box.addEventListener("change", () => tick(b.id, box.checked));
+    label.append(box);
+    return label;
+  }
+
+  function tick(id, on) {
+    const entry = items.get(id);
+    const can = on && entry !== undefined && entry.state === "pending";
+    if (can) ticked.add(id);
+    else ticked.delete(id);
+    if (entry) entry.li.querySelector(".tick input").checked = can;
+    showTicked();
+  }
+
+  function showTicked() {
+    const n = ticked.size;
+    $("bulk-approve").disabled = $("bulk-reject").disabled = n === 0;
+    $("bulk-count").textContent = n ? `${numbers.format(n)} selected` : "";
+    const waiting = [...items.values()].filter((entry) => entry.state === "pending").length;
+    $("tick-all").checked = n > 0 && n === waiting;
   }
 
   function button(label, cls, onClick) {
@@ -127,14 +161,20 @@
   }
 
   function setButtons(entry, enabled) {
-    for (const b of entry.li.querySelectorAll(".actions button")) b.disabled = !enabled;
+    for (const b of entry.li.querySelectorAll(".actions button, .tick input")) b.disabled = !enabled;
+    if (!enabled) tick(Number(entry.li.dataset.barrageId), false);
+  }
+
+  function verdictText(entry, status, by) {
+    if (status === "expired") return "Expired: nobody decided in time";
+    const verdict = status === "approved" ? "Approved" : "Rejected";
+    return `${verdict} by ${entry.own ? "you" : by || "a moderator"}`;
   }
 
   function showVerdict(entry, status, by) {
-    const verdict = status === "approved" ? "Approved" : "Rejected";
     entry.state = status;
     entry.li.classList.add("decided", status);
-    entry.li.querySelector(".verdict span").textContent = `${verdict} by ${entry.own ? "you" : by || "a moderator"}`;
+    entry.li.querySelector(".verdict span").textContent = verdictText(entry, status, by);
     entry.li.querySelector(".undo").hidden = !entry.own;
     setButtons(entry, false);
     clearTimeout(entry.timer);
@@ -149,7 +189,7 @@
   function showPending(entry) {
     clearTimeout(entry.timer);
     Object.assign(entry, { state: "pending", own: false, expired: false, timer: null });
-    entry.li.classList.remove("decided", "approved", "rejected", "gone");
+    entry.li.classList.remove("decided", "approved", "rejected", "expired", "gone");
     entry.li.querySelector(".verdict span").textContent = "";
     entry.li.querySelector(".undo").hidden = true;
     setButtons(entry, true);
@@ -176,6 +216,7 @@
     clearTimeout(entry.timer);
     entry.li.remove();
     items.delete(id);
+    tick(id, false);
     if (selected === id) selected = null;
   }
 
@@ -322,6 +363,60 @@
       return;
     }
     await decide(b.id, "reject");
+  }
+
+  // The ticked cards, in list order, decided in one request per BULK ids.
+  async function decideTicked(verdict) {
+    const ids = [...queue.children].map((li) => Number(li.dataset.barrageId)).filter((id) => ticked.has(id));
+    if (!ids.length) {
+      notice("Nothing selected: tick cards first (x, or Select all visible).", "");
+      return;
+    }
+    for (const id of ids) {
+      const entry = items.get(id);
+      setButtons(entry, false);
+      entry.state = "deciding";
+    }
+    let done = 0;
+    try {
+      for (let at = 0; at < ids.length; at += BULK) done += await decideBulk(ids.slice(at, at + BULK), verdict);
+      notice(`${verdict === "approve" ? "Approved" : "Rejected"} ${numbers.format(done)} of ${numbers.format(ids.length)}.`,
+        done === ids.length ? "ok" : "error");
+    } catch (e) { // fetch's own failure is a TypeError; anything else is the server's refusal
+      if (e.message !== "unauthorized") notice(e instanceof TypeError ? "Could not reach the server." : sentence(e.message), "error");
+    }
+    for (const id of ids) {
+      const entry = items.get(id);
+      if (entry && entry.state === "deciding") showPending(entry); // no answer for it
+    }
+    scheduleStats();
+    refresh();
+  }
+
+  async function decideBulk(ids, verdict) {
+    const res = await api("/api/barrages/bulk", {
+      method: "POST",
+      body: JSON.stringify({ ids, verdict, moderator: moderator() }),
+    });
+    const reply = await res.json().catch(() => ({}));
+    if (!res.ok) throw new Error(reply.error || `HTTP ${res.status}`);
+    let done = 0;
+    for (const result of reply.results) {
+      const entry = items.get(result.id);
+      remember(result.id);
+      if (!entry) continue;
+      if (result.status) {
+        entry.own = true;
+        showVerdict(entry, result.status, moderator());
+        done += 1;
+      } else if (result.error === "not found") {
+        drop(result.id);
+      } else {
+        showVerdict(entry, "gone", "");
+        entry.li.querySelector(".verdict span").textContent = sentence(result.error);
+      }
+    }
+    return done;
   }
 
   async function undo(id) {
@@ -689,7 +784,7 @@
 
   function onEvent(kind, data) {
     if (kind === "pending") onPending(data);
-    else if (kind === "barrage" || kind === "rejected") onDecided(data);
+    else if (kind === "barrage" || kind === "rejected" || kind === "expired") onDecided(data);
     else if (kind === "retract") offScreen(data.id);
     if (kind === "barrage") showOnScreen(data);
     else if (kind === "pending") offScreen(data.id); // an approval undone
@@ -781,7 +876,10 @@
     // On a button, link or field a key belongs to it: Enter on a focused Reject rejects that card.
     if (e.target instanceof Element && e.target.closest("button, a, input, textarea, select, [contenteditable]")) return;
     const entry = selected === null ? null : items.get(selected);
-    if (e.key === "ArrowDown" || e.key === "j") step(1);
+    // Shift+A / Shift+R: the ticked cards (e.key is "A" or "R" then; plain a/r stay one card's).
+    if (e.shiftKey && (e.key === "A" || e.key === "R")) decideTicked(e.key === "A" ? "approve" : "reject");
+    else if (e.key === "x" && entry) tick(selected, !ticked.has(selected));
+    else if (e.key === "ArrowDown" || e.key === "j") step(1);
     else if (e.key === "ArrowUp" || e.key === "k") step(-1);
     else if ((e.key === "a" || e.key === "r") && entry) {
       if (entry.state === "pending") decide(selected, e.key === "a" ? "approve" : "reject");
@@ -836,6 +934,13 @@
   });
   $("logout").addEventListener("click", () => signOut());
   $("rule-form").addEventListener("submit", addRule);
+  $("tick-all").addEventListener("change", (e) => {
+    const on = e.target.checked; // read once: each tick() below shows the count on this box again
+    for (const [id, entry] of items) if (entry.state === "pending") tick(id, on);
+    showTicked(); // none waiting: the box unticks itself
+  });
+  $("bulk-approve").addEventListener("click", () => decideTicked("approve"));
+  $("bulk-reject").addEventListener("click", () => decideTicked("reject"));
   for (const b of document.querySelectorAll(".mode button")) b.addEventListener("click", () => setMode(b.dataset.mode));
   document.addEventListener("keydown", onKey);
   $("room-picker").addEventListener("change", (e) => {

@@ -138,6 +138,7 @@
     if (b.status === "approved") return "on screen";
     if (b.status === "rejected") return b.reason ? `not approved: ${b.reason}` : "not approved";
     if (b.status === "retracted") return "removed from screen";
+    if (b.status === "expired") return "expired: no moderator got to it in time";
     return b.status;
   }
 

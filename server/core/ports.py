@@ -13,9 +13,9 @@ from server.core.rules import Rule, RuleSpec
 
 class Store(Protocol):
     """The truth, and the unit of work: each write that appends events (add, add_many,
-    decide, undo, retract, put_setting, add_room, update_room, mute, unmute, the filter rules' writes)
-    publishes them once committed, in id order (server/store/batching.py wraps the SQL store with the
-    group commit and the publisher)."""
+    decide, undo, retract, expire, put_setting, add_room, update_room, mute, unmute, the filter rules'
+    writes) publishes them once committed, in id order (server/store/batching.py wraps the SQL store
+    with the group commit and the publisher)."""
 
     async def add(self, draft: Draft, status: Status, now: datetime) -> tuple[Barrage, Event | None]:
         """Insert the barrage and its event in one transaction.
@@ -55,6 +55,17 @@ class Store(Protocol):
 
         Raises NotFound or CannotRetract (carrying the stored barrage).
         """
+
+    async def expiry_due(self, deadline: datetime | None, max_pending: int) -> bool:
+        """Whether `expire` would find anything (a read: no write lock when nothing is due)."""
+
+    async def expire(
+        self, deadline: datetime | None, max_pending: int, now: datetime, limit: int
+    ) -> list[tuple[Barrage, Event]]:
+        """Compare-and-set pending → expired, with an `expired` event each, in one transaction:
+        up to `limit` of those created before `deadline` (None: no deadline) or beyond the
+        newest `max_pending` pending of their room, oldest first, and the repeats merged into
+        them. Any process may run it at any time: each barrage expires once."""
 
     async def get(self, barrage_id: int) -> Barrage | None: ...
 

@@ -40,6 +40,8 @@ MAX_NAME = 64
 REFUSAL_LOG_SECONDS = 10.0  # at most one "refused over the rate limit" line this often
 # A moderator may take a decision back for this long (POST /api/barrages/{id}/undo).
 UNDO_SECONDS = 10.0
+MAX_BULK = 500  # ids in one bulk decision (POST /api/barrages/bulk)
+NOT_FOUND = "not found"  # a bulk decision's answer for an id that names no barrage
 
 
 def _why_not_undoable(barrage: Barrage) -> str:
@@ -48,6 +50,18 @@ def _why_not_undoable(barrage: Barrage) -> str:
     if barrage.auto_approved:
         return "decided automatically at submission, nothing to undo"
     return f"too late to undo: a decision can be undone for {UNDO_SECONDS:g} s"
+
+
+def _bulk_ids(ids: object) -> list[int]:
+    # bool is an int to Python, never an id to anyone else. A repeated id is refused rather
+    # than folded: each answer then stands for exactly one id given, in its place.
+    if not isinstance(ids, list) or not all(isinstance(i, int) and not isinstance(i, bool) for i in ids):
+        raise InvalidInput("ids must be a list of integers")
+    if not 1 <= len(ids) <= MAX_BULK:
+        raise InvalidInput(f"ids must hold 1 to {MAX_BULK} ids")
+    if len(set(ids)) != len(ids):
+        raise InvalidInput("ids must not repeat an id")
+    return ids
 
 
 def utcnow() -> datetime:
@@ -207,6 +221,26 @@ class BarrageService:
         await self.gate.mute(barrage.sender, minutes, f"muted from message #{barrage_id}", moderator)
         logger.info("sender of barrage %s muted for %d min by %s", barrage_id, minutes, moderator)
         return await self.decide(barrage_id, Verdict.REJECT, moderator, REASON_MUTED)
+    async def decide_many(
+        self, ids: object, verdict: object, moderator: str
+    ) -> list[tuple[int, Barrage | str]]:
+        """Decide each barrage as `decide` does (the same compare-and-set, its own event), in
+        the order given; for each id, the barrage as it now is or why not ("not found",
+        "already approved by Alice"). Bad input (not 1 to MAX_BULK distinct integer ids, or another
+        verdict) is refused before anything is decided."""
+        checked = _bulk_ids(ids)
+        if verdict not in tuple(Verdict):
+            raise InvalidInput("verdict must be approve or reject")
+        return [(barrage_id, await self._decided_or_why(barrage_id, Verdict(verdict), moderator))
+                for barrage_id in checked]
+
+    async def _decided_or_why(self, barrage_id: int, verdict: Verdict, moderator: str) -> Barrage | str:
+        try:
+            return await self.decide(barrage_id, verdict, moderator)
+        except NotFound:
+            return NOT_FOUND
+        except AlreadyDecided as lost:
+            return str(lost)
 
     async def retract(self, barrage_id: int, moderator: str) -> Barrage:
         """Pull an approved barrage off every screen: status `retracted`, and a `retract`

@@ -41,9 +41,9 @@ class BatchingStore:
     """The core's Store with group commit, and the unit of work that publishes.
 
     Within this process the writes that append to the event log (add, add_many, decide,
-    undo, retract, put_setting, mute, unmute) are made one at a time, in arrival order, and
-    submissions that arrive while a commit is in flight go into the next transaction
-    together (one multi-row insert). That is how SQLite persists thousands a second.
+    undo, retract, expire, put_setting, mute, unmute, the filter rules' writes) are made one at a
+    time, in arrival order, and submissions that arrive while a commit is in flight go into the next
+    transaction together (one multi-row insert). That is how SQLite persists thousands a second.
 
     Every caller queues its write and waits its turn in one first-in, first-out line
     (an asyncio.Lock). Whoever has the turn writes the head of the queue: its own write,
@@ -90,6 +90,11 @@ class BatchingStore:
 
     async def undo(self, barrage_id: int, decided_after: datetime, now: datetime) -> Added:
         return await self._one(lambda: self._inner.undo(barrage_id, decided_after, now))
+
+    async def expire(
+        self, deadline: datetime | None, max_pending: int, now: datetime, limit: int
+    ) -> list[tuple[Barrage, Event]]:
+        return await self._one(lambda: self._inner.expire(deadline, max_pending, now, limit))
 
     async def put_setting(
         self, key: str, value: str, event: tuple[EventKind, dict[str, Any]] | None

@@ -12,7 +12,7 @@ import json
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Boolean, Integer, String, delete, func, insert, literal, select, update
+from sqlalchemy import Boolean, Integer, String, delete, func, insert, literal, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -125,8 +125,9 @@ class SqlCards:
                    BARRAGE.c.status != Status.PENDING.value)
             .order_by(BARRAGE.c.id).limit(limit)
         )
-        if decided_before is not None:
-            query = query.where(BARRAGE.c.decided_at <= decided_before)
+        if decided_before is not None:  # an expiry is never undone: no hold
+            query = query.where(or_(BARRAGE.c.decided_at <= decided_before,
+                                    BARRAGE.c.status == Status.EXPIRED.value))
         async with self._engine.connect() as conn:
             return [_barrage(row._mapping) for row in await conn.execute(query)]
 

@@ -26,6 +26,7 @@ from server.core.model import (
     AUTO,
     MAIN,
     MAX_ID,
+    REASON_EXPIRED,
     Barrage,
     Draft,
     Event,
@@ -84,6 +85,12 @@ APPEND_NUMBERED = text(
     "CAST(:created_at AS timestamptz[]), CAST(:payload AS text[]), CAST(:room AS varchar[])) "
     "WITH ORDINALITY AS appended(kind, barrage_id, created_at, payload, room, n) RETURNING id"
 )
+
+
+# Expiry passes (SqlStore.expire) run on every process; on PostgreSQL a pass that finds this
+# lock taken leaves the work to the process holding it ("expi" in ASCII).
+EXPIRY_LOCK = 0x65787069
+TRY_LOCK_EXPIRY = text("SELECT pg_try_advisory_xact_lock(:key)")
 
 
 # A node that stops inside a transaction (a VM paused, a process swapped out or SIGSTOPped)
@@ -329,6 +336,51 @@ class SqlStore:
         if barrage is None:
             raise NotFound(f"no barrage {barrage_id}")
         raise CannotRetract(barrage)
+
+    async def expiry_due(self, deadline: datetime | None, max_pending: int) -> bool:
+        """Is any pending barrage past `deadline`, or any room over `max_pending`? A read, so
+        that the common answer (no) costs every process no write lock."""
+        # Cheaper than `_due`'s window (about a quarter of its cost with 1,000 pending): one
+        # indexed look for an overdue row, one count per room.
+        over_cap = (select(BARRAGE.c.room).where(HEAD).group_by(BARRAGE.c.room)
+                    .having(func.count() > max_pending).limit(1))
+        checks = [over_cap]
+        if deadline is not None:
+            checks.insert(0, select(BARRAGE.c.id).where(HEAD, BARRAGE.c.created_at < deadline.astimezone(UTC))
+                          .limit(1))
+        async with self._engine.connect() as conn:
+            for check in checks:
+                if (await conn.execute(check)).first() is not None:
+                    return True
+        return False
+
+    async def expire(
+        self, deadline: datetime | None, max_pending: int, now: datetime, limit: int
+    ) -> list[tuple[Barrage, Event]]:
+        """Compare-and-set pending → expired for up to `limit` due barrages (the oldest first),
+        and for the repeats merged into them, with an `expired` event each, in one transaction.
+
+        Every process may call this at any time. The status check in the UPDATE makes each
+        barrage expire once whoever runs it; a decision that commits first wins. On PostgreSQL
+        a pass that finds another one in progress (EXPIRY_LOCK) returns at once, so two passes
+        never pick the oldest-over-the-cap from two snapshots (and never wait on each other's
+        rows); on SQLite the database's one writer does the same, since the UPDATE reads what
+        it expires under the write lock."""
+        async with self._engine.begin() as conn:
+            if conn.dialect.name == "postgresql" and not (
+                    await conn.execute(TRY_LOCK_EXPIRY, {"key": EXPIRY_LOCK})).scalar():
+                return []
+            due = select(BARRAGE.c.id).where(_due(deadline, max_pending)).order_by(BARRAGE.c.id).limit(limit)
+            expired = await _expire_where(conn, BARRAGE.c.id.in_(due), now)
+            if heads := [b.id for b in expired]:
+                expired += await _expire_where(conn, BARRAGE.c.merged_into.in_(heads), now)
+            expired.sort(key=lambda barrage: barrage.id)
+            if not expired:
+                return []
+            rows = [_event_row(EventKind.EXPIRED, b.to_dict(), b.id, now) for b in expired]
+            event_ids = await _append_events(conn, rows)
+        return [(b, Event(eid, EventKind.EXPIRED, b.to_dict()))
+                for b, eid in zip(expired, event_ids, strict=True)]
 
     async def get(self, barrage_id: int) -> Barrage | None:
         if not 0 < barrage_id <= MAX_ID:
@@ -595,6 +647,34 @@ def _approved_in(room: str, since: datetime | None) -> list[Any]:
     if since is not None:  # SQLite compares stored UTC text: compare in UTC
         where.append(BARRAGE.c.created_at >= since.astimezone(UTC))
     return where
+
+
+PENDING = BARRAGE.c.status == Status.PENDING.value
+HEAD = and_(PENDING, BARRAGE.c.merged_into.is_(None))  # in the pending list: not a ×N repeat
+
+
+def _due(deadline: datetime | None, max_pending: int) -> Any:
+    """Pending and past the deadline, or pushed out of its room's `max_pending` newest.
+
+    The cap counts a room's pending list, as moderators see it: the first of a ×N, never its
+    repeats (they go with it). The window numbers each room's pending from the newest, so the
+    oldest beyond the cap are found in one statement, from one snapshot."""
+    newest_first = func.row_number().over(partition_by=BARRAGE.c.room, order_by=BARRAGE.c.id.desc())
+    ranked = select(BARRAGE.c.id, newest_first.label("rank")).where(HEAD).subquery()
+    over_cap = select(ranked.c.id).where(ranked.c.rank > max_pending)
+    if deadline is None:  # pending_ttl_seconds = 0: only the cap
+        return and_(HEAD, BARRAGE.c.id.in_(over_cap))
+    # SQLite compares stored UTC text: compare in UTC
+    return and_(HEAD, or_(BARRAGE.c.created_at < deadline.astimezone(UTC), BARRAGE.c.id.in_(over_cap)))
+
+
+async def _expire_where(conn: AsyncConnection, which: Any, now: datetime) -> list[Barrage]:
+    cas = (update(BARRAGE).where(which, PENDING)
+           # not notified: the card loops tell a chat sender (bot/cards.py)
+           .values(status=Status.EXPIRED.value, decided_at=now, decided_by=None, reason=REASON_EXPIRED,
+                   notified=False)
+           .returning(*BARRAGE.c))
+    return [_barrage(row._mapping) for row in await conn.execute(cas)]
 
 
 def _retracted_barrage_event() -> Any:

@@ -164,6 +164,17 @@ async def retract(request: web.Request) -> web.Response:
     return web.json_response(barrage.to_dict())
 
 
+@admin_only
+async def bulk_decide(request: web.Request) -> web.Response:
+    """`{"ids": [...], "verdict"}`: each decided as on its own, answered in the order given."""
+    body = await read_json_object(request)
+    moderator = optional_str(body, "moderator") or "web moderator"
+    results = await request.app[SERVICE].decide_many(body.get("ids"), body.get("verdict"), moderator)
+    return web.json_response({"results": [
+        {"id": barrage_id, "error": result} if isinstance(result, str) else
+        {"id": barrage_id, "status": result.status.value} for barrage_id, result in results]})
+
+
 async def _decide(request: web.Request, verdict: Verdict) -> web.Response:
     barrage_id = _barrage_id(request)
     barrage = await request.app[SERVICE].decide(barrage_id, verdict, await _moderator(request))
@@ -252,7 +263,7 @@ def _status_param(raw: str | None) -> Status | None:
     try:
         return Status(raw)
     except ValueError:
-        raise InvalidInput("status must be pending, approved, rejected, retracted or expired") from None
+        raise InvalidInput(f"status must be one of {', '.join(map(str, Status))}") from None
 
 
 def _int_param(raw: str | None, name: str, default: int) -> int:
@@ -266,6 +277,7 @@ def _int_param(raw: str | None, name: str, default: int) -> int:
 def add_routes(app: web.Application) -> None:
     app.router.add_post("/api/barrages", submit)
     app.router.add_get("/api/barrages", list_barrages)
+    app.router.add_post("/api/barrages/bulk", bulk_decide)
     app.router.add_post(r"/api/barrages/{id:[0-9]+}/approve", approve)
     app.router.add_post(r"/api/barrages/{id:[0-9]+}/reject", reject)
     app.router.add_post(r"/api/barrages/{id:[0-9]+}/undo", undo)

@@ -19,6 +19,7 @@ from server.core.lottery import MAX_WINNERS
 from server.core.model import MAX_ID, ROOM_SLUG, EventKind, Mode, Size, Source, Status
 from server.core.rooms import MAX_ANNOUNCEMENT, MAX_CROSSING, MAX_JOIN_TEXT, MAX_TITLE, MIN_CROSSING
 from server.core.rules import ACTIONS, KINDS, MAX_NOTE, MAX_PATTERN
+from server.core.service import MAX_BULK
 from server.core.views import RECENT_DRAWS
 from server.web.api import IDEMPOTENCY_HEADER, LIST_LIMIT, MAX_IDEMPOTENCY_KEY
 from server.web.mine import FIELDS as MY_FIELDS
@@ -89,6 +90,7 @@ def document() -> Json:
 def paths() -> Json:
     return {
         "/api/barrages": {"post": submit(), "get": list_barrages()},
+        "/api/barrages/bulk": {"post": bulk_decision()},
         "/api/barrages/{id}/approve": {"post": decision("approve", "Approve a pending barrage.")},
         "/api/barrages/{id}/reject": {"post": decision("reject", "Reject a pending barrage.")},
         "/api/barrages/{id}/undo": {"post": decision(
@@ -432,6 +434,23 @@ def decision(verb: str, summary: str) -> Json:
     }
 
 
+def bulk_decision() -> Json:
+    return {
+        "operationId": "bulkDecide",
+        "summary": "Approve or reject several pending barrages at once.",
+        "description": "Each id is decided as by its own approve or reject (the same compare-and-set "
+                       "and event), in the order given. Bad input (not 1 to "
+                       f"{MAX_BULK} distinct integer ids, or another verdict) is a 400 and decides "
+                       "nothing.",
+        "security": ADMIN,
+        "requestBody": {"required": True, "content": json_content(ref("schemas", "BulkDecision"))},
+        "responses": {
+            "200": answer("One result per id, in the order given.", ref("schemas", "BulkResults")),
+            **refusals("400", *ADMIN_REFUSALS, *BODY_REFUSALS, "503"),
+        },
+    }
+
+
 def get_mode() -> Json:
     return {
         "operationId": "getMode",
@@ -581,6 +600,16 @@ def schemas() -> Json:
             "description": "Optional. Who decides, as shown to others (default \"web moderator\").",
             "properties": {"moderator": nullable_string()},
         },
+        "BulkDecision": {
+            "type": "object", "required": ["ids", "verdict"],
+            "properties": {
+                "ids": {"type": "array", "minItems": 1, "maxItems": MAX_BULK, "uniqueItems": True,
+                        "items": {"type": "integer"}},
+                "verdict": {"enum": ["approve", "reject"]},
+                "moderator": nullable_string(),
+            },
+        },
+        "BulkResults": bulk_results_schema(),
         "Mode": {"type": "object", "required": ["mode", "room"], "additionalProperties": False,
                  "properties": {"mode": {"enum": [*map(str, Mode)]}, "room": slug_schema()}},
         "Room": room_schema(),
@@ -734,6 +763,18 @@ def barrage_schema() -> Json:
     }
 
 
+def bulk_results_schema() -> Json:
+    decided = {"type": "object", "required": ["id", "status"], "additionalProperties": False,
+               "properties": {"id": {"type": "integer"}, "status": {"enum": [*map(str, Status)]}}}
+    refused = {"type": "object", "required": ["id", "error"], "additionalProperties": False,
+               "properties": {"id": {"type": "integer"}, "error": {
+                   "type": "string", "description": "\"not found\", or why it cannot be decided "
+                                                    "(e.g. \"already approved by Alice\")."}}}
+    return {"type": "object", "required": ["results"], "additionalProperties": False,
+            "properties": {"results": {"type": "array", "maxItems": MAX_BULK,
+                                       "items": {"oneOf": [decided, refused]}}}}
+
+
 def draw_schema() -> Json:
     winner = {"type": "object", "required": ["author", "source"], "additionalProperties": False,
               "properties": {"author": {"type": "string"}, "source": {"enum": [*map(str, Source)]}}}
@@ -836,7 +877,8 @@ def stream_event_schema() -> Json:
                        "carry a Barrage; `mode` carries {\"mode\", \"by\", \"room\"}; `room` a new "
                        "room; `settings` a room's changed fields; `pause`, `resume` and `clear` "
                        "{\"room\", \"by\"}; `announce` {\"room\", \"text\" (null: removed), \"by\"}; "
-                       "`retract` {\"id\", \"room\", \"by\"}. "
+                       "`retract` {\"id\", \"room\", \"by\"}; `expired` a Barrage (status "
+                       "`expired`: pending too long, or pushed past `moderation.max_pending`). "
                        "Every event names its `room`.",
         "properties": {
             "id": {"type": "string", "pattern": DIGITS},

@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
 import aiohttp
+import pytest
 from aiohttp.test_utils import TestServer
 from playwright.async_api import Browser, Locator, Page, Request
 
-from server.app import STORE
+from server.app import STORE, create_app
 from server.core.model import Draft, Size, Source, Status, Verdict
 from server.web.keys import SERVICE
-from tests.conftest import ADMIN_TOKEN, AUTH
+from tests.conftest import ADMIN_TOKEN, AUTH, ConfigFactory
 
 
 async def api(wall: TestServer, method: str, path: str, **kwargs: object) -> dict:
@@ -148,9 +150,19 @@ async def test_the_undo_button_goes_after_five_seconds(browser: Browser, wall: T
     assert await status_of(wall, item) == ("approved", "Zoe")
 
 
+@pytest.fixture
+async def deep_wall(make_config: ConfigFactory) -> AsyncIterator[TestServer]:
+    """A wall whose queue may hold 20,000: past the default max_pending (1,000) they would expire."""
+    server = TestServer(create_app(make_config(moderation__max_pending=100_000)), host="127.0.0.1")
+    await server.start_server()
+    yield server
+    await server.close()
+
+
 async def test_the_pending_count_is_the_servers_and_the_list_pages_on(
-    browser: Browser, wall: TestServer
+    browser: Browser, deep_wall: TestServer
 ) -> None:
+    wall = deep_wall
     now = datetime.now(UTC)
     draft = Draft(text="queued", author="Anonymous", color="#ffffff", size=Size.MEDIUM, source=Source.WEB)
     added = await wall.app[STORE].add_many([(draft, Status.PENDING)] * 20_000, now)
