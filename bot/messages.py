@@ -72,6 +72,11 @@ def outcome_text(barrage: Barrage) -> str:
     return f"❌ Your message was not approved by the moderators: “{barrage.text}”"
 
 
+def senders_line(barrage: Barrage) -> str:
+    """"×N senders" on the card of a first that repeats joined (×N merging); "" for one sender."""
+    return f"×{barrage.count} senders" if barrage.count > 1 else ""
+
+
 def verdict_line(barrage: Barrage) -> str:
     if barrage.status is Status.RETRACTED:
         return removed_line(barrage)

@@ -6,7 +6,7 @@ import re
 from datetime import datetime
 from typing import Any
 
-from bot.messages import REMOVE_LABEL, age, backlog_line, verdict_line
+from bot.messages import REMOVE_LABEL, age, backlog_line, senders_line, verdict_line
 from server.core.model import Barrage, Status, Verdict
 from server.core.policy import parse_id
 
@@ -77,8 +77,13 @@ def _summary(barrage: Barrage, now: datetime, room: str | None) -> list[dict[str
              "text": f"#{barrage.id} · from {barrage.author} · {barrage.source.value} · "
                      f"{age(barrage.created_at, now)}"},
             *([{"type": "plain_text", "emoji": True, "text": f"Room: {room}"}] if room else []),
+            *([_context(senders)] if (senders := senders_line(barrage)) else []),
         ]},
     ]
+
+
+def _context(text: str) -> dict[str, Any]:
+    return {"type": "plain_text", "emoji": True, "text": text}
 
 
 def card_blocks(barrage: Barrage, now: datetime, waiting_behind: int = 0,

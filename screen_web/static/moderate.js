@@ -90,6 +90,11 @@
     when.dateTime = b.created_at;
     when.textContent = age(b.created_at);
     meta.appendChild(when);
+    // ×N: repeats of the same text from other senders wait with this one (decided with it).
+    const senders = document.createElement("span");
+    senders.className = "senders";
+    senders.textContent = countText(b.count);
+    meta.append(" ", senders);
     // The verdict and Undo sit under the text, away from the buttons a double click hits.
     const verdict = document.createElement("p");
     verdict.className = "verdict";
@@ -104,6 +109,15 @@
     li.append(text, meta, verdict, actions);
     li.addEventListener("click", () => select(b.id));
     return li;
+  }
+
+  function countText(count) {
+    const n = Number(count) || 1;
+    return n > 1 ? `· ×${n} senders` : "";
+  }
+
+  function showCount(li, count) {
+    li.querySelector(".senders").textContent = countText(count);
   }
 
   function button(label, cls, onClick) {
@@ -586,6 +600,7 @@
     const entry = items.get(b.id);
     if (entry) {
       if (!isPending(entry)) showPending(entry);
+      showCount(entry.li, b.count); // a repeat joined it (the event carries the first)
     } else if (b.id <= cursor || (exhausted && pendingShown() < MAX_SHOWN)) {
       insert(b);
       cursor = Math.max(cursor, b.id);
