@@ -89,7 +89,7 @@ async def test_undo_brings_the_repeats_back_with_their_first(store: SqlStore) ->
 
 
 async def test_an_approved_repeat_within_the_window_is_a_merge_event(store: SqlStore) -> None:
-    first, flown = await store.add(said("wow", "web:a"), Status.APPROVED, NOW)
+    first, _ = await store.add(said("wow", "web:a"), Status.APPROVED, NOW)
     repeat, event = await store.add(said("WOW", "web:b"), Status.APPROVED, NOW + timedelta(seconds=9))
     assert (repeat.status, repeat.merged_into) == (Status.APPROVED, first.id)
     assert event is not None and (event.kind, event.payload) == (
@@ -104,7 +104,8 @@ async def test_a_replay_leaves_out_merges_into_a_retracted_barrage(store: SqlSto
     repeat, _ = await store.add(said("wow", "web:b"), Status.APPROVED, NOW)
     await store.retract(first.id, "Alice", NOW)
     kinds = (EventKind.BARRAGE, EventKind.MERGE, EventKind.RETRACT)
-    assert [e.kind for e in await store.events_after(0, kinds, 10, skip_retracted=True)] == [EventKind.RETRACT]
+    replayed = await store.events_after(0, kinds, 10, skip_retracted=True)
+    assert [e.kind for e in replayed] == [EventKind.RETRACT]
     stored = await store.get(repeat.id)
     assert stored is not None and stored.status is Status.RETRACTED
 
