@@ -53,6 +53,13 @@ async def test_the_same_text_on_two_nodes_at_once_makes_one_first(
             return modes == ["off", "off"]
 
         await eventually(both_off)
+        # Many texts, each sent to both nodes at the same moment: each one's first is a race.
+        waves = await crowd(http, urls, [f"wave {n}" for n in range(EACH // 2)])
+        async with http.get(f"{urls[0]}/api/barrages?status=approved&limit=500", headers=AUTH) as resp:
+            stored = [b for b in (await resp.json())["items"] if b["id"] in waves]
+        firsts = [b for b in stored if b["merged_into"] is None]
+        assert len(stored) == 2 * EACH and len(firsts) == EACH // 2
+        assert sorted(b["count"] for b in firsts) == [4] * (EACH // 2)
         flown = await crowd(http, urls, ["Encore!", "encore", "ENCORE!!"])
         log = [e for e in await event_log(fresh_postgres_url) if e.payload.get("id") in [*flown, *ids]]
         barrages = [e for e in log if e.kind == "barrage"]
