@@ -597,7 +597,9 @@ async def _append_events(
     and its insert, a new statement with a new snapshot under READ COMMITTED, sees the
     rows just committed: commit order is id order, and a rollback numbers nothing.
     The lock is taken last, just before the insert (which numbers its own rows, one
-    round trip), so it is held for the insert and the commit only; the rest of the
+    round trip), so it is held for the insert and the commit only (except where a
+    transaction must see every other appender's rows: ×N merging looks for a first under
+    it, so decide, undo and retract, which write rows a merge writes, take it first too); the rest of the
     transaction (the barrage rows, a decision's compare-and-set) runs in parallel
     across processes. Every round trip under the lock counts: each is a handoff
     between this process and its backend while the other writers wait. Its holder
