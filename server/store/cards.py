@@ -118,6 +118,12 @@ class SqlCards:
         async with self._engine.connect() as conn:
             return [_card(row._mapping) for row in await conn.execute(query.order_by(CARD.c.id))]
 
+    async def barrage(self, barrage_id: int) -> Barrage | None:
+        if not 0 < barrage_id <= MAX_ID:
+            return None
+        async with self._engine.connect() as conn:
+            return await _get(conn, barrage_id)
+
     async def unnotified(
         self, source: Source, limit: int, decided_before: datetime | None = None
     ) -> list[Barrage]:
