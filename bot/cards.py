@@ -245,6 +245,9 @@ class CardSync:
     async def _reopen_card(self, card: Card, barrage: Barrage) -> None:
         if not await self._store.reopen_card(card.id):
             return
+        # Read again after the claim: a repeat that joined it since it was listed (×N) closed
+        # nothing (the card was closed), so the edit must show the count as it is now.
+        barrage = await self._store.barrage(barrage.id) or barrage
         try:
             await self._guard("reopen", card.id, self._platform.reopen_card(card, barrage))
         except BaseException:

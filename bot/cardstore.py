@@ -68,6 +68,9 @@ class CardStore(Protocol):
 
     async def cards_of(self, barrage_id: int, platform: str) -> list[Card]: ...
 
+    async def barrage(self, barrage_id: int) -> Barrage | None:
+        """The barrage as it is now (a card about to be edited shows its latest count)."""
+
     async def unnotified(
         self, source: Source, limit: int, decided_before: datetime | None = None
     ) -> list[Barrage]:

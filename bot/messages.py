@@ -92,6 +92,11 @@ def flags_line(flags: tuple[str, ...] | list[str]) -> str | None:
     return " · ".join(f"⚠ {flag.replace('rule:', 'rule ')}" for flag in flags)
 
 
+def senders_line(barrage: Barrage) -> str:
+    """"×N senders" on the card of a first that repeats joined (×N merging); "" for one sender."""
+    return f"×{barrage.count} senders" if barrage.count > 1 else ""
+
+
 def verdict_line(barrage: Barrage) -> str:
     if barrage.status is Status.RETRACTED:
         return removed_line(barrage)

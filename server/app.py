@@ -133,7 +133,8 @@ def create_app(config: Config) -> web.Application:
 async def _store(app: web.Application) -> AsyncIterator[None]:
     database = app[CONFIG].database
     engine = create_engine(database.url, database.sqlite_synchronous)
-    store = SqlStore(engine)  # first: its error handler on the engine covers the cards' statements too
+    # First: its error handler on the engine covers the cards' statements too.
+    store = SqlStore(engine, app[CONFIG].screen.merge_seconds)
     try:
         if database.auto_migrate:
             await store.create_schema()

@@ -6,7 +6,7 @@ import re
 from datetime import datetime
 from typing import Any
 
-from bot.messages import MUTE_LABEL, REMOVE_LABEL, age, backlog_line, flags_line, verdict_line
+from bot.messages import MUTE_LABEL, REMOVE_LABEL, age, backlog_line, flags_line, senders_line, verdict_line
 from server.core.model import Barrage, Status, Verdict
 from server.core.policy import parse_id
 
@@ -81,10 +81,15 @@ def _summary(barrage: Barrage, now: datetime, room: str | None) -> list[dict[str
              "text": f"#{barrage.id} · from {barrage.author} · {barrage.source.value} · "
                      f"{age(barrage.created_at, now)}"},
             *([{"type": "plain_text", "emoji": True, "text": f"Room: {room}"}] if room else []),
+            *([_context(senders)] if (senders := senders_line(barrage)) else []),
             *([{"type": "plain_text", "emoji": True, "text": flags}]
               if (flags := flags_line(barrage.flags)) else []),
         ]},
     ]
+
+
+def _context(text: str) -> dict[str, Any]:
+    return {"type": "plain_text", "emoji": True, "text": text}
 
 
 def card_blocks(barrage: Barrage, now: datetime, waiting_behind: int = 0,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from bot.messages import age, backlog_line, flags_line, verdict_line
+from bot.messages import age, backlog_line, flags_line, senders_line, verdict_line
 from bot.replyto import ReplyTo
 from server.core.model import Barrage, Source, Verdict
 from server.core.policy import parse_id
@@ -92,8 +92,10 @@ def _card_body(barrage: Barrage, now: datetime, room: str | None) -> str:
     reply = ReplyTo.load(barrage.reply_to) if barrage.source is Source.TELEGRAM else None
     if reply and reply.user:
         who = f"{who} (@{reply.user})"
+    senders = senders_line(barrage)
     return (
         f"🆕 Barrage #{barrage.id} · {barrage.source.value}\n"
         f"“{barrage.text}”\n"
         f"From {who} · {age(barrage.created_at, now)}"
-    ) + (f"\nRoom: {room}" if room else "") + (f"\n{flags}" if (flags := flags_line(barrage.flags)) else "")
+    ) + (f" · {senders}" if senders else "") + (f"\nRoom: {room}" if room else "") + (
+        f"\n{flags}" if (flags := flags_line(barrage.flags)) else "")

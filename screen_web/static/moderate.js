@@ -96,6 +96,11 @@
     when.dateTime = b.created_at;
     when.textContent = age(b.created_at);
     meta.appendChild(when);
+    // ×N: repeats of the same text from other senders wait with this one (decided with it).
+    const senders = document.createElement("span");
+    senders.className = "senders";
+    senders.textContent = countText(b.count);
+    meta.append(" ", senders);
     for (const flag of b.flags || []) { // what the filter saw: "⚠ link", "⚠ rule 12", "⚠ classifier"
       const shown = document.createElement("span");
       shown.className = "flag";
@@ -145,6 +150,15 @@
     $("bulk-count").textContent = n ? `${numbers.format(n)} selected` : "";
     const waiting = [...items.values()].filter((entry) => entry.state === "pending").length;
     $("tick-all").checked = n > 0 && n === waiting;
+  }
+
+  function countText(count) {
+    const n = Number(count) || 1;
+    return n > 1 ? `· ×${n} senders` : "";
+  }
+
+  function showCount(li, count) {
+    li.querySelector(".senders").textContent = countText(count);
   }
 
   function button(label, cls, onClick) {
@@ -800,6 +814,7 @@
     const entry = items.get(b.id);
     if (entry) {
       if (!isPending(entry)) showPending(entry);
+      showCount(entry.li, b.count); // a repeat joined it (the event carries the first)
     } else if (b.id <= cursor || (exhausted && pendingShown() < MAX_SHOWN)) {
       insert(b);
       cursor = Math.max(cursor, b.id);

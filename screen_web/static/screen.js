@@ -16,6 +16,8 @@
 //   opens with `state`: what the room shows now, so a screen turned on late is right.
 // - The join corner shows the room's QR code beside the join text; when nothing has
 //   flown for `idle_seconds`, a large QR code with the room's title. ?join=0 hides both.
+// - ×N: a repeat of a comment flown moments ago comes as `merge` {id, count}: the
+//   item shows "×N" while it still flies, else flies once more with its count.
 // - Text only ever goes through textContent.
 // - A stream can stall with its connection open (a frozen node, a path that drops
 //   packets): the browser then never reports an error. The stream sends a heartbeat
@@ -36,6 +38,7 @@
   const COLOR = /^#[0-9a-f]{6}$/;
   const SPAN = { small: 1, medium: 1, large: 2 };
   const GAP = 32;
+  const RECENT = 200; // comments remembered for a `merge` that comes after they flew
   const WATCHDOG_BEATS = 2.75; // late heartbeats are normal; three missed ones are not
   // Until /api/screen-config answers: the longest heartbeat the server allows, so the
   // watchdog may be slow but never fires on a healthy stream.
@@ -51,6 +54,7 @@
   let paused = false;
   let topOffset = 0; // the announcement's height: lanes start below it
   let idleTimer = null;
+  const recent = new Map(); // id -> a flown comment's data, oldest first (bounded: RECENT)
 
   if (params.get("bg") === "transparent") document.documentElement.classList.add("transparent");
   if (params.get("join") === "0") joinBox.hidden = true;
@@ -109,9 +113,21 @@
       el.appendChild(who);
     }
     el.appendChild(document.createTextNode(item.text));
+    showCount(el, item.count);
     el.style.color = item.color;
     el.style.transform = "translate3d(-100000px, 0, 0)";
     return el;
+  }
+
+  function showCount(el, count) {
+    let badge = el.querySelector(".count");
+    if (!(count > 1)) return;
+    if (!badge) {
+      badge = document.createElement("span");
+      badge.className = "count";
+      el.appendChild(badge);
+    }
+    badge.textContent = `×${count}`;
   }
 
   // Build and measure once; a comment waiting for a lane keeps its detached node.
@@ -181,6 +197,7 @@
       author: typeof data.author === "string" ? data.author : "",
       color: COLOR.test(data.color) ? data.color : "#ffffff",
       size: SPAN[data.size] ? data.size : "medium",
+      count: Number.isInteger(data.count) && data.count > 1 ? data.count : 1,
     };
   }
 
@@ -194,7 +211,33 @@
 
   function onBarrage(ev) {
     const item = clean(fresh(ev));
-    if (item) enqueue(item);
+    if (!item) return;
+    remember(item);
+    enqueue(item);
+  }
+
+  function remember(item) {
+    recent.delete(item.id);
+    recent.set(item.id, { ...item, el: null });
+    if (recent.size > RECENT) recent.delete(recent.keys().next().value);
+  }
+
+  // A repeat joined a comment (×N): shown on it while it flies or waits, else it flies again.
+  function onMerge(ev) {
+    const data = fresh(ev);
+    const id = Number(data && data.id);
+    const count = Number(data && data.count);
+    if (!id || !Number.isInteger(count) || count < 2) return;
+    const known = recent.get(id);
+    if (known) known.count = Math.max(known.count, count);
+    const flying = [...stage.querySelectorAll(".barrage")].filter((el) => el.dataset.barrageId === String(id));
+    flying.forEach((el) => showCount(el, count));
+    const queued = waiting.filter((item) => item.id === id);
+    for (const item of queued) {
+      item.count = count;
+      item.el = null; // measured again with its badge
+    }
+    if (!flying.length && !queued.length && known) enqueue({ ...known, count, el: null });
   }
 
   // A lottery draw: names shuffle for DRAW_MS, then the winners stay for SHOW_MS.
@@ -248,6 +291,7 @@
 
   function clearScreen() {
     waiting = [];
+    recent.clear(); // a repeat after a clear does not bring back what was cleared
     for (const el of stage.querySelectorAll(".barrage")) {
       for (const motion of el.getAnimations()) motion.cancel();
       el.remove();
@@ -303,6 +347,7 @@
     try { data = JSON.parse(ev.data); } catch { return; }
     const gone = Number(data && data.id);
     waiting = waiting.filter((item) => item.id !== gone);
+    recent.delete(gone);
     for (const el of stage.querySelectorAll(".barrage")) {
       if (el.dataset.barrageId === String(gone)) el.remove();
     }
@@ -343,6 +388,7 @@
       listen(name, (ev) => { const data = fresh(ev); if (data) apply(data); });
     }
     listen("retract", onRetract);
+    listen("merge", onMerge);
     source.addEventListener("heartbeat", alive);
     source.onopen = () => { backoff = 1000; showStatus(""); alive(); };
     source.onerror = () => {

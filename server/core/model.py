@@ -88,7 +88,8 @@ MAIN = "main"  # the room that always exists: what every URL means when it names
 ROOM_SLUG = re.compile(r"[a-z0-9][a-z0-9-]{0,31}")  # fullmatch
 
 # Never `sender`: the screen is public, and the sender key tells who sent what.
-PUBLIC_FIELDS = ("id", "text", "author", "color", "size", "source", "created_at", "room")
+# `count`: a first approved with its repeats (×N) flies once, showing how many sent it.
+PUBLIC_FIELDS = ("id", "text", "author", "color", "size", "source", "created_at", "room", "count")
 # What each kind shows a screen (the data of its SSE message); kinds not here are the
 # moderators' only. The payloads carry more (the room, who did it) for the admin stream.
 SCREEN_FIELDS: dict[EventKind, tuple[str, ...]] = {

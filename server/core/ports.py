@@ -20,6 +20,10 @@ class Store(Protocol):
     async def add(self, draft: Draft, status: Status, now: datetime) -> tuple[Barrage, Event | None]:
         """Insert the barrage and its event in one transaction.
 
+        ×N: a pending (approved) barrage whose `norm` equals a pending first's (one approved in
+        the last screen.merge_seconds) in its room joins it, in the same transaction: stored
+        with `merged_into`, the first's count grown, and the event is a `pending` one carrying
+        the first (a `merge` {"id", "count", "room"}). Two processes never both make a first.
         With a `dedupe_key` already stored, return the stored barrage and no event.
         Raises RateLimited when too many submissions already wait for a commit.
         """
@@ -34,6 +38,8 @@ class Store(Protocol):
     ) -> tuple[Barrage, Event]:
         """Compare-and-set pending → status, with its event, in one transaction; `reason`,
         when given, is stored as the barrage's (e.g. REASON_MUTED from a card's mute button).
+        A first's repeats (×N) get the same status, moment and moderator; a repeat's id decides
+        its first.
 
         Raises NotFound or AlreadyDecided (carrying the stored barrage).
         """

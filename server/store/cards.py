@@ -40,7 +40,9 @@ class SqlCards:
 
     async def pending_without_card(self, platform: str, limit: int) -> tuple[list[Barrage], int]:
         has_card = select(CARD.c.id).where(CARD.c.barrage_id == BARRAGE.c.id, CARD.c.platform == platform)
-        where = (BARRAGE.c.status == Status.PENDING.value, ~has_card.exists())
+        # A repeat (×N) has no card of its own: its first's shows the count.
+        where = (BARRAGE.c.status == Status.PENDING.value, BARRAGE.c.merged_into.is_(None),
+                 ~has_card.exists())
         async with self._engine.connect() as conn:
             rows = await conn.execute(select(BARRAGE).where(*where).order_by(BARRAGE.c.id).limit(limit))
             found = [_barrage(row._mapping) for row in rows]
@@ -62,7 +64,7 @@ class SqlCards:
         claim = select(literal(barrage_id, Integer), literal(platform, String), literal("", String),
                        literal("", String), literal(False, Boolean)).where(~has_card.exists())
         columns = ["barrage_id", "platform", "chat_id", "message_id", "closed"]
-        pending = select(BARRAGE.c.id).where(BARRAGE.c.id == barrage_id,
+        pending = select(BARRAGE.c.id).where(BARRAGE.c.id == barrage_id, BARRAGE.c.merged_into.is_(None),
                                              BARRAGE.c.status == Status.PENDING.value)
         async with self._engine.begin() as conn:
             # PostgreSQL: a second claimer waits on this row lock, and its INSERT, a statement
@@ -115,6 +117,12 @@ class SqlCards:
         query = select(CARD).where(CARD.c.barrage_id == barrage_id, CARD.c.platform == platform)
         async with self._engine.connect() as conn:
             return [_card(row._mapping) for row in await conn.execute(query.order_by(CARD.c.id))]
+
+    async def barrage(self, barrage_id: int) -> Barrage | None:
+        if not 0 < barrage_id <= MAX_ID:
+            return None
+        async with self._engine.connect() as conn:
+            return await _get(conn, barrage_id)
 
     async def unnotified(
         self, source: Source, limit: int, decided_before: datetime | None = None

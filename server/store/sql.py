@@ -7,7 +7,7 @@ import logging
 import sqlite3
 import time
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import and_, delete, func, insert, or_, select, text, update
@@ -41,7 +41,7 @@ from server.core.model import (
 )
 from server.core.rules import Rule, RuleSpec
 from server.logs import limit_repeats
-from server.store import digest, schema
+from server.store import digest, merge, schema
 from server.store.tables import BarrageRow, CardRow, EventRow, FilterRuleRow, MuteRow, RoomRow, SettingRow
 
 logger = limit_repeats(logging.getLogger(__name__))
@@ -72,6 +72,8 @@ PG_UNAVAILABLE = ("53", "08", "57P0", "25006")
 HEALTH_PROBE_SECONDS = 10.0     # while writable: how old a "writable" answer may be
 HEALTH_RETRY_SECONDS = 1.0      # while not: how often /healthz tries again
 PROBE_KEY = "health.probe"
+UNDECIDED = {"status": Status.PENDING.value, "decided_at": None, "decided_by": None, "notified": False,
+             "reason": None}  # "rejected by …" no longer holds
 # pg_advisory_xact_lock's key for "appending to the event log" (any constant: it only has
 # to be the same in every process; "barr" in ASCII).
 EVENT_LOG_LOCK = 0x62617272
@@ -148,8 +150,10 @@ def unavailable_reason(error: BaseException | None) -> str | None:
 
 
 class SqlStore:
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: AsyncEngine, merge_seconds: float = 10.0) -> None:
         self._engine = engine
+        # screen.merge_seconds: an approved repeat of a text approved this recently is ×N
+        self._merge_window = timedelta(seconds=merge_seconds)
         self._writable = True
         self._probe_due = 0.0
         # Every statement's failure passes here: "disk full" and its kin become the core's
@@ -157,8 +161,8 @@ class SqlStore:
         sa_event.listen(engine.sync_engine, "handle_error", self._on_error)
 
     @classmethod
-    def from_url(cls, url: str, synchronous: str = "normal") -> SqlStore:
-        return cls(create_engine(url, synchronous))
+    def from_url(cls, url: str, synchronous: str = "normal", merge_seconds: float = 10.0) -> SqlStore:
+        return cls(create_engine(url, synchronous), merge_seconds)
 
     def _on_error(self, context: ExceptionContext) -> None:
         error = context.original_exception
@@ -227,13 +231,10 @@ class SqlStore:
     async def add(
         self, draft: Draft, status: Status, now: datetime
     ) -> tuple[Barrage, Event | None]:
-        values = _draft_values(draft, status, now)
         try:
             async with self._engine.begin() as conn:
-                result = await conn.execute(insert(BARRAGE).values(**values))
-                barrage = _barrage({**values, "id": result.inserted_primary_key[0]})
-                event = await _append(conn, _kind_for(status), barrage.to_dict(), barrage.id, now)
-                return barrage, event
+                [added] = await self._insert(conn, [(draft, status)], now)
+                return added
         except IntegrityError:
             if draft.dedupe_key is None:
                 raise
@@ -245,44 +246,60 @@ class SqlStore:
     async def add_many(
         self, items: Sequence[tuple[Draft, Status]], now: datetime
     ) -> list[tuple[Barrage, Event | None]]:
-        """Many submissions in one transaction: two statements, one commit (group commit)."""
+        """Many submissions in one transaction: a few statements, one commit (group commit)."""
         if len(items) == 1:
             return [await self.add(*items[0], now)]
-        rows = [_draft_values(draft, status, now) for draft, status in items]
         try:
             async with self._engine.begin() as conn:
-                ids = await _insert_returning_ids(conn, BARRAGE, rows)
-                barrages = [_barrage({**row, "id": new_id}) for row, new_id in zip(rows, ids, strict=True)]
-                events = [(_kind_for(b.status), b.to_dict(), b.id) for b in barrages]
-                event_ids = await _append_events(conn, [
-                    _event_row(kind, payload, barrage_id, now) for kind, payload, barrage_id in events])
+                return list(await self._insert(conn, items, now))
         except IntegrityError:
             # A repeated delivery inside the batch: one at a time, where add() resolves it.
             return [await self.add(draft, status, now) for draft, status in items]
+
+    async def _insert(
+        self, conn: AsyncConnection, items: Sequence[tuple[Draft, Status]], now: datetime
+    ) -> list[tuple[Barrage, Event]]:
+        """Insert the barrages and append their events; repeats join their first (×N).
+
+        The insert comes first, so on SQLite the transaction holds the write lock before it
+        looks for firsts; on PostgreSQL the event log's lock is taken before the look-up. Either
+        way two transactions never both miss each other's first: two processes make one first."""
+        rows = [_draft_values(draft, status, now) for draft, status in items]
+        ids = await _insert_barrages(conn, rows)
+        barrages = [_barrage({**row, "id": new_id}) for row, new_id in zip(rows, ids, strict=True)]
+        repeats: dict[int, merge.EventTuple] = {}
+        if locked := any(merge.key(b) for b in barrages):
+            await _lock_event_log(conn)
+            barrages, repeats = await merge.join(conn, barrages, now - self._merge_window, _barrage)
+        events = [repeats.get(b.id) or (_kind_for(b.status), b.to_dict(), b.id) for b in barrages]
+        event_ids = await _append_events(conn, [_event_row(*event, now) for event in events], locked)
         return [(b, Event(eid, kind, payload))
                 for b, eid, (kind, payload, _) in zip(barrages, event_ids, events, strict=True)]
 
     async def decide(
         self, barrage_id: int, status: Status, moderator: str, now: datetime, reason: str | None = None
     ) -> tuple[Barrage, Event]:
+        """The barrage, or the first it was merged into, and with it every repeat (×N)."""
         if not 0 < barrage_id <= MAX_ID:
             raise NotFound(f"no barrage {barrage_id}")
-        cas = (
-            update(BARRAGE)
-            .where(BARRAGE.c.id == barrage_id, BARRAGE.c.status == Status.PENDING.value)
-            # the sender's reason: the one given (a mute), else who rejected it; an approval
-            # leaves nothing to explain
-            .values(status=status.value, decided_at=now, decided_by=moderator,
-                    reason=reason if reason is not None
-                    else rejected_by(moderator) if status is Status.REJECTED else None)
-        )
+        # the sender's reason: the one given (a mute), else who rejected it; an approval
+        # leaves nothing to explain
+        values = {"status": status.value, "decided_at": now, "decided_by": moderator,
+                  "reason": reason if reason is not None
+                  else rejected_by(moderator) if status is Status.REJECTED else None}
         async with self._engine.begin() as conn:
-            if (await conn.execute(cas)).rowcount == 1:
-                barrage = await _get(conn, barrage_id)
+            await _lock_event_log(conn)
+            first = _first_of(barrage_id)
+            cas = (update(BARRAGE).where(BARRAGE.c.id == first, BARRAGE.c.status == Status.PENDING.value)
+                   .values(**values).returning(BARRAGE.c.id))
+            if (decided := (await conn.execute(cas)).scalar()) is not None:
+                repeats = (BARRAGE.c.merged_into == decided, BARRAGE.c.status == Status.PENDING.value)
+                await conn.execute(update(BARRAGE).where(*repeats).values(**values))
+                barrage = await _get(conn, decided)
                 assert barrage is not None
                 kind = EventKind.BARRAGE if status is Status.APPROVED else EventKind.REJECTED
-                return barrage, await _append(conn, kind, barrage.to_dict(), barrage_id, now)
-            barrage = await _get(conn, barrage_id)
+                return barrage, await _append(conn, kind, barrage.to_dict(), decided, now, locked=True)
+            barrage = await _get_first(conn, barrage_id)
         if barrage is None:
             raise NotFound(f"no barrage {barrage_id}")
         raise AlreadyDecided(barrage.status.value, barrage.decided_by, barrage)
@@ -290,40 +307,51 @@ class SqlStore:
     async def undo(
         self, barrage_id: int, decided_after: datetime, now: datetime
     ) -> tuple[Barrage, Event | None]:
-        cas = (
-            update(BARRAGE)
-            .where(BARRAGE.c.id == barrage_id,
-                   BARRAGE.c.status.in_([Status.APPROVED.value, Status.REJECTED.value]),
-                   BARRAGE.c.decided_at > decided_after,
-                   # approved at submission: same moment, by "auto" (Barrage.auto_approved)
-                   ~and_(BARRAGE.c.decided_by == AUTO, BARRAGE.c.decided_at == BARRAGE.c.created_at))
-            .values(status=Status.PENDING.value, decided_at=None, decided_by=None, notified=False,
-                    reason=None)  # "rejected by …" no longer holds
-        )
+        """The barrage, or the first it was merged into, with the repeats its decision decided."""
+        if not 0 < barrage_id <= MAX_ID:
+            raise NotFound(f"no barrage {barrage_id}")
         async with self._engine.begin() as conn:
+            await _lock_event_log(conn)
+            before = await _get_first(conn, barrage_id)
+            if before is None:
+                raise NotFound(f"no barrage {barrage_id}")
+            cas = (
+                update(BARRAGE)
+                .where(BARRAGE.c.id == before.id,
+                       BARRAGE.c.status.in_([Status.APPROVED.value, Status.REJECTED.value]),
+                       BARRAGE.c.decided_at > decided_after,
+                       # approved at submission: same moment, by "auto" (Barrage.auto_approved)
+                       ~and_(BARRAGE.c.decided_by == AUTO, BARRAGE.c.decided_at == BARRAGE.c.created_at))
+                .values(**UNDECIDED)
+            )
             if (await conn.execute(cas)).rowcount == 1:
+                await _undo_repeats(conn, before)
                 # A card that could not be posted left a closed placeholder: drop it so
                 # the card loop tries again; real cards are reopened (cards_to_reopen).
-                placeholders = (CARD.c.barrage_id == barrage_id, CARD.c.message_id == "")
+                placeholders = (CARD.c.barrage_id == before.id, CARD.c.message_id == "")
                 await conn.execute(delete(CARD).where(*placeholders))
-                barrage = await _get(conn, barrage_id)
+                barrage = await _get(conn, before.id)
                 assert barrage is not None
-                return barrage, await _append(conn, EventKind.PENDING, barrage.to_dict(), barrage_id, now)
-            barrage = await _get(conn, barrage_id)
-        if barrage is None:
-            raise NotFound(f"no barrage {barrage_id}")
-        return barrage, None
+                payload = barrage.to_dict()
+                return barrage, await _append(conn, EventKind.PENDING, payload, barrage.id, now, locked=True)
+        return before, None
 
     async def retract(self, barrage_id: int, moderator: str, now: datetime) -> tuple[Barrage, Event]:
         if not 0 < barrage_id <= MAX_ID:
             raise NotFound(f"no barrage {barrage_id}")
+        values = {"status": Status.RETRACTED.value, "retracted_by": moderator, "retracted_at": now}
         cas = (
             update(BARRAGE)
             .where(BARRAGE.c.id == barrage_id, BARRAGE.c.status == Status.APPROVED.value)
-            .values(status=Status.RETRACTED.value, retracted_by=moderator, retracted_at=now)
+            .values(**values)
         )
         async with self._engine.begin() as conn:
+            await _lock_event_log(conn)
             if (await conn.execute(cas)).rowcount == 1:
+                # Its repeats (×N) leave with it: none of them flies on its own.
+                await conn.execute(update(BARRAGE).where(
+                    BARRAGE.c.merged_into == barrage_id, BARRAGE.c.status == Status.APPROVED.value)
+                    .values(**values))
                 # Its closed cards open again, so the card loop edits them once more
                 # ("Removed by …"), with the status change: no card misses it.
                 posted = (CARD.c.barrage_id == barrage_id, CARD.c.message_id != "")
@@ -331,7 +359,7 @@ class SqlStore:
                 barrage = await _get(conn, barrage_id)
                 assert barrage is not None
                 payload = {"id": barrage_id, "room": barrage.room, "by": moderator}
-                return barrage, await _append(conn, EventKind.RETRACT, payload, barrage_id, now)
+                return barrage, await _append(conn, EventKind.RETRACT, payload, barrage_id, now, locked=True)
             barrage = await _get(conn, barrage_id)
         if barrage is None:
             raise NotFound(f"no barrage {barrage_id}")
@@ -370,6 +398,9 @@ class SqlStore:
             if conn.dialect.name == "postgresql" and not (
                     await conn.execute(TRY_LOCK_EXPIRY, {"key": EXPIRY_LOCK})).scalar():
                 return []
+            # Before the look-up, as decide does: a repeat merging into a first (×N) waits until
+            # this commits, so none joins a first this pass expires and is left waiting alone.
+            await _lock_event_log(conn)
             due = select(BARRAGE.c.id).where(_due(deadline, max_pending)).order_by(BARRAGE.c.id).limit(limit)
             expired = await _expire_where(conn, BARRAGE.c.id.in_(due), now)
             if heads := [b.id for b in expired]:
@@ -378,7 +409,7 @@ class SqlStore:
             if not expired:
                 return []
             rows = [_event_row(EventKind.EXPIRED, b.to_dict(), b.id, now) for b in expired]
-            event_ids = await _append_events(conn, rows)
+            event_ids = await _append_events(conn, rows, locked=True)
         return [(b, Event(eid, EventKind.EXPIRED, b.to_dict()))
                 for b, eid in zip(expired, event_ids, strict=True)]
 
@@ -392,7 +423,7 @@ class SqlStore:
                    room: str | None = None) -> list[Barrage]:
         query = select(BARRAGE).where(BARRAGE.c.id > min(after_id, MAX_ID))
         if status is not None:
-            query = query.where(BARRAGE.c.status == status.value)
+            query = query.where(*_with_status(status))
         if room is not None:
             query = query.where(BARRAGE.c.room == room)
         async with self._engine.connect() as conn:
@@ -470,7 +501,7 @@ class SqlStore:
 
     async def count(self, status: Status, decided_since: datetime | None = None,
                     room: str | None = None) -> int:
-        query = select(func.count()).select_from(BARRAGE).where(BARRAGE.c.status == status.value)
+        query = select(func.count()).select_from(BARRAGE).where(*_with_status(status))
         if decided_since is not None:
             query = query.where(BARRAGE.c.decided_at >= decided_since)
         if room is not None:
@@ -641,6 +672,13 @@ def _rules_changed(change: str, rule: Rule, by: str) -> dict[str, Any]:
     return {"change": change, "id": rule.id, "action": rule.action, "by": by}
 
 
+def _with_status(status: Status) -> tuple[Any, ...]:
+    """Barrages of that status; the pending ones without the repeats (×N) waiting with a first."""
+    if status is Status.PENDING:
+        return BARRAGE.c.status == status.value, BARRAGE.c.merged_into.is_(None)
+    return (BARRAGE.c.status == status.value,)
+
+
 def _approved_in(room: str, since: datetime | None) -> list[Any]:
     """A lottery's tickets: approved now (a retracted barrage no longer counts), with a sender."""
     where = [BARRAGE.c.room == room, BARRAGE.c.status == Status.APPROVED.value, BARRAGE.c.sender.is_not(None)]
@@ -678,10 +716,11 @@ async def _expire_where(conn: AsyncConnection, which: Any, now: datetime) -> lis
 
 
 def _retracted_barrage_event() -> Any:
-    """A `barrage` event whose barrage was retracted since: a screen never flies it again."""
+    """A `barrage` event whose barrage was retracted since: a screen never flies it again;
+    nor a `merge` into it (its event's barrage_id is the first's)."""
     retracted = select(BARRAGE.c.id).where(BARRAGE.c.id == EVENT.c.barrage_id,
                                            BARRAGE.c.status == Status.RETRACTED.value)
-    return and_(EVENT.c.kind == EventKind.BARRAGE.value, retracted.exists())
+    return and_(EVENT.c.kind.in_([EventKind.BARRAGE.value, EventKind.MERGE.value]), retracted.exists())
 
 
 def _kind_for(status: Status) -> EventKind:
@@ -708,9 +747,9 @@ async def _insert_returning_ids(conn: AsyncConnection, table: Any, rows: list[di
 
 async def _append(
     conn: AsyncConnection, kind: EventKind, payload: dict[str, Any], barrage_id: int | None,
-    now: datetime,
+    now: datetime, locked: bool = False,
 ) -> Event:
-    [event_id] = await _append_events(conn, [_event_row(kind, payload, barrage_id, now)])
+    [event_id] = await _append_events(conn, [_event_row(kind, payload, barrage_id, now)], locked)
     return Event(event_id, kind, payload)
 
 
@@ -720,7 +759,9 @@ def _event_row(kind: EventKind, payload: dict[str, Any], barrage_id: int | None,
             "room": payload.get("room") or MAIN}
 
 
-async def _append_events(conn: AsyncConnection, rows: list[dict[str, Any]]) -> list[int]:
+async def _append_events(
+    conn: AsyncConnection, rows: list[dict[str, Any]], locked: bool = False
+) -> list[int]:
     """Append rows to the event log as the transaction's last statement; their ids, in order.
 
     Readers take "every event after id k" from the log (SSE replay, a node filling a gap in
@@ -742,7 +783,9 @@ async def _append_events(conn: AsyncConnection, rows: list[dict[str, Any]]) -> l
     and its insert, a new statement with a new snapshot under READ COMMITTED, sees the
     rows just committed: commit order is id order, and a rollback numbers nothing.
     The lock is taken last, just before the insert (which numbers its own rows, one
-    round trip), so it is held for the insert and the commit only; the rest of the
+    round trip), so it is held for the insert and the commit only (except where a
+    transaction must see every other appender's rows: ×N merging looks for a first under
+    it, so decide, undo and retract, which write rows a merge writes, take it first too); the rest of the
     transaction (the barrage rows, a decision's compare-and-set) runs in parallel
     across processes. Every round trip under the lock counts: each is a handoff
     between this process and its backend while the other writers wait. Its holder
@@ -757,10 +800,48 @@ async def _append_events(conn: AsyncConnection, rows: list[dict[str, Any]]) -> l
         if len(rows) == 1:  # one row: its id without RETURNING (the cheaper statement)
             return [(await conn.execute(insert(EVENT).values(**rows[0]))).inserted_primary_key[0]]
         return await _insert_returning_ids(conn, EVENT, rows)
-    await conn.execute(LOCK_EVENT_LOG, {"key": EVENT_LOG_LOCK})
+    if not locked:
+        await _lock_event_log(conn)
     columns = {name: [row[name] for row in rows] for name in EVENT_COLUMNS}
     # Numbered in the insert itself: one round trip fewer while the lock is held.
     return sorted((await conn.execute(APPEND_NUMBERED, columns)).scalars())
+
+
+async def _lock_event_log(conn: AsyncConnection) -> None:
+    """PostgreSQL: the event log's lock (see _append_events), taken early by a transaction that
+    must see every other appender's rows (×N merging), and so by every transaction that
+    writes a row a merge may write too (decide, undo, retract), before it does: one lock
+    order, so no deadlock. Reentrant within the transaction. SQLite: its write lock, taken
+    by a transaction's first write, does the same."""
+    if conn.dialect.name == "postgresql":
+        await conn.execute(LOCK_EVENT_LOG, {"key": EVENT_LOG_LOCK})
+
+
+def _first_of(barrage_id: int) -> Any:
+    """The barrage's id, or (a repeat, ×N) its first's: the one that is decided."""
+    named = BARRAGE.alias("named")  # not correlated with the UPDATE's own row
+    first = func.coalesce(named.c.merged_into, named.c.id)
+    return select(first).where(named.c.id == barrage_id).scalar_subquery()
+
+
+async def _get_first(conn: AsyncConnection, barrage_id: int) -> Barrage | None:
+    barrage = await _get(conn, barrage_id)
+    if barrage is None or barrage.merged_into is None:
+        return barrage
+    return await _get(conn, barrage.merged_into)
+
+
+async def _undo_repeats(conn: AsyncConnection, first: Barrage) -> None:
+    """The repeats its decision decided wait again with it (and will hear its next decision)."""
+    decided_with = (BARRAGE.c.merged_into == first.id, BARRAGE.c.status == first.status.value,
+                    BARRAGE.c.decided_at == first.decided_at, BARRAGE.c.decided_by == first.decided_by)
+    await conn.execute(update(BARRAGE).where(*decided_with).values(**UNDECIDED))
+
+
+async def _insert_barrages(conn: AsyncConnection, rows: list[dict[str, Any]]) -> list[int]:
+    if len(rows) == 1:  # one row: its id without RETURNING (the cheaper statement)
+        return [(await conn.execute(insert(BARRAGE).values(**rows[0]))).inserted_primary_key[0]]
+    return await _insert_returning_ids(conn, BARRAGE, rows)
 
 
 async def _get(conn: AsyncConnection, barrage_id: int) -> Barrage | None:

@@ -35,7 +35,7 @@ class Frame:
     raw: bytes
     chunk: bytes
     room: str = MAIN
-    barrage: int = 0  # a `barrage` event's barrage id: a retract drops the frame from History
+    barrage: int = 0  # a `barrage` or `merge` event's barrage id: a retract drops the frame from History
 
     @classmethod
     def of(cls, data: bytes, event_id: int = 0, room: str = MAIN, barrage: int = 0) -> Frame:
@@ -57,8 +57,11 @@ def encode_for(event: Event, audience: Audience) -> bytes:
     return encode_event(event.id, event.kind, payload)
 
 
+ON_SCREEN = (EventKind.BARRAGE, EventKind.MERGE)  # the kinds that show a barrage: a retract drops them
+
+
 def frame_for(event: Event, audience: Audience) -> Frame:
-    barrage = event.payload.get("id", 0) if event.kind is EventKind.BARRAGE else 0
+    barrage = event.payload.get("id", 0) if event.kind in ON_SCREEN else 0
     return Frame.of(encode_for(event, audience), event.id, event.room, barrage)
 
 
@@ -173,11 +176,10 @@ class History:
     def retract(self, barrage_id: int) -> None:
         """A retracted barrage is never replayed: its frame goes (the run stays covered,
         like the log's replay, which skips it too)."""
-        for index, frame in enumerate(self._frames):
-            if frame.barrage == barrage_id:
-                self._bytes -= frame.size
-                del self._ids[index], self._frames[index]
-                return
+        gone = [index for index, frame in enumerate(self._frames) if frame.barrage == barrage_id]
+        for index in reversed(gone):  # its `barrage` frame and any `merge` (×N) into it
+            self._bytes -= self._frames[index].size
+            del self._ids[index], self._frames[index]
 
     def _trim(self) -> None:
         keep, kept_bytes = 0, 0

@@ -259,7 +259,8 @@ def list_barrages() -> Json:
         "summary": "Barrages in id order, for moderators.",
         "security": ADMIN,
         "parameters": [
-            query("status", "Only this status.", {"enum": [*map(str, Status), ""]}),
+            query("status", "Only this status. `pending` leaves out the repeats (×N) waiting with "
+                  "a first: the first's `count` says how many.", {"enum": [*map(str, Status), ""]}),
             query("after", "Only ids above this one.", {"type": "integer", "minimum": 0}),
             query("limit", f"At most this many (capped at {LIST_LIMIT}).",
                   {"type": "integer", "minimum": 0}),
@@ -428,7 +429,9 @@ def decision(verb: str, summary: str) -> Json:
         "requestBody": {"required": False, "content": json_content(ref("schemas", "Decision"))},
         "responses": {
             "200": answer("The barrage as it now is. The same decision again by the same "
-                          "moderator is 200 and changes nothing.", ref("schemas", "Barrage")),
+                          "moderator is 200 and changes nothing. A first (×N) is decided with "
+                          "every repeat; a repeat's id decides (and answers with) its first.",
+                          ref("schemas", "Barrage")),
             **refusals("400", *ADMIN_REFUSALS, "404", "409", *BODY_REFUSALS, "503"),
         },
     }
@@ -879,6 +882,12 @@ def stream_event_schema() -> Json:
                        "{\"room\", \"by\"}; `announce` {\"room\", \"text\" (null: removed), \"by\"}; "
                        "`retract` {\"id\", \"room\", \"by\"}; `expired` a Barrage (status "
                        "`expired`: pending too long, or pushed past `moderation.max_pending`). "
+                       "`retract` {\"id\", \"room\", \"by\"}; `merge` {\"id\" (the first's), "
+                       "\"count\", \"room\"}: an approved repeat joined a first flown in the last "
+                       "`screen.merge_seconds` (×N; it does not fly again). A pending repeat writes a "
+                       "`pending` event carrying its first with the new `count`. "
+                       "A screen's `barrage` carries id, text, author, color, size, source, created_at, "
+                       "room and count; its `merge` {\"id\", \"count\"}. "
                        "Every event names its `room`.",
         "properties": {
             "id": {"type": "string", "pattern": DIGITS},

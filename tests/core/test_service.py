@@ -73,7 +73,7 @@ async def test_mode_off_approves_at_once(store: SqlStore) -> None:
     assert rec.events[0].public_payload() == {
         "id": barrage.id, "text": "hi", "author": "Anonymous", "color": "#ffffff",
         "size": "medium", "source": "telegram", "created_at": rec.events[0].payload["created_at"],
-        "room": "main",
+        "room": "main", "count": 1,
     }
 
 

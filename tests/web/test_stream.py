@@ -49,7 +49,7 @@ async def test_event_format_and_headers(open_client: TestClient) -> None:
     assert message.event == "barrage" and int(message.id) > 0
     assert message.data == {
         "id": bid, "text": "héllo <b>", "author": "Ann", "color": "#00ff00", "size": "small",
-        "source": "web", "created_at": message.data["created_at"], "room": "main",
+        "source": "web", "created_at": message.data["created_at"], "room": "main", "count": 1,
     }
     stream.close()
 

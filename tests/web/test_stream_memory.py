@@ -94,7 +94,8 @@ async def test_stalled_replays_stay_within_the_memory_bound(
     stalled: list[socket.socket] = []
     try:
         async with aiohttp.ClientSession() as http:
-            ids = await post_many(http, server.url, [text] * count)
+            # Numbered: the same text again would merge into one flown item (×N), not replay as many.
+            ids = await post_many(http, server.url, [f"{n} {text}" for n in range(count)])
             baseline = server.status("VmRSS")
             resume = max(1, max(ids) - back)
             stalled = [stalled_stream(server.port, resume) for _ in range(clients)]

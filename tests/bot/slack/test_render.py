@@ -93,3 +93,10 @@ def test_a_card_names_its_room_when_given_one() -> None:
 def test_plain_turns_slacks_formatted_text_back_into_what_was_typed(sent: str, written: str) -> None:
     assert plain(sent) == written
 
+
+
+def test_a_first_with_repeats_says_how_many_sent_it() -> None:
+    texts = [e["text"] for e in card_blocks(barrage(count=200), NOW)[1]["elements"]]
+    assert "×200 senders" in texts
+    assert not any("senders" in e["text"] for e in card_blocks(barrage(), NOW)[1]["elements"])
+    assert "×3 senders" in str(verdict_blocks(barrage(count=3, status=Status.APPROVED, decided_by="Bo"), NOW))

@@ -99,3 +99,9 @@ def test_a_card_names_its_room_when_given_one() -> None:
     assert "Room:" not in card_text(barrage(), NOW)
     assert card_text(barrage(), NOW, room="Hall B").splitlines()[3] == "Room: Hall B"
     assert "Room: Hall B" in verdict_text(barrage(status=Status.APPROVED, decided_by="Al"), NOW, "Hall B")
+
+
+def test_a_first_with_repeats_says_how_many_sent_it() -> None:
+    assert "×200 senders" in card_text(barrage(count=200), NOW)
+    assert "senders" not in card_text(barrage(), NOW)
+    assert "×3 senders" in verdict_text(barrage(count=3, status=Status.APPROVED, decided_by="Bo"), NOW)
