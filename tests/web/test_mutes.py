@@ -130,7 +130,8 @@ async def test_shadow_mute_stores_rejected_and_tells_nothing_unusual(make_client
     resp = await send(client, "shadowed")
     assert resp.status == 201
     body = await resp.json()
-    assert body == {"id": body["id"], "status": "pending", "reason": None, "screens": 0}  # what anyone is told
+    # what anyone is told
+    assert body == {"id": body["id"], "status": "pending", "reason": None, "screens": 0}
     [item] = (await (await client.get("/api/barrages?status=rejected", headers=AUTH)).json())["items"]
     assert (item["id"], item["reason"], item["decided_by"]) == (body["id"], REASON_MUTED, "auto")
     pending = (await (await client.get("/api/barrages?status=pending", headers=AUTH)).json())["items"]
