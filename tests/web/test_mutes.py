@@ -4,7 +4,6 @@ autoban. The real app; each TestClient keeps its own cookie jar, so it is one ph
 from __future__ import annotations
 
 import json
-from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from urllib.parse import quote
 
@@ -13,10 +12,8 @@ import pytest
 from aiohttp.test_utils import TestClient
 
 from server.app import STORE
-from server.core.filters import Filters
-from server.core.model import REASON_BLOCKED, REASON_MUTED, Draft, Mode, Mute, Size, Source, Status
+from server.core.model import REASON_BLOCKED, REASON_MUTED, Draft, Mute, Size, Source, Status
 from server.store import SqlStore
-from server.web.keys import SERVICE
 from tests.conftest import AUTH, ClientFactory, ConfigFactory
 from tests.sse import next_block, next_event
 
@@ -199,18 +196,15 @@ async def test_a_rate_limit_refusal_does_not_start_the_slow_mode_clock(make_clie
         assert "slow mode" not in (await refused.json())["error"]
 
 
-class Blocking(Filters):
-    """Stands in for the filter (another branch's): texts with "badword" are blocked."""
-
-    def screen(self, draft: Draft, mode: Mode) -> tuple[Status, Draft]:
-        if "badword" in draft.norm:
-            return Status.REJECTED, replace(draft, reason=REASON_BLOCKED)
-        return super().screen(draft, mode)
+async def block(client: TestClient, word: str) -> None:
+    """A real block rule, through the API: the filter every process runs."""
+    resp = await client.post("/api/filters", json={"pattern": word, "action": "block"}, headers=AUTH)
+    assert resp.status == 201, await resp.text()
 
 
 async def test_autoban_after_three_blocked(make_client: ClientFactory) -> None:
     client = await make_client(moderation__autoban_after=3, moderation__autoban_minutes=60)
-    client.app[SERVICE].filters = Blocking()
+    await block(client, "badword")
     for n in range(3):
         resp = await send(client, f"badword {n}")
         assert resp.status == 201
@@ -226,7 +220,7 @@ async def test_autoban_after_three_blocked(make_client: ClientFactory) -> None:
 
 async def test_two_blocked_and_a_clean_one_do_not_autoban(make_client: ClientFactory) -> None:
     client = await make_client(moderation__autoban_after=3)
-    client.app[SERVICE].filters = Blocking()
+    await block(client, "badword")
     for text in ("badword 1", "fine", "badword 2", "also fine"):
         assert (await send(client, text)).status == 201
     assert (await (await client.get("/api/mutes", headers=AUTH)).json()) == {"mutes": []}
