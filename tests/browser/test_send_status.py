@@ -42,8 +42,8 @@ async def test_the_sender_sees_waiting_then_on_screen_or_not_approved(
     await hello.locator(".mine-status", has_text="on screen").wait_for(timeout=HANG)
     await api(wall, "POST", f"/api/barrages/{ids['a rude one']}/reject", headers=AUTH)
     await rude.locator(".mine-status", has_text="not approved").wait_for(timeout=HANG)
-    assert await page.locator("#mine li").all_inner_texts() == ["a rude one\nnot approved",
-                                                                "<b>hello</b> wall\non screen"]
+    assert await page.locator("#mine li").all_inner_texts() == [
+        "a rude one\nnot approved: rejected by web moderator", "<b>hello</b> wall\non screen"]
 
     other = await open_send(browser, wall)  # another phone: a context of its own, its own cookie
     await send(other, "mine only")
