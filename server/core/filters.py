@@ -17,6 +17,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
+import re._constants as sre_constants
+import re._parser as sre_parse
 import unicodedata
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
@@ -52,8 +55,10 @@ STARS = "***"
 TLDS = ("com|net|org|io|co|me|info|biz|app|dev|xyz|top|site|online|shop|club|link|live|gg|tv|ly|to|"
         "be|us|uk|ru|cn|de|fr|jp|kr|in|br|it|es|nl|pl|au|ca|ch|se|no|tk|ml|ga|cf|gq|cc|ws|la|su|ua|"
         "eu|asia|pro|tech|store|blog|page|xxx|porn|sex|bet|casino|win|vip|icu|cyou|sbs|click")
-LINK_PATTERN = regex.compile(
-    rf"(?i)\b(?:https?://|www\.)\S|\b[a-z0-9-]+(?:\.[a-z0-9-]+)*\.(?:{TLDS})\b(?![.-][a-z0-9])")
+# Found from the dot: a label character, then `.tld` at a word's end (the search tries only
+# the dots; starting from every word boundary cost 6 µs a text, this 1.7).
+LINK_PATTERN = re.compile(
+    rf"(?i)\b(?:https?://|www\.)\S|(?<=[a-z0-9-])\.(?:{TLDS})\b(?![.-][a-z0-9])")
 
 Classifier = Callable[[str], float]  # a text's probability of being offensive, 0..1
 
@@ -74,7 +79,12 @@ class Matcher:
     def __init__(self, rules: Sequence[Rule]) -> None:
         self.rules = tuple(rules)
         self._words = _automaton(rule for rule in rules if rule.kind == WORD)
-        self._regexes = [(rule, regex.compile(rule.pattern)) for rule in rules if rule.kind != WORD]
+        regexes = [(rule, regex.compile(rule.pattern)) for rule in rules if rule.kind != WORD]
+        # A regex that starts with a literal ("abc[a-z]{1,3}") runs only when an automaton of
+        # those literals finds its start in the text; the rest run after one search of their
+        # alternation says one of them matches at all.
+        self._by_prefix = _automaton_of(regexes)
+        self._regexes = [item for item in regexes if len(_literal_prefix(item[0].pattern)) < MIN_PREFIX]
         self._any_regex = _alternation([rule.pattern for rule, _ in self._regexes])
 
     def find(self, norm: str) -> Found:
@@ -96,10 +106,14 @@ class Matcher:
                 for end, (length, rules) in self._words.iter(norm) for rule in rules]
 
     def _regex_matches(self, norm: str) -> list[tuple[int, int, Rule]]:
-        if not self._regexes or not self._might_match(norm):
-            return []
+        candidates: dict[int, tuple[Rule, regex.Pattern[str]]] = {}
+        if len(self._by_prefix) and norm:
+            for _, items in self._by_prefix.iter(norm):
+                candidates.update((rule.id, (rule, compiled)) for rule, compiled in items)
+        if self._regexes and self._might_match(norm):
+            candidates.update((rule.id, (rule, compiled)) for rule, compiled in self._regexes)
         found: list[tuple[int, int, Rule]] = []
-        for rule, compiled in self._regexes:
+        for rule, compiled in candidates.values():
             try:
                 matches = compiled.finditer(norm, timeout=REGEX_TIMEOUT_SECONDS)
                 found.extend((m.start(), m.end(), rule) for m in matches if m.end() > m.start())
@@ -113,20 +127,52 @@ class Matcher:
         per rule (most texts match none; measured 4x cheaper with 100 regex rules)."""
         if self._any_regex is None:
             return True
-        try:
-            return self._any_regex.search(norm, timeout=REGEX_TIMEOUT_SECONDS) is not None
-        except TimeoutError:
-            return True  # the rules one by one: the one that times out holds it for review
+        return self._any_regex.search(norm) is not None
 
 
-def _alternation(patterns: list[str]) -> regex.Pattern[str] | None:
-    """Every pattern in one; None when they do not combine (a flag or a group name inside)."""
+def _alternation(patterns: list[str]) -> re.Pattern[str] | None:
+    """Every pattern in one; None when they do not combine (a flag or a group name inside).
+
+    Compiled with the standard library's `re`: its search skips the positions no branch can
+    start at (measured 4x faster than the `regex` module here, 5 against 19 µs a text with 100
+    regex rules). It has no timeout, but it only runs patterns check_rule passed (no nested or
+    overlapping repeats); each rule then runs on its own with the `regex` module's timeout."""
     if len(patterns) < 2:
         return None
     try:
-        return regex.compile("|".join(f"(?:{pattern})" for pattern in patterns))
-    except regex.error:
+        return re.compile("|".join(f"(?:{pattern})" for pattern in patterns))
+    except (re.error, RecursionError, OverflowError):
         return None
+
+
+MIN_PREFIX = 2  # a literal start this long picks the regex out by automaton
+
+
+def _literal_prefix(pattern: str) -> str:
+    """The literal characters a regex must start with ("" when it may start otherwise)."""
+    try:
+        parsed = sre_parse.parse(pattern)
+    except (re.error, RecursionError, OverflowError):
+        return ""
+    prefix = []
+    for op, value in parsed:
+        if op is not sre_constants.LITERAL:
+            break
+        prefix.append(chr(value))
+    found = "".join(prefix)
+    # The text is casefolded: an ignore-case pattern's literal is looked for the same way.
+    return found.casefold() if parsed.state.flags & re.IGNORECASE else found
+
+
+def _automaton_of(regexes: list[tuple[Rule, regex.Pattern[str]]]) -> ahocorasick.Automaton:
+    """The regexes with a literal start, keyed by it."""
+    automaton = ahocorasick.Automaton()
+    for item in regexes:
+        if len(prefix := _literal_prefix(item[0].pattern)) >= MIN_PREFIX:
+            automaton.add_word(prefix, (*automaton.get(prefix, ()), item))
+    if len(automaton):
+        automaton.make_automaton()
+    return automaton
 
 
 def _automaton(rules: Iterable[Rule]) -> ahocorasick.Automaton:
@@ -142,12 +188,27 @@ def _automaton(rules: Iterable[Rule]) -> ahocorasick.Automaton:
     return automaton
 
 
+# A link has a dot or "://"; NFKC makes "．" and "：" of these. Without any: no regex run.
+_LINK_MARKS = frozenset(".．:：")
+
+
+_SCHEME = re.compile(r"(?i)\b(?:https?://|www\.)\S")
+# A dot after a label character, then a word: a top-level domain if it is one of TLDS.
+_DOT_WORD = re.compile(r"(?<=[A-Za-z0-9-])\.([A-Za-z]{2,7})\b")
+_TLD_SET = frozenset(TLDS.split("|"))
+
+
 def has_link(text: str) -> bool:
-    if text.isascii():
-        if "." not in text and "://" not in text:  # most messages: no link, and no regex run
-            return False
-    else:
+    """LINK_PATTERN's answer, asked cheaply: its TLD alternation costs ~5 µs on a text full of
+    dots ("B.A.D"), so the full pattern runs only where a dotted word is a known TLD."""
+    if _LINK_MARKS.isdisjoint(text):  # most messages
+        return False
+    if not text.isascii():
         text = unicodedata.normalize("NFKC", text)
+    if _SCHEME.search(text):
+        return True
+    if not any(word.lower() in _TLD_SET for word in _DOT_WORD.findall(text)):
+        return False
     return LINK_PATTERN.search(text) is not None
 
 

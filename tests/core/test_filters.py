@@ -197,3 +197,13 @@ def test_a_draft_keeps_its_original_norm_when_starred(filters: Filters) -> None:
     original = draft("darn it")
     _, stored = filters.screen(original, Mode.OFF)
     assert stored.text == "*** it" and stored.norm == original.norm == replace(original).norm
+
+
+@pytest.mark.parametrize("pattern", ["bad[a-z]{1,3}word", "(?i)BAD[a-z]{1,3}WORD", "[b]ad[a-z]{1,3}word",
+                                     "b(?:a)d[a-z]{1,3}word"])
+def test_a_regex_with_or_without_a_literal_start_is_found(pattern: str) -> None:
+    """Regexes that start with a literal are picked out by an automaton of those starts; the
+    others by one search of their alternation: either way the rule matches."""
+    rules = [Rule(1, pattern, "regex", "block"), Rule(2, "other[0-9]+", "regex", "block")]
+    assert Matcher(rules).find(normalize("B.A.D xx WORD")).blocked_by == ("rule:1",)
+    assert not Matcher(rules).find(normalize("a fine line")).blocked
