@@ -207,3 +207,12 @@ def test_a_regex_with_or_without_a_literal_start_is_found(pattern: str) -> None:
     rules = [Rule(1, pattern, "regex", "block"), Rule(2, "other[0-9]+", "regex", "block")]
     assert Matcher(rules).find(normalize("B.A.D xx WORD")).blocked_by == ("rule:1",)
     assert not Matcher(rules).find(normalize("a fine line")).blocked
+
+
+def test_slow_regexes_without_a_literal_start_cannot_freeze_the_screening() -> None:
+    """`a*a*a*a*a*a*b` passes the static check; with another regex that has no literal start it
+    runs in their combined search, which must stop at the timeout (a human decides), not run for
+    hours on 100 a's (the standard library's `re` took 31 s on 80)."""
+    rules = [Rule(1, "a*a*a*a*a*a*b", "regex", "block"), Rule(2, "[xy]*z*q", "regex", "block")]
+    found = Matcher(rules).find("a" * 100)
+    assert not found.blocked and found.held in ((), ("rule:1",))  # no match, or a timeout's hold
