@@ -295,6 +295,7 @@ class SqlStore:
             if (decided := (await conn.execute(cas)).scalar()) is not None:
                 repeats = (BARRAGE.c.merged_into == decided, BARRAGE.c.status == Status.PENDING.value)
                 await conn.execute(update(BARRAGE).where(*repeats).values(**values))
+                await _open_posted_cards(conn, [decided])
                 barrage = await _get(conn, decided)
                 assert barrage is not None
                 kind = EventKind.BARRAGE if status is Status.APPROVED else EventKind.REJECTED
@@ -405,6 +406,7 @@ class SqlStore:
             expired = await _expire_where(conn, BARRAGE.c.id.in_(due), now)
             if heads := [b.id for b in expired]:
                 expired += await _expire_where(conn, BARRAGE.c.merged_into.in_(heads), now)
+                await _open_posted_cards(conn, heads)
             expired.sort(key=lambda barrage: barrage.id)
             if not expired:
                 return []
@@ -805,6 +807,14 @@ async def _append_events(
     columns = {name: [row[name] for row in rows] for name in EVENT_COLUMNS}
     # Numbered in the insert itself: one round trip fewer while the lock is held.
     return sorted((await conn.execute(APPEND_NUMBERED, columns)).scalars())
+
+
+async def _open_posted_cards(conn: AsyncConnection, barrage_ids: list[int]) -> None:
+    """Open the posted cards of barrages just decided or expired, so the card loops edit them
+    to the verdict: a ×N repeat may have closed one for the reopen pass (server/store/merge.py),
+    which looks at pending barrages only, and no loop would ever edit it again."""
+    posted = (CARD.c.barrage_id.in_(barrage_ids), CARD.c.message_id != "", CARD.c.closed.is_(True))
+    await conn.execute(update(CARD).where(*posted).values(closed=False))
 
 
 async def _lock_event_log(conn: AsyncConnection) -> None:

@@ -6,6 +6,8 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
 from server.core.model import Draft, EventKind, Status
 from server.store import SqlStore
 from server.store.cards import SqlCards
@@ -121,6 +123,26 @@ async def test_a_grown_first_has_its_posted_card_edited_again(store: SqlStore) -
     [(card, barrage)] = await cards.cards_to_reopen("telegram", 10)
     assert card.id == claim.id and barrage.count == 2
     assert (await cards.pending_without_card("telegram", 10)) == ([], 0)  # no card for the repeat
+
+
+@pytest.mark.parametrize("end", ["decide", "expire"])
+async def test_a_grown_first_decided_before_its_card_was_edited_still_shows_the_verdict(
+    store: SqlStore, end: str
+) -> None:
+    """A repeat closes the first's posted card for the reopen pass; a decision or an expiry that
+    comes before that pass must open it again, or no loop ever edits it (buttons left forever)."""
+    cards = SqlCards(store._engine)
+    first, _ = await store.add(said("go", "web:a"), Status.PENDING, NOW)
+    claim = await cards.claim_post(first.id, "telegram")
+    assert claim is not None
+    await cards.record_post(claim, "-100", "7")
+    await store.add(said("go", "web:b"), Status.PENDING, NOW)  # closes the card: count 2 to show
+    if end == "decide":
+        await store.decide(first.id, Status.APPROVED, "Mo", NOW)
+    else:
+        assert len(await store.expire(NOW + timedelta(hours=1), 1000, NOW, 10)) == 2
+    [(card, barrage)] = await cards.cards_to_close("telegram", 10)
+    assert card.id == claim.id and barrage.id == first.id and barrage.status is not Status.PENDING
 
 
 async def test_concurrent_writers_make_one_first(store: SqlStore) -> None:
