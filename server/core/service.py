@@ -71,7 +71,7 @@ def utcnow() -> datetime:
 def _shadowed(ticket: Ticket, status: Status, draft: Draft) -> tuple[Status | None, Status, Draft]:
     """A silently muted sender (moderation.shadow_mute): stored as rejected (reason `muted`),
     told what the mode would have told anyone else (`told`)."""
-    if not ticket.shadow:
+    if not ticket.shadow or status is Status.REJECTED:  # blocked: told so, as anyone would be
         return None, status, draft
     return status, Status.REJECTED, replace(draft, reason=REASON_MUTED)
 
@@ -156,7 +156,10 @@ class BarrageService:
         if event is None:  # a twin delivery stored it first
             await self.gate.release(ticket)
             return Receipt(barrage, created=False)
-        await self.gate.passed(barrage)
+        try:
+            await self.gate.passed(barrage)
+        except Exception:  # stored and answered for: an autoban count that failed is no refusal
+            logger.exception("counting barrage %s toward autoban failed", barrage.id)
         return Receipt(barrage, created=True, told=told)
 
     async def _add(self, draft: Draft, status: Status) -> tuple[Barrage, Event | None]:

@@ -294,7 +294,10 @@ class SqlStore:
                    .values(**values).returning(BARRAGE.c.id))
             if (decided := (await conn.execute(cas)).scalar()) is not None:
                 repeats = (BARRAGE.c.merged_into == decided, BARRAGE.c.status == Status.PENDING.value)
-                await conn.execute(update(BARRAGE).where(*repeats).values(**values))
+                # A reason given is the first's own (its sender muted); its repeats' senders
+                # were rejected with it, by the moderator.
+                theirs = rejected_by(moderator) if status is Status.REJECTED else None
+                await conn.execute(update(BARRAGE).where(*repeats).values(**{**values, "reason": theirs}))
                 await _open_posted_cards(conn, [decided])
                 barrage = await _get(conn, decided)
                 assert barrage is not None

@@ -153,3 +153,12 @@ async def test_concurrent_writers_make_one_first(store: SqlStore) -> None:
     assert len(firsts) == 1
     stored = await store.get(firsts[0].id)
     assert stored is not None and stored.count == 20
+
+
+async def test_a_first_rejected_with_its_own_reason_gives_its_repeats_the_moderators(store: SqlStore) -> None:
+    """A card's Mute 1h mutes the first's sender only: the repeats' senders read who rejected."""
+    first, _ = await store.add(said("spam", "web:a"), Status.PENDING, NOW)
+    repeat, _ = await store.add(said("spam", "web:b"), Status.PENDING, NOW)
+    await store.decide(first.id, Status.REJECTED, "Mo", NOW, reason="muted")
+    got = {b.id: b.reason for b in await store.list(Status.REJECTED, 0, 10)}
+    assert got == {first.id: "muted", repeat.id: "rejected by Mo"}

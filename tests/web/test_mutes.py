@@ -137,6 +137,16 @@ async def test_shadow_mute_stores_rejected_and_tells_nothing_unusual(make_client
     assert {m["text"]: m["status"] for m in mine} == {"normal": "pending", "shadowed": "pending"}
 
 
+async def test_a_shadow_muted_sender_blocked_is_told_blocked_never_muted(make_client: ClientFactory) -> None:
+    """What anyone sending a blocked word is told: the mute stays silent."""
+    client = await make_client(moderation__shadow_mute=True)
+    await block(client, "badword")
+    assert (await send(client, "normal")).status == 201
+    await mute(client, await sender_of(client))
+    body = await (await send(client, "a badword here")).json()
+    assert (body["status"], body["reason"]) == ("rejected", REASON_BLOCKED)
+
+
 async def test_shadow_mute_in_off_mode_says_approved_and_nothing_flies(make_client: ClientFactory) -> None:
     client = await make_client(moderation__shadow_mute=True, moderation__mode="off")
     stream = await client.get("/stream")
