@@ -72,6 +72,11 @@ PG_UNAVAILABLE = ("53", "08", "57P0", "25006")
 HEALTH_PROBE_SECONDS = 10.0     # while writable: how old a "writable" answer may be
 HEALTH_RETRY_SECONDS = 1.0      # while not: how often /healthz tries again
 PROBE_KEY = "health.probe"
+# The normalised text kept for ×N merging, cut: a btree entry on PostgreSQL holds at most
+# 2,704 bytes, and 512 characters take at most 2,048 (a 1,000-character text of Hangul jamo,
+# moderation.max_text_length's top, would fail its whole group commit). Two texts alike in
+# their first 512 normalised characters merge; rules screen the whole text before this.
+STORED_NORM = 512
 UNDECIDED = {"status": Status.PENDING.value, "decided_at": None, "decided_by": None, "notified": False,
              "reason": None}  # "rejected by …" no longer holds
 # pg_advisory_xact_lock's key for "appending to the event log" (any constant: it only has
@@ -877,7 +882,7 @@ def _draft_values(draft: Draft, status: Status, now: datetime) -> dict[str, Any]
         "notified": decided,
         "reason": draft.reason,
         "flags": json.dumps(list(draft.flags)),
-        "norm": draft.norm,
+        "norm": draft.norm[:STORED_NORM],
     }
 
 

@@ -4,6 +4,7 @@ their first in the submission's transaction, decisions carry them, cards re-rend
 from __future__ import annotations
 
 import asyncio
+import random
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -162,3 +163,13 @@ async def test_a_first_rejected_with_its_own_reason_gives_its_repeats_the_modera
     await store.decide(first.id, Status.REJECTED, "Mo", NOW, reason="muted")
     got = {b.id: b.reason for b in await store.list(Status.REJECTED, 0, 10)}
     assert got == {first.id: "muted", repeat.id: "rejected by Mo"}
+
+
+async def test_a_long_normalised_text_is_stored_and_still_merges(store: SqlStore) -> None:
+    """A PostgreSQL btree entry holds at most 2,704 bytes: 1,000 CJK characters (3 bytes each)
+    would not fit the (room, status, norm) index (ProgramLimitExceeded); the stored norm is cut."""
+    rng = random.Random(5)  # not a repeating run: PostgreSQL compresses those below the limit
+    jamo = "".join(chr(rng.randrange(0x4E00, 0x9FFF)) for _ in range(1000))
+    first, _ = await store.add(said(jamo, "web:a", norm=jamo), Status.PENDING, NOW)
+    repeat, _ = await store.add(said(jamo, "web:b", norm=jamo), Status.PENDING, NOW)
+    assert repeat.merged_into == first.id
