@@ -220,7 +220,7 @@ class CardSync:
         if ref is None:  # no card possible: a closed placeholder row, so it is not retried forever
             await self._store.close_card(card.id)
         else:
-            await self._store.record_post(card, *ref)
+            await self._store.record_post(card, *ref, shown_count=barrage.count)
 
     async def _close_cards(self) -> None:
         platform = self._platform.platform

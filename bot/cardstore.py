@@ -48,8 +48,11 @@ class CardStore(Protocol):
         """Claim posting the card for a pending barrage with none on `platform`: a card row with
         no message yet. None when it has one (claimed elsewhere) or is no longer pending."""
 
-    async def record_post(self, card: Card, chat_id: str, message_id: str) -> None:
-        """The claimed card is posted: keep where it is, open (an undo may have dropped the claim)."""
+    async def record_post(
+        self, card: Card, chat_id: str, message_id: str, shown_count: int | None = None
+    ) -> None:
+        """The claimed card is posted: keep where it is, open (an undo may have dropped the claim);
+        closed when it shows `shown_count` senders and the barrage has more now (×N)."""
 
     async def drop_claim(self, card_id: int) -> None:
         """The post failed: give the claim back, so a later pass posts it."""

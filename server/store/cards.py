@@ -79,9 +79,17 @@ class SqlCards:
             return None
         return Card(id=card_id, barrage_id=barrage_id, platform=platform, chat_id="", message_id="")
 
-    async def record_post(self, card: Card, chat_id: str, message_id: str) -> None:
-        values = {"chat_id": chat_id, "message_id": message_id, "closed": False}
+    async def record_post(
+        self, card: Card, chat_id: str, message_id: str, shown_count: int | None = None
+    ) -> None:
         async with self._engine.begin() as conn:
+            # A ×N repeat that joined while the card was on its way found no message to reopen:
+            # a card posted with an older count is recorded closed, for the reopen pass to edit.
+            now = (await conn.execute(select(BARRAGE.c.merged_count, BARRAGE.c.status)
+                                      .where(BARRAGE.c.id == card.barrage_id))).first()
+            stale = (shown_count is not None and now is not None and now.status == Status.PENDING.value
+                     and now.merged_count != shown_count)
+            values = {"chat_id": chat_id, "message_id": message_id, "closed": stale}
             found = await conn.execute(update(CARD).where(CARD.c.id == card.id).values(**values))
             if found.rowcount == 0:  # an undo dropped the claim meanwhile: the card is real all the same
                 await conn.execute(insert(CARD).values(barrage_id=card.barrage_id, platform=card.platform,

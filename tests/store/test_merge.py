@@ -173,3 +173,16 @@ async def test_a_long_normalised_text_is_stored_and_still_merges(store: SqlStore
     first, _ = await store.add(said(jamo, "web:a", norm=jamo), Status.PENDING, NOW)
     repeat, _ = await store.add(said(jamo, "web:b", norm=jamo), Status.PENDING, NOW)
     assert repeat.merged_into == first.id
+
+
+async def test_a_card_posted_while_a_repeat_joined_is_edited_again(store: SqlStore) -> None:
+    """The card was drawn with ×1; a repeat joined before it was recorded (no message to
+    reopen yet): it is recorded closed, so the reopen pass draws ×2."""
+    cards = SqlCards(store._engine)
+    first, _ = await store.add(said("go", "web:a"), Status.PENDING, NOW)
+    claim = await cards.claim_post(first.id, "telegram")
+    assert claim is not None
+    await store.add(said("go", "web:b"), Status.PENDING, NOW)  # while the post is on its way
+    await cards.record_post(claim, "-100", "7", shown_count=first.count)
+    [(card, barrage)] = await cards.cards_to_reopen("telegram", 10)
+    assert card.id == claim.id and barrage.count == 2
