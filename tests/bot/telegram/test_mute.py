@@ -49,10 +49,11 @@ async def test_a_moderator_mutes_the_sender_from_the_card(tg_client, fake_tg: Fa
     [item] = (await (await client.get("/api/barrages?status=rejected", headers=AUTH)).json())["items"]
     assert (item["decided_by"], item["reason"]) == ("Mod One", "muted")
 
-    # The sender is told the message was not approved, then that they are muted, until when.
+    # The sender is told the message was not approved (the notice loop, in its own time: waited
+    # for first, so the two replies cannot cross), then that they are muted, until when.
+    assert "not approved" in (await replies_to(fake_tg, ANN["id"], 2))[1]
     await send_text(client, fake_tg, "am I still here?", message_id=2)
     told = await replies_to(fake_tg, ANN["id"], 3)
-    assert "not approved" in told[1]
     assert told[2].startswith("⚠️ Not sent: you are muted until ") and mute["until"][11:16] in told[2]
 
 
