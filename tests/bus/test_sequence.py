@@ -6,6 +6,7 @@ writes events to the log and publishes only some of them, out of order, or twice
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import sqlite3
@@ -208,3 +209,38 @@ async def test_a_failing_handler_does_not_stop_the_others(
     await broker.publish(events[2])
     await eventually(lambda: len(later) == 3)
     assert got == later == [1, 2, 3]
+
+
+class SwallowingLog:
+    """The real log, but its read swallows the cancellation meant for the gap fill once it is
+    stopping (as Python 3.11's wait_for can when a cancellation lands as its wait ends)."""
+
+    def __init__(self, store: SqlStore) -> None:
+        self._store = store
+        self.reading = asyncio.Event()
+        self.answer = asyncio.Event()
+
+    async def last_event_id(self) -> int:
+        if self.reading.is_set() or not hasattr(self, "connected"):
+            self.connected = True
+            return await self._store.last_event_id()
+        self.reading.set()
+        try:
+            await self.answer.wait()
+        except asyncio.CancelledError:
+            pass  # the cancellation is gone
+        return await self._store.last_event_id()
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._store, name)
+
+
+async def test_a_lost_cancellation_does_not_keep_the_gap_fill_from_stopping(store: SqlStore) -> None:
+    log = SwallowingLog(store)
+    sequencer = Sequencer(MemoryBus(), log, idle_check=0.05)  # type: ignore[arg-type]
+    await sequencer.connect()
+    await log.reading.wait()  # the fill is inside the read
+    stopping = asyncio.create_task(sequencer.disconnect())
+    done, _ = await asyncio.wait({stopping}, timeout=30)  # a bound on a hang, not a timing assertion
+    assert stopping in done, "disconnect() hung on the gap fill"
+    assert all(task.done() for task in asyncio.all_tasks() if task.get_name() == "bus-gap-fill")
