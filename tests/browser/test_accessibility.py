@@ -74,22 +74,25 @@ async def test_plain_pages(browser: Browser, wall: TestServer, path: str, scheme
     assert await findings(page) == []
 
 
-@SCHEMES
-async def test_send_after_sending(browser: Browser, wall: TestServer, scheme: str) -> None:
+async def sent_one(browser: Browser, wall: TestServer, scheme: str) -> Page:
+    """/send on a phone-sized page, with one message sent."""
     page = await open_page(browser, wall, "/send", scheme, width=390, height=700)
     await page.fill("#text", "hello")
     await page.click("#submit")
     await page.locator("#result.ok").wait_for()
+    return page
+
+
+@SCHEMES
+async def test_send_after_sending(browser: Browser, wall: TestServer, scheme: str) -> None:
+    page = await sent_one(browser, wall, scheme)
     await page.locator("#mine li").wait_for()
     assert await findings(page) == []
 
 
 @SCHEMES
 async def test_send_after_winning_the_draw(browser: Browser, wall: TestServer, scheme: str) -> None:
-    page = await open_page(browser, wall, "/send", scheme, width=390, height=700)
-    await page.fill("#text", "hello")
-    await page.click("#submit")
-    await page.locator("#result.ok").wait_for()
+    page = await sent_one(browser, wall, scheme)
     await approve_all(wall)
     await post(wall, "/api/rooms/main/lottery", {"winners": 1}, AUTH)
     await page.evaluate("document.dispatchEvent(new Event('visibilitychange'))")  # polls at once

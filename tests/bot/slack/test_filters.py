@@ -8,20 +8,12 @@ import json
 
 import pytest
 
+from tests.bot.filter_cases import TEXTS, TOLD
 from tests.bot.slack.conftest import MOD, MOD_CHANNEL, command_answer, command_body
 from tests.bot.slack.test_channel import card_for
 from tests.conftest import AUTH
 from tests.fakes.slack_api import FakeSlack
 from tests.sse import next_block, next_event
-
-TEXTS = ["you C.U.N.T", "buy spam", "see www.example.com", "hello"]
-TOLD = {  # mode: what each of TEXTS's senders is told, in order
-    "off": ["❌ Not approved: blocked word.", "✅", "✅", "✅"],
-    "auto": ["❌ Not approved: blocked word.", "⏳ Got it! Your message is held for review",
-             "⏳ Got it! Your message is held for review", "✅"],
-    "manual": ["❌ Not approved: blocked word.", "⏳ Got it! Your message is waiting",
-               "⏳ Got it! Your message is waiting", "⏳ Got it! Your message is waiting"],
-}
 
 
 @pytest.mark.parametrize("mode", list(TOLD))

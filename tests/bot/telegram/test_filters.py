@@ -5,21 +5,13 @@ from __future__ import annotations
 
 import pytest
 
+from tests.bot.filter_cases import TEXTS, TOLD
 from tests.bot.telegram.conftest import MOD_CHAT
 from tests.bot.telegram.test_channel import ANN, card_for, replies_to, send_text
 from tests.bot.telegram.test_controls import answer
 from tests.conftest import AUTH
 from tests.fakes.telegram_api import FakeTelegram
 from tests.sse import next_block, next_event
-
-TEXTS = ["you C.U.N.T", "buy spam", "see www.example.com", "hello"]
-TOLD = {  # mode: what each of TEXTS's senders is told, in order
-    "off": ["❌ Not approved: blocked word.", "✅", "✅", "✅"],
-    "auto": ["❌ Not approved: blocked word.", "⏳ Got it! Your message is held for review",
-             "⏳ Got it! Your message is held for review", "✅"],
-    "manual": ["❌ Not approved: blocked word.", "⏳ Got it! Your message is waiting",
-               "⏳ Got it! Your message is waiting", "⏳ Got it! Your message is waiting"],
-}
 
 
 @pytest.mark.parametrize("mode", list(TOLD))
