@@ -73,6 +73,8 @@ class Found:
     starred: tuple[tuple[int, int], ...] = ()  # spans of the normalised text to show as ***
 
 
+NOTHING = Found()
+
 class Matcher:
     """The rules, compiled: immutable, so a rebuild swaps it in whole and screens never wait."""
 
@@ -88,16 +90,24 @@ class Matcher:
         self._any_regex = _alternation([rule.pattern for rule, _ in self._regexes])
 
     def find(self, norm: str) -> Found:
-        matches = [*self._word_matches(norm), *self._regex_matches(norm)]
+        matches = self._word_matches(norm)
+        matches += self._regex_matches(norm)
         if not matches:
-            return Found()
+            return NOTHING
         allowed = [(start, end) for start, end, rule in matches if rule.action == ALLOW]
-        counted = [(s, e, rule) for s, e, rule in matches
-                   if rule.action != ALLOW and not any(a <= s and e <= b for a, b in allowed)]
-        blocked_by = tuple(dict.fromkeys(f"rule:{r.id}" for _, _, r in counted if r.action == BLOCK))
-        held = tuple(dict.fromkeys(f"rule:{r.id}" for _, _, r in counted if r.action == REVIEW))
-        starred = tuple((s, e) for s, e, r in counted if r.action == REPLACE)
-        return Found(bool(blocked_by), held, blocked_by, starred)
+        blocked_by: dict[str, None] = {}  # dicts: the flags once each, in the order found
+        held: dict[str, None] = {}
+        starred = []
+        for start, end, rule in matches:
+            if rule.action == ALLOW or any(a <= start and end <= b for a, b in allowed):
+                continue
+            if rule.action == BLOCK:
+                blocked_by[f"rule:{rule.id}"] = None
+            elif rule.action == REVIEW:
+                held[f"rule:{rule.id}"] = None
+            elif rule.action == REPLACE:
+                starred.append((start, end))
+        return Found(bool(blocked_by), tuple(held), tuple(blocked_by), tuple(starred))
 
     def _word_matches(self, norm: str) -> list[tuple[int, int, Rule]]:
         if not len(self._words) or not norm:  # an automaton with no words cannot iterate
@@ -192,22 +202,23 @@ def _automaton(rules: Iterable[Rule]) -> ahocorasick.Automaton:
 _LINK_MARKS = frozenset(".．:：")
 
 
-_SCHEME = re.compile(r"(?i)\b(?:https?://|www\.)\S")
-# A dot after a label character, then a word: a top-level domain if it is one of TLDS.
-_DOT_WORD = re.compile(r"(?<=[A-Za-z0-9-])\.([A-Za-z]{2,7})\b")
+# A dot, then a word: a top-level domain if it is one of TLDS (the label before the dot is
+# LINK_PATTERN's to check). Starting with the literal dot lets `re` skip to each dot.
+_DOT_WORD = re.compile(r"\.([a-z]{2,7})\b")
 _TLD_SET = frozenset(TLDS.split("|"))
 
 
 def has_link(text: str) -> bool:
     """LINK_PATTERN's answer, asked cheaply: its TLD alternation costs ~5 µs on a text full of
-    dots ("B.A.D"), so the full pattern runs only where a dotted word is a known TLD."""
+    dots ("B.A.D"), so the full pattern runs only where there is a scheme or a dotted word
+    that is a known TLD."""
     if _LINK_MARKS.isdisjoint(text):  # most messages
         return False
     if not text.isascii():
         text = unicodedata.normalize("NFKC", text)
-    if _SCHEME.search(text):
-        return True
-    if not any(word.lower() in _TLD_SET for word in _DOT_WORD.findall(text)):
+    low = text.lower()
+    if ("://" not in low and "www." not in low
+            and not any(word in _TLD_SET for word in _DOT_WORD.findall(low))):
         return False
     return LINK_PATTERN.search(text) is not None
 
@@ -252,19 +263,22 @@ class Filters:
     def screen(self, draft: Draft, mode: Mode) -> tuple[Status, Draft]:
         found = self.matcher.find(draft.norm)
         link = self._links != "allow" and has_link(draft.text)
+        changes: dict[str, object] = {}
         if found.starred:
-            draft = replace(draft, text=star(draft.text, found.starred))
+            changes["text"] = star(draft.text, found.starred)
         if found.blocked or (link and self._links == "block"):
-            flags = (*found.blocked_by, *((LINK,) if link else ()))
-            reason = REASON_BLOCKED if found.blocked else REASON_LINK
-            return Status.REJECTED, replace(draft, flags=flags, reason=reason)
+            changes["flags"] = (*found.blocked_by, *((LINK,) if link else ()))
+            changes["reason"] = REASON_BLOCKED if found.blocked else REASON_LINK
+            return Status.REJECTED, draft.but(**changes)
         flags = (*found.held, *((LINK,) if link else ()), *self._classified(draft, mode))
-        draft = replace(draft, flags=flags) if flags else draft
+        if flags:
+            changes["flags"] = flags
+        status = Status.APPROVED
         if mode is Mode.MANUAL:
-            return Status.PENDING, draft
-        if mode is Mode.AUTO and flags:
-            return Status.PENDING, replace(draft, reason=REASON_REVIEW)
-        return Status.APPROVED, draft
+            status = Status.PENDING
+        elif mode is Mode.AUTO and flags:
+            status, changes["reason"] = Status.PENDING, REASON_REVIEW
+        return status, draft.but(**changes) if changes else draft
 
     def _classified(self, draft: Draft, mode: Mode) -> tuple[str, ...]:
         if self._classifier is None or mode is Mode.OFF:  # off: nobody would review it

@@ -124,6 +124,16 @@ class Draft:
     flags: tuple[str, ...] = ()  # "link", "rule:<id>", "classifier"
     reason: str | None = None  # why it was not approved at once (told to the sender)
 
+    def but(self, **changes: Any) -> Draft:
+        """A copy with `changes`: what dataclasses.replace does, without re-running __init__
+        field by field (5-9 µs a call, on every screened submission; this is under 1)."""
+        unknown = changes.keys() - self.__dict__.keys()
+        if unknown:
+            raise TypeError(f"Draft has no field {sorted(unknown)}")
+        copy = object.__new__(Draft)
+        copy.__dict__.update(self.__dict__, **changes)
+        return copy
+
 
 @dataclass(frozen=True)
 class Barrage:

@@ -20,7 +20,6 @@ inside its own span.
 
 from __future__ import annotations
 
-import re
 import unicodedata
 from functools import lru_cache
 
@@ -39,20 +38,35 @@ LOOKALIKES = str.maketrans({
 
 MARKS = ("Mn", "Me")
 FOLD_CACHE = 65_536  # characters whose fold is kept (bounded: a script can send any code point)
-_NOT_ALNUM = re.compile(r"[^a-z0-9]+")
 
 
 def normalize(text: str) -> str:
     """The normalised copy (steps 1-6 above)."""
-    if text.isascii():  # most messages: three C-speed passes instead of one call per character
-        return _NOT_ALNUM.sub("", text.lower().translate(LEET))
-    return "".join(folded for folded, _ in _kept(text))
+    if text.isascii():  # most messages: one C-speed pass (ASCII to ASCII has its own fast path)
+        return text.translate(_ASCII_FOLDS)
+    # One C-speed pass over a table of folds: each character costs a dict look-up (the Python
+    # loop over characters cost 5-8 µs a line, this under 1).
+    return text.translate(_FOLDS)
 
 
 def normalize_spans(text: str) -> tuple[str, list[int]]:
     """The normalised copy, and for each of its characters the index in `text` it came from."""
     pairs = _kept(text)
     return "".join(c for c, _ in pairs), [i for _, i in pairs]
+
+
+class _FoldTable(dict[int, str]):
+    """Code point → its fold, filled on first use; `str.translate` reads it. Bounded: a script
+    can send any code point, so past FOLD_CACHE entries it starts over."""
+
+    def __missing__(self, code: int) -> str:
+        if len(self) >= FOLD_CACHE:
+            self.clear()
+        folded = self[code] = _fold(chr(code))
+        return folded
+
+
+_FOLDS = _FoldTable()
 
 
 def _kept(text: str) -> list[tuple[str, int]]:
@@ -75,3 +89,6 @@ def _fold(char: str) -> str:
     text = "".join(c for c in unicodedata.normalize("NFKD", text) if unicodedata.category(c) not in MARKS)
     text = text.translate(LEET).translate(LOOKALIKES)
     return "".join(c for c in text if unicodedata.category(c)[0] in "LN")
+
+
+_ASCII_FOLDS = {code: _fold(chr(code)) or None for code in range(128)}

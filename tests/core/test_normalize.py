@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from server.core.normalize import normalize, normalize_spans
+from server.core.normalize import _FOLDS, FOLD_CACHE, _fold, normalize, normalize_spans
 
 
 @pytest.mark.parametrize(("text", "expected"), [
@@ -25,3 +25,16 @@ def test_spans_point_back_into_the_original(text: str) -> None:
     folded, spans = normalize_spans(text)
     assert folded == normalize(text) and len(spans) == len(folded)
     assert spans == sorted(spans) and all(0 <= i < len(text) for i in spans)
+
+
+@pytest.mark.parametrize("text", ["b.A.d!", "Ｈｅｌｌｏ ｂａｄ", "Ünïcödé 42", "坏 人 bаd", "x\u200by 😂 ﬁ"])
+def test_the_fast_paths_agree_with_the_character_by_character_fold(text: str) -> None:
+    assert normalize(text) == "".join(_fold(char) for char in text)
+
+
+def test_the_fold_table_stays_bounded_and_right_past_its_size() -> None:
+    """A script can send any code point: the table of folds starts over when full."""
+    text = "".join(chr(code) for code in range(0x4E00, 0x4E00 + FOLD_CACHE + 10))
+    assert normalize(text) == "".join(_fold(char) for char in text)
+    assert len(_FOLDS) <= FOLD_CACHE
+    assert normalize("ｂａｄ") == "bad"
