@@ -11,6 +11,7 @@ import logging
 from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
 
 from aiohttp import web
 
@@ -34,6 +35,7 @@ from server.store import SqlStore
 from server.store.batching import BatchingStore
 from server.store.cards import SqlCards
 from server.store.lease import ChatLeases, create_leases
+from server.store.marks import SqlMarks
 from server.store.sql import create_engine
 from server.web import api, device, filters, lottery, mine, mutes, openapi, pages, qr, reports
 from server.web import rooms as room_routes
@@ -145,8 +147,15 @@ async def _store(app: web.Application) -> AsyncIterator[None]:
         raise
     app[STORE] = store
     app[CARDS] = SqlCards(engine)
+    marks = None
+    if urlsplit(app[CONFIG].bus.url).scheme in ("postgresql", "postgres"):
+        # Nodes on a PostgreSQL bus share no Redis: their slow mode and repeats live in the
+        # database (with a Redis bus, _windows puts them there).
+        app[MARKS] = marks = SqlMarks.for_database(database.url, engine)
     app[HEALTH]["database"] = store.health
     yield
+    if marks is not None:
+        await marks.close()
     await store.close()
 
 

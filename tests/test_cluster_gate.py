@@ -1,7 +1,7 @@
 """Senders across real `barrage serve` processes: a mute made on one node refuses on the
 others (the `mutes` event), and slow mode and "already sent" hold whichever node takes the
-submission (Redis marks). A phone is one cookie jar: the device key is the database's, so its
-cookie is valid on every node."""
+submission (marks on Redis, or in the database on a PostgreSQL bus). A phone is one cookie
+jar: the device key is the database's, so its cookie is valid on every node."""
 
 from __future__ import annotations
 
@@ -53,9 +53,12 @@ async def test_a_mute_made_on_one_node_refuses_on_another(
         await eventually(accepted_on_a)
 
 
-async def test_slow_mode_and_already_sent_hold_across_nodes(tmp_path: Path, fresh_postgres_url: str) -> None:
+@pytest.mark.parametrize("bus", BUSES)  # Redis: its marks; PostgreSQL alone: the `mark` table
+async def test_slow_mode_and_already_sent_hold_across_nodes(
+    bus: str, tmp_path: Path, fresh_postgres_url: str
+) -> None:
     env = {"BARRAGE_MODERATION_SLOW_MODE_SECONDS": "60", "BARRAGE_MODERATION_REPEAT_SECONDS": "60"}
-    async with Cluster(tmp_path, fresh_postgres_url, "redis", env=env) as cluster, phone() as http:
+    async with Cluster(tmp_path, fresh_postgres_url, bus, env=env) as cluster, phone() as http:
         a, b = cluster.nodes
         assert (await send(http, a.url, "Hello!!"))[0] == 201
         assert await send(http, b.url, "hello") == (

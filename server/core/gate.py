@@ -9,14 +9,14 @@ the store); `passed(barrage)` runs once the barrage is stored (the autoban count
 Everything counts by the draft's `sender` key (web:<device>, telegram:<id>, slack:<team>:<user>);
 a draft without one is never muted or slowed.
 
-Slow mode and "already sent" are reservations on the `Marks` port (in memory for one process,
-Redis for several), taken atomically at check: a sender's next barrage reserves the slow-mode
-mark for `slow_mode_seconds` and the mark of its normalised text for `repeat_seconds`; a second
-submission, on any node, finds them taken. A refused attempt sets nothing, so it never restarts
-the clock, and a reservation whose submission fails afterwards is released (only the one it
-holds: the token must match). So the clock starts when a barrage is accepted, a few
-milliseconds before it is stored; a cancelled submission keeps its reservation, as it may
-have been stored.
+Slow mode and "already sent" are reservations on the `Marks` port (in memory for one
+process; for several, Redis, or the database on a PostgreSQL bus), taken atomically at check:
+a sender's next barrage reserves the slow-mode mark for `slow_mode_seconds` and the mark of its
+normalised text for `repeat_seconds`; a second submission, on any node, finds them taken. A
+refused attempt sets nothing, so it never restarts the clock, and a reservation whose
+submission fails afterwards is released (only the one it holds: the token must match). So the
+clock starts when a barrage is accepted, a few milliseconds before it is stored; a cancelled
+submission keeps its reservation, as it may have been stored.
 
 Mutes live in the database (`mute` table); every change is written with a `mutes` event that
 carries it. Each process keeps a copy, read at start and updated from those events (the bus

@@ -71,6 +71,17 @@ class MuteRow(SQLModel, table=True):
     created_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
 
 
+class MarkRow(SQLModel, table=True):
+    """A short-lived mark (slow mode, "already sent"; server/store/marks.py): the nodes' shared
+    marks when there is no Redis. Expired rows are swept."""
+
+    __tablename__ = "mark"
+
+    key: str = Field(primary_key=True)
+    token: str
+    expires_at: float = Field(sa_column=Column(Float, nullable=False, index=True))  # Unix seconds
+
+
 class RoomRow(SQLModel, table=True):
     """A room's settings and live state; every change writes an event (the log is followed)."""
 
