@@ -153,10 +153,14 @@ async def _store(app: web.Application) -> AsyncIterator[None]:
         # database (with a Redis bus, _windows puts them there).
         app[MARKS] = marks = SqlMarks.for_database(database.url, engine)
     app[HEALTH]["database"] = store.health
-    yield
-    if marks is not None:
-        await marks.close()
-    await store.close()
+    try:
+        yield
+    finally:
+        try:
+            if marks is not None:
+                await marks.close()
+        finally:
+            await store.close()
 
 
 async def _devices(app: web.Application) -> AsyncIterator[None]:

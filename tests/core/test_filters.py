@@ -4,13 +4,14 @@ caught), the innocent corpus (texts that contain a blocked term, passed by `allo
 
 from __future__ import annotations
 
+import sys
 import time
 import unicodedata
 from dataclasses import replace
 
 import pytest
 
-from server.core.filters import Filters, Matcher, has_link, star
+from server.core.filters import LINK_MARKS, Filters, Matcher, has_link, star
 from server.core.model import REASON_BLOCKED, REASON_LINK, REASON_REVIEW, Draft, Mode, Size, Source, Status
 from server.core.normalize import normalize
 from server.core.rules import Rule
@@ -133,13 +134,23 @@ def test_a_clean_text(filters: Filters, mode: Mode, status: Status) -> None:
 
 
 LINKS = ["see https://example.org/x", "http://a.b", "www.example", "go to evil.com now", "Example.IO",
-         "ｗｗｗ．ｅｘａｍｐｌｅ．ｃｏｍ", "shop at sub.domain.shop today", "x.ru"]
-NOT_LINKS = ["hello 3.14", "e.g. this", "i.e. that", "end. Next", "a.b.c", "Mr.Smith", "v1.2.3", "file.txt"]
+         "ｗｗｗ．ｅｘａｍｐｌｅ．ｃｏｍ", "shop at sub.domain.shop today", "x.ru",
+         # Dots and colons that NFKC makes of other characters (one-dot leader, small full stop,
+         # presentation-form colon), found by a reviewer's differential fuzz.
+         "example\u2024com", "example\ufe52com", "https\ufe13//x", "see \u0130.top"]
+NOT_LINKS = ["hello 3.14", "e.g. this", "i.e. that", "end. Next", "a.b.c", "Mr.Smith", "v1.2.3", "file.txt",
+             "evil.b\u0131z", "evil.\u0130t"]  # dotless ı, dotted İ: no top-level domain is spelt so
 
 
 @pytest.mark.parametrize("text", LINKS)
 def test_links_are_found(text: str) -> None:
     assert has_link(text)
+
+
+def test_the_link_marks_are_every_character_nfkc_makes_a_dot_or_colon_of() -> None:
+    found = {char for code in range(sys.maxunicode + 1) if not 0xD800 <= code <= 0xDFFF
+             and {".", ":"} & set(unicodedata.normalize("NFKC", char := chr(code)))}
+    assert found == LINK_MARKS
 
 
 @pytest.mark.parametrize("text", NOT_LINKS)
