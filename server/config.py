@@ -156,6 +156,26 @@ class RoomConfig(Section):
 _SOURCES: ContextVar[tuple[PydanticBaseSettingsSource, ...]] = ContextVar("config_sources", default=())
 
 
+class MetricsConfig(Section):
+    """GET /metrics (Prometheus text): off unless enabled; with a token, Bearer is required."""
+
+    enabled: bool = False
+    token: Annotated[Secret, check(lambda token: not token or len(token.reveal()) >= 16,
+                                   "must be at least 16 characters, or empty (no token)")] = Secret("")
+
+
+class LoggingConfig(Section):
+    format: Literal["text", "json"] = "text"
+    level: Literal["debug", "info", "warning", "error"] = "info"
+
+
+class UiConfig(Section):
+    """The language people read: pages, bot replies, cards. `auto`: each reader's own
+    (Accept-Language, Telegram's language_code, Slack's locale), else English."""
+
+    language: Literal["auto", "en", "zh-CN"] = "auto"
+
+
 class Config(BaseSettings):
     # case_sensitive: [SERVER] is an unknown section, as BARRAGE_server_port is no variable of ours.
     model_config = SettingsConfigDict(extra="forbid", frozen=True, case_sensitive=True)
@@ -170,6 +190,9 @@ class Config(BaseSettings):
     telegram: TelegramConfig = TelegramConfig()
     slack: SlackConfig = SlackConfig()
     rooms: list[RoomConfig] = Field(default_factory=list)
+    metrics: MetricsConfig = MetricsConfig()
+    logging: LoggingConfig = LoggingConfig()
+    ui: UiConfig = UiConfig()
 
     @classmethod
     def settings_customise_sources(
