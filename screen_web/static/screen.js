@@ -75,7 +75,7 @@
     const usable = height - topOffset - Math.round(height * 0.08); // keep the join corner clear
     lanes = Array.from({ length: Math.max(1, Math.floor(usable / laneHeight)) }, () => null);
     const root = document.documentElement.style;
-    root.setProperty("--font-small", `${Math.round(laneHeight * 0.5)}px`);
+    root.setProperty("--font-small", `${Math.round(laneHeight * 0.55)}px`); // 42 px at 1080p: readable from the back
     root.setProperty("--font-medium", `${Math.round(laneHeight * 0.68)}px`);
     root.setProperty("--font-large", `${Math.round(laneHeight * 1.25)}px`);
   }
