@@ -100,7 +100,8 @@
     const body = {
       room,
       text: text.value,
-      author: author.value.trim() || undefined,
+      // no name: the page's word for it (匿名 on a Chinese page; the server's default is English)
+      author: author.value.trim() || t("send.author_placeholder"),
       color: data.get("color"),
       size: data.get("size"),
     };

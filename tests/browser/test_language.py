@@ -5,6 +5,7 @@ nothing serious on the Chinese pages either."""
 
 from __future__ import annotations
 
+import aiohttp
 import pytest
 from aiohttp.test_utils import TestServer
 from playwright.async_api import Browser, Page
@@ -33,6 +34,9 @@ async def test_the_send_page_in_chinese(browser: Browser, wall: TestServer) -> N
     await page.locator("#result.ok", has_text="等待审核").wait_for(timeout=HANG)
     mine = page.locator("#mine li", has_text="新年快乐").locator(".mine-status")
     await mine.filter(has_text="等待审核").wait_for(timeout=HANG)
+    async with aiohttp.ClientSession() as http:  # no name given: the page's word for it
+        resp = await http.get(wall.make_url("/api/barrages?status=pending"), headers=AUTH)
+        assert [item["author"] for item in (await resp.json())["items"]] == ["匿名"]
     await approve_all(wall)
     await post(wall, "/api/rooms/main/lottery", {"winners": 1}, AUTH)
     await page.evaluate("document.dispatchEvent(new Event('visibilitychange'))")  # polls at once
