@@ -89,9 +89,11 @@ def render_all() -> dict[tuple[str, str], Rendered]:
 def page_handler(path: str, filename: str, rendered: dict[tuple[str, str], Rendered]) -> web.Handler:
     async def page(request: web.Request) -> web.Response:
         slug = request.query.get("room")
-        if path in ROOM_PAGES and slug and not request.app[SERVICE].rooms.exists(slug):
-            raise web.HTTPNotFound(text="404: there is no such room on this wall\n")
         language = page_language(request)
+        if path in ROOM_PAGES and slug and not request.app[SERVICE].rooms.exists(slug):
+            # a guest's mistyped or stale link: told so in their language
+            raise web.HTTPNotFound(text=i18n.text("pages", language, "index.no_room") + "\n",
+                                   headers={"Vary": "Accept-Language", "Content-Language": language})
         copy = rendered[filename, language]
         headers = {"Content-Security-Policy": CSP, "Cache-Control": "no-cache",
                    # one URL, a page per language: a cache keeps them apart

@@ -121,3 +121,11 @@ async def test_an_organizers_own_join_text_is_shown_as_written(make_client: Clie
     for headers in (CHINESE, ENGLISH):
         config = await (await client.get("/api/screen-config", headers=headers)).json()
         assert config["join_text"] == "Scan me / 扫我"
+
+
+async def test_an_unknown_room_is_told_in_the_readers_language(client: TestClient) -> None:
+    zh = await client.get("/send?room=nowhere", headers=CHINESE)
+    assert zh.status == 404 and "没有这个会场" in await zh.text()
+    assert zh.headers["Vary"] == "Accept-Language" and zh.headers["Content-Language"] == "zh-CN"
+    en = await client.get("/screen?room=nowhere", headers=ENGLISH)
+    assert en.status == 404 and await en.text() == "404: there is no such room on this wall\n"
