@@ -86,6 +86,17 @@ def render_all() -> dict[tuple[str, str], Rendered]:
     return rendered
 
 
+def page_headers(path: str, language: str, etag: str) -> dict[str, str]:
+    headers = {"Content-Security-Policy": CSP, "Cache-Control": "no-cache",
+               # one URL, a page per language: a cache keeps them apart
+               "Vary": "Accept-Language", "Content-Language": language, "ETag": etag}
+    if path not in FRAMEABLE:
+        # X-Frame-Options for browsers that predate CSP's frame-ancestors.
+        headers.update({"Content-Security-Policy": CSP + "; frame-ancestors 'none'",
+                        "X-Frame-Options": "DENY"})
+    return headers
+
+
 def page_handler(path: str, filename: str, rendered: dict[tuple[str, str], Rendered]) -> web.Handler:
     async def page(request: web.Request) -> web.Response:
         slug = request.query.get("room")
@@ -95,13 +106,7 @@ def page_handler(path: str, filename: str, rendered: dict[tuple[str, str], Rende
             raise web.HTTPNotFound(text=i18n.text("pages", language, "index.no_room") + "\n",
                                    headers={"Vary": "Accept-Language", "Content-Language": language})
         copy = rendered[filename, language]
-        headers = {"Content-Security-Policy": CSP, "Cache-Control": "no-cache",
-                   # one URL, a page per language: a cache keeps them apart
-                   "Vary": "Accept-Language", "Content-Language": language, "ETag": copy.etag}
-        if path not in FRAMEABLE:
-            # X-Frame-Options for browsers that predate CSP's frame-ancestors.
-            headers.update({"Content-Security-Policy": CSP + "; frame-ancestors 'none'",
-                            "X-Frame-Options": "DENY"})
+        headers = page_headers(path, language, copy.etag)
         if copy.etag in request.headers.get(hdrs.IF_NONE_MATCH, ""):
             response = web.Response(status=304, headers=headers)
         else:
