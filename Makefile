@@ -82,6 +82,7 @@ clean:
 
 screenshot: $(VENV)/.installed-test chromium fonts
 	$(BIN)/python docs/screenshot.py $(CHROMIUM)
+	$(BIN)/python -m docs.screenshot_zh $(CHROMIUM)
 
 # Benchmarks: outside the test suite; loopback only, bounded in count and time.
 bench: $(VENV)/.installed-test chromium

@@ -22,6 +22,7 @@ from pydantic_settings.sources import InitSettingsSource, PydanticBaseSettingsSo
 from bot.slack.settings import SlackConfig
 from bot.telegram.settings import TelegramConfig
 from server.bus.settings import BusConfig
+from server.core import i18n
 from server.core.errors import InvalidInput
 from server.core.model import ROOM_SLUG
 from server.core.rules import RuleSpec, parse_seed
@@ -255,11 +256,12 @@ class Config(BaseSettings):
         """Where a phone sends to the room: the /send page (with ?room= but for main)."""
         return f"{self.base_url()}/send" + ("" if room == "main" else f"?room={room}")
 
-    def join_text(self, room: str = "main", text: str = "") -> str:
-        """What a screen and the bots' /start show: the room's own text, else the join URL."""
+    def join_text(self, room: str = "main", text: str = "", language: str = i18n.DEFAULT) -> str:
+        """What a screen and the bots' /start show: the room's own text, else the join URL
+        (in `language`: the organizer's own text is theirs, the default is ours)."""
         if room == "main":
             text = text or self.screen.join_text
-        return text or f"Join the wall: {self.join_url(room)}"
+        return text or i18n.text("pages", language, "screen.join_default", url=self.join_url(room))
 
 
 # The sections of one table each ([rooms] is an array of tables: neither env nor secrets).

@@ -17,6 +17,11 @@
 "use strict";
 (() => {
   const $ = (id) => document.getElementById(id);
+  // The page's words in its language (server/web/pages.py renders them into #i18n).
+  const TEXT = JSON.parse($("i18n").textContent);
+  const t = (key, values = {}) => (TEXT[key] ?? key).replace(/\{(\w+)\}/g,
+    (whole, name) => (name in values ? String(values[name]) : whole));
+  const known = (prefix, value) => (`${prefix}${value}` in TEXT ? t(`${prefix}${value}`) : value);
   const queue = $("queue");
   const PAGE = 100;        // pending barrages fetched per request
   const LOW_WATER = 20;    // page on when fewer than this many wait in the list
@@ -26,7 +31,7 @@
   const RECENT = 2000;     // decided ids remembered, so a late page cannot bring one back
   const ON_SCREEN = 20;    // the latest approved, listed with "Remove from screen"
   const BULK = 500;        // ids per POST /api/barrages/bulk (the server's limit)
-  const numbers = new Intl.NumberFormat();
+  const numbers = new Intl.NumberFormat(document.documentElement.lang);
   // ?room=<slug>: that room's desk (its queue, stream, counts and mode); none: every room's,
   // each card naming its room. The picker reloads the page with the other choice.
   const roomFilter = new URLSearchParams(location.search).get("room") || "";
@@ -46,7 +51,7 @@
   let resyncAt = 0;
 
   const token = () => sessionStorage.getItem("barrage.token") || "";
-  const moderator = () => sessionStorage.getItem("barrage.moderator") || "web moderator";
+  const moderator = () => sessionStorage.getItem("barrage.moderator") || t("moderate.default_name");
 
   async function api(path, options = {}) {
     const res = await fetch(path, {
@@ -54,7 +59,7 @@
       headers: { Authorization: `Bearer ${token()}`, "Content-Type": "application/json" },
     });
     if (res.status === 401) {
-      signOut("That token was not accepted.");
+      signOut(t("moderate.error.token"));
       throw new Error("unauthorized");
     }
     return res;
@@ -67,7 +72,7 @@
 
   function age(iso) {
     const seconds = Math.max(0, Math.round((Date.now() - Date.parse(iso)) / 1000));
-    return seconds < 60 ? `${seconds}s ago` : `${Math.round(seconds / 60)} min ago`;
+    return seconds < 60 ? t("moderate.age.seconds", { n: seconds }) : t("moderate.age.minutes", { n: Math.round(seconds / 60) });
   }
 
   const isPending = (entry) => entry.state === "pending" || entry.state === "deciding";
@@ -85,7 +90,7 @@
     if (/^#[0-9a-f]{6}$/.test(b.color)) text.style.setProperty("--swatch", b.color);
     const meta = document.createElement("p");
     meta.className = "meta muted";
-    meta.textContent = `${b.author} · ${b.source} · ${b.size} ·`;
+    meta.textContent = `${b.author} · ${known("moderate.source.", b.source)} · ${known("moderate.size.", b.size)} ·`;
     if (!roomFilter) {
       const where = document.createElement("span");
       where.className = "card-room";
@@ -104,24 +109,30 @@
     for (const flag of b.flags || []) { // what the filter saw: "⚠ link", "⚠ rule 12", "⚠ classifier"
       const shown = document.createElement("span");
       shown.className = "flag";
-      shown.textContent = `⚠ ${flag.startsWith("rule:") ? `rule ${flag.slice(5)}` : flag}`;
+      shown.textContent = flagText(flag);
       meta.append(" ", shown);
     }
     // The verdict and Undo sit under the text, away from the buttons a double click hits.
     const verdict = document.createElement("p");
     verdict.className = "verdict";
     const said = document.createElement("span");
-    const undoButton = button("Undo", "undo", () => undo(b.id));
+    const undoButton = button(t("moderate.card.undo"), "undo", () => undo(b.id));
     undoButton.hidden = true;
     verdict.append(said, undoButton);
     const actions = document.createElement("div");
     actions.className = "actions";
-    actions.append(tickBox(b), button("Approve", "approve", () => decide(b.id, "approve")),
-      button("Reject", "reject", () => decide(b.id, "reject")));
-    if (b.sender) actions.append(button("🔇 Mute 1h", "mute", () => mute(b)));
+    actions.append(tickBox(b), button(t("moderate.card.approve"), "approve", () => decide(b.id, "approve")),
+      button(t("moderate.card.reject"), "reject", () => decide(b.id, "reject")));
+    if (b.sender) actions.append(button(t("moderate.card.mute"), "mute", () => mute(b)));
     li.append(text, meta, verdict, actions);
     li.addEventListener("click", () => select(b.id));
     return li;
+  }
+
+  // What the filter saw: "⚠ link", "⚠ rule 12", "⚠ classifier".
+  function flagText(flag) {
+    if (flag.startsWith("rule:")) return t("moderate.flag.rule", { id: flag.slice(5) });
+    return `moderate.flag.${flag}` in TEXT ? t(`moderate.flag.${flag}`) : t("moderate.flag.other", { flag });
   }
 
   function tickBox(b) {
@@ -129,7 +140,7 @@
     label.className = "tick";
     const box = document.createElement("input");
     box.type = "checkbox";
-    box.setAttribute("aria-label", `Select “${b.text}”`);
+    box.setAttribute("aria-label", t("moderate.card.select", { text: b.text }));
     box.addEventListener("change", () => tick(b.id, box.checked));
     label.append(box);
     return label;
@@ -147,14 +158,14 @@
   function showTicked() {
     const n = ticked.size;
     $("bulk-approve").disabled = $("bulk-reject").disabled = n === 0;
-    $("bulk-count").textContent = n ? `${numbers.format(n)} selected` : "";
+    $("bulk-count").textContent = n ? t("moderate.bulk.count", { n: numbers.format(n) }) : "";
     const waiting = [...items.values()].filter((entry) => entry.state === "pending").length;
     $("tick-all").checked = n > 0 && n === waiting;
   }
 
   function countText(count) {
     const n = Number(count) || 1;
-    return n > 1 ? `· ×${n} senders` : "";
+    return n > 1 ? t("moderate.card.senders", { n }) : "";
   }
 
   function showCount(li, count) {
@@ -180,9 +191,9 @@
   }
 
   function verdictText(entry, status, by) {
-    if (status === "expired") return "Expired: nobody decided in time";
-    const verdict = status === "approved" ? "Approved" : "Rejected";
-    return `${verdict} by ${entry.own ? "you" : by || "a moderator"}`;
+    if (status === "expired") return t("moderate.verdict.expired");
+    const who = entry.own ? t("moderate.verdict.you") : by || t("moderate.verdict.someone");
+    return t(status === "approved" ? "moderate.verdict.approved_by" : "moderate.verdict.rejected_by", { who });
   }
 
   function showVerdict(entry, status, by) {
@@ -262,7 +273,7 @@
     try {
       await paging;
     } catch (e) {
-      if (e.message !== "unauthorized") notice("Could not load the queue.", "error");
+      if (e.message !== "unauthorized") notice(t("moderate.error.queue"), "error");
       return;
     } finally {
       paging = null;
@@ -333,21 +344,21 @@
       if (res.ok) {
         entry.own = true;
         showVerdict(entry, reply.status, reply.decided_by);
-        notice(`${verdict === "approve" ? "Approved" : "Rejected"}: ${reply.text}`, "ok");
+        notice(t(verdict === "approve" ? "moderate.notice.approved" : "moderate.notice.rejected", { text: reply.text }), "ok");
       } else if (res.status === 409) {
         showVerdict(entry, "gone", "");
-        entry.li.querySelector(".verdict span").textContent = sentence(reply.error || "Already decided");
-        notice(sentence(reply.error || "Already decided"), "error");
+        entry.li.querySelector(".verdict span").textContent = refusal(res.status, reply.error);
+        notice(refusal(res.status, reply.error), "error");
       } else if (res.status === 404) {
         drop(id);
-        notice("That barrage is gone.", "error");
+        notice(t("moderate.notice.gone"), "error");
       } else {
         showPending(entry);
-        notice(reply.error || `HTTP ${res.status}`, "error");
+        notice(refusal(res.status, reply.error), "error");
       }
     } catch (e) {
       if (items.get(id) === entry && entry.state === "deciding") showPending(entry);
-      if (e.message !== "unauthorized") notice("Could not reach the server.", "error");
+      if (e.message !== "unauthorized") notice(t("moderate.error.network"), "error");
     }
     scheduleStats();
     refresh();
@@ -361,19 +372,19 @@
     try {
       const res = await api("/api/mutes", {
         method: "POST",
-        body: JSON.stringify({ sender: b.sender, minutes: 60, reason: `muted from message #${b.id}`,
+        body: JSON.stringify({ sender: b.sender, minutes: 60, reason: t("moderate.mute.reason", { id: b.id }),
           moderator: moderator() }),
       });
       const reply = await res.json().catch(() => ({}));
       if (!res.ok) {
         setButtons(entry, true);
-        notice(reply.error || `HTTP ${res.status}`, "error");
+        notice(refusal(res.status, reply.error), "error");
         return;
       }
-      notice(`Muted ${b.author} for 1 h.`, "ok");
+      notice(t("moderate.notice.muted", { author: b.author }), "ok");
     } catch (e) {
       setButtons(entry, true);
-      if (e.message !== "unauthorized") notice("Could not reach the server.", "error");
+      if (e.message !== "unauthorized") notice(t("moderate.error.network"), "error");
       return;
     }
     await decide(b.id, "reject");
@@ -383,7 +394,7 @@
   async function decideTicked(verdict) {
     const ids = [...queue.children].map((li) => Number(li.dataset.barrageId)).filter((id) => ticked.has(id));
     if (!ids.length) {
-      notice("Nothing selected: tick cards first (x, or Select all visible).", "");
+      notice(t("moderate.notice.nothing_ticked"), "");
       return;
     }
     for (const id of ids) {
@@ -394,10 +405,10 @@
     let done = 0;
     try {
       for (let at = 0; at < ids.length; at += BULK) done += await decideBulk(ids.slice(at, at + BULK), verdict);
-      notice(`${verdict === "approve" ? "Approved" : "Rejected"} ${numbers.format(done)} of ${numbers.format(ids.length)}.`,
-        done === ids.length ? "ok" : "error");
+      notice(t(verdict === "approve" ? "moderate.notice.bulk_approved" : "moderate.notice.bulk_rejected",
+        { done: numbers.format(done), total: numbers.format(ids.length) }), done === ids.length ? "ok" : "error");
     } catch (e) { // fetch's own failure is a TypeError; anything else is the server's refusal
-      if (e.message !== "unauthorized") notice(e instanceof TypeError ? "Could not reach the server." : sentence(e.message), "error");
+      if (e.message !== "unauthorized") notice(e instanceof TypeError ? t("moderate.error.network") : e.message, "error");
     }
     for (const id of ids) {
       const entry = items.get(id);
@@ -413,7 +424,7 @@
       body: JSON.stringify({ ids, verdict, moderator: moderator() }),
     });
     const reply = await res.json().catch(() => ({}));
-    if (!res.ok) throw new Error(reply.error || `HTTP ${res.status}`);
+    if (!res.ok) throw new Error(refusal(res.status, reply.error));
     let done = 0;
     for (const result of reply.results) {
       const entry = items.get(result.id);
@@ -427,7 +438,7 @@
         drop(result.id);
       } else {
         showVerdict(entry, "gone", "");
-        entry.li.querySelector(".verdict span").textContent = sentence(result.error);
+        entry.li.querySelector(".verdict span").textContent = refusal(409, result.error);
       }
     }
     return done;
@@ -437,7 +448,7 @@
     const entry = items.get(id);
     if (!entry || !entry.own || isPending(entry)) return;
     if (entry.expired) {
-      notice("Too late to undo that one.", "error");
+      notice(t("moderate.notice.too_late"), "error");
       return;
     }
     entry.li.querySelector(".undo").hidden = true;
@@ -450,18 +461,28 @@
       if (res.ok) {
         decidedRecently.delete(id);
         showPending(entry);
-        notice(`Undone: “${reply.text}” is waiting again.`, "ok");
+        notice(t("moderate.notice.undone", { text: reply.text }), "ok");
       } else {
-        notice(sentence(reply.error || `HTTP ${res.status}`), "error");
+        notice(refusal(res.status, reply.error), "error");
       }
     } catch (e) {
-      if (e.message !== "unauthorized") notice("Could not reach the server.", "error");
+      if (e.message !== "unauthorized") notice(t("moderate.error.network"), "error");
     }
     scheduleStats();
     refresh();
   }
 
   const sentence = (s) => s.charAt(0).toUpperCase() + s.slice(1);
+
+  // A refusal in the desk's words. The API's `error` texts are English: a lost race
+  // ("already approved by Ann") is recognised by its shape; anything else is shown as the API
+  // wrote it (rule syntax, limits: details an operator needs), after the language's lead.
+  function refusal(status, error) {
+    const lost = /^already (approved|rejected|expired|retracted)(?: by (.+))?$/.exec(error || "");
+    if (lost) return t(`moderate.error.already_${lost[1]}`, { who: lost[2] || t("moderate.verdict.someone") });
+    if (!error) return t("moderate.error.http", { status });
+    return t("moderate.error.refused", { error: sentence(error) });
+  }
 
   // -- on screen now: the latest approved (from here, chat or auto), each with "Remove from screen" --
 
@@ -477,13 +498,13 @@
     text.textContent = b.text;
     const meta = document.createElement("p");
     meta.className = "meta muted";
-    meta.textContent = `${b.author} · ${b.source}`;
+    meta.textContent = `${b.author} · ${known("moderate.source.", b.source)}`;
     const actions = document.createElement("div");
     actions.className = "actions";
     const remove = document.createElement("button");
     remove.type = "button";
     remove.className = "retract";
-    remove.textContent = "Remove from screen";
+    remove.textContent = t("moderate.onscreen.remove");
     remove.addEventListener("click", () => retract(b.id, remove));
     actions.append(remove);
     li.append(text, meta, actions);
@@ -511,13 +532,13 @@
         body: JSON.stringify({ moderator: moderator() }),
       });
       const reply = await res.json().catch(() => ({}));
-      if (res.ok) notice(`Removed from every screen: ${reply.text}`, "ok");
-      else notice(sentence(reply.error || `HTTP ${res.status}`), "error");
+      if (res.ok) notice(t("moderate.notice.retracted", { text: reply.text }), "ok");
+      else notice(refusal(res.status, reply.error), "error");
       if (res.ok || res.status === 404 || res.status === 409) offScreen(id);
       else button.disabled = false;
     } catch (e) {
       button.disabled = false;
-      if (e.message !== "unauthorized") notice("Could not reach the server.", "error");
+      if (e.message !== "unauthorized") notice(t("moderate.error.network"), "error");
     }
   }
 
@@ -588,10 +609,10 @@
     name.textContent = room.title === room.slug ? room.slug : `${room.title} (${room.slug})`;
     const count = document.createElement("input");
     Object.assign(count, { type: "number", min: "1", max: "100", value: "1", required: true });
-    count.setAttribute("aria-label", `Winners to draw in ${room.slug}`);
+    count.setAttribute("aria-label", t("moderate.lottery.count_label", { room: room.slug }));
     const button = document.createElement("button");
     button.type = "button";
-    button.textContent = "Lottery";
+    button.textContent = t("moderate.lottery.draw");
     button.addEventListener("click", () => drawLottery(room.slug, count, button));
     li.append(name, count, button);
     return li;
@@ -605,13 +626,13 @@
       });
       const reply = await res.json();
       if (res.ok) {
-        const names = reply.winners.map((w) => w.author).join(", ");
-        notice(`Lottery in ${slug}: ${names} (drawn from ${numbers.format(reply.pool)} senders).`, "ok");
+        const names = reply.winners.map((w) => w.author).join(t("moderate.separator"));
+        notice(t("moderate.notice.lottery", { room: slug, names, pool: numbers.format(reply.pool) }), "ok");
       } else {
-        notice(sentence(reply.error || `HTTP ${res.status}`), "error");
+        notice(refusal(res.status, reply.error), "error");
       }
     } catch (e) {
-      if (e.message !== "unauthorized") notice("Could not reach the server.", "error");
+      if (e.message !== "unauthorized") notice(t("moderate.error.network"), "error");
     } finally {
       button.disabled = false;
     }
@@ -639,7 +660,7 @@
 
   function showPicker(rooms) {
     const picker = $("room-picker");
-    const all = new Option("All rooms", "");
+    const all = new Option(t("moderate.all_rooms"), "");
     picker.replaceChildren(all, ...rooms.map((r) => new Option(r.title === r.slug ? r.slug : `${r.title} (${r.slug})`, r.slug)));
     picker.value = roomFilter;
   }
@@ -647,9 +668,10 @@
   function showRoom(room) {
     const row = roomRows.get(room.slug) || roomRow(room.slug);
     row.name.textContent = room.title === room.slug ? room.slug : `${room.title} (${room.slug})`;
-    row.state.textContent = room.paused ? "paused" : "flying";
+    row.state.textContent = t(room.paused ? "moderate.room.paused" : "moderate.room.flying");
     row.state.classList.toggle("paused", room.paused);
-    row.pinned.textContent = room.announcement ? `Pinned: ${room.announcement}` : "No announcement";
+    row.pinned.textContent = room.announcement ? t("moderate.room.pinned", { text: room.announcement })
+      : t("moderate.room.no_announcement");
   }
 
   function roomRow(slug) {
@@ -659,7 +681,7 @@
     const [name, state, pinned] = ["strong", "span", "span"].map((tag) => document.createElement(tag));
     state.className = "room-state";
     pinned.className = "pinned";
-    li.append(name, state, ...["Pause", "Resume", "Clear"].map((label) => roomButton(slug, label)),
+    li.append(name, state, ...["pause", "resume", "clear"].map((action) => roomButton(slug, action)),
       announcementForm(slug), pinned);
     $("room-controls").appendChild(li);
     const row = { li, name, state, pinned };
@@ -667,11 +689,11 @@
     return row;
   }
 
-  function roomButton(slug, label) {
+  function roomButton(slug, action) {
     const b = document.createElement("button");
     b.type = "button";
-    b.textContent = label;
-    b.addEventListener("click", () => roomControl(slug, `/${label.toLowerCase()}`, "POST", { moderator: moderator() }));
+    b.textContent = t(`moderate.room.${action}`);
+    b.addEventListener("click", () => roomControl(slug, `/${action}`, "POST", { moderator: moderator() }));
     return b;
   }
 
@@ -679,14 +701,14 @@
     const form = document.createElement("form");
     const input = document.createElement("input");
     input.maxLength = 200;
-    input.placeholder = "Announcement (one line, pinned at the top)";
-    input.setAttribute("aria-label", `Announcement for ${slug}`);
+    input.placeholder = t("moderate.room.announcement_placeholder");
+    input.setAttribute("aria-label", t("moderate.room.announcement_label", { room: slug }));
     const set = document.createElement("button");
     set.type = "submit";
-    set.textContent = "Set";
+    set.textContent = t("moderate.room.set");
     const remove = document.createElement("button");
     remove.type = "button";
-    remove.textContent = "Remove";
+    remove.textContent = t("moderate.remove");
     form.addEventListener("submit", async (e) => {
       e.preventDefault();
       if (await roomControl(slug, "/announcement", "PUT", { text: input.value, moderator: moderator() })) input.value = "";
@@ -700,11 +722,11 @@
     try {
       const res = await api(`/api/rooms/${encodeURIComponent(slug)}${path}`, { method, body: JSON.stringify(body) });
       const answer = await res.json();
-      if (!res.ok) { notice(answer.error || `HTTP ${res.status}`, "error"); return false; }
+      if (!res.ok) { notice(refusal(res.status, answer.error), "error"); return false; }
       showRoom(answer);
       return true;
     } catch {
-      notice("The server did not answer; try again.", "error");
+      notice(t("moderate.error.no_answer"), "error");
       return false;
     }
   }
@@ -734,8 +756,8 @@
   function ruleRow(rule) {
     const tr = document.createElement("tr");
     tr.dataset.ruleId = String(rule.id);
-    const cells = [["id", String(rule.id)], ["pattern", rule.pattern], ["kind", rule.kind],
-      ["action", rule.action], ["note", rule.note || ""]].map(([name, text]) => {
+    const cells = [["id", String(rule.id)], ["pattern", rule.pattern], ["kind", known("moderate.kind.", rule.kind)],
+      ["action", known("moderate.action.", rule.action)], ["note", rule.note || ""]].map(([name, text]) => {
       const td = document.createElement("td");
       td.className = `rule-${name}`;
       td.textContent = text;
@@ -744,8 +766,9 @@
     const remove = document.createElement("button");
     remove.type = "button";
     remove.className = "rule-remove";
-    remove.textContent = "Remove";
-    remove.setAttribute("aria-label", `Remove rule ${rule.id} (${rule.action} ${rule.pattern})`);
+    remove.textContent = t("moderate.remove");
+    remove.setAttribute("aria-label", t("moderate.rules.remove_label",
+      { id: rule.id, action: known("moderate.action.", rule.action), pattern: rule.pattern }));
     remove.addEventListener("click", () => removeRule(rule, remove));
     const last = document.createElement("td");
     last.append(remove);
@@ -765,12 +788,13 @@
         $("rule-error").textContent = "";
         $("rule-pattern").value = "";
         $("rule-note").value = "";
-        notice(`Rule ${reply.id} added: ${reply.action} “${reply.pattern}”.`, "ok");
+        notice(t("moderate.notice.rule_added", { id: reply.id, action: known("moderate.action.", reply.action),
+          pattern: reply.pattern }), "ok");
       } else {
-        $("rule-error").textContent = sentence(reply.error || `HTTP ${res.status}`); // the API's words
+        $("rule-error").textContent = refusal(res.status, reply.error); // the API's words: a regex's syntax error
       }
     } catch (err) {
-      if (err.message !== "unauthorized") $("rule-error").textContent = "Could not reach the server.";
+      if (err.message !== "unauthorized") $("rule-error").textContent = t("moderate.error.network");
     } finally {
       $("rule-add").disabled = false;
     }
@@ -781,15 +805,17 @@
     remove.disabled = true;
     try {
       const res = await api(`/api/filters/${rule.id}`, { method: "DELETE", body: JSON.stringify({ moderator: moderator() }) });
-      if (res.ok || res.status === 404) notice(`Rule ${rule.id} removed: ${rule.action} “${rule.pattern}”.`, "ok");
-      else {
+      if (res.ok || res.status === 404) {
+        notice(t("moderate.notice.rule_removed", { id: rule.id, action: known("moderate.action.", rule.action),
+          pattern: rule.pattern }), "ok");
+      } else {
         const reply = await res.json().catch(() => ({}));
-        notice(sentence(reply.error || `HTTP ${res.status}`), "error");
+        notice(refusal(res.status, reply.error), "error");
         remove.disabled = false;
       }
     } catch (err) {
       remove.disabled = false;
-      if (err.message !== "unauthorized") notice("Could not reach the server.", "error");
+      if (err.message !== "unauthorized") notice(t("moderate.error.network"), "error");
     }
     loadRules();
   }
@@ -838,7 +864,7 @@
     stream = controller;
     const res = await api(`/api/stream${inRoom("?")}`, { signal: controller.signal });
     if (!res.ok || !res.body) throw new Error(`HTTP ${res.status}`);
-    $("live").textContent = "live";
+    $("live").textContent = t("moderate.live.live");
     $("live").className = "pill live";
     await relist(); // subscribed first, then listed: nothing falls between
     loadRooms();
@@ -877,7 +903,7 @@
         if (e.message === "unauthorized" || e.name === "AbortError") return;
       }
       if (!token()) return;
-      $("live").textContent = "reconnecting…";
+      $("live").textContent = t("moderate.live.reconnecting");
       $("live").className = "pill";
       await new Promise((r) => setTimeout(r, delay));
       delay = Math.min(delay * 2, 15000);
@@ -898,7 +924,7 @@
     else if (e.key === "ArrowUp" || e.key === "k") step(-1);
     else if ((e.key === "a" || e.key === "r") && entry) {
       if (entry.state === "pending") decide(selected, e.key === "a" ? "approve" : "reject");
-      else if (!isPending(entry)) notice("That one is decided: j or ↓ for the next, u to undo.", "");
+      else if (!isPending(entry)) notice(t("moderate.notice.decided"), "");
     } else if (e.key === "u" && entry) undo(selected);
     else return;
     e.preventDefault();
@@ -944,7 +970,7 @@
   $("login-form").addEventListener("submit", (e) => {
     e.preventDefault();
     sessionStorage.setItem("barrage.token", $("token").value.trim());
-    sessionStorage.setItem("barrage.moderator", $("moderator").value.trim() || "web moderator");
+    sessionStorage.setItem("barrage.moderator", $("moderator").value.trim() || t("moderate.default_name"));
     signIn();
   });
   $("logout").addEventListener("click", () => signOut());
@@ -968,7 +994,7 @@
   setInterval(() => { for (const t of queue.querySelectorAll("time")) t.textContent = age(t.dateTime); }, 10000);
 
   const readable = tokenFromFragment();
-  if (!readable) signOut("The link's token could not be read; paste the token instead.");
+  if (!readable) signOut(t("moderate.error.link_token"));
   else if (token()) signIn();
   else signOut();
 })();

@@ -25,6 +25,10 @@
 //   with nothing at all, the page drops the stream and resumes with last_event_id.
 "use strict";
 (() => {
+  // The page's words in its language (server/web/pages.py renders them into #i18n).
+  const TEXT = JSON.parse(document.getElementById("i18n").textContent);
+  const t = (key, values = {}) => (TEXT[key] ?? key).replace(/\{(\w+)\}/g,
+    (whole, name) => (name in values ? String(values[name]) : whole));
   const params = new URLSearchParams(location.search);
   // ?room=<slug>: this screen shows that room's wall (main when none).
   const roomParam = params.get("room") ? `room=${encodeURIComponent(params.get("room"))}` : "";
@@ -254,7 +258,7 @@
   }
 
   function showWinners(names) {
-    lotteryBox.replaceChildren(lotteryLine(names.length > 1 ? "Winners" : "Winner", "lottery-title"),
+    lotteryBox.replaceChildren(lotteryLine(t(names.length > 1 ? "screen.lottery.winners" : "screen.lottery.winner"), "lottery-title"),
       ...names.map((name) => lotteryLine(name, "lottery-winner")));
     lotteryBox.classList.remove("drawing");
   }
@@ -270,7 +274,7 @@
     if (!names.length) return;
     lotteryTimers.forEach(clearTimeout);
     const spinning = lotteryLine("", "lottery-spin");
-    lotteryBox.replaceChildren(lotteryLine("Drawing…", "lottery-title"), spinning);
+    lotteryBox.replaceChildren(lotteryLine(t("screen.lottery.drawing"), "lottery-title"), spinning);
     lotteryBox.classList.add("drawing");
     lotteryBox.hidden = false;
     const started = performance.now();
@@ -316,7 +320,7 @@
   function applySettings(data) {
     if (!data) return;
     if (typeof data.title === "string") {
-      document.title = data.title ? `${data.title} · barrage` : "barrage · screen";
+      document.title = data.title ? t("screen.title_room", { title: data.title }) : t("screen.title");
       document.getElementById("idle-title").textContent = data.title;
     }
     if (typeof data.join_text === "string") setJoinText(data.join_text);
@@ -365,7 +369,7 @@
   }
 
   function stalled() {
-    showStatus("reconnecting…");
+    showStatus(t("screen.reconnecting"));
     reconnectLater();
   }
 
@@ -392,7 +396,7 @@
     source.addEventListener("heartbeat", alive);
     source.onopen = () => { backoff = 1000; showStatus(""); alive(); };
     source.onerror = () => {
-      showStatus("reconnecting…");
+      showStatus(t("screen.reconnecting"));
       if (source.readyState !== EventSource.CLOSED) return; // the browser retries by itself
       reconnectLater();
     };

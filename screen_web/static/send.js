@@ -4,6 +4,11 @@
 // the on-screen keyboard.
 "use strict";
 (() => {
+  // The page's words in its language (server/web/pages.py renders them into #i18n).
+  const TEXT = JSON.parse(document.getElementById("i18n").textContent);
+  const t = (key, values = {}) => (TEXT[key] ?? key).replace(/\{(\w+)\}/g,
+    (whole, name) => (name in values ? String(values[name]) : whole));
+  const LANG = document.documentElement.lang;
   const form = document.getElementById("send-form");
   const author = document.getElementById("author");
   const text = document.getElementById("text");
@@ -16,12 +21,11 @@
   // ?room=<slug>: the room the QR code or link named (main when none).
   const room = new URLSearchParams(location.search).get("room") || undefined;
   const roomQuery = room ? `?room=${encodeURIComponent(room)}` : "";
-
-  const NO_SCREEN = "saved; no screen is showing right now";
+  const here = () => room || "main";
 
   // Presence: with no screen showing the room, say so, rather than let them watch a dark wall.
   function noScreenText(status) {
-    return status === "pending" ? `${STATUS_TEXT.pending} (${NO_SCREEN})` : `Got it: ${NO_SCREEN}.`;
+    return t(status === "pending" ? "send.result.pending_no_screen" : "send.result.no_screen");
   }
 
   const count = (s) => (segmenter ? [...segmenter.segment(s.trim())].length : [...s.trim()].length);
@@ -57,10 +61,28 @@
     return pending;
   }
 
-  const STATUS_TEXT = {
-    pending: "Sent! A moderator will look at it shortly.",
-    approved: "On screen now!",
-  };
+  function sentText(reply) {
+    if (reply.screens === 0) return noScreenText(reply.status);
+    if (reply.status === "pending" || reply.status === "approved") return t(`send.result.${reply.status}`);
+    return t("send.result.status", { status: reply.status });
+  }
+
+  // A refusal in the page's words, by its status (and the fields beside it): the API's own
+  // `error` texts are English, written for developers.
+  function refusalText(res, reply) {
+    const wait = parseInt(res.headers.get("Retry-After"), 10) || 1;
+    if (res.status === 400) {
+      return count(text.value) > maxLength ? t("send.error.too_long", { max: maxLength }) : t("send.error.invalid");
+    }
+    if (res.status === 403 && reply.until) {
+      return t("send.error.muted_until", { time: new Date(reply.until).toLocaleString(LANG) });
+    }
+    if (res.status === 403) return t("send.error.muted");
+    if (res.status === 409) return t("send.error.already_sent");
+    if (res.status === 429) return t("send.error.too_fast", { seconds: wait });
+    if (res.status === 503) return t("send.error.unavailable");
+    return t("send.error.other", { status: res.status });
+  }
 
   // The one place the request is built; a retried message keeps its Idempotency-Key.
   function post(attempt) {
@@ -78,7 +100,8 @@
     const body = {
       room,
       text: text.value,
-      author: author.value.trim() || undefined,
+      // no name: the page's word for it (匿名 on a Chinese page; the server's default is English)
+      author: author.value.trim() || t("send.author_placeholder"),
       color: data.get("color"),
       size: data.get("size"),
     };
@@ -91,16 +114,15 @@
       pending = null; // answered: whatever it said, the next send is a new message
       const reply = await res.json().catch(() => ({}));
       if (res.ok) {
-        say(reply.screens === 0 ? noScreenText(reply.status) : STATUS_TEXT[reply.status] ||
-          `Status: ${reply.status}`, "ok");
+        say(sentText(reply), "ok");
         follow(0); // the new one shows in "Your messages" at once
         text.value = "";
         updateCounter();
       } else {
-        say(reply.error || `Not sent (HTTP ${res.status})`, "error");
+        say(refusalText(res, reply), "error");
       }
     } catch {
-      say("Could not reach the server. Try again.", "error");
+      say(t("send.error.network"), "error");
     } finally {
       sending = false;
       button.disabled = false;
@@ -134,12 +156,16 @@
   let mineTimer = null;
 
   function statusText(b) {
-    if (b.status === "pending") return "waiting";
-    if (b.status === "approved") return "on screen";
-    if (b.status === "rejected") return b.reason ? `not approved: ${b.reason}` : "not approved";
-    if (b.status === "retracted") return "removed from screen";
-    if (b.status === "expired") return "expired: no moderator got to it in time";
-    return b.status;
+    if (b.status === "rejected" && b.reason) return t("send.mine.rejected_because", { reason: reasonText(b.reason) });
+    return `send.mine.${b.status}` in TEXT ? t(`send.mine.${b.status}`) : b.status;
+  }
+
+  // The reasons the server stores (server/core/model.py), in the page's words; a moderator's own is theirs.
+  function reasonText(reason) {
+    const by = /^rejected by (.+)$/.exec(reason);
+    if (by) return t("send.reason.rejected_by", { moderator: by[1] });
+    const known = { "blocked word": "send.reason.blocked", link: "send.reason.link", muted: "send.reason.muted" };
+    return known[reason] ? t(known[reason]) : reason;
   }
 
   function mineItem(b) {
@@ -147,7 +173,7 @@
     li.dataset.barrageId = String(b.id);
     const said = document.createElement("span");
     said.className = "mine-text";
-    said.textContent = b.room === (room || "main") ? b.text : `${b.text} (${b.room})`;
+    said.textContent = b.room === here() ? b.text : `${b.text} (${b.room})`;
     const status = document.createElement("span");
     status.className = `mine-status ${b.status}`;
     status.textContent = statusText(b);
@@ -165,10 +191,10 @@
     shownWins = key;
     const byRoom = new Map();  // one line per room: "You won 2 draws" rather than two alike
     for (const w of wins) byRoom.set(w.room, (byRoom.get(w.room) || 0) + 1);
-    winsBox.replaceChildren(...[...byRoom].map(([where, count]) => {
+    winsBox.replaceChildren(...[...byRoom].map(([where, times]) => {
       const line = document.createElement("p");
-      const what = count === 1 ? "the draw" : `${count} draws`;
-      line.textContent = where === (room || "main") ? `🎉 You won ${what}!` : `🎉 You won ${what} in ${where}!`;
+      const key = `send.won_${times === 1 ? "one" : "many"}${where === here() ? "" : "_in"}`;
+      line.textContent = t(key, { count: times, room: where });
       return line;
     }));
     winsBox.hidden = wins.length === 0;

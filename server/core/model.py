@@ -226,7 +226,7 @@ class Room:
 
     slug: str
     title: str
-    join_text: str = ""  # empty: the screen shows the default ("Join the wall: <url>")
+    join_text: str = ""  # empty: the default ("Join the wall: <url>", in the reader's language)
     mode: Mode = Mode.MANUAL
     crossing_seconds: float = 8.0
     paused: bool = False

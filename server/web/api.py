@@ -18,6 +18,7 @@ from server.web.auth import admin_only, no_store
 from server.web.client import client_address, network_of
 from server.web.fanout import Audience
 from server.web.keys import CONFIG, DEVICES, FANOUT, HEALTH, PRESENCE, SERVICE, VIEWS
+from server.web.language import page_language
 from server.web.qr import qr_url
 from server.web.stream import admin_stream
 
@@ -226,7 +227,7 @@ async def screen_config(request: web.Request) -> web.Response:
     return web.json_response({
         "room": room.slug,
         "title": room.title,
-        "join_text": config.join_text(room.slug, room.join_text),
+        "join_text": config.join_text(room.slug, room.join_text, page_language(request)),
         "crossing_seconds": room.crossing_seconds,
         "max_waiting": config.screen.max_waiting,
         "heartbeat_seconds": config.stream.heartbeat_seconds,
@@ -234,7 +235,7 @@ async def screen_config(request: web.Request) -> web.Response:
         "qr_url": qr_url(room.slug),
         "max_text_length": config.moderation.max_text_length,
         "max_author_length": config.moderation.max_author_length,
-    })
+    }, headers={"Vary": "Accept-Language"})  # the default join text is in the reader's language
 
 
 async def healthz(request: web.Request) -> web.Response:

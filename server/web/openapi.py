@@ -659,7 +659,8 @@ def room_fields() -> Json:
     return {
         "title": {"type": "string", "maxLength": MAX_TITLE},
         "join_text": {"type": "string", "maxLength": MAX_JOIN_TEXT,
-                      "description": "Empty: the screen shows \"Join the wall: <join URL>\"."},
+                      "description": "Empty: the screen shows \"Join the wall: <join URL>\", "
+                                     "in its reader's language (ui.language)."},
         "mode": {"enum": [*map(str, Mode)]},
         "crossing_seconds": {"type": "number", "minimum": MIN_CROSSING, "maximum": MAX_CROSSING},
     }

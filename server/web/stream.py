@@ -24,6 +24,7 @@ from server.core.views import Views
 from server.web.client import client_address, network_of
 from server.web.fanout import HEARTBEATS, Audience, Client, FanOut, Frame, encode_for
 from server.web.keys import CONFIG, FANOUT, SERVICE, SLOTS, VIEWS
+from server.web.language import page_language
 
 logger = logging.getLogger(__name__)
 
@@ -123,7 +124,7 @@ def _state(request: web.Request, slug: str) -> bytes:
     in the log, and a reconnect must not resume from it)."""
     room = request.app[SERVICE].rooms.get(slug)
     state = {"paused": room.paused, "announcement": room.announcement, "title": room.title,
-             "join_text": request.app[CONFIG].join_text(room.slug, room.join_text),
+             "join_text": request.app[CONFIG].join_text(room.slug, room.join_text, page_language(request)),
              "crossing_seconds": room.crossing_seconds}
     data = json.dumps(state, ensure_ascii=False, separators=(",", ":"))
     return f"event: state\ndata: {data}\n\n".encode()
