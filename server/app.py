@@ -289,7 +289,8 @@ def _chat_core(app: web.Application) -> Core:
     from bot.actions import Core
 
     return Core(app[SERVICE], app[VIEWS], app[CARDS], screens=app[PRESENCE].screens,
-                settings=app[STORE], leases=app[LEASES], lottery=app[LOTTERY])
+                settings=app[STORE], leases=app[LEASES], lottery=app[LOTTERY],
+                language=app[CONFIG].ui.language)
 
 
 def _chat_rooms(chats: dict[str, str], moderator_chats: dict[str, str], default: str) -> ChatRooms:
