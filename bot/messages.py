@@ -12,6 +12,7 @@ from typing import Any
 
 from server.core import i18n
 from server.core.errors import InvalidInput
+from server.core.filters import CLASSIFIER, LINK
 from server.core.i18n import DEFAULT, from_locale
 from server.core.model import REASON_MUTED, REASON_REVIEW, ROOM_SLUG, Barrage, Room, Status
 from server.core.policy import COLOR_PRESETS, normalize_color
@@ -85,9 +86,9 @@ def receipt_text(status: Status, screens: int = 1, reason: str | None = None, la
 
 
 def outcome_text(barrage: Barrage, language: str = DEFAULT) -> str:
-    key = {Status.APPROVED: "approved", Status.RETRACTED: "retracted",
-           Status.EXPIRED: "expired"}.get(barrage.status, "rejected")
-    return t(language, "outcome." + key, text=barrage.text)
+    told = (Status.APPROVED, Status.RETRACTED, Status.EXPIRED)
+    status = barrage.status if barrage.status in told else Status.REJECTED
+    return t(language, "outcome." + status.value, text=barrage.text)
 
 
 # The core's English words for why (a barrage's reason, a refusal's message), matched to the
@@ -140,7 +141,7 @@ def flags_line(flags: tuple[str, ...] | list[str], language: str = DEFAULT) -> s
 def _flag(flag: str, language: str) -> str:
     if flag.startswith("rule:"):
         return t(language, "flag.rule", id=flag.removeprefix("rule:"))
-    return t(language, "flag." + flag) if flag in ("link", "classifier") else flag
+    return t(language, "flag." + flag) if flag in (LINK, CLASSIFIER) else flag
 
 
 def senders_line(barrage: Barrage, language: str = DEFAULT) -> str:
@@ -289,7 +290,10 @@ def digest_text(room: Room, digest: dict[str, Any], language: str = DEFAULT) -> 
 
     senders = ", ".join(f"{s['author']} ({s['count']})" for s in digest["top_senders"]) or none
     minute, repeated = digest["busiest_minute"], digest["most_repeated"]
-    busiest = f"{minute['minute'][:16].replace('T', ' ')} UTC ({minute['count']})" if minute else none
+    busiest = none
+    if minute:
+        when = minute["minute"][:16].replace("T", " ")
+        busiest = t(language, "digest.minute", minute=when, count=minute["count"])
     text = f"“{_cut(repeated['text'])}” ({repeated['count']}×)" if repeated else none
     return t(language, "digest", room=room_name(room), total=digest["total"],
              by_status=counts(digest["by_status"]), by_source=counts(digest["by_source"]),
