@@ -7,6 +7,7 @@ the reader's language: each function takes `language` last ("en" unless told).
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -18,6 +19,7 @@ from server.core.model import REASON_MUTED, REASON_REVIEW, ROOM_SLUG, Barrage, R
 from server.core.policy import COLOR_PRESETS, normalize_color
 
 DOMAIN = "chat"
+STATUSES = {status.value for status in Status}  # each has its word: status.<value>
 
 # The English texts other code and tests name (the catalogue's, read once).
 NOT_A_MODERATOR = i18n.text(DOMAIN, DEFAULT, "not_a_moderator")
@@ -285,8 +287,11 @@ def digest_text(room: Room, digest: dict[str, Any], language: str = DEFAULT) -> 
     """A room's digest (Digest.to_dict()), as a few lines; counts of zero are left out."""
     none = t(language, "digest.none")
 
-    def counts(found: dict[str, int]) -> str:
-        return ", ".join(f"{key} {count}" for key, count in found.items() if count) or none
+    def counts(found: dict[str, int], said: Callable[[str], str] = str) -> str:
+        return ", ".join(f"{said(key)} {count}" for key, count in found.items() if count) or none
+
+    def status(value: str) -> str:
+        return t(language, "status." + value) if value in STATUSES else value
 
     senders = ", ".join(f"{s['author']} ({s['count']})" for s in digest["top_senders"]) or none
     minute, repeated = digest["busiest_minute"], digest["most_repeated"]
@@ -296,7 +301,7 @@ def digest_text(room: Room, digest: dict[str, Any], language: str = DEFAULT) -> 
         busiest = t(language, "digest.minute", minute=when, count=minute["count"])
     text = f"“{_cut(repeated['text'])}” ({repeated['count']}×)" if repeated else none
     return t(language, "digest", room=room_name(room), total=digest["total"],
-             by_status=counts(digest["by_status"]), by_source=counts(digest["by_source"]),
+             by_status=counts(digest["by_status"], status), by_source=counts(digest["by_source"]),
              senders=senders, busiest=busiest, repeated=text)
 
 

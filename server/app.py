@@ -317,7 +317,8 @@ async def _telegram(app: web.Application) -> AsyncIterator[None]:
     from bot.telegram.channel import TelegramChannel
 
     config = app[CONFIG]
-    channel = TelegramChannel(config.telegram, _chat_core(app), join_text=config.join_text(),
+    channel = TelegramChannel(config.telegram, _chat_core(app), join_text=config.screen.join_text,
+                              join_url=config.join_url(),
                               public_url=config.server.public_url, rooms=_telegram_rooms(config))
     unsubscribe = app[BUS].subscribe(channel.cards.on_event)
     await channel.start()
@@ -332,7 +333,8 @@ async def _slack(app: web.Application) -> AsyncIterator[None]:
     from bot.slack.channel import SlackChannel
 
     config = app[CONFIG]
-    channel = SlackChannel(config.slack, _chat_core(app), join_text=config.join_text(),
+    channel = SlackChannel(config.slack, _chat_core(app), join_text=config.screen.join_text,
+                           join_url=config.join_url(),
                            rooms=_slack_rooms(config))
     unsubscribe = app[BUS].subscribe(channel.cards.on_event)
     await channel.start()

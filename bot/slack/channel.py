@@ -26,7 +26,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.actions import Actions, Core
 from bot.cards import CardSync
 from bot.cardstore import Card
-from bot.messages import card_language, now, outcome_text, winner_text
+from bot.messages import card_language, now, outcome_text, t, winner_text
 from bot.outbox import Outbox, retry_rule
 from bot.pacing import Pacer
 from bot.replyto import ReplyTo
@@ -78,10 +78,11 @@ class SlackChannel:
     source = Source.SLACK
 
     def __init__(self, config: SlackConfig, core: Core, *, join_text: str,
-                 rooms: ChatRooms | None = None) -> None:
+                 rooms: ChatRooms | None = None, join_url: str = "") -> None:
         self.config = config
         self.core = core
-        self.join_text = join_text
+        self.join_text = join_text  # the organiser's own words, as written; else the URL, in the catalogue's
+        self.join_url = join_url
         self.rooms = rooms or ChatRooms(default_moderator_chat=config.moderation_channel)
         self.posts_cards = self.rooms.posts_cards()
         self.card_language = card_language(core.language)
@@ -116,7 +117,7 @@ class SlackChannel:
         self.names = Names(self.client)
         actions = Actions(self.core, self.source, self.moderators, self.cards, self.rooms)
         handlers.register(self.app, handlers.Handlers(actions, self.names, self.post, self.ephemeral,
-                                                      self.join_text, self.rooms))
+                                                      self.join, self.rooms))
         self.outbox.start()
         self.cards.start()
         if self.config.mode == "socket":
@@ -124,6 +125,10 @@ class SlackChannel:
                                                  ping_interval=self.config.socket_ping_seconds)
             # connect() retries until it gets through: in the background, never blocking start-up
             self._connector = asyncio.create_task(self.socket.connect_async(), name="slack-socket")
+
+    def join(self, language: str) -> str:
+        """How to join the wall, for the help: the configured text, else the join URL in `language`."""
+        return self.join_text or (t(language, "join", url=self.join_url) if self.join_url else "")
 
     async def stop(self) -> None:
         if self._connector:

@@ -47,12 +47,12 @@ def register(app: AsyncApp, h: Handlers) -> None:
 
 class Handlers:
     def __init__(self, actions: Actions, names: Names, post: Post, ephemeral: Ephemeral,
-                 join_text: str, rooms: ChatRooms | None = None) -> None:
+                 join: Callable[[str], str], rooms: ChatRooms | None = None) -> None:
         self.actions = actions
         self.names = names
         self.post = post
         self.ephemeral = ephemeral
-        self.join_text = join_text
+        self.join = join  # a language → how to join the wall
         self.rooms = rooms or ChatRooms()
 
     async def barrage_command(self, ack: Any, body: dict[str, Any], respond: Any) -> None:
@@ -201,7 +201,7 @@ class Handlers:
         return self.actions.language(self.names.cached_locale(user))
 
     def _help(self, language: str) -> str:
-        return help_text(self.join_text, language)
+        return help_text(self.join(language), language)
 
 
 def describe(body: object) -> str:

@@ -88,10 +88,11 @@ class TelegramChannel:
     source = Source.TELEGRAM
 
     def __init__(self, config: TelegramConfig, core: Core, *, join_text: str, public_url: str,
-                 rooms: ChatRooms | None = None) -> None:
+                 rooms: ChatRooms | None = None, join_url: str = "") -> None:
         self.config = config
         self.core = core
-        self.join_text = join_text
+        self.join_text = join_text  # the organiser's own words, as written; else the URL, in the catalogue's
+        self.join_url = join_url
         self.public_url = public_url.rstrip("/")
         self.rooms = rooms or ChatRooms(default_moderator_chat=str(config.moderator_chat_id or ""))
         self.posts_cards = self.rooms.posts_cards()
@@ -124,9 +125,13 @@ class TelegramChannel:
         self.app = builder.build()
         self.moderators = telegram_moderators(self.app.bot, self.config)
         actions = Actions(self.core, self.source, self.moderators, self.cards, self.rooms)
-        handlers.register(self.app, handlers.Handlers(actions, self.reply, self.rooms, self.join_text))
+        handlers.register(self.app, handlers.Handlers(actions, self.reply, self.rooms, self.join))
         self.outbox.start()
         self._connector = asyncio.create_task(self._connect(), name="telegram-connect")
+
+    def join(self, language: str) -> str:
+        """How to join the wall, for /help: the configured text, else the join URL in `language`."""
+        return self.join_text or (t(language, "join", url=self.join_url) if self.join_url else "")
 
     def connected(self) -> bool:
         """For /healthz: up, and the latest Bot API call got an answer from a working Telegram."""

@@ -55,11 +55,11 @@ def register(app: Application, h: Handlers) -> None:
 
 
 class Handlers:
-    def __init__(self, actions: Actions, reply: Reply, rooms: ChatRooms, join_text: str) -> None:
+    def __init__(self, actions: Actions, reply: Reply, rooms: ChatRooms, join: Callable[[str], str]) -> None:
         self.actions = actions
         self._reply_to = reply
         self.rooms = rooms
-        self.join_text = join_text
+        self.join = join  # a language → how to join the wall
 
     def _language(self, update: Update) -> str:
         """The language of whoever sent `update` (Telegram's language_code), else the config's."""
@@ -67,7 +67,8 @@ class Handlers:
         return self.actions.language(user.language_code if user else None)
 
     async def help(self, update: Update, _context: Context) -> None:
-        text = help_text(self.join_text, ", ".join(COLOR_PRESETS), self._language(update))
+        language = self._language(update)
+        text = help_text(self.join(language), ", ".join(COLOR_PRESETS), language)
         self._reply(update.effective_message, text)
 
     async def private_text(self, update: Update, _context: Context) -> None:

@@ -87,7 +87,8 @@ async def test_refusals_help_and_operator_commands_in_the_readers_language(tg_cl
     await send_text(client, fake_tg, "这条弹幕实在是太长太长了", sender=ZHAO)
     assert (await replies_to(fake_tg, ZHAO["id"]))[0] == "⚠️ 未发送：内容太长了（最多 10 个字）。"
     await send_text(client, fake_tg, "/help", sender=ZHAO, message_id=2)
-    assert "发送到弹幕墙" in (await replies_to(fake_tg, ZHAO["id"], 2))[1]
+    help_text = (await replies_to(fake_tg, ZHAO["id"], 2))[1]
+    assert "发送到弹幕墙（也可以打开网页发送：http" in help_text and "Join" not in help_text
     await send_text(client, fake_tg, "/pause", sender=MOD_ZH, chat_id=MOD_CHAT, chat_type="supergroup")
     await send_text(client, fake_tg, "/whoami", sender=EMMA, chat_id=MOD_CHAT, chat_type="supergroup",
                     message_id=2)
