@@ -114,6 +114,11 @@ WHY = [(re.compile(pattern), key) for pattern, key in (
     (r"already (?P<status>approved|rejected|expired|retracted|pending)(?: by (?P<who>.+))?", "why.already"),
     (r"not on the screens: it is (?P<status>approved|rejected|expired|retracted|pending)"
      r"(?: by (?P<who>.+))?", "why.not_on_screen"),
+    (r"text must be a string of at most (?P<limit>\d+) printable characters, "
+     r"or null to remove the announcement", "why.announcement"),
+    (r"pattern and note must be at most (?P<limit>\d+) characters", "why.pattern_long"),
+    (r"pattern must be printable \(no control or zero-width characters\)", "why.pattern_printable"),
+    (r"pattern has no letter or digit to match \(rules match letters and digits only\)", "why.pattern_empty"),
     (r"(?P<count>\d+) winners asked for, but only (?P<pool>\d+) senders are in the draw", "why.pool"),
     (r"winners must be a whole number from 1 to (?P<limit>\d+)", "why.winners"),
     (r"blocked word", "why.blocked"), (r"link", "why.link"), (r"muted", "why.muted"),

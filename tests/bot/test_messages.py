@@ -26,6 +26,8 @@ from server.core.errors import AlreadyDecided, BarrageError, Muted, SlowMode, Un
 from server.core.i18n import catalogue
 from server.core.model import Barrage, Size, Source, Status
 from server.core.policy import InputPolicy, RatePolicy
+from server.core.rooms import check_announcement
+from server.core.rules import RuleSpec, check_rule
 
 NOW = datetime(2026, 11, 26, 20, 0, tzinfo=UTC)
 
@@ -131,7 +133,7 @@ def test_the_cores_words_are_said_in_each_language() -> None:
     policy = InputPolicy(max_text_length=5)
     cases = {
         SlowMode(2.2): "慢速模式已开启，请等 3 秒后再发",
-        Muted(datetime(2026, 12, 31, 20, 0, tzinfo=UTC)): "你已被禁言，直到 2026-12-31 20:00（UTC）",
+        Muted(datetime(2026, 12, 31, 20, 0, tzinfo=UTC)): "你已被禁言至 2026-12-31 20:00（UTC）",
         Muted(None): "你已被禁言，需审核员解除",
         Unavailable(): "弹幕墙暂时无法保存消息（数据库已满或不可用），请过一分钟再试",
         AlreadyDecided("approved", "Wang"): "已通过（Wang）",
@@ -139,6 +141,10 @@ def test_the_cores_words_are_said_in_each_language() -> None:
             "发得太快了：每分钟最多 20 条，请 5 秒后再试",
         _raised(lambda: policy.text("123456")): "内容太长了（最多 5 个字）",
         _raised(lambda: policy.text("   ")): "内容为空",
+        _raised(lambda: check_announcement("x" * 300)):
+            "公告最多 200 个可打印字符（只写命令不带内容即可移除公告）",
+        _raised(lambda: check_rule(RuleSpec("!!!"))):
+            "屏蔽词里没有可匹配的文字或数字（规则只匹配文字和数字）",
     }
     for error, chinese in cases.items():
         assert _said(error) == (str(error), chinese)
