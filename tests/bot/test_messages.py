@@ -167,3 +167,17 @@ def test_cards_and_replies_in_chinese() -> None:
     decided = replace(barrage, status=Status.REJECTED, decided_by="Wang")
     assert verdict_line(decided, "zh-CN") == "❌ Wang 已拒绝"
     assert outcome_text(decided, "zh-CN") == "❌ 你的弹幕未通过审核：“新年好”"
+
+
+@pytest.mark.parametrize("detail", [
+    "3 winners asked for, but only 2 senders are in the draw",
+    "winners must be a whole number from 1 to 100",
+    "already sent: you sent the same message less than 30 s ago",
+    "the wall is very busy; try again in a moment",
+    "too many messages from your network right now; try again in 4 s", "already rejected", "held for review",
+    "not on the screens: it is rejected by Bob", "text is too long (at most 400 Unicode code points)",
+])
+def test_english_says_the_cores_words_as_they_were_and_chinese_its_own(detail: str) -> None:
+    assert why(detail, "en") == detail
+    assert why(detail, "zh-CN") != detail and not any("a" <= c <= "z" for c in why(detail, "zh-CN").replace(
+        "Unicode", "").replace("Bob", ""))
