@@ -1,33 +1,43 @@
-"""What participants and moderators read, the same on every chat platform. Pure functions."""
+"""What participants and moderators read, the same on every chat platform. Pure functions.
+
+Every text comes from the `chat` catalogue (server/core/locales/<language>/chat.json), in
+the reader's language: each function takes `language` last ("en" unless told).
+"""
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
+from server.core import i18n
 from server.core.errors import InvalidInput
+from server.core.filters import CLASSIFIER, LINK
+from server.core.i18n import DEFAULT, from_locale
 from server.core.model import REASON_MUTED, REASON_REVIEW, ROOM_SLUG, Barrage, Room, Status
 from server.core.policy import COLOR_PRESETS, normalize_color
 
-REPLY_PENDING = "⏳ Got it! Your message is waiting for a moderator."
-REPLY_ON_SCREEN = "✅ Your message is on the screen now!"
-# Presence: the sender would otherwise look at a dark wall and wonder.
-NO_SCREEN = "saved; no screen is showing right now"
-REPLY_NO_SCREEN_PENDING = f"⏳ Got it! Your message is waiting for a moderator ({NO_SCREEN})."
-REPLY_NO_SCREEN = f"✅ Approved: {NO_SCREEN}."
-REPLY_REVIEW = "⏳ Got it! Your message is held for review by a moderator."
-REPLY_NO_SCREEN_REVIEW = f"⏳ Got it! Your message is held for review by a moderator ({NO_SCREEN})."
-REPLY_UNSUPPORTED = "⚠️ Only text can go on the wall for now (no stickers, photos or files)."
-NOT_A_MODERATOR = "Only moderators can decide."
-BUTTON_GONE = "This button no longer works."
-BARRAGE_GONE = "This barrage no longer exists."
-REMOVE_LABEL = "🗑 Remove from screen"
-REMOVED = "🗑 Removed from every screen"
-MUTE_LABEL = "🔇 Mute 1h"
+DOMAIN = "chat"
+STATUSES = {status.value for status in Status}  # each has its word: status.<value>
+
+# The English texts other code and tests name (the catalogue's, read once).
+NOT_A_MODERATOR = i18n.text(DOMAIN, DEFAULT, "not_a_moderator")
+BUTTON_GONE = i18n.text(DOMAIN, DEFAULT, "button_gone")
+BARRAGE_GONE = i18n.text(DOMAIN, DEFAULT, "barrage_gone")
+REPLY_UNSUPPORTED = i18n.text(DOMAIN, DEFAULT, "reply.unsupported")
 MUTE_MINUTES = 60  # what the card's button mutes for
-MUTED = "🔇 Sender muted for 1 h; message rejected"
-EXPIRED = "⌛ Expired"  # a card nobody decided in time (moderation.pending_ttl_seconds, max_pending)
 BACKLOG_NOTE_FROM = 5
+
+
+def t(language: str, key: str, **values: Any) -> str:
+    """The chat text `key` in `language` (bot/ reads every text it shows from here)."""
+    return i18n.text(DOMAIN, language, key, **values)
+
+
+def card_language(setting: str) -> str:
+    """A card is read by a whole moderators' chat: the configured language ("auto": English)."""
+    return from_locale(None, setting)
 
 
 def split_color(text: str) -> tuple[str | None, str]:
@@ -53,98 +63,145 @@ def now() -> datetime:
     return datetime.now(UTC)
 
 
-def age(created: datetime, now: datetime) -> str:
+def age(created: datetime, now: datetime, language: str = DEFAULT) -> str:
     seconds = max(0, int((now - created).total_seconds()))
     if seconds < 5:
-        return "just now"
+        return t(language, "age.now")
     if seconds < 60:
-        return f"{seconds}s ago"
+        return t(language, "age.seconds", n=seconds)
     if seconds < 3600:
-        return f"{seconds // 60} min ago"
-    return f"{seconds // 3600} h ago"
+        return t(language, "age.minutes", n=seconds // 60)
+    return t(language, "age.hours", n=seconds // 3600)
 
 
-def receipt_text(status: Status, screens: int = 1, reason: str | None = None) -> str:
+def receipt_text(status: Status, screens: int = 1, reason: str | None = None, language: str = DEFAULT) -> str:
     """The reply to a submission; `reason` (the barrage's) says why it was not approved at once."""
     if status is Status.REJECTED:
-        return f"❌ Not approved: {reason or 'refused'}."
+        said = why(reason, language) if reason else t(language, "why.refused")
+        return t(language, "reply.rejected", reason=said)
+    shown = "" if screens else "_no_screen"
     if reason == REASON_REVIEW:
-        return REPLY_REVIEW if screens else REPLY_NO_SCREEN_REVIEW
+        return t(language, "reply.review" + shown)
     if status is Status.APPROVED:
-        return REPLY_ON_SCREEN if screens else REPLY_NO_SCREEN
-    return REPLY_PENDING if screens else REPLY_NO_SCREEN_PENDING
+        return t(language, "reply.on_screen" + shown)
+    return t(language, "reply.pending" + shown)
 
 
-def outcome_text(barrage: Barrage) -> str:
-    if barrage.status is Status.APPROVED:
-        return f"✅ Your message is on the screen now: “{barrage.text}”"
-    if barrage.status is Status.RETRACTED:
-        return f"🗑 Your message was taken off the screen by the moderators: “{barrage.text}”"
-    if barrage.status is Status.EXPIRED:
-        return f"⌛ Your message expired before a moderator could look at it: “{barrage.text}”"
-    return f"❌ Your message was not approved by the moderators: “{barrage.text}”"
+def outcome_text(barrage: Barrage, language: str = DEFAULT) -> str:
+    told = (Status.APPROVED, Status.RETRACTED, Status.EXPIRED)
+    status = barrage.status if barrage.status in told else Status.REJECTED
+    return t(language, "outcome." + status.value, text=barrage.text)
 
 
-def flags_line(flags: tuple[str, ...] | list[str]) -> str | None:
+# The core's English words for why (a barrage's reason, a refusal's message), matched to the
+# catalogue's keys, so a reader gets them in their language; one the catalogue does not know
+# is shown as the core wrote it. tests/bot/test_messages.py raises each from the real core.
+WHY = [(re.compile(pattern), key) for pattern, key in (
+    (r"slow mode is on: wait (?P<seconds>\d+) s before sending again", "why.slow_mode"),
+    (r"slow down: at most (?P<limit>\d+) messages a minute; try again in (?P<seconds>\d+) s", "why.rate"),
+    (r"too many messages from your network right now; try again in (?P<seconds>\d+) s", "why.network"),
+    (r"the wall is very busy; try again in a moment", "why.busy"),
+    (r"already sent: you sent the same message less than (?P<seconds>[\d.e+]+) s ago", "why.repeat"),
+    (r"you are muted until (?P<until>\d{4}-\d\d-\d\d \d\d:\d\d) UTC", "why.muted_until"),
+    (r"you are muted until a moderator lifts it", "why.muted_lifted"),
+    (r"the wall cannot store messages right now \(its database is full or unavailable\); "
+     r"please try again in a minute", "why.unavailable"),
+    (r"text is too long \(at most (?P<limit>\d+) characters\)", "why.too_long"),
+    (r"text is too long \(at most (?P<limit>\d+) Unicode code points\)", "why.too_long_points"),
+    (r"text is empty(?:: it has nothing visible)?", "why.empty"),
+    (r"text has a character built from too many parts \(at most (?P<limit>\d+) beyond its base\)",
+     "why.parts"),
+    (r"already (?P<status>approved|rejected|expired|retracted|pending)(?: by (?P<who>.+))?", "why.already"),
+    (r"not on the screens: it is (?P<status>approved|rejected|expired|retracted|pending)"
+     r"(?: by (?P<who>.+))?", "why.not_on_screen"),
+    (r"text must be a string of at most (?P<limit>\d+) printable characters, "
+     r"or null to remove the announcement", "why.announcement"),
+    (r"pattern and note must be at most (?P<limit>\d+) characters", "why.pattern_long"),
+    (r"pattern must be printable \(no control or zero-width characters\)", "why.pattern_printable"),
+    (r"pattern has no letter or digit to match \(rules match letters and digits only\)", "why.pattern_empty"),
+    (r"(?P<count>\d+) winners asked for, but only (?P<pool>\d+) senders are in the draw", "why.pool"),
+    (r"winners must be a whole number from 1 to (?P<limit>\d+)", "why.winners"),
+    (r"blocked word", "why.blocked"), (r"link", "why.link"), (r"muted", "why.muted"),
+    (r"expired", "why.expired"), (r"held for review", "why.review"),
+)]
+
+
+def why(detail: str, language: str = DEFAULT) -> str:
+    """The core's `detail` (an error's message, a barrage's reason) in `language`."""
+    for pattern, key in WHY:
+        if found := pattern.fullmatch(detail):
+            values = {k: v for k, v in found.groupdict().items()}
+            if "status" in values:
+                values["status"] = t(language, "status." + values["status"])
+                values["by"] = t(language, "why.by", who=values.pop("who")) if values.get("who") else ""
+            return t(language, key, **values)
+    return detail
+
+
+def flags_line(flags: tuple[str, ...] | list[str], language: str = DEFAULT) -> str | None:
     """What the filter saw, for a card: "⚠ link · ⚠ rule 12 · ⚠ classifier" (never the word)."""
     if not flags:
         return None
-    return " · ".join(f"⚠ {flag.replace('rule:', 'rule ')}" for flag in flags)
+    return " · ".join(t(language, "flag", flag=_flag(flag, language)) for flag in flags)
 
 
-def senders_line(barrage: Barrage) -> str:
+def _flag(flag: str, language: str) -> str:
+    if flag.startswith("rule:"):
+        return t(language, "flag.rule", id=flag.removeprefix("rule:"))
+    return t(language, "flag." + flag) if flag in (LINK, CLASSIFIER) else flag
+
+
+def senders_line(barrage: Barrage, language: str = DEFAULT) -> str:
     """"×N senders" on the card of a first that repeats joined (×N merging); "" for one sender."""
-    return f"×{barrage.count} senders" if barrage.count > 1 else ""
+    return t(language, "card.senders", count=barrage.count) if barrage.count > 1 else ""
 
 
-def verdict_line(barrage: Barrage) -> str:
+def verdict_line(barrage: Barrage, language: str = DEFAULT) -> str:
     if barrage.status is Status.RETRACTED:
-        return removed_line(barrage)
+        return removed_line(barrage, language)
     if barrage.status is Status.EXPIRED:
-        return EXPIRED
-    who = barrage.decided_by or "a moderator"
+        return t(language, "verdict.expired")
+    who = barrage.decided_by or t(language, "verdict.someone")
     if barrage.status is Status.REJECTED and barrage.reason == REASON_MUTED:
-        return f"🔇 Sender muted by {who} (message rejected)"
-    mark = "✅ Approved" if barrage.status is Status.APPROVED else "❌ Rejected"
-    return f"{mark} by {who}"
+        return t(language, "verdict.muted_by", who=who)
+    key = "verdict.approved_by" if barrage.status is Status.APPROVED else "verdict.rejected_by"
+    return t(language, key, who=who)
 
 
-def removed_line(barrage: Barrage) -> str:
-    return f"🗑 Removed by {barrage.retracted_by or 'a moderator'}"
+def removed_line(barrage: Barrage, language: str = DEFAULT) -> str:
+    return t(language, "verdict.removed_by", who=barrage.retracted_by or t(language, "verdict.someone"))
 
 
-def backlog_line(waiting_behind: int, where: str) -> str | None:
+def backlog_line(waiting_behind: int, where: str, language: str = DEFAULT) -> str | None:
     if waiting_behind < BACKLOG_NOTE_FROM:
         return None
-    return f"⏳ {waiting_behind} more waiting — use {where}"
+    return t(language, "card.backlog", count=waiting_behind, where=where)
 
 
-def refusal_text(error: Exception) -> str:
-    return f"⚠️ Not sent: {error}."
+def refusal_text(error: Exception, language: str = DEFAULT) -> str:
+    return t(language, "reply.refused", why=why(str(error), language))
 
 
-def muted_text(already: str | None) -> str:
+def muted_text(already: str | None, language: str = DEFAULT) -> str:
     """A card's mute button pressed; `already`: the message was decided before (who, how)."""
-    return f"🔇 Sender muted for 1 h; the message was {already}" if already else MUTED
+    return t(language, "mute.already", why=why(already, language)) if already else t(language, "mute.done")
 
 
 def sentence(text: str) -> str:
     return text[:1].upper() + text[1:]
 
 
-def mode_text(mode: str, changed: bool, how: str) -> str:
-    explain = {"off": "messages go straight to the screen (blocked words are still refused)",
-               "auto": "the filter decides: blocked words refused, flagged messages wait for a "
-                       "moderator, the rest go straight to the screen",
-               "manual": "each message waits for a moderator"}[mode]
+def mode_text(mode: str, changed: bool, how: str, language: str = DEFAULT) -> str:
+    explain = t(language, "mode.explain." + mode)
     if changed:
-        return f"Moderation mode is now {mode}: {explain}."
-    return f"Moderation mode is {mode}: {explain}. Switch with {how}."
+        return t(language, "mode.changed", mode=mode, explain=explain)
+    return t(language, "mode.current", mode=mode, explain=explain, how=how)
 
 
-def stats_text(stats: dict[str, object], screens_by_room: dict[str, int] | None = None) -> str:
-    text = (f"Mode: {stats['mode']}\nPending: {stats['pending']}\n"
-            f"Approved today: {stats['approved_today']}\nScreens: {stats['screens']}")
+def stats_text(stats: dict[str, object], screens_by_room: dict[str, int] | None = None,
+               language: str = DEFAULT) -> str:
+    text = t(language, "stats", mode=stats["mode"], pending=stats["pending"],
+             approved=stats["approved_today"], screens=stats["screens"])
     if screens_by_room and len(screens_by_room) > 1:  # one room: the total says it all
         text += " (" + ", ".join(f"{room} {n}" for room, n in screens_by_room.items()) + ")"
     return text
@@ -157,29 +214,29 @@ def room_name(room: Room) -> str:
     return room.slug if room.title == room.slug else f"{room.title} ({room.slug})"
 
 
-def rooms_line(rooms: list[Room]) -> str:
+def rooms_line(rooms: list[Room], language: str = DEFAULT) -> str:
     shown = ", ".join(room_name(room) for room in rooms[:ROOMS_LISTED])
-    more = f" and {len(rooms) - ROOMS_LISTED} more" if len(rooms) > ROOMS_LISTED else ""
-    return f"Rooms: {shown}{more}."
+    more = t(language, "rooms.more", count=len(rooms) - ROOMS_LISTED) if len(rooms) > ROOMS_LISTED else ""
+    return t(language, "rooms", rooms=shown, more=more)
 
 
-def room_text(current: Room, rooms: list[Room], how: str) -> str:
-    return f"Your messages go to {room_name(current)}.\n{rooms_line(rooms)}\nSwitch with {how}."
+def room_text(current: Room, rooms: list[Room], how: str, language: str = DEFAULT) -> str:
+    return t(language, "room.current", room=room_name(current), rooms=rooms_line(rooms, language), how=how)
 
 
-def room_switched_text(room: Room) -> str:
-    return f"✅ Your messages now go to {room_name(room)}."
+def room_switched_text(room: Room, language: str = DEFAULT) -> str:
+    return t(language, "room.switched", room=room_name(room))
 
 
-def unknown_room_text(wanted: str, rooms: list[Room]) -> str:
+def unknown_room_text(wanted: str, rooms: list[Room], language: str = DEFAULT) -> str:
     # Echoed only when it looks like a slug: anything else may be garbage (or markup).
-    name = f"room {wanted}" if ROOM_SLUG.fullmatch(wanted) else "such room"
-    return f"⚠️ No {name}. {rooms_line(rooms)}"
+    if ROOM_SLUG.fullmatch(wanted):
+        return t(language, "room.unknown", room=wanted, rooms=rooms_line(rooms, language))
+    return t(language, "room.unknown_garbage", rooms=rooms_line(rooms, language))
 
 
-def room_here_text(room: Room, how: str) -> str:
-    return (f"Messages in this chat go to {room_name(room)}. "
-            f"To pick a room for your own messages, use {how} in a private chat with me.")
+def room_here_text(room: Room, how: str, language: str = DEFAULT) -> str:
+    return t(language, "room.here", room=room_name(room), how=how)
 
 
 # -- the live controls from the moderators' chat: each answer names the room it changed --
@@ -187,79 +244,84 @@ def room_here_text(room: Room, how: str) -> str:
 QUOTED_CHARS = 32  # a word that is no room is quoted to help, never whole: it may be long garbage
 
 
-def wrong_room_text(own: Room) -> str:
-    return f"⚠️ This chat controls {room_name(own)} only."
+def wrong_room_text(own: Room, language: str = DEFAULT) -> str:
+    return t(language, "room.wrong", room=room_name(own))
 
 
-def not_a_room_text(word: str, rooms: list[Room], own: Room | None, how: str = "") -> str:
+def not_a_room_text(word: str, rooms: list[Room], own: Room | None, how: str = "",
+                    language: str = DEFAULT) -> str:
     """A command's word that names no room; `own`: the chat's room (None: the global chat)."""
     quoted = word if len(word) <= QUOTED_CHARS else word[:QUOTED_CHARS] + "…"
-    where = rooms_line(rooms) if own is None else f"This chat controls {room_name(own)} only."
-    usage = f" Usage: {how}" if how else ""
-    return f"⚠️ No room “{quoted}”. {where}{usage}"
+    where = rooms_line(rooms, language) if own is None else t(language, "room.controls", room=room_name(own))
+    usage = t(language, "usage", how=how) if how else ""
+    return t(language, "room.not_a_room", word=quoted, where=where, usage=usage)
 
 
-def paused_text(room: Room, was: bool) -> str:
-    already = " already" if was else ""
-    return f"⏸ {room_name(room)} is{already} paused: nothing new starts flying; approved messages wait."
+def paused_text(room: Room, was: bool, language: str = DEFAULT) -> str:
+    return t(language, "control.paused_already" if was else "control.paused", room=room_name(room))
 
 
-def resumed_text(room: Room, was: bool) -> str:
-    already = " already" if was else ""
-    return f"▶️ {room_name(room)} is{already} running: waiting messages fly now."
+def resumed_text(room: Room, was: bool, language: str = DEFAULT) -> str:
+    return t(language, "control.resumed_already" if was else "control.resumed", room=room_name(room))
 
 
-def cleared_text(room: Room) -> str:
-    return f"🧹 {room_name(room)}'s screens are cleared."
+def cleared_text(room: Room, language: str = DEFAULT) -> str:
+    return t(language, "control.cleared", room=room_name(room))
 
 
-def announced_text(room: Room) -> str:
+def announced_text(room: Room, language: str = DEFAULT) -> str:
     if room.announcement is None:
-        return f"📌 Announcement removed from {room_name(room)}."
-    return f"📌 Pinned on {room_name(room)}: “{room.announcement}”"
+        return t(language, "control.unpinned", room=room_name(room))
+    return t(language, "control.pinned", room=room_name(room), text=room.announcement)
 
 
-def lottery_text(room: Room, winners: list[tuple[str, str]], pool: int) -> str:
+def lottery_text(room: Room, winners: list[tuple[str, str]], pool: int, language: str = DEFAULT) -> str:
     """`winners`: (author, source) pairs, in draw order."""
     names = "\n".join(f"{n}. {author} ({source})" for n, (author, source) in enumerate(winners, 1))
-    return f"🎉 Lottery in {room_name(room)}: {len(winners)} of {pool} senders won\n{names}"
+    return t(language, "lottery.drawn", room=room_name(room), count=len(winners), pool=pool, names=names)
 
 
-def winner_text(room_title: str) -> str:
-    return f"🎉 You won the lottery in {room_title}! Look at the screen, and find the organisers."
+def winner_text(room_title: str, language: str = DEFAULT) -> str:
+    return t(language, "lottery.winner", room=room_title)
 
 
 DIGEST_TEXT_CHARS = 80  # a digest is a summary: the repeated text is cut, not quoted whole
 
 
-def digest_text(room: Room, digest: dict[str, Any]) -> str:
+def digest_text(room: Room, digest: dict[str, Any], language: str = DEFAULT) -> str:
     """A room's digest (Digest.to_dict()), as a few lines; counts of zero are left out."""
-    def counts(found: dict[str, int]) -> str:
-        return ", ".join(f"{key} {count}" for key, count in found.items() if count) or "none"
+    none = t(language, "digest.none")
 
-    senders = ", ".join(f"{s['author']} ({s['count']})" for s in digest["top_senders"]) or "none"
+    def counts(found: dict[str, int], said: Callable[[str], str] = str) -> str:
+        return ", ".join(f"{said(key)} {count}" for key, count in found.items() if count) or none
+
+    def status(value: str) -> str:
+        return t(language, "status." + value) if value in STATUSES else value
+
+    senders = ", ".join(f"{s['author']} ({s['count']})" for s in digest["top_senders"]) or none
     minute, repeated = digest["busiest_minute"], digest["most_repeated"]
-    busiest = f"{minute['minute'][:16].replace('T', ' ')} UTC ({minute['count']})" if minute else "none"
-    text = f"“{_cut(repeated['text'])}” ({repeated['count']}×)" if repeated else "none"
-    return (f"📊 Digest of {room_name(room)}: {digest['total']} messages\n"
-            f"By status: {counts(digest['by_status'])}\nBy source: {counts(digest['by_source'])}\n"
-            f"Top senders: {senders}\nBusiest minute: {busiest}\nMost repeated: {text}")
+    busiest = none
+    if minute:
+        when = minute["minute"][:16].replace("T", " ")
+        busiest = t(language, "digest.minute", minute=when, count=minute["count"])
+    text = f"“{_cut(repeated['text'])}” ({repeated['count']}×)" if repeated else none
+    return t(language, "digest", room=room_name(room), total=digest["total"],
+             by_status=counts(digest["by_status"], status), by_source=counts(digest["by_source"]),
+             senders=senders, busiest=busiest, repeated=text)
 
 
 def _cut(text: str) -> str:
     return text if len(text) <= DIGEST_TEXT_CHARS else text[:DIGEST_TEXT_CHARS - 1] + "…"
 
 
-def blocked_word_text(word: str, rule_id: int, created: bool) -> str:
+def blocked_word_text(word: str, rule_id: int, created: bool, language: str = DEFAULT) -> str:
     """/block's answer: rules hold in every room, so it says so."""
-    if not created:
-        return f"🚫 “{word}” is already blocked (rule {rule_id}); nothing added."
-    return f"🚫 “{word}” is blocked now, in every room and mode (rule {rule_id})."
+    return t(language, "words.blocked" if created else "words.blocked_already", word=word, id=rule_id)
 
 
-def unblocked_word_text(word: str, rule_ids: list[int]) -> str:
+def unblocked_word_text(word: str, rule_ids: list[int], language: str = DEFAULT) -> str:
     if not rule_ids:
-        return f"No block rule for “{word}” found; nothing removed."
+        return t(language, "words.unblocked_none", word=word)
     rules = ", ".join(str(rule_id) for rule_id in rule_ids)
-    plural = "s" if len(rule_ids) > 1 else ""
-    return f"✅ “{word}” is no longer blocked: removed {len(rule_ids)} rule{plural} ({rules})."
+    key = "words.unblocked_many" if len(rule_ids) > 1 else "words.unblocked_one"
+    return t(language, key, word=word, count=len(rule_ids), rules=rules)

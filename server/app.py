@@ -293,7 +293,8 @@ def _chat_core(app: web.Application) -> Core:
     from bot.actions import Core
 
     return Core(app[SERVICE], app[VIEWS], app[CARDS], screens=app[PRESENCE].screens,
-                settings=app[STORE], leases=app[LEASES], lottery=app[LOTTERY])
+                settings=app[STORE], leases=app[LEASES], lottery=app[LOTTERY],
+                language=app[CONFIG].ui.language)
 
 
 def _chat_rooms(chats: dict[str, str], moderator_chats: dict[str, str], default: str) -> ChatRooms:
@@ -320,7 +321,8 @@ async def _telegram(app: web.Application) -> AsyncIterator[None]:
     from bot.telegram.channel import TelegramChannel
 
     config = app[CONFIG]
-    channel = TelegramChannel(config.telegram, _chat_core(app), join_text=config.join_text(),
+    channel = TelegramChannel(config.telegram, _chat_core(app), join_text=config.screen.join_text,
+                              join_url=config.join_url(),
                               public_url=config.server.public_url, rooms=_telegram_rooms(config))
     unsubscribe = app[BUS].subscribe(channel.cards.on_event)
     await channel.start()
@@ -335,7 +337,8 @@ async def _slack(app: web.Application) -> AsyncIterator[None]:
     from bot.slack.channel import SlackChannel
 
     config = app[CONFIG]
-    channel = SlackChannel(config.slack, _chat_core(app), join_text=config.join_text(),
+    channel = SlackChannel(config.slack, _chat_core(app), join_text=config.screen.join_text,
+                           join_url=config.join_url(),
                            rooms=_slack_rooms(config))
     unsubscribe = app[BUS].subscribe(channel.cards.on_event)
     await channel.start()

@@ -26,7 +26,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.actions import Actions, Core
 from bot.cards import CardSync
 from bot.cardstore import Card
-from bot.messages import now, outcome_text, winner_text
+from bot.messages import card_language, now, outcome_text, t, winner_text
 from bot.outbox import Outbox, retry_rule
 from bot.pacing import Pacer
 from bot.replyto import ReplyTo
@@ -78,12 +78,14 @@ class SlackChannel:
     source = Source.SLACK
 
     def __init__(self, config: SlackConfig, core: Core, *, join_text: str,
-                 rooms: ChatRooms | None = None) -> None:
+                 rooms: ChatRooms | None = None, join_url: str = "") -> None:
         self.config = config
         self.core = core
-        self.join_text = join_text
+        self.join_text = join_text  # the organiser's own words, as written; else the URL, in the catalogue's
+        self.join_url = join_url
         self.rooms = rooms or ChatRooms(default_moderator_chat=config.moderation_channel)
         self.posts_cards = self.rooms.posts_cards()
+        self.card_language = card_language(core.language)
         self.pacer = Pacer(1.0)  # about one message a second per channel, as Slack asks
         self.outbox = Outbox("slack", retry_after)
         # Cards on one node (the lease); Socket Mode connections on every node: Slack
@@ -115,7 +117,7 @@ class SlackChannel:
         self.names = Names(self.client)
         actions = Actions(self.core, self.source, self.moderators, self.cards, self.rooms)
         handlers.register(self.app, handlers.Handlers(actions, self.names, self.post, self.ephemeral,
-                                                      self.join_text, self.rooms))
+                                                      self.join, self.rooms))
         self.outbox.start()
         self.cards.start()
         if self.config.mode == "socket":
@@ -123,6 +125,10 @@ class SlackChannel:
                                                  ping_interval=self.config.socket_ping_seconds)
             # connect() retries until it gets through: in the background, never blocking start-up
             self._connector = asyncio.create_task(self.socket.connect_async(), name="slack-socket")
+
+    def join(self, language: str) -> str:
+        """How to join the wall, for the help: the configured text, else the join URL in `language`."""
+        return self.join_text or (t(language, "join", url=self.join_url) if self.join_url else "")
 
     async def stop(self) -> None:
         if self._connector:
@@ -182,8 +188,9 @@ class SlackChannel:
         room = card_room(self.core.service.rooms, barrage)
         try:
             reply = await self._call(channel, "chat_postMessage", channel=channel,
-                                     text=card_fallback(barrage, room),
-                                     blocks=card_blocks(barrage, now(), waiting_behind, room))
+                                     text=card_fallback(barrage, room, self.card_language),
+                                     blocks=card_blocks(barrage, now(), waiting_behind, room,
+                                                        self.card_language))
         except SlackApiError as exc:
             if exc.response.status_code == 429:
                 raise  # still limited after the retry handler: the pass retries later
@@ -193,11 +200,14 @@ class SlackChannel:
 
     async def close_card(self, card: Card, barrage: Barrage) -> None:
         room = card_room(self.core.service.rooms, barrage)
-        await self._update_card(card, verdict_fallback(barrage), verdict_blocks(barrage, now(), room))
+        language = self.card_language
+        await self._update_card(card, verdict_fallback(barrage, language),
+                                verdict_blocks(barrage, now(), room, language))
 
     async def reopen_card(self, card: Card, barrage: Barrage) -> None:
-        room = card_room(self.core.service.rooms, barrage)
-        await self._update_card(card, card_fallback(barrage, room), card_blocks(barrage, now(), 0, room))
+        room, language = card_room(self.core.service.rooms, barrage), self.card_language
+        await self._update_card(card, card_fallback(barrage, room, language),
+                                card_blocks(barrage, now(), 0, room, language))
 
     async def _update_card(self, card: Card, text: str, blocks: list[dict]) -> None:
         if not card.message_id:
@@ -218,7 +228,7 @@ class SlackChannel:
         title = rooms.get(barrage.room).title if rooms.exists(barrage.room) else barrage.room
         try:  # a DM, like the decision notices: the channel they wrote in need not hear it
             await self._call(reply.user, "chat_postMessage", channel=reply.user,
-                             text=escape(winner_text(title)))
+                             text=escape(winner_text(title, self._language(reply))))
         except SlackApiError as exc:
             if exc.response.status_code == 429:
                 raise
@@ -229,9 +239,13 @@ class SlackChannel:
         if reply is None or reply.user is None:
             return
         try:  # a DM from the app: works wherever the message came from
-            await self._call(reply.user, "chat_postMessage", channel=reply.user, text=outcome_text(barrage))
+            await self._call(reply.user, "chat_postMessage", channel=reply.user,
+                             text=outcome_text(barrage, self._language(reply)))
         except SlackApiError as exc:
             if exc.response.status_code == 429:
                 raise
             logger.info("sender of barrage %s not told: %s", barrage.id, exc.response.get("error"))
 
+    def _language(self, reply: ReplyTo) -> str:
+        """The sender's language, as they were answered (a row from before it was kept: the config's)."""
+        return reply.language or self.card_language

@@ -10,19 +10,16 @@ from typing import Any
 from slack_bolt.async_app import AsyncApp
 
 from bot.actions import AIMED, WORD_COMMANDS, Actions, ChatMessage, ChatUser
-from bot.messages import BUTTON_GONE, REPLY_UNSUPPORTED
+from bot.messages import t
 from bot.replyto import ReplyTo
 from bot.rooms import ALL_ROOMS, ChatRooms
 from bot.slack.names import Names
 from bot.slack.render import (
     ACTION_IDS,
-    ADMIN_USAGE,
-    EMPTY_COMMAND,
-    HELP,
     MUTE_ACTION_ID,
     RETRACT_ACTION_ID,
-    ROOM_HOW,
     escape,
+    help_text,
     parse_button_value,
     plain,
     strip_mentions,
@@ -32,16 +29,8 @@ logger = logging.getLogger(__name__)  # rate-limited by the composition root: st
 
 Post = Callable[[str, str], None]  # (channel, text)
 Ephemeral = Callable[[str, str, str], None]  # (channel, user, text)
-NOT_FOR_YOU = "`/barrage-admin` is for moderators."
-SENDING = "⏳ Sending…"
-WORKING = "⏳ Working…"
-MODE_HOW = ("`/barrage-admin mode off|auto|manual` (outside a room's own channel, a room first: "
-            "`mode <room> off`)")
-LOTTERY_HOW = ("`/barrage-admin lottery 3` draws three winners (outside a room's own channel, a room "
-               "first: `lottery <room> 3`).")
-BLOCK_HOW = ("`/barrage-admin block <word or phrase>` refuses it in every room; "
-             "`/barrage-admin unblock <word>` lifts that.")
-HOWS = {"mode": MODE_HOW, "lottery": LOTTERY_HOW, "block": BLOCK_HOW, "unblock": BLOCK_HOW}
+HOWS = {"mode": "slack.mode_how", "lottery": "slack.lottery_how", "block": "slack.block_how",
+        "unblock": "slack.block_how"}  # the catalogue's usage line of each command
 
 
 def register(app: AsyncApp, h: Handlers) -> None:
@@ -58,26 +47,29 @@ def register(app: AsyncApp, h: Handlers) -> None:
 
 class Handlers:
     def __init__(self, actions: Actions, names: Names, post: Post, ephemeral: Ephemeral,
-                 join_text: str, rooms: ChatRooms | None = None) -> None:
+                 join: Callable[[str], str], rooms: ChatRooms | None = None) -> None:
         self.actions = actions
         self.names = names
         self.post = post
         self.ephemeral = ephemeral
-        self.join_text = join_text
+        self.join = join  # a language → how to join the wall
         self.rooms = rooms or ChatRooms()
 
     async def barrage_command(self, ack: Any, body: dict[str, Any], respond: Any) -> None:
         text = plain(body.get("text") or "").strip()
+        user = body.get("user_id", "")
         if not text or text.lower() == "help":
-            await _say(ack, self._help() if text else EMPTY_COMMAND)
+            # The ack is the answer: its language is worth one users.info (bounded well under 3 s).
+            language = self.actions.language(await self.names.locale(user, body.get("user_name")))
+            await _say(ack, self._help(language) if text else t(language, "slack.empty_command"))
             return
         if (wanted := room_request(text)) is not None:
-            await _say(ack, WORKING)
+            await _say(ack, t(self._known_language(user), "slack.working"))
             await _answer(respond, body, await self._room(body, wanted or None))
             return
         # Slack wants the ack within 3 s; users.info and the commit may take longer.
         # Ack now, answer through the response_url (valid 30 min) when done.
-        await _say(ack, SENDING)
+        await _say(ack, t(self._known_language(user), "slack.sending"))
         user, where = body.get("user_id", ""), body.get("channel_id", "")
         trigger = body.get("trigger_id")
         # Same trigger twice is the same command delivered twice: one barrage.
@@ -89,13 +81,15 @@ class Handlers:
     async def _room(self, body: dict[str, Any], wanted: str | None) -> str:
         user, where = body.get("user_id", ""), body.get("channel_id", "")
         message = await self._message(_team(body), user, where, "", None, body.get("user_name"), _is_dm(body))
-        return await self.actions.room(message, wanted, ROOM_HOW)
+        how = t(self.actions.language(message.locale), "slack.room_how")
+        return await self.actions.room(message, wanted, how)
 
     async def direct_message(self, event: dict[str, Any], body: dict[str, Any]) -> None:
         if event.get("channel_type") != "im" or event.get("bot_id"):
             return
         if event.get("subtype") == "file_share":
-            self.post(event["channel"], REPLY_UNSUPPORTED)
+            locale = await self.names.locale(event["user"]) if event.get("user") else None
+            self.post(event["channel"], t(self.actions.language(locale), "reply.unsupported"))
             return
         if event.get("subtype") or not event.get("user"):
             return  # edits, deletions, joins: not new messages
@@ -107,7 +101,7 @@ class Handlers:
             return
         event = dict(event, text=strip_mentions(event.get("text") or ""))
         if not event["text"]:
-            self.ephemeral(where, user, self._help())
+            self.ephemeral(where, user, self._help(self.actions.language(await self.names.locale(user))))
             return
         await self._from_message(event, body, lambda text: self.ephemeral(where, user, text))
 
@@ -126,9 +120,10 @@ class Handlers:
 
     async def _message(self, team: str, user: str, where: str, text: str, dedupe: str | None,
                        fallback_name: str | None, private: bool) -> ChatMessage:
+        author = await self.names.get(user, fallback_name)  # users.info: it tells the locale too
         return ChatMessage(
-            chat=where, private=private,
-            text=text, author=await self.names.get(user, fallback_name), author_ref=user,
+            chat=where, private=private, locale=self.names.cached_locale(user),
+            text=text, author=author, author_ref=user,
             reply_to=ReplyTo(where, user=user), dedupe_key=dedupe,
             # Slack user ids are unique per workspace only: the team keeps two apart.
             sender_key=f"slack:{team}:{user}",
@@ -138,10 +133,10 @@ class Handlers:
         await ack()
         barrage_id = parse_button_value(action.get("value"))
         if barrage_id is None:
-            await _ephemeral(respond, BUTTON_GONE)
+            await _ephemeral(respond, t(self._known_language(_presser(body)), "button_gone"))
             return
         verdict = next(v for v, action_id in ACTION_IDS.items() if action_id == action.get("action_id"))
-        outcome = await self.actions.press(self._user((body.get("user") or {}).get("id", "")),
+        outcome = await self.actions.press(self._user(_presser(body)),
                                            verdict, barrage_id)
         if not outcome.decided:  # the card itself shows a decision
             await _ephemeral(respond, outcome.text)
@@ -150,9 +145,9 @@ class Handlers:
         await ack()
         barrage_id = parse_button_value(action.get("value"))
         if barrage_id is None:
-            await _ephemeral(respond, BUTTON_GONE)
+            await _ephemeral(respond, t(self._known_language(_presser(body)), "button_gone"))
             return
-        outcome = await self.actions.retract(self._user((body.get("user") or {}).get("id", "")), barrage_id)
+        outcome = await self.actions.retract(self._user(_presser(body)), barrage_id)
         if not outcome.decided:  # the card itself shows who removed it
             await _ephemeral(respond, outcome.text)
 
@@ -160,16 +155,16 @@ class Handlers:
         await ack()
         barrage_id = parse_button_value(action.get("value"))
         if barrage_id is None:
-            await _ephemeral(respond, BUTTON_GONE)
+            await _ephemeral(respond, t(self._known_language(_presser(body)), "button_gone"))
             return
-        outcome = await self.actions.mute(self._user((body.get("user") or {}).get("id", "")), barrage_id)
+        outcome = await self.actions.mute(self._user(_presser(body)), barrage_id)
         if not outcome.decided:  # the card itself shows who muted
             await _ephemeral(respond, outcome.text)
 
     async def admin_command(self, ack: Any, body: dict[str, Any], respond: Any) -> None:
         # Ack first: checking a moderator may page conversations.members, which has no
         # time limit of ours; the answer follows through the response_url.
-        await _say(ack, WORKING)
+        await _say(ack, t(self._known_language(body.get("user_id", "")), "slack.working"))
         await _answer(respond, body, await self._admin_answer(body))
 
     async def _admin_answer(self, body: dict[str, Any]) -> str:
@@ -178,29 +173,35 @@ class Handlers:
         user = self._user(body.get("user_id", ""), body.get("user_name"))
         operator = await self.actions.operator(user, room)
         if operator is None:
-            return NOT_FOR_YOU
+            return t(self._known_language(body.get("user_id", "")), "slack.not_for_you")
         command, rest = [*plain(body.get("text") or "").split(maxsplit=1), "", ""][:2]
         command = command.lower()
         # Answers may quote what senders or moderators wrote (the digest, an announcement, a
         # word that is no room): escaped, since answers are mrkdwn.
+        how = t(operator.language, HOWS[command]) if command in HOWS else ""
         if command in AIMED:
-            return escape(await operator.command(command, rest, HOWS.get(command, "")))
+            return escape(await operator.command(command, rest, how))
         if command in WORD_COMMANDS:
-            return escape(await operator.words(command, rest, HOWS[command]))
+            return escape(await operator.words(command, rest, how))
         if command in ("stats", "pending") and not rest.strip():
             return escape(await getattr(operator, command)())
-        return escape(ADMIN_USAGE)
+        return escape(t(operator.language, "slack.admin_usage"))
 
     async def error(self, error: Exception, body: dict[str, Any]) -> None:
         # By kind and id only: the body holds the sender's text and names.
         logger.error("slack listener failed on %s", describe(body), exc_info=error)
 
     def _user(self, user: str, fallback_name: str | None = None) -> ChatUser:
-        return ChatUser(user, lambda: self.names.get(user, fallback_name))
+        return ChatUser(user, lambda: self.names.get(user, fallback_name),
+                        lambda: self.names.locale(user, fallback_name))
 
-    def _help(self) -> str:
-        join = f" ({self.join_text})" if self.join_text else ""
-        return HELP.format(join=join)
+    def _known_language(self, user: str) -> str:
+        """`user`'s language if users.info told it already, else the config's: no call, for an
+        answer that cannot wait (an ack) or a stranger (whose users.info it would cost)."""
+        return self.actions.language(self.names.cached_locale(user))
+
+    def _help(self, language: str) -> str:
+        return help_text(self.join(language), language)
 
 
 def describe(body: object) -> str:
@@ -237,6 +238,10 @@ def room_request(text: str) -> str | None:
 def _is_dm(body: dict[str, Any]) -> bool:
     """A slash command typed in a direct message (Slack's DM ids start with D)."""
     return str(body.get("channel_id", "")).startswith("D") or body.get("channel_name") == "directmessage"
+
+
+def _presser(body: dict[str, Any]) -> str:
+    return (body.get("user") or {}).get("id", "")
 
 
 def _team(body: dict[str, Any]) -> str:

@@ -6,7 +6,8 @@ import re
 from datetime import datetime
 from typing import Any
 
-from bot.messages import MUTE_LABEL, REMOVE_LABEL, age, backlog_line, flags_line, senders_line, verdict_line
+from bot.messages import age, backlog_line, flags_line, senders_line, t, verdict_line
+from server.core.i18n import DEFAULT
 from server.core.model import Barrage, Status, Verdict
 from server.core.policy import parse_id
 
@@ -23,24 +24,6 @@ _MARKUP = re.compile(r"<(?:(?P<sigil>[@#!])(?P<id>[^<>|\s]+)|(?P<url>[a-zA-Z][\w
 _BROADCASTS = ("here", "channel", "everyone")
 _ENTITY = re.compile(r"&(lt|gt|amp);")
 _ENTITIES = {"lt": "<", "gt": ">", "amp": "&"}
-
-HELP = (
-    "Send a message to the wall{join}:\n"
-    "• `/barrage your message`\n"
-    "• or DM me, or mention me in a channel.\n"
-    "• `/barrage room` shows the rooms; `/barrage room <room>` picks one for your DMs.\n"
-    "Start with a colour to pick one: `#ff8800 Hello`, `#pink Hello` or `pink Hello`."
-)
-EMPTY_COMMAND = "✍️ Add your message after the command, e.g. `/barrage Hello everyone!`"
-ADMIN_USAGE = ("Usage: `/barrage-admin mode off|auto|manual`, `/barrage-admin stats`, "
-               "`/barrage-admin pending`, "
-               "`/barrage-admin pause`, `resume`, `clear`, `announce <text>` (alone: removes it), "
-               "`lottery <winners>`, `digest`, `block <word>`, `unblock <word>` (in every room). "
-               "Outside a room's own channel, these act on main, or on "
-               "the room named first: `pause <room>`, `mode <room> off`, `lottery <room> 3`, "
-               "`announce <room> <text>` (text that starts with a room's name: name the room first).")
-ROOM_HOW = "`/barrage room <room>`"
-
 
 def escape(text: str) -> str:
     """Slack's mrkdwn escaping: user text can never become a mention or a link."""
@@ -72,18 +55,21 @@ def parse_button_value(value: object) -> int | None:
     return parse_id(value)
 
 
-def _summary(barrage: Barrage, now: datetime, room: str | None) -> list[dict[str, Any]]:
+def help_text(join: str, language: str = DEFAULT) -> str:
+    return t(language, "slack.help", join=t(language, "join.in", join=join) if join else "")
+
+
+def _summary(barrage: Barrage, now: datetime, room: str | None, language: str) -> list[dict[str, Any]]:
     # plain_text for everything a participant wrote: no mrkdwn, no mentions, no links
+    about = t(language, "slack.card", id=barrage.id, author=barrage.author, source=barrage.source.value,
+              age=age(barrage.created_at, now, language))
     return [
         {"type": "section", "text": {"type": "plain_text", "text": f"“{barrage.text}”", "emoji": True}},
         {"type": "context", "elements": [
-            {"type": "plain_text", "emoji": True,
-             "text": f"#{barrage.id} · from {barrage.author} · {barrage.source.value} · "
-                     f"{age(barrage.created_at, now)}"},
-            *([{"type": "plain_text", "emoji": True, "text": f"Room: {room}"}] if room else []),
-            *([_context(senders)] if (senders := senders_line(barrage)) else []),
-            *([{"type": "plain_text", "emoji": True, "text": flags}]
-              if (flags := flags_line(barrage.flags)) else []),
+            _context(about),
+            *([_context(t(language, "card.room", room=room))] if room else []),
+            *([_context(senders)] if (senders := senders_line(barrage, language)) else []),
+            *([_context(flags)] if (flags := flags_line(barrage.flags, language)) else []),
         ]},
     ]
 
@@ -93,41 +79,44 @@ def _context(text: str) -> dict[str, Any]:
 
 
 def card_blocks(barrage: Barrage, now: datetime, waiting_behind: int = 0,
-                room: str | None = None) -> list[dict[str, Any]]:
-    """`room`: the room's name, shown when there is more than one room."""
-    blocks = _summary(barrage, now, room)
+                room: str | None = None, language: str = DEFAULT) -> list[dict[str, Any]]:
+    """`room`: the room's name, shown when there is more than one room. Labels follow
+    `language`; action ids and values never do: a press is known by them alone."""
+    blocks = _summary(barrage, now, room, language)
     blocks.append({"type": "actions", "block_id": BLOCK_ID, "elements": [
-        _button("Approve", "primary", Verdict.APPROVE, barrage.id),
-        _button("Reject", "danger", Verdict.REJECT, barrage.id),
+        _button(t(language, "slack.approve"), "primary", Verdict.APPROVE, barrage.id),
+        _button(t(language, "slack.reject"), "danger", Verdict.REJECT, barrage.id),
     ]})
     # A block of its own: the verdicts stay the card's first actions.
     blocks.append({"type": "actions", "block_id": MUTE_BLOCK_ID, "elements": [
         {"type": "button", "action_id": MUTE_ACTION_ID, "value": str(barrage.id),
-         "text": {"type": "plain_text", "text": MUTE_LABEL, "emoji": True}}]})
-    if backlog := backlog_line(waiting_behind, "/moderate"):
+         "text": {"type": "plain_text", "text": t(language, "button.mute"), "emoji": True}}]})
+    if backlog := backlog_line(waiting_behind, "/moderate", language):
         blocks.append({"type": "context", "elements": [{"type": "plain_text", "text": backlog}]})
     return blocks
 
 
-def verdict_blocks(barrage: Barrage, now: datetime, room: str | None = None) -> list[dict[str, Any]]:
-    blocks = [*_summary(barrage, now, room), {"type": "section", "text": {
-        "type": "plain_text", "text": verdict_line(barrage), "emoji": True}}]
+def verdict_blocks(barrage: Barrage, now: datetime, room: str | None = None,
+                   language: str = DEFAULT) -> list[dict[str, Any]]:
+    blocks = [*_summary(barrage, now, room, language), {"type": "section", "text": {
+        "type": "plain_text", "text": verdict_line(barrage, language), "emoji": True}}]
     if barrage.status is Status.APPROVED:  # it may still be taken off the screens
         blocks.append({"type": "actions", "block_id": BLOCK_ID, "elements": [
             {"type": "button", "action_id": RETRACT_ACTION_ID, "style": "danger",
-             "text": {"type": "plain_text", "text": REMOVE_LABEL, "emoji": True},
+             "text": {"type": "plain_text", "text": t(language, "button.remove"), "emoji": True},
              "value": str(barrage.id)}]})
     return blocks
 
 
-def card_fallback(barrage: Barrage, room: str | None = None) -> str:
+def card_fallback(barrage: Barrage, room: str | None = None, language: str = DEFAULT) -> str:
     """The notification text (shown where blocks are not): escaped, since it is mrkdwn."""
-    where = f" in {room}" if room else ""
-    return escape(f"New barrage{where} from {barrage.author}: “{barrage.text}”")
+    if room:
+        return escape(t(language, "slack.fallback_in", room=room, author=barrage.author, text=barrage.text))
+    return escape(t(language, "slack.fallback", author=barrage.author, text=barrage.text))
 
 
-def verdict_fallback(barrage: Barrage) -> str:
-    return escape(f"{verdict_line(barrage)}: “{barrage.text}”")
+def verdict_fallback(barrage: Barrage, language: str = DEFAULT) -> str:
+    return escape(f"{verdict_line(barrage, language)}: “{barrage.text}”")
 
 
 def _button(label: str, style: str, verdict: Verdict, barrage_id: int) -> dict[str, Any]:

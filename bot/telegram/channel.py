@@ -26,7 +26,7 @@ from bot.actions import Actions, Core
 from bot.cards import CardSync
 from bot.cardstore import Card
 from bot.lease import secret_key, while_held
-from bot.messages import MUTE_LABEL, REMOVE_LABEL, now, outcome_text, winner_text
+from bot.messages import card_language, now, outcome_text, t, winner_text
 from bot.moderators import Moderators
 from bot.outbox import Outbox, retry_rule
 from bot.replyto import ReplyTo
@@ -35,8 +35,6 @@ from bot.telegram import handlers
 from bot.telegram.moderators import telegram_moderators
 from bot.telegram.poller import ALLOWED_UPDATES, Handoff, Poller
 from bot.telegram.render import (
-    APPROVE_LABEL,
-    REJECT_LABEL,
     callback_data,
     card_text,
     mute_data,
@@ -44,6 +42,7 @@ from bot.telegram.render import (
     verdict_text,
 )
 from bot.telegram.settings import TelegramConfig
+from server.core.i18n import DEFAULT
 from server.core.model import Barrage, Source, Status, Verdict
 
 logger = logging.getLogger(__name__)
@@ -89,13 +88,15 @@ class TelegramChannel:
     source = Source.TELEGRAM
 
     def __init__(self, config: TelegramConfig, core: Core, *, join_text: str, public_url: str,
-                 rooms: ChatRooms | None = None) -> None:
+                 rooms: ChatRooms | None = None, join_url: str = "") -> None:
         self.config = config
         self.core = core
-        self.join_text = join_text
+        self.join_text = join_text  # the organiser's own words, as written; else the URL, in the catalogue's
+        self.join_url = join_url
         self.public_url = public_url.rstrip("/")
         self.rooms = rooms or ChatRooms(default_moderator_chat=str(config.moderator_chat_id or ""))
         self.posts_cards = self.rooms.posts_cards()
+        self.card_language = card_language(core.language)
         self.ready = asyncio.Event()
         self._reachable: bool | None = None  # unknown until the first Bot API call answers
         self.outbox = Outbox("telegram", retry_after)
@@ -124,9 +125,13 @@ class TelegramChannel:
         self.app = builder.build()
         self.moderators = telegram_moderators(self.app.bot, self.config)
         actions = Actions(self.core, self.source, self.moderators, self.cards, self.rooms)
-        handlers.register(self.app, handlers.Handlers(actions, self.reply, self.rooms, self.join_text))
+        handlers.register(self.app, handlers.Handlers(actions, self.reply, self.rooms, self.join))
         self.outbox.start()
         self._connector = asyncio.create_task(self._connect(), name="telegram-connect")
+
+    def join(self, language: str) -> str:
+        """How to join the wall, for /help: the configured text, else the join URL in `language`."""
+        return self.join_text or (t(language, "join", url=self.join_url) if self.join_url else "")
 
     def connected(self) -> bool:
         """For /healthz: up, and the latest Bot API call got an answer from a working Telegram."""
@@ -228,11 +233,10 @@ class TelegramChannel:
         assert self.app is not None
         if not (chat := self.rooms.moderator_chat(barrage.room)):
             return None  # neither the room nor the wall has a moderators' chat
+        text = card_text(barrage, now(), waiting_behind, self._room_name(barrage), self.card_language)
         try:
             message = await self.app.bot.send_message(
-                int(chat), card_text(barrage, now(), waiting_behind, self._room_name(barrage)),
-                reply_markup=keyboard(barrage.id),
-            )
+                int(chat), text, reply_markup=keyboard(barrage.id, self.card_language))
         except (BadRequest, Forbidden) as exc:
             logger.error("cannot post cards to chat %s: %s", chat, exc)
             return None
@@ -241,12 +245,14 @@ class TelegramChannel:
     async def close_card(self, card: Card, barrage: Barrage) -> None:
         # No reply_markup: editing the text this way also removes the buttons; an approved
         # card keeps one, to take it off the screens again.
-        buttons = remove_keyboard(barrage.id) if barrage.status is Status.APPROVED else None
-        await self._edit_card(card, barrage, verdict_text(barrage, now(), self._room_name(barrage)), buttons)
+        language = self.card_language
+        buttons = remove_keyboard(barrage.id, language) if barrage.status is Status.APPROVED else None
+        text = verdict_text(barrage, now(), self._room_name(barrage), language)
+        await self._edit_card(card, barrage, text, buttons)
 
     async def reopen_card(self, card: Card, barrage: Barrage) -> None:
-        text = card_text(barrage, now(), room=self._room_name(barrage))
-        await self._edit_card(card, barrage, text, keyboard(barrage.id))
+        text = card_text(barrage, now(), room=self._room_name(barrage), language=self.card_language)
+        await self._edit_card(card, barrage, text, keyboard(barrage.id, self.card_language))
 
     def _room_name(self, barrage: Barrage) -> str | None:
         return card_room(self.core.service.rooms, barrage)
@@ -273,7 +279,7 @@ class TelegramChannel:
             return
         try:
             await self.app.bot.send_message(
-                reply.chat, outcome_text(barrage),
+                reply.chat, outcome_text(barrage, self._language(reply)),
                 reply_parameters=ReplyParameters(reply.message, allow_sending_without_reply=True),
             )
         except (BadRequest, Forbidden) as exc:
@@ -287,10 +293,14 @@ class TelegramChannel:
             return
         params = ReplyParameters(reply.message, allow_sending_without_reply=True) if reply.message else None
         try:
-            await self.app.bot.send_message(reply.chat, winner_text(self._room_title(barrage)),
-                                            reply_parameters=params)
+            text = winner_text(self._room_title(barrage), self._language(reply))
+            await self.app.bot.send_message(reply.chat, text, reply_parameters=params)
         except (BadRequest, Forbidden) as exc:
             logger.info("winner (barrage %s) not told: %s", barrage.id, exc)
+
+    def _language(self, reply: ReplyTo) -> str:
+        """The sender's language, as they were answered (a row from before it was kept: the config's)."""
+        return reply.language or self.card_language
 
     def _room_title(self, barrage: Barrage) -> str:
         rooms = self.core.service.rooms
@@ -305,14 +315,17 @@ class TelegramChannel:
                          lambda: bot.send_message(chat_id, text, reply_parameters=params))
 
 
-def remove_keyboard(barrage_id: int) -> InlineKeyboardMarkup:
-    remove = InlineKeyboardButton(REMOVE_LABEL, callback_data=retract_data(barrage_id))
+# Labels follow the card's language; the data never does: a press is known by its data alone.
+def remove_keyboard(barrage_id: int, language: str = DEFAULT) -> InlineKeyboardMarkup:
+    remove = InlineKeyboardButton(t(language, "button.remove"), callback_data=retract_data(barrage_id))
     return InlineKeyboardMarkup([[remove]])
 
 
-def keyboard(barrage_id: int) -> InlineKeyboardMarkup:
+def keyboard(barrage_id: int, language: str = DEFAULT) -> InlineKeyboardMarkup:
+    approve = callback_data(Verdict.APPROVE, barrage_id)
+    reject = callback_data(Verdict.REJECT, barrage_id)
     return InlineKeyboardMarkup([[
-        InlineKeyboardButton(APPROVE_LABEL, callback_data=callback_data(Verdict.APPROVE, barrage_id)),
-        InlineKeyboardButton(REJECT_LABEL, callback_data=callback_data(Verdict.REJECT, barrage_id)),
-    ], [InlineKeyboardButton(MUTE_LABEL, callback_data=mute_data(barrage_id))]])
+        InlineKeyboardButton(t(language, "telegram.approve"), callback_data=approve),
+        InlineKeyboardButton(t(language, "telegram.reject"), callback_data=reject),
+    ], [InlineKeyboardButton(t(language, "button.mute"), callback_data=mute_data(barrage_id))]])
 

@@ -16,15 +16,13 @@ from telegram.ext import (
     filters,
 )
 
-from bot.actions import AIMED, WORD_COMMANDS, Actions, ChatMessage, ChatUser, Operator, named
-from bot.messages import BUTTON_GONE, REPLY_UNSUPPORTED
+from bot.actions import AIMED, WORD_COMMANDS, Actions, ChatMessage, ChatUser, Operator, known, named
+from bot.messages import t
 from bot.replyto import ReplyTo
 from bot.rooms import ChatRooms
 from bot.telegram.render import (
-    HELP,
-    REPLY_EMPTY_COMMAND,
-    ROOM_HOW,
     full_name,
+    help_text,
     parse_callback,
     parse_mute,
     parse_retract,
@@ -35,13 +33,8 @@ logger = logging.getLogger(__name__)  # rate-limited by the composition root: st
 
 Context = ContextTypes.DEFAULT_TYPE
 Reply = Callable[[int, int, str], None]  # (chat id, message id, text): answer that message
-NOT_FOR_YOU = "This command is for moderators, in the moderators' chat."
-MODE_HOW = ("/mode off, /mode auto or /mode manual (in the global moderators' chat, a room first: "
-            "/mode <room> off)")
-LOTTERY_HOW = ("/lottery 3 draws three winners (in the global moderators' chat, a room first: "
-               "/lottery <room> 3).")
-BLOCK_HOW = "/block <word or phrase> refuses it in every room; /unblock <word> lifts that."
-HOWS = {"mode": MODE_HOW, "lottery": LOTTERY_HOW, "block": BLOCK_HOW, "unblock": BLOCK_HOW}
+HOWS = {"mode": "telegram.mode_how", "lottery": "telegram.lottery_how", "block": "telegram.block_how",
+        "unblock": "telegram.block_how"}  # the catalogue's usage line of each command
 
 
 def register(app: Application, h: Handlers) -> None:
@@ -62,15 +55,21 @@ def register(app: Application, h: Handlers) -> None:
 
 
 class Handlers:
-    def __init__(self, actions: Actions, reply: Reply, rooms: ChatRooms, join_text: str) -> None:
+    def __init__(self, actions: Actions, reply: Reply, rooms: ChatRooms, join: Callable[[str], str]) -> None:
         self.actions = actions
         self._reply_to = reply
         self.rooms = rooms
-        self.join_text = join_text
+        self.join = join  # a language → how to join the wall
+
+    def _language(self, update: Update) -> str:
+        """The language of whoever sent `update` (Telegram's language_code), else the config's."""
+        user = update.effective_user
+        return self.actions.language(user.language_code if user else None)
 
     async def help(self, update: Update, _context: Context) -> None:
-        join = f" ({self.join_text})" if self.join_text else ""
-        self._reply(update.effective_message, HELP.format(join=join, colors=", ".join(COLOR_PRESETS)))
+        language = self._language(update)
+        text = help_text(self.join(language), ", ".join(COLOR_PRESETS), language)
+        self._reply(update.effective_message, text)
 
     async def private_text(self, update: Update, _context: Context) -> None:
         await self._submit(update.effective_message, update.effective_message.text or "")
@@ -78,12 +77,12 @@ class Handlers:
     async def barrage_command(self, update: Update, context: Context) -> None:
         text = " ".join(context.args or [])
         if not text.strip():
-            self._reply(update.effective_message, REPLY_EMPTY_COMMAND)
+            self._reply(update.effective_message, t(self._language(update), "telegram.empty_command"))
             return
         await self._submit(update.effective_message, text)
 
     async def unsupported(self, update: Update, _context: Context) -> None:
-        self._reply(update.effective_message, REPLY_UNSUPPORTED)
+        self._reply(update.effective_message, t(self._language(update), "reply.unsupported"))
 
     async def _submit(self, message: Message, text: str) -> None:
         if message.from_user is None:
@@ -102,7 +101,7 @@ class Handlers:
         elif mute is not None:
             outcome = await self.actions.mute(_user(query.from_user), mute)
         else:
-            await query.answer(BUTTON_GONE)
+            await query.answer(t(self._language(update), "button_gone"))
             return
         # A refusal or a lost race must be read: an alert, not a passing toast.
         await query.answer(outcome.text, show_alert=None if outcome.decided else True)
@@ -113,12 +112,15 @@ class Handlers:
             return
         wanted = context.args[0] if context.args else None
         parsed = _chat_message(message, message.from_user, "")
-        self._reply(message, await self.actions.room(parsed, wanted, ROOM_HOW))
+        how = t(self._language(update), "telegram.room_how")
+        self._reply(message, await self.actions.room(parsed, wanted, how))
 
     async def whoami(self, update: Update, _context: Context) -> None:
-        message, user = update.effective_message, update.effective_user
-        user_line = f"\nYour user id: {user.id}" if user else ""
-        self._reply(message, f"Chat id: {message.chat_id}{user_line}")
+        message, user, language = update.effective_message, update.effective_user, self._language(update)
+        if user:
+            self._reply(message, t(language, "telegram.whoami_user", chat=message.chat_id, user=user.id))
+        else:
+            self._reply(message, t(language, "telegram.whoami", chat=message.chat_id))
 
     async def stats(self, update: Update, _context: Context) -> None:
         if operator := await self._operator(update):
@@ -139,7 +141,8 @@ class Handlers:
             message = update.effective_message
             command = _command(message)
             text = _after_command(message.text or "")
-            self._reply(message, await operator.command(command, text, HOWS.get(command, "")))
+            how = t(operator.language, HOWS[command]) if command in HOWS else ""
+            self._reply(message, await operator.command(command, text, how))
 
     async def words(self, update: Update, _context: Context) -> None:
         """/block <word>, /unblock <word>: the filter's words, the text after the command whole."""
@@ -147,7 +150,7 @@ class Handlers:
             message = update.effective_message
             command = _command(message)
             text = _after_command(message.text or "")
-            self._reply(message, await operator.words(command, text, HOWS[command]))
+            self._reply(message, await operator.words(command, text, t(operator.language, HOWS[command])))
 
     async def _operator(self, update: Update) -> Operator | None:
         """Operator commands count in a moderators' chat only: a room's own acts on that room."""
@@ -155,7 +158,7 @@ class Handlers:
         room = self.rooms.operator_room(str(message.chat_id))
         operator = await self.actions.operator(_user(user), room) if room is not None and user else None
         if operator is None:
-            self._reply(message, NOT_FOR_YOU)
+            self._reply(message, t(self._language(update), "telegram.not_for_you"))
         return operator
 
     def _reply(self, message: Message | None, text: str) -> None:
@@ -182,7 +185,7 @@ def _after_command(text: str) -> str:
 
 
 def _user(user: User) -> ChatUser:
-    return ChatUser(user.id, named(full_name(user.first_name, user.last_name)))
+    return ChatUser(user.id, named(full_name(user.first_name, user.last_name)), known(user.language_code))
 
 
 def _chat_message(message: Message, user: User, text: str) -> ChatMessage:
@@ -192,7 +195,7 @@ def _chat_message(message: Message, user: User, text: str) -> ChatMessage:
         author_ref=str(user.id),
         reply_to=ReplyTo(message.chat_id, message.message_id, user.username),
         sender_key=f"telegram:{user.id}",
-        chat=str(message.chat_id),
+        chat=str(message.chat_id), locale=user.language_code,
         private=message.chat.type == ChatType.PRIVATE,
         # The same message delivered twice (webhook retry, polling replay) is one barrage.
         dedupe_key=f"telegram:{message.chat_id}:{message.message_id}",

@@ -4,32 +4,18 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from bot.messages import age, backlog_line, flags_line, senders_line, verdict_line
+from bot.messages import age, backlog_line, flags_line, senders_line, t, verdict_line
 from bot.replyto import ReplyTo
+from server.core.i18n import DEFAULT
 from server.core.model import Barrage, Source, Verdict
 from server.core.policy import parse_id
 
-APPROVE_LABEL = "✅ Approve"
-REJECT_LABEL = "❌ Reject"
 # Versioned and self-contained, so a card keeps working across restarts;
 # Telegram allows 64 bytes, and "v1:a:2147483647" is 15.
 CALLBACK_VERSION = "v1"
 VERDICT_CODES = {Verdict.APPROVE: "a", Verdict.REJECT: "r"}
 RETRACT_CODE = "x"  # "Remove from screen", on an approved card
 MUTE_CODE = "m"  # "Mute 1h", on a pending card
-
-HELP = (
-    "Send me a message and it goes up on the wall{join}.\n\n"
-    "• In this chat, just type your message.\n"
-    "• In a group: /barrage your message (or /b your message).\n"
-    "• /room shows the rooms; /room <room> picks one for this chat.\n"
-    "• Colour: start with #ff8800, #red or a colour word, e.g. \"pink Happy birthday!\" "
-    "({colors}).\n"
-    "Messages may need a moderator's OK before they appear."
-)
-ROOM_HOW = "/room <room>"
-REPLY_EMPTY_COMMAND = "✍️ Add your message after the command, e.g. /barrage Hello everyone!"
-
 
 def callback_data(verdict: Verdict, barrage_id: int) -> str:
     return f"{CALLBACK_VERSION}:{VERDICT_CODES[verdict]}:{barrage_id}"
@@ -76,26 +62,30 @@ def full_name(first: str, last: str | None) -> str:
     return f"{first} {last}".strip() if last else first
 
 
-def card_text(barrage: Barrage, now: datetime, waiting_behind: int = 0, room: str | None = None) -> str:
+def help_text(join: str, colors: str, language: str = DEFAULT) -> str:
+    return t(language, "telegram.help", join=t(language, "join.in", join=join) if join else "", colors=colors)
+
+
+def card_text(barrage: Barrage, now: datetime, waiting_behind: int = 0, room: str | None = None,
+              language: str = DEFAULT) -> str:
     """`room`: the room's name, shown when there is more than one room."""
-    backlog = backlog_line(waiting_behind, "/moderate")
-    return _card_body(barrage, now, room) + (f"\n{backlog}" if backlog else "")
+    backlog = backlog_line(waiting_behind, "/moderate", language)
+    return _card_body(barrage, now, room, language) + (f"\n{backlog}" if backlog else "")
 
 
-def verdict_text(barrage: Barrage, now: datetime, room: str | None = None) -> str:
-    return f"{_card_body(barrage, now, room)}\n\n{verdict_line(barrage)}"
+def verdict_text(barrage: Barrage, now: datetime, room: str | None = None, language: str = DEFAULT) -> str:
+    return f"{_card_body(barrage, now, room, language)}\n\n{verdict_line(barrage, language)}"
 
 
-def _card_body(barrage: Barrage, now: datetime, room: str | None) -> str:
+def _card_body(barrage: Barrage, now: datetime, room: str | None, language: str) -> str:
     who = barrage.author
     # Only a Telegram sender's reply target holds a @username (a Slack one holds a user id).
     reply = ReplyTo.load(barrage.reply_to) if barrage.source is Source.TELEGRAM else None
     if reply and reply.user:
         who = f"{who} (@{reply.user})"
-    senders = senders_line(barrage)
-    return (
-        f"🆕 Barrage #{barrage.id} · {barrage.source.value}\n"
-        f"“{barrage.text}”\n"
-        f"From {who} · {age(barrage.created_at, now)}"
-    ) + (f" · {senders}" if senders else "") + (f"\nRoom: {room}" if room else "") + (
-        f"\n{flags}" if (flags := flags_line(barrage.flags)) else "")
+    senders = senders_line(barrage, language)
+    return t(language, "telegram.card", id=barrage.id, source=barrage.source.value, text=barrage.text,
+             who=who, age=age(barrage.created_at, now, language)) + (
+        f" · {senders}" if senders else "") + (
+        "\n" + t(language, "card.room", room=room) if room else "") + (
+        f"\n{flags}" if (flags := flags_line(barrage.flags, language)) else "")

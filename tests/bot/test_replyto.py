@@ -25,3 +25,11 @@ def test_rows_stored_before_still_load() -> None:
                                  '{"c": [], "m": 2}', '{"c": 1, "u": 5}'])
 def test_anything_else_is_no_reply_target(raw: str | None) -> None:
     assert ReplyTo.load(raw) is None
+
+
+def test_the_language_goes_with_the_reply_target_and_old_rows_have_none() -> None:
+    chinese = ReplyTo(-5, 7, "li", "zh-CN")
+    assert ReplyTo.load(chinese.dump()) == chinese
+    assert ReplyTo.load('{"c": -5, "m": 7, "u": "li"}') == ReplyTo(-5, 7, "li", None)  # the config's
+    # Not a catalogue language (a row written by hand, a future one): as if none was kept.
+    assert ReplyTo.load('{"c": 1, "l": "fr"}') == ReplyTo.load('{"c": 1, "l": []}') == ReplyTo(1)
