@@ -105,37 +105,29 @@ async def test_a_backup_under_load_restores_every_barrage_acknowledged_before_it
         await server.stop()
 
 
-async def test_a_restore_is_refused_while_the_server_runs(tmp_path: Path) -> None:
+async def test_a_restore_is_refused_while_the_server_runs_and_a_backup_never_overwrites(
+    tmp_path: Path
+) -> None:
     server = busy_wall(tmp_path)
+    target = tmp_path / "copy.db"
+    target.write_text("yesterday's")
     await server.start()
     try:
         await server.submit("kept")
-        code, _, err = await db(server, "backup", str(tmp_path / "copy.db"))
+        code, out, err = await db(server, "backup", str(target))
+        assert (code, out, err) == (2, "", f"barrage: {target} exists: pass --force to overwrite it\n")
+        assert target.read_text() == "yesterday's"
+        code, _, err = await db(server, "backup", str(target), "--force")
         assert code == 0, err
-        code, out, err = await db(server, "restore", str(tmp_path / "copy.db"))
+        code, out, err = await db(server, "restore", str(target))
         assert (code, out) == (2, "")
         assert err == (f"barrage: a barrage server is using {server.workdir / 'barrage.db'}: "
                        "stop every `barrage serve` on it, then restore\n")
         await server.submit("still serving")
     finally:
         assert await server.stop() == 0
-    code, _, err = await db(server, "restore", str(tmp_path / "copy.db"))
+    code, _, err = await db(server, "restore", str(target))
     assert code == 0, err
-
-
-async def test_a_backup_refuses_to_overwrite_without_force(tmp_path: Path) -> None:
-    server = busy_wall(tmp_path)
-    await server.start()
-    try:
-        target = tmp_path / "copy.db"
-        target.write_text("yesterday's")
-        code, out, err = await db(server, "backup", str(target))
-        assert (code, out, err) == (2, "", f"barrage: {target} exists: pass --force to overwrite it\n")
-        assert target.read_text() == "yesterday's"
-        code, _, err = await db(server, "backup", str(target), "--force")
-        assert code == 0, err
-    finally:
-        await server.stop()
 
 
 async def test_postgresql_is_backed_up_with_pg_dump(tmp_path: Path, postgres_url: str) -> None:
