@@ -178,7 +178,13 @@ async def _epoch(app: web.Application) -> AsyncIterator[None]:
     restore. Read once: the database is only restored with every server stopped."""
     store = app[STORE]
     made = Epoch.new(await store.last_event_id())
-    app[EPOCH] = Epoch.decode(await store.setting_or_default(EPOCH_KEY, made.encode()))
+    stored = await store.setting_or_default(EPOCH_KEY, made.encode())
+    try:
+        app[EPOCH] = Epoch.decode(stored)
+    except ValueError:  # edited by hand: replaced, as a restore would
+        logger.warning("the stored epoch (setting %s) is not one: made a new one", EPOCH_KEY)
+        await store.put_setting(EPOCH_KEY, made.encode(), None)
+        app[EPOCH] = made
     yield
 
 

@@ -127,3 +127,16 @@ async def test_an_older_id_of_another_epoch_also_gets_what_both_logs_hold(
     resumed = await client.get("/stream", params={"epoch": old}, headers={"Last-Event-ID": str(copied - 1)})
     assert [m.data["text"] for m in await events(resumed, 2)] == ["kept 2", "new"]
     resumed.close()
+
+
+async def test_a_stored_epoch_edited_into_nonsense_is_made_new(
+    make_client: ClientFactory, make_config: ConfigFactory
+) -> None:
+    config = make_config()
+    first = await make_client(config)
+    await first.app[STORE].put_setting(EPOCH_KEY, "not an epoch", None)
+    await first.close()
+    again = await make_client(config)
+    assert await again.app[STORE].get_setting(EPOCH_KEY) == again.app[EPOCH].encode()
+    state, _ = await state_of(again)
+    assert state["epoch"] == again.app[EPOCH].token
