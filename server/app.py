@@ -1,7 +1,7 @@
 """create_app(config): the one composition root.
 
-Cleanup contexts acquire in order (store → devices → bus → service → expiry → fan-out → presence) and
-release in reverse; a release runs only if its acquire succeeded.
+Cleanup contexts acquire in order (in use → store → epoch → devices → bus → service → expiry →
+fan-out → presence) and release in reverse; a release runs only if its acquire succeeded.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from aiohttp import web
 from server.bus import Sequencer, create_bus
 from server.classifier import create_classifier
 from server.config import Config, seed_rules
+from server.core.epoch import EPOCH_KEY, Epoch
 from server.core.expiry import Expiry
 from server.core.filters import Filters
 from server.core.gate import Gate, GateRules
@@ -31,7 +32,7 @@ from server.core.views import Views
 from server.logs import limit_repeats
 from server.marks import MemoryMarks
 from server.ratelimit import MemoryWindows
-from server.store import SqlStore
+from server.store import SqlStore, backup
 from server.store.batching import BatchingStore
 from server.store.cards import SqlCards
 from server.store.lease import ChatLeases, create_leases
@@ -45,6 +46,7 @@ from server.web.keys import (
     CONFIG,
     COUNTERS,
     DEVICES,
+    EPOCH,
     FANOUT,
     HEALTH,
     LOTTERY,
@@ -100,7 +102,8 @@ def create_app(config: Config) -> web.Application:
     app[WINDOWS] = MemoryWindows()
     app[MARKS] = MemoryMarks()
     app[SLOTS] = StreamSlots(config.stream.max_streams, config.stream.max_per_address)
-    app.cleanup_ctx.extend([_store, _devices, _windows, _bus, _core, _expiry, _fanout, _presence])
+    app.cleanup_ctx.extend([_in_use, _store, _epoch, _devices, _windows, _bus, _core, _expiry, _fanout,
+                            _presence])
     for name in (*CHAT_CATCH_ALLS, *LOOP_LOGGERS):
         limit_repeats(logging.getLogger(name))
     if config.telegram.enabled or config.slack.enabled:
@@ -161,6 +164,32 @@ async def _store(app: web.Application) -> AsyncIterator[None]:
                 await marks.close()
         finally:
             await store.close()
+
+
+async def _in_use(app: web.Application) -> AsyncIterator[None]:
+    """A SQLite database is locked as in use while this process runs, so `barrage db
+    restore` refuses to replace it under us (server/store/backup.py)."""
+    lock = backup.InUse(app[CONFIG].database.url)
+    await lock.acquire()
+    try:
+        yield
+    finally:  # also when a later start-up step failed
+        lock.release()
+
+
+async def _epoch(app: web.Application) -> AsyncIterator[None]:
+    """The database's epoch (server/core/epoch.py): made with the database, renewed by a
+    restore. Read once: the database is only restored with every server stopped."""
+    store = app[STORE]
+    made = Epoch.new(await store.last_event_id())
+    stored = await store.setting_or_default(EPOCH_KEY, made.encode())
+    try:
+        app[EPOCH] = Epoch.decode(stored)
+    except ValueError:  # edited by hand: replaced, as a restore would
+        logger.warning("the stored epoch (setting %s) is not one: made a new one", EPOCH_KEY)
+        await store.put_setting(EPOCH_KEY, made.encode(), None)
+        app[EPOCH] = made
+    yield
 
 
 async def _devices(app: web.Application) -> AsyncIterator[None]:

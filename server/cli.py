@@ -1,5 +1,6 @@
 """barrage serve [--config PATH] [--host H] [--port P] [--workers N] (also `python -m server`);
-barrage db upgrade|current [--config PATH]."""
+barrage db upgrade|current [--config PATH]; barrage db backup PATH [--force] [--config PATH];
+barrage db restore PATH [--config PATH]."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ import sqlite3
 import sys
 import types
 from collections.abc import Sequence
+from pathlib import Path
 from urllib.parse import urlsplit
 
 from aiohttp import web
@@ -28,7 +30,7 @@ from server.app import create_app
 from server.config import Config, ConfigError, Secret, load_config, warn_about_file_secrets
 from server.core.errors import Unavailable
 from server.logs import configure_logging, secrets_of
-from server.store import schema
+from server.store import backup, schema
 from server.store.schema import SchemaError
 from server.store.sql import create_engine
 from server.workers import Supervisor
@@ -62,11 +64,19 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     serve.add_argument("--port", type=int, help="listen port (overrides server.port)")
     serve.add_argument("--workers", type=_worker_count, default=1, metavar="N",
                        help="worker processes on the one port (default 1; N > 1 needs a shared bus.url)")
-    db = commands.add_parser("db", help="the database schema (Alembic migrations)")
+    db = commands.add_parser("db", help="the database: its schema (Alembic migrations), backups")
     db_commands = db.add_subparsers(dest="db_command", required=True)
     for name, text in (("upgrade", "migrate the database to the newest schema"),
                        ("current", "print the database's schema revision")):
         each = db_commands.add_parser(name, help=text)
+        each.add_argument("--config", help="config file (default: $BARRAGE_CONFIG or ./config.toml)")
+    copy = db_commands.add_parser("backup", help="copy the live SQLite database, while it serves")
+    copy.add_argument("path", metavar="PATH", help="the copy to write")
+    copy.add_argument("--force", action="store_true", help="overwrite PATH if it exists")
+    restore = db_commands.add_parser("restore", help="replace the SQLite database with a backup "
+                                                     "(every server on it stopped)")
+    restore.add_argument("path", metavar="PATH", help="a copy `barrage db backup` made")
+    for each in (copy, restore):
         each.add_argument("--config", help="config file (default: $BARRAGE_CONFIG or ./config.toml)")
     args = parser.parse_args(argv)
     if args.command is None:  # bare `barrage` / `python -m server` serves
@@ -230,10 +240,12 @@ def _awaiting_from(start: object) -> str:
 
 
 def run_db(args: argparse.Namespace) -> int:
-    """`barrage db upgrade|current`: one line on stdout, or one on stderr and exit code 2 (the
+    """`barrage db upgrade|current|backup|restore`: one line on stdout, or one on stderr and exit code 2 (the
     config or schema needs a person) or 1 (the database could not be reached or failed)."""
     try:
         database = load_config(config_path(args)).database
+        if args.db_command in ("backup", "restore"):
+            return run_copy(args.db_command, database.url, Path(args.path), getattr(args, "force", False))
         engine = create_engine(database.url, database.sqlite_synchronous)
     except ConfigError as exc:
         return _fail(f"config error: {exc}", 2)
@@ -245,6 +257,24 @@ def run_db(args: argparse.Namespace) -> int:
         return _fail(str(exc), 2)
     except DATABASE_ERRORS as exc:
         return _fail(f"database error: {database_error(exc)}", 1)
+    return 0
+
+
+def run_copy(command: str, url: str, path: Path, force: bool) -> int:
+    """`barrage db backup|restore`: what was copied on stdout; a refusal (exit code 2) or a
+    failed read or write (1) on stderr."""
+    try:
+        if command == "backup":
+            done = backup.backup(url, path, force)
+            print(f"backed up to {done.path}: {done.describe()}")
+        else:
+            done = backup.restore(url, path)
+            print(f"restored {path} into {done.path}: {done.describe()}; the database it replaced "
+                  f"is kept as {done.path}.before-restore")
+    except backup.BackupError as exc:
+        return _fail(str(exc), 2)
+    except (OSError, sqlite3.Error) as exc:
+        return _fail(f"{command} failed: {type(exc).__name__}: {exc}", 1)
     return 0
 
 

@@ -23,6 +23,11 @@
 //   packets): the browser then never reports an error. The stream sends a heartbeat
 //   event (?heartbeat=event) every `heartbeat_seconds`; after WATCHDOG_BEATS of them
 //   with nothing at all, the page drops the stream and resumes with last_event_id.
+// - Epochs: restoring the database from a backup rolls its event log back, and event and
+//   barrage ids are handed out again. The stream names the database's epoch (`state`'s
+//   `epoch`, new after every restore) and the page resumes with ?epoch= beside
+//   last_event_id. A new epoch forgets every id seen before it (past `epoch_start`, the
+//   last id the two logs share), so no new comment is skipped as "already seen".
 "use strict";
 (() => {
   // The page's words in its language (server/web/pages.py renders them into #i18n).
@@ -51,6 +56,8 @@
   let laneHeight = 0;
   let waiting = [];
   let lastEventId = 0;
+  let epoch = null; // the database's, as last heard
+  let sourceEpoch = null; // the one the open stream's URL names (a browser's retry repeats it)
   let source = null;
   let backoff = 1000;
   let pumpTimer = null;
@@ -330,9 +337,29 @@
   function onState(ev) { // no id: what the room shows now, then any replay
     let data;
     try { data = JSON.parse(ev.data); } catch { return; }
+    if (typeof data.epoch === "string" && meetEpoch(data.epoch, Number(data.epoch_start) || 0)) return;
     applySettings(data);
     setAnnouncement(data.announcement);
     setPaused(data.paused === true);
+  }
+
+  // True when this stream is replaced by one that names the epoch (its state comes again).
+  function meetEpoch(token, start) {
+    if (epoch !== null && token !== epoch) forgetSeen(start);
+    epoch = token;
+    if (sourceEpoch === epoch) return false;
+    source.close();
+    connect();
+    return true;
+  }
+
+  // The database was restored from a backup: ids after `start` name other events and
+  // barrages now, so nothing remembered by id may match a new one.
+  function forgetSeen(start) {
+    lastEventId = Math.min(lastEventId, start);
+    recent.clear();
+    for (const el of stage.querySelectorAll(".barrage")) delete el.dataset.barrageId;
+    for (const item of waiting) item.id = 0; // no merge or retract names 0
   }
 
   const CONTROLS = {
@@ -382,7 +409,9 @@
 
   function connect() {
     const resume = lastEventId ? `last_event_id=${lastEventId}` : "";
-    source = new EventSource(`/stream?${["heartbeat=event", roomParam, resume].filter(Boolean).join("&")}`);
+    const era = epoch ? `epoch=${encodeURIComponent(epoch)}` : "";
+    sourceEpoch = epoch;
+    source = new EventSource(`/stream?${["heartbeat=event", roomParam, era, resume].filter(Boolean).join("&")}`);
     // Anything that arrives, a heartbeat included, tells the watchdog the stream is alive.
     const listen = (name, handler) => source.addEventListener(name, (ev) => { alive(); handler(ev); });
     listen("barrage", onBarrage);
@@ -422,6 +451,7 @@
       settings.maxWaiting = cfg.max_waiting || 200;
       if (cfg.heartbeat_seconds > 0) settings.heartbeatMs = cfg.heartbeat_seconds * 1000;
       settings.idleMs = (cfg.idle_seconds || 20) * 1000;
+      if (epoch === null && typeof cfg.epoch === "string") epoch = cfg.epoch; // later ones come with `state`
       showJoin(params.get("join_text") || cfg.join_text || "", cfg);
     } catch {
       settings.crossingMs = crossingMs(8000);

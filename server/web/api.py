@@ -17,7 +17,7 @@ from server.core.service import MAX_NAME, Submission
 from server.web.auth import admin_only, no_store
 from server.web.client import client_address, network_of
 from server.web.fanout import Audience
-from server.web.keys import CONFIG, DEVICES, FANOUT, HEALTH, PRESENCE, SERVICE, VIEWS
+from server.web.keys import CONFIG, DEVICES, EPOCH, FANOUT, HEALTH, PRESENCE, SERVICE, VIEWS
 from server.web.language import page_language
 from server.web.qr import qr_url
 from server.web.stream import admin_stream
@@ -235,6 +235,7 @@ async def screen_config(request: web.Request) -> web.Response:
         "qr_url": qr_url(room.slug),
         "max_text_length": config.moderation.max_text_length,
         "max_author_length": config.moderation.max_author_length,
+        "epoch": request.app[EPOCH].token,  # the stream's: a screen resumes with it
     }, headers={"Vary": "Accept-Language"})  # the default join text is in the reader's language
 
 

@@ -8,6 +8,7 @@ from collections.abc import Awaitable, Callable
 from aiohttp import web
 
 from server.config import Config
+from server.core.epoch import Epoch
 from server.core.lottery import Lottery
 from server.core.ports import RateWindows
 from server.core.service import BarrageService
@@ -30,3 +31,4 @@ COUNTERS: web.AppKey[Counter[str]] = web.AppKey("counters")
 WINDOWS: web.AppKey[RateWindows] = web.AppKey("windows")
 DEVICES = web.AppKey("devices", DeviceCookies)
 SLOTS = web.AppKey("slots", StreamSlots)
+EPOCH = web.AppKey("epoch", Epoch)  # the database's (server/core/epoch.py), read at start

@@ -495,12 +495,14 @@ def admin_stream() -> Json:
         "operationId": "adminStream",
         "summary": "Server-sent events of every kind, for moderators. It never ends by itself.",
         "description": "Resume with `Last-Event-ID` (or `?last_event_id=`): events after that id "
-                       "are replayed first, then live ones follow, none twice. Past "
+                       "are replayed first, then live ones follow, none twice. The response's "
+                       "X-Barrage-Epoch header names the database's epoch; pass it back as "
+                       "`?epoch=` so that an id from before a restore is known as such. Past "
                        "`stream.max_per_address` streams from one address, or `stream.max_streams` "
                        "in all, the answer is 503 with Retry-After.",
         "security": ADMIN,
         "parameters": [ref("parameters", "LastEventIdHeader"), ref("parameters", "LastEventIdQuery"),
-                       ref("parameters", "Heartbeat"),
+                       ref("parameters", "Epoch"), ref("parameters", "Heartbeat"),
                        room_query("Only this room's events (default: every room's).")],
         "responses": {
             "200": {
@@ -853,7 +855,7 @@ def screen_config_schema() -> Json:
     return {
         "type": "object",
         "required": ["room", "title", "join_text", "crossing_seconds", "max_waiting", "heartbeat_seconds",
-                     "max_text_length", "max_author_length", "idle_seconds", "qr_url"],
+                     "max_text_length", "max_author_length", "idle_seconds", "qr_url", "epoch"],
         "properties": {
             "room": slug_schema(),
             "title": {"type": "string"},
@@ -870,6 +872,8 @@ def screen_config_schema() -> Json:
             "idle_seconds": {"type": "number", "exclusiveMinimum": 0,
                              "description": "Nothing flew for this long: show the large join QR."},
             "qr_url": {"type": "string", "description": "The room's join QR code (SVG)."},
+            "epoch": {"type": "string", "description": "The database's epoch, new after every "
+                                                       "restore: a stream resumes with ?epoch=."},
         },
     }
 
@@ -948,6 +952,13 @@ def parameters() -> Json:
                               "schema": last_event_id},
         "LastEventIdQuery": {"name": "last_event_id", "in": "query", "required": False,
                              "schema": last_event_id},
+        "Epoch": {
+            "name": "epoch", "in": "query", "required": False,
+            "description": "The epoch the Last-Event-ID comes from (X-Barrage-Epoch, or `epoch` in "
+                           "/api/screen-config). Another epoch than the database's (it was restored "
+                           "from a backup since) resumes from where the two logs last agree.",
+            "schema": {"type": "string", "pattern": "^[A-Za-z0-9_-]{1,64}$"},
+        },
         "Heartbeat": {
             "name": "heartbeat", "in": "query", "required": False,
             "description": "How heartbeats come: `comment` (`: ping`, invisible to JavaScript) or "

@@ -18,12 +18,13 @@ from typing import NamedTuple
 
 from aiohttp import web
 
+from server.core.epoch import TOKEN
 from server.core.model import MAIN, SCREEN_FIELDS, EventKind
 from server.core.policy import is_ascii_number
 from server.core.views import Views
 from server.web.client import client_address, network_of
 from server.web.fanout import HEARTBEATS, Audience, Client, FanOut, Frame, encode_for
-from server.web.keys import CONFIG, FANOUT, SERVICE, SLOTS, VIEWS
+from server.web.keys import CONFIG, EPOCH, FANOUT, SERVICE, SLOTS, VIEWS
 from server.web.language import page_language
 
 logger = logging.getLogger(__name__)
@@ -43,6 +44,7 @@ SSE_HEADERS = {
     "Cache-Control": "no-cache, no-transform",
     "X-Accel-Buffering": "no",  # nginx: do not buffer the stream
 }
+EPOCH_HEADER = "X-Barrage-Epoch"
 
 
 async def screen_stream(request: web.Request) -> web.StreamResponse:
@@ -60,6 +62,16 @@ def last_event_id(request: web.Request) -> int | None:
     if not is_ascii_number(raw.strip(), 18):
         raise web.HTTPBadRequest(reason="Last-Event-ID must be a non-negative integer")
     return int(raw)
+
+
+def seen_in_epoch(request: web.Request) -> str | None:
+    """`?epoch=`: the epoch the client's Last-Event-ID comes from (server/core/epoch.py)."""
+    raw = request.query.get("epoch")
+    if raw is None or raw == "":
+        return None
+    if not TOKEN.fullmatch(raw):
+        raise web.HTTPBadRequest(reason="epoch must be 1 to 64 letters, digits, '-' or '_'")
+    return raw
 
 
 def heartbeat_frame(request: web.Request) -> Frame:
@@ -81,6 +93,9 @@ def stream_room(request: web.Request, audience: Audience) -> str | None:
 
 async def _serve(request: web.Request, audience: Audience) -> web.StreamResponse:
     resume_from = last_event_id(request)
+    seen_in = seen_in_epoch(request)
+    if resume_from is not None:  # an id from before a restore resumes where the logs part
+        resume_from = request.app[EPOCH].resume_after(resume_from, seen_in)
     heartbeat = heartbeat_frame(request)
     room = stream_room(request, audience)
     with request.app[SLOTS].hold(network_of(client_address(request))):
@@ -90,7 +105,7 @@ async def _serve(request: web.Request, audience: Audience) -> web.StreamResponse
 async def _stream(request: web.Request, audience: Audience, resume_from: int | None,
                   heartbeat: Frame, room: str | None) -> web.StreamResponse:
     views, fanout = request.app[VIEWS], request.app[FANOUT]
-    response = web.StreamResponse(headers=SSE_HEADERS)
+    response = web.StreamResponse(headers={**SSE_HEADERS, EPOCH_HEADER: request.app[EPOCH].token})
     await response.prepare(request)
     await response.write(_preamble(request))
     if request.transport is None:
@@ -125,7 +140,8 @@ def _state(request: web.Request, slug: str) -> bytes:
     room = request.app[SERVICE].rooms.get(slug)
     state = {"paused": room.paused, "announcement": room.announcement, "title": room.title,
              "join_text": request.app[CONFIG].join_text(room.slug, room.join_text, page_language(request)),
-             "crossing_seconds": room.crossing_seconds}
+             "crossing_seconds": room.crossing_seconds,
+             "epoch": request.app[EPOCH].token, "epoch_start": request.app[EPOCH].start}
     data = json.dumps(state, ensure_ascii=False, separators=(",", ":"))
     return f"event: state\ndata: {data}\n\n".encode()
 

@@ -15,7 +15,7 @@ from tests.sse import next_block, next_event
 from tests.web.test_rooms import make_room
 from tests.web.test_stream import wait_for_screens
 
-STATE_KEYS = {"paused", "announcement", "title", "join_text", "crossing_seconds"}
+STATE_KEYS = {"paused", "announcement", "title", "join_text", "crossing_seconds", "epoch", "epoch_start"}
 
 
 async def control(client: TestClient, slug: str, name: str, status: int = 200, **kw: Any) -> Any:
@@ -85,7 +85,8 @@ async def test_every_screen_stream_opens_with_the_rooms_state(open_client: TestC
         state = await first_state(screen)
         assert set(state) == STATE_KEYS
         assert state == {"paused": False, "announcement": None, "title": "Hall B",
-                         "join_text": state["join_text"], "crossing_seconds": 12.0}
+                         "join_text": state["join_text"], "crossing_seconds": 12.0,
+                         "epoch": state["epoch"], "epoch_start": 0}
         assert state["join_text"].endswith("/send?room=hall-b")  # the effective text, not ""
     await control(open_client, "hall-b", "pause")
     await announce(open_client, "hall-b", "Back at 3 · 三点回来")
