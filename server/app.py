@@ -55,6 +55,7 @@ from server.web.keys import (
     WINDOWS,
 )
 from server.web.presence import Presence
+from server.web.request_id import echo_request_id, request_id_middleware
 from server.web.slots import StreamSlots
 from server.web.stream import screen_stream
 
@@ -89,7 +90,9 @@ HEADER_TIMEOUT_SECONDS = 10.0
 
 def create_app(config: Config) -> web.Application:
     app = web.Application(
-        middlewares=[error_middleware, identity_bodies_only], client_max_size=MAX_BODY_BYTES,
+        # The request id first: every line the others write carries it.
+        middlewares=[request_id_middleware, error_middleware, identity_bodies_only],
+        client_max_size=MAX_BODY_BYTES,
         # Bodies reach us as sent; identity_bodies_only refuses encoded ones (see errors.py).
         handler_args={"auto_decompress": False, "keepalive_timeout": HEADER_TIMEOUT_SECONDS},
     )
@@ -118,6 +121,7 @@ def create_app(config: Config) -> web.Application:
 
             app.router.add_post(EVENTS_PATH, _slack_events)
     app.on_shutdown.append(_close_streams)
+    app.on_response_prepare.append(echo_request_id)  # every response, streams and errors too
     api.add_routes(app)
     room_routes.add_routes(app)
     lottery.add_routes(app)
