@@ -167,6 +167,9 @@ class RedactingFilter(logging.Filter):
         except Exception:  # a bad %-template: keep the template only
             message = str(record.msg)
         record.msg, record.args = self.redact(message), None
+        for name in logcontext.FIELDS:  # a request id is the client's to choose: a secret too
+            if isinstance(value := getattr(record, name, None), str):
+                setattr(record, name, self.redact(value))
         if record.exc_info and not record.exc_text:
             record.exc_text = logging.Formatter().formatException(record.exc_info)
         if record.exc_text:
@@ -193,6 +196,7 @@ def configure_logging(level: int = logging.INFO, handler: logging.Handler | None
     if handler is None and not root.handlers:
         handler = logging.StreamHandler()
     if handler is not None:
+        handler.setFormatter(TextFormatter())  # ours: `restyle` changes it
         root.addHandler(handler)
     redactor = RedactingFilter()
     for each in root.handlers:
@@ -205,9 +209,9 @@ def configure_logging(level: int = logging.INFO, handler: logging.Handler | None
 def restyle(style: str, level: int = logging.INFO) -> None:
     """Format and level of the handlers `configure_logging` set up. JSON also routes what
     would reach stderr past logging (warnings, uncaught exceptions) through it."""
-    formatter = JsonFormatter() if style == "json" else logging.Formatter(FORMAT)
+    formatter = JsonFormatter() if style == "json" else TextFormatter()
     for each in logging.getLogger().handlers:
-        if any(isinstance(f, RedactingFilter) for f in each.filters):
+        if isinstance(each.formatter, TextFormatter | JsonFormatter):
             each.setFormatter(formatter)
     logging.getLogger().setLevel(level)
     quiet_libraries(floor=level)
@@ -247,6 +251,13 @@ class ContextFilter(logging.Filter):
             if getattr(record, name, None) is None:
                 setattr(record, name, value)
         return True
+
+
+class TextFormatter(logging.Formatter):
+    """The default format: `<time> <LEVEL> <logger>: <message>` and the traceback below."""
+
+    def __init__(self) -> None:
+        super().__init__(FORMAT)
 
 
 class JsonFormatter(logging.Formatter):
