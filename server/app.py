@@ -81,6 +81,9 @@ CHAT_CATCH_ALLS = ("bot.telegram.handlers", "bot.slack.handlers")
 # Background loops that log a failed pass and go on: a database away for a minute is
 # a few lines, not one a second.
 LOOP_LOGGERS = ("server.core.expiry",)
+# aiohttp logs every message its parser refuses (not HTTP, a control character in a
+# header) at ERROR with a traceback: a stranger's flood of them is a few lines a minute.
+AIOHTTP_SERVER = "aiohttp.server"
 MAX_BODY_BYTES = 64 * 1024
 # aiohttp closes a connection that has no complete request this long after it opened
 # (or after its last response): a client that never finishes its headers holds a
@@ -104,7 +107,7 @@ def create_app(config: Config) -> web.Application:
     app[MARKS] = MemoryMarks()
     app[SLOTS] = StreamSlots(config.stream.max_streams, config.stream.max_per_address)
     app.cleanup_ctx.extend([_store, _devices, _windows, _bus, _core, _expiry, _fanout, _presence])
-    for name in (*CHAT_CATCH_ALLS, *LOOP_LOGGERS):
+    for name in (*CHAT_CATCH_ALLS, *LOOP_LOGGERS, AIOHTTP_SERVER):
         limit_repeats(logging.getLogger(name))
     if config.telegram.enabled or config.slack.enabled:
         app.cleanup_ctx.append(_leases)  # before the channels, so released after them
