@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any
 
-from server.core.model import EventKind
+from server.core.model import Event, EventKind
 
 FIELDS = ("request_id", "barrage_id", "event_id", "room")
 # The kinds whose payload's `id` is a barrage's.
@@ -45,8 +45,10 @@ def about(barrage: Any) -> dict[str, Any]:
     return {"barrage_id": getattr(barrage, "id", None), "room": getattr(barrage, "room", None)}
 
 
-def of_event(event: Any) -> dict[str, Any]:
-    """The fields of one event-log row: its id, its room, and the barrage it is about."""
-    payload = getattr(event, "payload", None) or {}
-    barrage = payload.get("id") if getattr(event, "kind", None) in ABOUT_A_BARRAGE else None
-    return {"event_id": getattr(event, "id", None), "room": payload.get("room"), "barrage_id": barrage}
+def of_event(event: object) -> dict[str, Any]:
+    """The fields of one event-log row: its id, its room, and the barrage it is about
+    (none for what is no event, such as a broker's raw message)."""
+    if not isinstance(event, Event):
+        return {}
+    barrage = event.payload.get("id") if event.kind in ABOUT_A_BARRAGE else None
+    return {"event_id": event.id, "room": event.room, "barrage_id": barrage}
