@@ -185,18 +185,6 @@ def test_a_secret_sent_as_a_request_id_is_masked() -> None:
     assert json.loads(out.getvalue())["request_id"] == "x-[redacted]"
 
 
-def test_the_event_a_subscriber_takes_is_the_context_of_its_lines() -> None:
-    from server.core.model import Event, EventKind
-
-    assert logcontext.of_event(Event(9, EventKind.BARRAGE, {"id": 4, "room": "hall"})) == {
-        "event_id": 9, "room": "hall", "barrage_id": 4}
-    assert logcontext.of_event(Event(10, EventKind.LOTTERY, {"id": 4, "room": "hall"}))["barrage_id"] is None
-    with logcontext.bound(event_id=3):
-        with logcontext.bound(event_id=None, room="r"):  # None keeps the outer value
-            assert logcontext.current() == {"event_id": 3, "room": "r"}
-    assert logcontext.current() == {}
-
-
 # --- a real `barrage serve` --------------------------------------------------------------------
 
 REQUIRED = {"ts", "level", "logger", "msg"}
