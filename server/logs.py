@@ -226,9 +226,16 @@ def _everything_through_logging() -> None:
     sys.excepthook = _uncaught
     threading.excepthook = lambda args: _uncaught(args.exc_type, args.exc_value, args.exc_traceback,
                                                   f"uncaught exception in thread {_name(args.thread)}")
-    sys.unraisablehook = lambda args: _uncaught(
-        args.exc_type, args.exc_value, args.exc_traceback, f"{args.err_msg or 'ignored exception'}: "
-        f"{args.object!r}"[:500])
+    sys.unraisablehook = _unraisable
+
+
+def _unraisable(args: Any) -> None:
+    """An exception in a finalizer or a callback Python cannot raise ("Exception ignored in")."""
+    try:
+        what = f"{args.err_msg or 'Exception ignored in'}: {args.object!r}"[:500]
+    except Exception:  # a repr that fails must not end here
+        what = "Exception ignored"
+    _uncaught(args.exc_type, args.exc_value, args.exc_traceback, what)
 
 
 def _name(thread: threading.Thread | None) -> str:

@@ -322,6 +322,10 @@ configure_logging(style="json")
 warnings.warn("a library's warning", DeprecationWarning, stacklevel=1)
 thread = threading.Thread(target=lambda: 1 / 0, name="worker-thread")
 thread.start(); thread.join()
+class Finalized:
+    def __del__(self):
+        raise ValueError("raised in a finalizer")
+Finalized()
 print("stdout is ours", flush=True)
 raise RuntimeError("uncaught at the top")
 """
@@ -334,7 +338,8 @@ async def test_warnings_and_uncaught_exceptions_are_json_objects(tmp_path: Path)
     out, err = await asyncio.wait_for(proc.communicate(), 60)
     assert proc.returncode == 1 and out == b"stdout is ours\n"
     lines = json_lines(err.decode())
-    assert [line["logger"] for line in lines] == ["py.warnings", "barrage", "barrage"]
+    assert [line["logger"] for line in lines] == ["py.warnings", "barrage", "barrage", "barrage"]
     assert "a library's warning" in lines[0]["msg"]
     assert "worker-thread" in lines[1]["msg"] and "ZeroDivisionError" in lines[1]["traceback"]
-    assert lines[2]["level"] == "critical" and "RuntimeError: uncaught at the top" in lines[2]["traceback"]
+    assert "Finalized" in lines[2]["msg"] and "raised in a finalizer" in lines[2]["traceback"]
+    assert lines[3]["level"] == "critical" and "RuntimeError: uncaught at the top" in lines[3]["traceback"]
