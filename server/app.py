@@ -57,6 +57,7 @@ from server.web.keys import (
     WINDOWS,
 )
 from server.web.presence import Presence
+from server.web.request_id import echo_request_id, request_id_middleware
 from server.web.slots import StreamSlots
 from server.web.stream import screen_stream
 
@@ -82,6 +83,9 @@ CHAT_CATCH_ALLS = ("bot.telegram.handlers", "bot.slack.handlers")
 # Background loops that log a failed pass and go on: a database away for a minute is
 # a few lines, not one a second.
 LOOP_LOGGERS = ("server.core.expiry",)
+# aiohttp logs every message its parser refuses (not HTTP, a control character in a
+# header) at ERROR with a traceback: a stranger's flood of them is a few lines a minute.
+AIOHTTP_SERVER = "aiohttp.server"
 MAX_BODY_BYTES = 64 * 1024
 # aiohttp closes a connection that has no complete request this long after it opened
 # (or after its last response): a client that never finishes its headers holds a
@@ -91,7 +95,9 @@ HEADER_TIMEOUT_SECONDS = 10.0
 
 def create_app(config: Config) -> web.Application:
     app = web.Application(
-        middlewares=[error_middleware, identity_bodies_only], client_max_size=MAX_BODY_BYTES,
+        # The request id first: every line the others write carries it.
+        middlewares=[request_id_middleware, error_middleware, identity_bodies_only],
+        client_max_size=MAX_BODY_BYTES,
         # Bodies reach us as sent; identity_bodies_only refuses encoded ones (see errors.py).
         handler_args={"auto_decompress": False, "keepalive_timeout": HEADER_TIMEOUT_SECONDS},
     )
@@ -104,7 +110,7 @@ def create_app(config: Config) -> web.Application:
     app[SLOTS] = StreamSlots(config.stream.max_streams, config.stream.max_per_address)
     app.cleanup_ctx.extend([_in_use, _store, _epoch, _devices, _windows, _bus, _core, _expiry, _fanout,
                             _presence])
-    for name in (*CHAT_CATCH_ALLS, *LOOP_LOGGERS):
+    for name in (*CHAT_CATCH_ALLS, *LOOP_LOGGERS, AIOHTTP_SERVER):
         limit_repeats(logging.getLogger(name))
     if config.telegram.enabled or config.slack.enabled:
         app.cleanup_ctx.append(_leases)  # before the channels, so released after them
@@ -121,6 +127,7 @@ def create_app(config: Config) -> web.Application:
 
             app.router.add_post(EVENTS_PATH, _slack_events)
     app.on_shutdown.append(_close_streams)
+    app.on_response_prepare.append(echo_request_id)  # every response, streams and errors too
     api.add_routes(app)
     room_routes.add_routes(app)
     lottery.add_routes(app)

@@ -1,6 +1,10 @@
-"""barrage serve [--config PATH] [--host H] [--port P] [--workers N] (also `python -m server`);
-barrage db upgrade|current [--config PATH]; barrage db backup PATH [--force] [--config PATH];
-barrage db restore PATH [--config PATH]."""
+"""barrage serve [--config PATH] [--host H] [--port P] [--workers N] [--log-format text|json]
+(also `python -m server`); barrage db upgrade|current [--config PATH] [--log-format text|json];
+barrage db backup PATH [--force] [--config PATH]; barrage db restore PATH [--config PATH].
+
+The log format is known before the config is read when it can be: `--log-format`, else
+BARRAGE_LOGGING_FORMAT, else the file's own `logging.format` (read leniently). So a
+command asked for JSON says even a bad config or a bad argument in JSON."""
 
 from __future__ import annotations
 
@@ -9,6 +13,7 @@ import asyncio
 import contextlib
 import gc
 import importlib.metadata
+import io
 import ipaddress
 import logging
 import os
@@ -17,9 +22,12 @@ import secrets
 import socket
 import sqlite3
 import sys
+import tomllib
 import types
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 from aiohttp import web
@@ -29,7 +37,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from server.app import create_app
 from server.config import Config, ConfigError, Secret, load_config, warn_about_file_secrets
 from server.core.errors import Unavailable
-from server.logs import configure_logging, secrets_of
+from server.logs import LEVELS, STYLES, Output, RedactingFilter, configure_logging, restyle, secrets_of
 from server.store import backup, schema
 from server.store.schema import SchemaError
 from server.store.sql import create_engine
@@ -64,12 +72,14 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     serve.add_argument("--port", type=int, help="listen port (overrides server.port)")
     serve.add_argument("--workers", type=_worker_count, default=1, metavar="N",
                        help="worker processes on the one port (default 1; N > 1 needs a shared bus.url)")
+    _log_format_option(serve)
     db = commands.add_parser("db", help="the database: its schema (Alembic migrations), backups")
     db_commands = db.add_subparsers(dest="db_command", required=True)
     for name, text in (("upgrade", "migrate the database to the newest schema"),
                        ("current", "print the database's schema revision")):
         each = db_commands.add_parser(name, help=text)
         each.add_argument("--config", help="config file (default: $BARRAGE_CONFIG or ./config.toml)")
+        _log_format_option(each)
     copy = db_commands.add_parser("backup", help="copy the live SQLite database, while it serves")
     copy.add_argument("path", metavar="PATH", help="the copy to write")
     copy.add_argument("--force", action="store_true", help="overwrite PATH if it exists")
@@ -78,10 +88,61 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     restore.add_argument("path", metavar="PATH", help="a copy `barrage db backup` made")
     for each in (copy, restore):
         each.add_argument("--config", help="config file (default: $BARRAGE_CONFIG or ./config.toml)")
+        _log_format_option(each)
     args = parser.parse_args(argv)
     if args.command is None:  # bare `barrage` / `python -m server` serves
         args = parser.parse_args(["serve", *(argv or [])])
     return args
+
+
+def _log_format_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--log-format", choices=STYLES,
+                        help="text, or json: one JSON object a line on stdout and stderr "
+                             "(overrides logging.format)")
+
+
+def parse_args_or_fail(argv: Sequence[str], output: Output) -> argparse.Namespace:
+    """`parse_args`; in JSON, argparse's own words (a refused argument, --help, --version)
+    are one object: an error on stderr, or the text on stdout."""
+    if output.style != "json":
+        return parse_args(argv)
+    said, told = io.StringIO(), io.StringIO()
+    try:
+        with contextlib.redirect_stderr(said), contextlib.redirect_stdout(told):
+            return parse_args(argv)
+    except SystemExit as exc:
+        if exc.code:
+            output.fail((said.getvalue().strip().splitlines() or ["bad arguments"])[-1], 2)
+        elif told.getvalue():
+            output.say(told.getvalue().strip())
+        raise
+
+
+def early_style(argv: Sequence[str], env: Mapping[str, str]) -> str:
+    """The log format before the arguments are parsed and the config read: --log-format
+    (a bad value stays argparse's to refuse), else BARRAGE_LOGGING_FORMAT."""
+    for index, arg in enumerate(argv):
+        value = arg.partition("=")[2] if arg.startswith("--log-format=") else None
+        if arg == "--log-format" and index + 1 < len(argv):
+            value = argv[index + 1]
+        if value in STYLES:
+            return value
+    value = env.get("BARRAGE_LOGGING_FORMAT", "")
+    return value if value in STYLES else "text"
+
+
+def file_style(path: str | None, style: str, argv: Sequence[str], env: Mapping[str, str]) -> str:
+    """The config file's `logging.format`, read before the config is validated, unless
+    the flag or the environment named one: a file that asks for JSON gets JSON errors."""
+    if path is None or any(a.startswith("--log-format") for a in argv) or "BARRAGE_LOGGING_FORMAT" in env:
+        return style
+    try:
+        with open(path, "rb") as file:
+            found: Any = tomllib.load(file).get("logging", {})
+    except (OSError, tomllib.TOMLDecodeError):
+        return style
+    value = found.get("format") if isinstance(found, dict) else None
+    return value if value in STYLES else style
 
 
 def _worker_count(value: str) -> int:
@@ -106,10 +167,14 @@ def config_path(args: argparse.Namespace) -> str | None:
     return DEFAULT_CONFIG if os.path.exists(DEFAULT_CONFIG) else None
 
 
+def logging_overrides(args: argparse.Namespace) -> dict[str, dict[str, Any]]:
+    return {"logging": {"format": args.log_format}} if args.log_format else {}
+
+
 def build_config(args: argparse.Namespace) -> tuple[Config, bool]:
     """The config, and whether the admin token was minted for this run."""
     overrides = {"server": {k: v for k, v in (("host", args.host), ("port", args.port))
-                            if v is not None}}
+                            if v is not None}, **logging_overrides(args)}
     config = load_config(config_path(args), overrides=overrides)
     if config.server.admin_token:
         return config, False
@@ -144,19 +209,22 @@ def with_lan_url(config: Config, address: str | None) -> Config:
     return config.model_copy(update={"server": lan})
 
 
-def banner(config: Config, show_token: bool, lan: bool = False) -> str:
+def links(config: Config, show_token: bool, lan: bool = False) -> dict[str, str]:
+    """The banner's URLs by name (`join`: the LAN address phones open, when there is one)."""
     base = config.base_url()
     # A token we minted is printed so the organizer can use it; a configured one never is.
     fragment = f"#token={config.server.admin_token.reveal()}" if show_token else ""
-    lines = [
-        "barrage is up:",
-        f"  screen    {base}/screen",
-        f"  send      {base}/send",
-        f"  moderate  {base}/moderate{fragment}",
-        f"  landing   {base}/",
-    ]
+    found = {"screen": f"{base}/screen", "send": f"{base}/send",
+             "moderate": f"{base}/moderate{fragment}", "landing": f"{base}/"}
+    return {**found, "join": config.join_url()} if lan else found
+
+
+def banner(config: Config, show_token: bool, lan: bool = False) -> str:
+    urls = links(config, show_token, lan)
+    lines = ["barrage is up:", *(f"  {name:<9} {urls[name]}" for name in ("screen", "send", "moderate",
+                                                                         "landing"))]
     if lan:
-        lines.append(f"phones on this network (the venue Wi-Fi) join at {config.join_url()}")
+        lines.append(f"phones on this network (the venue Wi-Fi) join at {urls['join']}")
     return "\n".join([*lines, "(Ctrl+C to stop)"])
 
 
@@ -239,43 +307,53 @@ def _awaiting_from(start: object) -> str:
     return "\n".join(lines) or f"  {start!r}"
 
 
-def run_db(args: argparse.Namespace) -> int:
-    """`barrage db upgrade|current|backup|restore`: one line on stdout, or one on stderr and exit code 2 (the
-    config or schema needs a person) or 1 (the database could not be reached or failed)."""
+def run_db(args: argparse.Namespace, output: Output, redactor: RedactingFilter) -> int:
+    """`barrage db upgrade|current|backup|restore`: one line on stdout, or one on stderr and exit
+    code 2 (the config or schema needs a person) or 1 (the database could not be reached or failed)."""
     try:
-        database = load_config(config_path(args)).database
+        config = load_config(config_path(args), overrides=logging_overrides(args))
+        output.style = apply_logging(config, redactor)
+        database = config.database
         if args.db_command in ("backup", "restore"):
-            return run_copy(args.db_command, database.url, Path(args.path), getattr(args, "force", False))
+            return run_copy(args.db_command, database.url, Path(args.path), getattr(args, "force", False),
+                            output)
         engine = create_engine(database.url, database.sqlite_synchronous)
     except ConfigError as exc:
-        return _fail(f"config error: {exc}", 2)
+        return output.fail(f"config error: {exc}", 2)
     except (ArgumentError, ValueError):  # the message may quote the URL, password and all
-        return _fail("config error: database.url: not a valid database URL", 2)
+        return output.fail("config error: database.url: not a valid database URL", 2)
     try:
-        print(asyncio.run(_db(args.db_command, engine)))
+        output.say(asyncio.run(_db(args.db_command, engine)))
     except SchemaError as exc:
-        return _fail(str(exc), 2)
+        return output.fail(str(exc), 2)
     except DATABASE_ERRORS as exc:
-        return _fail(f"database error: {database_error(exc)}", 1)
+        return output.fail(f"database error: {database_error(exc)}", 1)
     return 0
 
 
-def run_copy(command: str, url: str, path: Path, force: bool) -> int:
+def run_copy(command: str, url: str, path: Path, force: bool, output: Output) -> int:
     """`barrage db backup|restore`: what was copied on stdout; a refusal (exit code 2) or a
     failed read or write (1) on stderr."""
     try:
         if command == "backup":
             done = backup.backup(url, path, force)
-            print(f"backed up to {done.path}: {done.describe()}")
+            output.say(f"backed up to {done.path}: {done.describe()}")
         else:
             done = backup.restore(url, path)
-            print(f"restored {path} into {done.path}: {done.describe()}; the database it replaced "
-                  f"is kept as {done.path}.before-restore")
+            output.say(f"restored {path} into {done.path}: {done.describe()}; the database it replaced "
+                       f"is kept as {done.path}.before-restore")
     except backup.BackupError as exc:
-        return _fail(str(exc), 2)
+        return output.fail(str(exc), 2)
     except (OSError, sqlite3.Error) as exc:
-        return _fail(f"{command} failed: {type(exc).__name__}: {exc}", 1)
+        return output.fail(f"{command} failed: {type(exc).__name__}: {exc}", 1)
     return 0
+
+
+def apply_logging(config: Config, redactor: RedactingFilter) -> str:
+    """The configured format and level from now on, and its secrets masked; the format."""
+    redactor.add(secrets_of(config))
+    restyle(config.logging.format, LEVELS[config.logging.level])
+    return config.logging.format
 
 
 async def _db(command: str, engine: AsyncEngine) -> str:
@@ -296,42 +374,48 @@ def database_error(exc: BaseException) -> str:
     return f"{type(cause).__name__}: {first}" if first else type(cause).__name__
 
 
-def _fail(message: str, code: int) -> int:
-    print(f"barrage: {message}", file=sys.stderr)
-    return code
-
-
 def main(argv: Sequence[str] | None = None) -> int:
-    redactor = configure_logging()
-    args = parse_args(sys.argv[1:] if argv is None else argv)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    output = Output(early_style(argv, os.environ))
+    redactor = configure_logging(style=output.style)
+    args = parse_args_or_fail(argv, output)
+    if (style := file_style(config_path(args), output.style, argv, os.environ)) != output.style:
+        output.style = style
+        restyle(style)
     if args.command == "db":
-        return run_db(args)
+        return run_db(args, output, redactor)
     try:
         config, minted = build_config(args)
     except ConfigError as exc:
-        print(f"barrage: config error: {exc}", file=sys.stderr)
-        return 2
+        return output.fail(f"config error: {exc}", 2)
+    output.style = apply_logging(config, redactor)
     lan = with_lan_url(config, lan_address())
-    shown = banner(lan, minted, lan=lan is not config)
+    shown = Shown(banner(lan, minted, lan=lan is not config), {"urls": links(lan, minted, lan is not config)})
     config = lan
     if args.workers > 1 and urlsplit(config.bus.url).scheme == "memory":
-        print(f"barrage: config error: bus.url: --workers {args.workers} needs a bus every process "
-              "shares (redis://… or postgresql://…); memory:// reaches one process only",
-              file=sys.stderr)
-        return 2
-    redactor.add(secrets_of(config))
+        return output.fail(f"config error: bus.url: --workers {args.workers} needs a bus every process "
+                           "shares (redis://… or postgresql://…); memory:// reaches one process only", 2)
     warn_about_file_secrets(config_path(args))
     raise_descriptor_limit(config.stream.max_streams)
     _use_uvloop()
     if args.workers == 1:
-        return _serve(config, shown)
+        return _serve(config, shown, output)
     # The minted token (if any) is made here, once, so every worker accepts it.
-    shown += f"\n({args.workers} worker processes)"
-    return Supervisor(args.workers, lambda index: _serve(config, shown if index == 0 else None,
+    shown = Shown(f"{shown.text}\n({args.workers} worker processes)",
+                  {**shown.details, "workers": args.workers})
+    return Supervisor(args.workers, lambda index: _serve(config, shown if index == 0 else None, output,
                                                          reuse_port=True)).run()
 
 
-def _serve(config: Config, shown: str | None, reuse_port: bool = False) -> int:
+@dataclass(frozen=True)
+class Shown:
+    """The banner: its text, and the same as fields of its JSON object."""
+
+    text: str
+    details: dict[str, Any]
+
+
+def _serve(config: Config, shown: Shown | None, output: Output, reuse_port: bool = False) -> int:
     app = create_app(config)
     app.on_startup.append(_freeze_heap)
     app.on_shutdown.append(_watch_the_stop)
@@ -339,10 +423,10 @@ def _serve(config: Config, shown: str | None, reuse_port: bool = False) -> int:
         web.run_app(
             app, host=config.server.host, port=config.server.port, reuse_port=reuse_port,
             shutdown_timeout=SHUTDOWN_TIMEOUT, backlog=BACKLOG, access_log=None,
-            print=lambda _msg: None if shown is None else print(shown, flush=True),
+            print=lambda _msg: None if shown is None else output.say(shown.text, **shown.details),
         )
     except SchemaError as exc:  # database.auto_migrate = false on an older schema
-        return _fail(str(exc), 2)
+        return output.fail(str(exc), 2)
     except DATABASE_ERRORS as exc:
-        return _fail(f"database error at start: {database_error(exc)}", 1)
+        return output.fail(f"database error at start: {database_error(exc)}", 1)
     return 0

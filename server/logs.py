@@ -6,16 +6,32 @@ root attaches the chat adapters' catch-alls, as bot/ imports nothing of server/
 but its core), so a flood of identical failures costs a few lines a minute.
 `configure_logging` is the entry point's: format, levels, and the redacting
 filter on every root handler.
+
+The JSON format (`logging.format = "json"`, `--log-format json`) is the standard library's
+logging with `JsonFormatter`, a small formatter of our own, rather than python-json-logger
+or structlog: a record is turned into one object by a dozen lines of `json.dumps`, the
+redacting and repeat filters keep working on the records as they are (structlog would
+replace the call sites and the records they filter), and the install gains no dependency.
+In JSON mode everything the process writes goes through it, one object a line: the
+banner (`Output`), warnings (`logging.captureWarnings`), uncaught exceptions of the main
+thread, other threads and finalizers, and the CLI's own errors.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import re
+import sys
+import threading
 import time
 from collections import OrderedDict
 from collections.abc import Iterable
-from typing import TYPE_CHECKING
+from datetime import UTC, datetime
+from types import TracebackType
+from typing import TYPE_CHECKING, Any
+
+from server.core import logcontext
 
 if TYPE_CHECKING:
     from server.config import Config
@@ -24,6 +40,8 @@ WINDOW_SECONDS = 60.0
 LINES_PER_WINDOW = 10
 MAX_KEYS = 1000
 FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARNING, "error": logging.ERROR}
+STYLES = ("text", "json")
 # Libraries that would log what must not be logged, whatever the root level:
 # - httpx logs every request URL at INFO, and the Bot API puts the bot token in the
 #   path (…/bot<TOKEN>/getUpdates); python-telegram-bot's own examples quiet it;
@@ -115,9 +133,12 @@ def limit_repeats(logger: logging.Logger) -> logging.Logger:
     return logger
 
 
-def quiet_libraries(levels: Iterable[tuple[str, int]] = QUIET.items()) -> None:
+def quiet_libraries(levels: Iterable[tuple[str, int]] = QUIET.items(), floor: int = logging.NOTSET) -> None:
+    """Each library at its quiet level, or at `floor` (the configured level) when that is
+    higher: a library's own level overrides the root's, so `logging.level = "error"` would
+    otherwise still let their INFO lines through."""
     for name, level in levels:
-        logging.getLogger(name).setLevel(level)
+        logging.getLogger(name).setLevel(max(level, floor))
 
 
 class RedactingFilter(logging.Filter):
@@ -146,6 +167,9 @@ class RedactingFilter(logging.Filter):
         except Exception:  # a bad %-template: keep the template only
             message = str(record.msg)
         record.msg, record.args = self.redact(message), None
+        for name in logcontext.FIELDS:  # a request id is the client's to choose: a secret too
+            if isinstance(value := getattr(record, name, None), str):
+                setattr(record, name, self.redact(value))
         if record.exc_info and not record.exc_text:
             record.exc_text = logging.Formatter().formatException(record.exc_info)
         if record.exc_text:
@@ -162,19 +186,137 @@ def secrets_of(config: Config) -> list[str]:
     return [v for v in values if v]
 
 
-def configure_logging(level: int = logging.INFO, handler: logging.Handler | None = None) -> RedactingFilter:
+def configure_logging(level: int = logging.INFO, handler: logging.Handler | None = None,
+                      style: str = "text") -> RedactingFilter:
     """The entry point's logging: one root handler (`handler`, or stderr), the
     redacting filter on every root handler, and the noisy libraries quieted.
-    Add the configured secrets to the returned filter once the config is read."""
+    Add the configured secrets to the returned filter once the config is read, and
+    call `restyle` when the config names another format or level."""
     root = logging.getLogger()
     if handler is None and not root.handlers:
         handler = logging.StreamHandler()
     if handler is not None:
-        handler.setFormatter(logging.Formatter(FORMAT))
+        handler.setFormatter(TextFormatter())  # ours: `restyle` changes it
         root.addHandler(handler)
-    root.setLevel(level)
     redactor = RedactingFilter()
     for each in root.handlers:
+        each.addFilter(ContextFilter())
         each.addFilter(redactor)
-    quiet_libraries()
+    restyle(style, level)
     return redactor
+
+
+def restyle(style: str, level: int = logging.INFO) -> None:
+    """Format and level of the handlers `configure_logging` set up. JSON also routes what
+    would reach stderr past logging (warnings, uncaught exceptions) through it."""
+    formatter = JsonFormatter() if style == "json" else TextFormatter()
+    for each in logging.getLogger().handlers:
+        if isinstance(each.formatter, TextFormatter | JsonFormatter):
+            each.setFormatter(formatter)
+    logging.getLogger().setLevel(level)
+    quiet_libraries(floor=level)
+    if style == "json":
+        _everything_through_logging()
+
+
+def _everything_through_logging() -> None:
+    logging.captureWarnings(True)
+    # A handler that fails prints "--- Logging error ---" and a traceback: not JSON.
+    logging.raiseExceptions = False
+    sys.excepthook = _uncaught
+    threading.excepthook = lambda args: _uncaught(args.exc_type, args.exc_value, args.exc_traceback,
+                                                  f"uncaught exception in thread {_name(args.thread)}")
+    sys.unraisablehook = _unraisable
+
+
+def _unraisable(args: Any) -> None:
+    """An exception in a finalizer or a callback Python cannot raise ("Exception ignored in")."""
+    try:
+        what = f"{args.err_msg or 'Exception ignored in'}: {args.object!r}"[:500]
+    except Exception:  # a repr that fails must not end here
+        what = "Exception ignored"
+    _uncaught(args.exc_type, args.exc_value, args.exc_traceback, what)
+
+
+def _name(thread: threading.Thread | None) -> str:
+    return thread.name if thread is not None else "?"
+
+
+def _uncaught(kind: type[BaseException], value: BaseException | None, traceback: TracebackType | None,
+              what: str = "uncaught exception") -> None:
+    if value is None:
+        value = kind()
+    logging.getLogger("barrage").critical(what, exc_info=(kind, value, traceback))
+
+
+class ContextFilter(logging.Filter):
+    """A handler filter: the fields of the log context (server/core/logcontext.py) onto
+    the record, where the call did not pass them itself in `extra`."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        for name, value in logcontext.current().items():
+            if getattr(record, name, None) is None:
+                setattr(record, name, value)
+        return True
+
+
+class TextFormatter(logging.Formatter):
+    """The default format: `<time> <LEVEL> <logger>: <message>` and the traceback below."""
+
+    def __init__(self) -> None:
+        super().__init__(FORMAT)
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object a line: `ts` (UTC, ISO 8601), `level`, `logger`, `msg`, the log
+    context's fields where known, a record's `details` (a dict) beside them, and the
+    traceback as `traceback`. ASCII only (json escapes the rest), so no byte of a message,
+    a control character or a line break included, can start a line of its own."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        line: dict[str, Any] = {
+            "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds")
+                  .replace("+00:00", "Z"),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "msg": record.getMessage(),
+        }
+        for name in logcontext.FIELDS:
+            if (value := getattr(record, name, None)) is not None:
+                line[name] = value
+        details = getattr(record, "details", None)
+        if isinstance(details, dict):
+            line.update({k: v for k, v in details.items() if k not in line})
+        if record.exc_info and not record.exc_text:
+            record.exc_text = self.formatException(record.exc_info)
+        if record.exc_text:
+            line["traceback"] = record.exc_text
+        if record.stack_info:
+            line["stack"] = self.formatStack(record.stack_info)
+        return json.dumps(line, default=str)
+
+
+class Output:
+    """What the CLI tells a person on stdout (the banner, `barrage db`'s answer) and its
+    errors on stderr: as text (`barrage: …` for an error), or as one JSON object each.
+
+    `say` writes past the handlers, as the print it replaces did: no level hides the
+    banner, and the admin token minted for this run, which the redactor masks in every
+    log line, is shown there, once, so the organizer can use it."""
+
+    def __init__(self, style: str = "text") -> None:
+        self.style = style
+
+    def say(self, text: str, **details: Any) -> None:
+        if self.style == "json":
+            record = logging.LogRecord("server.cli", logging.INFO, __file__, 0, text, None, None)
+            record.details = details
+            text = JsonFormatter().format(record)
+        print(text, flush=True)
+
+    def fail(self, text: str, code: int) -> int:
+        if self.style == "json":
+            logging.getLogger("server.cli").error(text)  # through the redactor
+        else:
+            print(f"barrage: {text}", file=sys.stderr, flush=True)
+        return code

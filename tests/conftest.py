@@ -20,7 +20,7 @@ from sqlmodel import SQLModel
 
 from server.app import create_app
 from server.config import Config, load_config
-from server.logs import QUIET, RedactingFilter, RepeatFilter, configure_logging
+from server.logs import QUIET, ContextFilter, RedactingFilter, RepeatFilter, configure_logging
 
 ADMIN_TOKEN = "test-admin-token"
 AUTH = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
@@ -155,6 +155,8 @@ def debug_log() -> Iterator[CapturedLog]:
     root.removeHandler(handler)
     for each in root.handlers:
         each.removeFilter(handler.redactor)
+        for added in [f for f in each.filters if isinstance(f, ContextFilter)]:
+            each.removeFilter(added)
     root.setLevel(saved_level)
     for name, level in saved_levels.items():
         logging.getLogger(name).setLevel(level)

@@ -121,6 +121,7 @@ class ServerProcess:
     env: dict[str, str] = field(default_factory=dict)
     forks: ForkServer | None = None
     nofile: tuple[int, int] | None = None  # (soft, hard) descriptor limits to start with
+    args: list[str] = field(default_factory=list)  # after `serve --port P`
     proc: asyncio.subprocess.Process | _Forked | None = None
 
     @property
@@ -140,7 +141,7 @@ class ServerProcess:
     async def start(self) -> None:
         assert self.proc is None or self.proc.returncode is not None, "already running"
         self.workdir.mkdir(parents=True, exist_ok=True)
-        argv = ["serve", "--port", str(self.port)]
+        argv = ["serve", "--port", str(self.port), *self.args]
         if self.forks is not None:
             pid = await self.forks.spawn(argv, self.environment(), self.workdir, self.log)
             self.proc = _Forked(pid, self.forks.exit_code(pid))

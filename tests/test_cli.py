@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+import json
 import os
 import signal
 import socket
@@ -229,3 +230,41 @@ async def test_serve_on_all_interfaces_prints_the_lan_address(tmp_path: Path) ->
     finally:
         proc.send_signal(signal.SIGINT)
         await asyncio.wait_for(proc.communicate(), 30)
+
+
+def one_json_error(err: bytes) -> dict[str, object]:
+    lines = err.decode().splitlines()
+    assert len(lines) == 1, err
+    line = json.loads(lines[0])
+    assert {"ts", "level", "logger", "msg"} <= line.keys() and line["level"] == "error"
+    return line
+
+
+async def test_errors_before_the_config_is_read_are_json_when_asked(tmp_path: Path) -> None:
+    asked_in_file = tmp_path / "config.toml"
+    asked_in_file.write_text('[logging]\nformat = "json"\n[moderation]\nmode = "sometimes"\n')
+    cases = [
+        (("serve", "--log-format", "json"), {"BARRAGE_SERVER_PORT": "eighty"}, "config error: server.port"),
+        (("serve",), {"BARRAGE_LOGGING_FORMAT": "json", "BARRAGE_SERVER_PORT": "eighty"}, "server.port"),
+        (("serve", "--config", str(asked_in_file)), {}, "config error: moderation.mode"),
+        (("serve", "--log-format=json", "--workers", "two"), {}, "--workers"),
+        (("db", "current", "--log-format", "json"), {"BARRAGE_DATABASE_URL": "mysql://x"}, "database.url"),
+    ]
+    for args, env, says in cases:
+        proc = await run_cli(*args, env=env, cwd=tmp_path)
+        out, err = await asyncio.wait_for(proc.communicate(), 60)
+        assert proc.returncode == 2 and out == b"", (args, err)
+        assert says in str(one_json_error(err)["msg"]), (args, err)
+    # The flag wins over the file: text, as asked.
+    proc = await run_cli("serve", "--config", str(asked_in_file), "--log-format", "text", cwd=tmp_path)
+    _, err = await asyncio.wait_for(proc.communicate(), 60)
+    assert err.startswith(b"barrage: config error: moderation.mode")
+
+
+async def test_db_answers_in_json_when_asked(tmp_path: Path) -> None:
+    env = {"BARRAGE_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'db.db'}"}
+    proc = await run_cli("db", "upgrade", "--log-format", "json", env=env, cwd=tmp_path)
+    out, err = await asyncio.wait_for(proc.communicate(), 60)
+    assert proc.returncode == 0, err
+    said = [json.loads(line) for line in out.decode().splitlines()]
+    assert said[-1]["msg"].endswith("(head)") and all(json.loads(line) for line in err.decode().splitlines())

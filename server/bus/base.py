@@ -17,6 +17,7 @@ import logging
 from collections.abc import Callable
 from typing import Generic, Protocol, TypeVar
 
+from server.core import logcontext
 from server.core.model import Event
 
 Handler = Callable[[Event], None]
@@ -75,12 +76,14 @@ class Handlers(Generic[T]):
         return lambda: self._handlers.remove(handler) if handler in self._handlers else None
 
     def call(self, message: T) -> None:
-        for handler in tuple(self._handlers):
-            try:
-                handler(message)
-            except Exception:
-                self._logger.exception("bus handler %r failed on event %s", handler,
-                                       getattr(message, "id", message))
+        # What the subscribers log while they take the event carries its ids.
+        with logcontext.bound(**logcontext.of_event(message)):
+            for handler in tuple(self._handlers):
+                try:
+                    handler(message)
+                except Exception:
+                    self._logger.exception("bus handler %r failed on event %s", handler,
+                                           getattr(message, "id", message))
 
     def clear(self) -> None:
         self._handlers.clear()

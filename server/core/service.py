@@ -18,6 +18,7 @@ from server.core.errors import (
 )
 from server.core.filters import Filters
 from server.core.gate import Gate, Ticket
+from server.core.logcontext import about
 from server.core.model import (
     REASON_MUTED,
     Barrage,
@@ -156,10 +157,13 @@ class BarrageService:
         if event is None:  # a twin delivery stored it first
             await self.gate.release(ticket)
             return Receipt(barrage, created=False)
+        # Ids and status only: a participant's text is theirs, not the log's.
+        logger.debug("barrage %s stored as %s", barrage.id, barrage.status,
+                     extra={**about(barrage), "event_id": event.id})
         try:
             await self.gate.passed(barrage)
         except Exception:  # stored and answered for: an autoban count that failed is no refusal
-            logger.exception("counting barrage %s toward autoban failed", barrage.id)
+            logger.exception("counting barrage %s toward autoban failed", barrage.id, extra=about(barrage))
         return Receipt(barrage, created=True, told=told)
 
     async def _add(self, draft: Draft, status: Status) -> tuple[Barrage, Event | None]:
@@ -203,12 +207,13 @@ class BarrageService:
         it gets the barrage back, and no second event is written."""
         moderator = clean_name(moderator, MAX_NAME, "moderator")
         try:
-            barrage, _ = await self._store.decide(barrage_id, verdict.status, moderator, utcnow(), reason)
+            barrage, event = await self._store.decide(barrage_id, verdict.status, moderator, utcnow(), reason)
         except AlreadyDecided as lost:
             if lost.barrage is None or (lost.status, lost.decided_by) != (verdict.status, moderator):
                 raise
             return lost.barrage
-        logger.info("barrage %s %s by %s", barrage.id, barrage.status, moderator)
+        logger.info("barrage %s %s by %s", barrage.id, barrage.status, moderator,
+                    extra={**about(barrage), "event_id": event.id})
         return barrage
 
     async def mute_sender(self, barrage_id: int, moderator: str, minutes: int = 60) -> Barrage:
@@ -256,7 +261,7 @@ class BarrageService:
             if (lost.barrage.status, lost.barrage.retracted_by) != (Status.RETRACTED, moderator):
                 raise
             return lost.barrage
-        logger.info("barrage %s retracted by %s", barrage.id, moderator)
+        logger.info("barrage %s retracted by %s", barrage.id, moderator, extra=about(barrage))
         return barrage
 
     async def undo(self, barrage_id: int, moderator: str) -> Barrage:
@@ -270,7 +275,8 @@ class BarrageService:
         barrage, event = await self._store.undo(barrage_id, now - timedelta(seconds=UNDO_SECONDS), now)
         if event is None:
             raise CannotUndo(_why_not_undoable(barrage))
-        logger.info("barrage %s back to pending (undone by %s)", barrage.id, moderator)
+        logger.info("barrage %s back to pending (undone by %s)", barrage.id, moderator,
+                    extra={**about(barrage), "event_id": event.id})
         return barrage
 
     async def set_mode(self, mode: str, by: str = "moderator", room: str | None = None) -> Mode:
@@ -278,7 +284,8 @@ class BarrageService:
         # mode once committed, every other once its bus delivers the event.
         by = clean_name(by, MAX_NAME, "?")
         changed = await self.rooms.set_mode(self.rooms.get(room).slug, mode, by)
-        logger.info("moderation mode of room %s set to %s by %s", changed.slug, changed.mode, by)
+        logger.info("moderation mode of room %s set to %s by %s", changed.slug, changed.mode, by,
+                    extra={"room": changed.slug})
         return changed.mode
 
     def _draft(self, submission: Submission, room: str) -> Draft:

@@ -70,7 +70,9 @@ def document() -> Json:
             "title": "barrage",
             "version": "1",
             "description": "A live-event comment wall. Admin routes need `Authorization: Bearer "
-                           "<admin_token>`; every error is `{\"error\": message}`.",
+                           "<admin_token>`; every error is `{\"error\": message}`. Every response "
+                           "carries `X-Request-ID`: the request's own when it is 1-128 printable "
+                           "ASCII characters, else a new one.",
         },
         "paths": paths(),
         "components": {

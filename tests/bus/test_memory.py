@@ -7,6 +7,7 @@ import logging
 import pytest
 
 from server.bus import MemoryBus
+from server.core import logcontext
 from server.core.model import Event, EventKind
 
 
@@ -70,3 +71,11 @@ async def test_disconnect_drops_every_handler() -> None:
     await bus.disconnect()
     await bus.publish(event(1))
     assert calls == []
+
+
+async def test_what_a_handler_logs_carries_the_event_it_takes() -> None:
+    bus, seen = MemoryBus(), []
+    bus.subscribe(lambda e: seen.append(logcontext.current()))
+    await bus.publish(Event(7, EventKind.PENDING, {"id": 3, "room": "hall"}))
+    assert seen == [{"event_id": 7, "barrage_id": 3, "room": "hall"}]
+    assert logcontext.current() == {}  # only while the handlers run

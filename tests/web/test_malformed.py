@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import gzip
 import logging
 import zlib
@@ -9,6 +10,7 @@ import zlib
 import pytest
 from aiohttp.test_utils import TestClient
 
+from server.logs import LINES_PER_WINDOW
 from tests.conftest import AUTH, ClientFactory
 
 
@@ -61,6 +63,23 @@ async def test_a_malformed_request_logs_one_line(
     lines = [r for r in caplog.records if r.name == "server.web.errors"]
     assert len(lines) == 1 and not lines[0].exc_info
     assert "POST /api/barrages" in lines[0].getMessage() and "400" in lines[0].getMessage()
+
+
+async def test_messages_the_parser_refuses_cost_a_few_lines_a_minute(
+    client: TestClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    """aiohttp logs each one at ERROR with its traceback: a stranger's flood of them is
+    rate-limited as our own refusals are."""
+    caplog.set_level(logging.INFO)
+    for _ in range(LINES_PER_WINDOW * 3):
+        reader, writer = await asyncio.open_connection(client.host, client.port)
+        writer.write(b"GET / HTTP/1.1\r\nHost: x\r\nX-Bad: a\x01b\r\n\r\n")
+        assert b" 400 " in await reader.readline()
+        await reader.read()
+        writer.close()
+        await writer.wait_closed()
+    lines = [r for r in caplog.records if r.name == "aiohttp.server"]
+    assert len(lines) == LINES_PER_WINDOW and sum(1 for r in lines if r.exc_info) == 1
 
 
 @pytest.mark.parametrize(
