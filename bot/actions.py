@@ -192,7 +192,7 @@ class Actions:
         if not await self._moderators.allows(user.ref):
             return Outcome(NOT_A_MODERATOR, False)
         try:
-            await self._core.service.decide(barrage_id, verdict, await user.name())
+            await self._core.service.decide(barrage_id, verdict, await user.name(), via=self._source)
         except AlreadyDecided as exc:
             self._cards.wake("close")  # make sure this card shows the verdict too
             return Outcome(sentence(str(exc)), False)
@@ -223,7 +223,8 @@ class Actions:
         if not await self._moderators.allows(user.ref):
             return Outcome(NOT_A_MODERATOR, False)
         try:
-            await self._core.service.mute_sender(barrage_id, await user.name(), MUTE_MINUTES)
+            await self._core.service.mute_sender(barrage_id, await user.name(), MUTE_MINUTES,
+                                                 via=self._source)
         except AlreadyDecided as exc:
             self._cards.wake("close")
             return Outcome(muted_text(str(exc)), False)  # worth an alert: it was decided before
