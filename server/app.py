@@ -292,7 +292,7 @@ async def _metrics(app: web.Application) -> AsyncIterator[None]:
         counters=app[COUNTERS], fanout=app[FANOUT], bus=app[BUS],
         shared_bus=not app[CONFIG].bus.url.startswith("memory://"),
         rooms=lambda: [room.slug for room in rooms.all()], pending=app[VIEWS].pending_by_room,
-        platforms=[app[key] for key in (TELEGRAM, SLACK) if key in app],
+        platforms=[app[key] for key in (TELEGRAM, SLACK) if key in app], health=app[HEALTH],
     ))
     yield
 

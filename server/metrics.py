@@ -15,9 +15,9 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import Counter
-from collections.abc import Awaitable, Callable, Iterator, Sequence
-from dataclasses import dataclass
-from typing import Protocol
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol, TypeVar
 
 from prometheus_client import CollectorRegistry, Histogram
 from prometheus_client import Counter as PromCounter
@@ -32,12 +32,15 @@ from server.logs import limit_repeats
 from server.web.fanout import Audience, FanOut
 
 logger = limit_repeats(logging.getLogger(__name__))
+T = TypeVar("T")
 
 # A moderator answers in seconds on a quiet desk, minutes on a busy one; past
 # moderation.pending_ttl_seconds (10 minutes by default) a barrage expires instead.
 DECISION_BUCKETS = (1, 2, 5, 10, 20, 30, 60, 120, 300, 600, 1800, 3600)
 ALL_ROOMS = "*"  # the room label of a moderators' stream of every room (no slug can be "*")
-PENDING_READ_SECONDS = 2.0  # a scrape never waits longer on the database
+READ_SECONDS = 2.0  # a scrape never waits longer on the database (or on any /healthz check)
+# /healthz's checks (app[HEALTH]) that say whether a platform is connected
+CONNECTED_CHECKS = {"telegram": "telegram_connected", "slack": "slack_socket_connected"}
 # The service's counters (app[COUNTERS]) by prefix: family, help, label, the label's known values.
 COUNTED = {
     "rate_limited": ("barrage_rate_limited", "Submissions refused over a rate limit, by limit "
@@ -112,25 +115,23 @@ class Sources:
     rooms: Callable[[], list[str]]
     pending: Callable[[list[str]], Awaitable[dict[str, int]]]
     platforms: Sequence[Platform] = ()
+    health: Mapping[str, Callable[[], Awaitable[object]]] = field(default_factory=dict)  # /healthz's
 
 
 class Readings:
     """A custom collector: reads the app's own numbers at each scrape. `refresh` first reads
-    what needs the database (barrage_pending); when it cannot, the scrape goes without it."""
+    what needs awaiting (barrage_pending from the database, /healthz's checks); what it cannot
+    read, the scrape goes without."""
 
     def __init__(self, sources: Sources) -> None:
         self._sources = sources
         self._pending: dict[str, int] | None = None
+        self._health: dict[str, object] = {}
 
     async def refresh(self) -> None:
-        try:
-            async with asyncio.timeout(PENDING_READ_SECONDS):
-                self._pending = await self._sources.pending(self._sources.rooms())
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:  # the database away: every other series still answers
-            logger.warning("metrics: could not read the pending counts: %s", type(exc).__name__)
-            self._pending = None
+        s = self._sources
+        self._pending = await _read(s.pending(s.rooms()), "the pending counts")
+        self._health = {name: await _read(check(), name) for name, check in s.health.items()}
 
     def collect(self) -> Iterator[Metric]:
         s = self._sources
@@ -147,6 +148,9 @@ class Readings:
             yield self._labelled(GaugeMetricFamily, "barrage_pending", "Barrages waiting for a "
                                  "moderator, by room (the database's: alike on every process).",
                                  "room", self._pending)
+        if (database := self._health.get("database")) is not None:
+            yield GaugeMetricFamily("barrage_database_writable", "1 while the database takes writes "
+                                    "(/healthz's check), else 0.", value=int(database == "ok"))
         if s.shared_bus:
             yield GaugeMetricFamily("barrage_bus_connected", "1 while this process reaches its bus "
                                     "(Redis or PostgreSQL), else 0.", value=int(s.bus.connected))
@@ -178,6 +182,12 @@ class Readings:
 
     def _platforms(self) -> Iterator[Metric]:
         platforms = self._sources.platforms
+        connected = {name: int(bool(self._health[check])) for name, check in CONNECTED_CHECKS.items()
+                     if self._health.get(check) is not None}
+        if connected:  # Telegram always; Slack in Socket Mode (over HTTP Slack calls us)
+            yield self._labelled(GaugeMetricFamily, "barrage_platform_connected", "1 while the "
+                                 "platform's API answers this process (/healthz's check), else 0.",
+                                 "platform", connected)
         yield self._labelled(GaugeMetricFamily, "barrage_outbound_queue", "Replies waiting in the "
                              "platform's outbound queue.", "platform",
                              {p.platform: p.outbox.waiting for p in platforms})
@@ -195,6 +205,18 @@ class Readings:
         for value, n in sorted(values.items()):
             family.add_metric([value], n)
         return family
+
+
+async def _read(value: Awaitable[T], what: str) -> T | None:
+    """`value`, or None when it fails or takes too long: every other series still answers."""
+    try:
+        async with asyncio.timeout(READ_SECONDS):
+            return await value
+    except asyncio.CancelledError:
+        raise
+    except Exception as exc:
+        logger.warning("metrics: could not read %s: %s", what, type(exc).__name__)
+        return None
 
 
 class Metrics:

@@ -62,10 +62,12 @@ async def test_the_text_format_with_the_default_collectors(metered: TestClient) 
         assert submissions(found, outcome) == 0
     assert found.value("barrage_pending", room="main") == 0
     assert found.value("barrage_streams", room="main", audience="screen") == 0
+    assert found.value("barrage_database_writable") == 1  # /healthz's database check
     # Present only with a shared bus, and with an enabled platform.
     assert "barrage_bus_connected" not in found.families
     assert "barrage_outbound_queue" not in found.families
     assert "barrage_platform_retries" not in found.families
+    assert "barrage_platform_connected" not in found.families
 
 
 async def test_a_token_needs_bearer_and_locks_nobody_out(make_client: ClientFactory) -> None:

@@ -37,3 +37,4 @@ async def test_a_telegram_submission_decision_and_retry(tg_client, fake_tg: Fake
     assert found.value("barrage_decision_seconds_count") == 1
     assert found.value("barrage_platform_retries_total", platform="telegram") == 1
     assert found.value("barrage_outbound_dropped_total", platform="telegram") == 0
+    assert found.value("barrage_platform_connected", platform="telegram") == 1
