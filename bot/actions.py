@@ -214,7 +214,7 @@ class Actions:
             return self._not_a_moderator()
         language = await self._language_of(user)
         try:
-            await self._core.service.decide(barrage_id, verdict, await user.name())
+            await self._core.service.decide(barrage_id, verdict, await user.name(), via=self._source)
         except AlreadyDecided as exc:
             self._cards.wake("close")  # make sure this card shows the verdict too
             return Outcome(sentence(why(str(exc), language)), False)
@@ -251,7 +251,8 @@ class Actions:
             return self._not_a_moderator()
         language = await self._language_of(user)
         try:
-            await self._core.service.mute_sender(barrage_id, await user.name(), MUTE_MINUTES)
+            await self._core.service.mute_sender(barrage_id, await user.name(), MUTE_MINUTES,
+                                                 via=self._source)
         except AlreadyDecided as exc:
             self._cards.wake("close")
             return Outcome(muted_text(str(exc), language), False)  # worth an alert: it was decided before

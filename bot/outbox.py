@@ -48,6 +48,12 @@ class Outbox:
         self._attempts = attempts
         self._workers: list[asyncio.Task[None]] = []
         self.dropped = 0
+        self.retries = 0  # jobs run again after a transient failure (metrics)
+
+    @property
+    def waiting(self) -> int:
+        """Jobs queued and not yet taken by a worker."""
+        return self._queue.qsize()
 
     def start(self) -> None:
         self._workers = [
@@ -97,4 +103,5 @@ class Outbox:
                 if delay is None or attempt == self._attempts:
                     logger.warning("%s: giving up on %s: %r", self._name, what, exc)
                     return
+                self.retries += 1
                 await asyncio.sleep(delay)

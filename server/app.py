@@ -1,7 +1,8 @@
 """create_app(config): the one composition root.
 
 Cleanup contexts acquire in order (in use → store → epoch → devices → bus → service → expiry →
-fan-out → presence) and release in reverse; a release runs only if its acquire succeeded.
+fan-out → presence, then the chat channels and metrics, when enabled) and release in reverse;
+a release runs only if its acquire succeeded.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from server.core.service import BarrageService
 from server.core.views import Views
 from server.logs import limit_repeats
 from server.marks import MemoryMarks
+from server.metrics import Metrics, Sources
 from server.ratelimit import MemoryWindows
 from server.store import SqlStore, backup
 from server.store.batching import BatchingStore
@@ -39,6 +41,7 @@ from server.store.lease import ChatLeases, create_leases
 from server.store.marks import SqlMarks
 from server.store.sql import create_engine
 from server.web import api, device, filters, lottery, mine, mutes, openapi, pages, qr, reports
+from server.web import metrics as metrics_route
 from server.web import rooms as room_routes
 from server.web.errors import error_middleware, identity_bodies_only
 from server.web.fanout import FanOut
@@ -126,6 +129,10 @@ def create_app(config: Config) -> web.Application:
             from bot.slack.channel import EVENTS_PATH
 
             app.router.add_post(EVENTS_PATH, _slack_events)
+    if config.metrics.enabled:  # off: no route, so /metrics is a 404
+        app[metrics_route.METRICS] = Metrics()
+        app.cleanup_ctx.append(_metrics)  # last: it reads what the others made
+        metrics_route.add_route(app)
     app.on_shutdown.append(_close_streams)
     app.on_response_prepare.append(echo_request_id)  # every response, streams and errors too
     api.add_routes(app)
@@ -250,8 +257,9 @@ async def _core(app: web.Application) -> AsyncIterator[None]:
     gate = Gate(store, app[MARKS], _gate_rules(config))
     rules = Filters(store, config.filter.links, create_classifier(config.filter.classifier),
                     config.filter.classifier_threshold)
+    meter = app[metrics_route.METRICS].meter if metrics_route.METRICS in app else None
     service = BarrageService(store, policy, app[WINDOWS], rates, rooms, counters=app[COUNTERS],
-                             filters=rules, gate=gate)
+                             filters=rules, gate=gate, meter=meter)
     # Before the load, so no change is missed; before the streams' handler (_fanout), so
     # a client that sees a `mode` event and submits meets the new mode.
     unsubscribe = bus.subscribe(service.on_event)
@@ -315,6 +323,18 @@ async def _presence(app: web.Application) -> AsyncIterator[None]:
     app[PRESENCE] = presence
     yield
     await presence.close()
+
+
+async def _metrics(app: web.Application) -> AsyncIterator[None]:
+    """Tell the metrics where the numbers are kept: they are read at each scrape."""
+    rooms = app[SERVICE].rooms
+    app[metrics_route.METRICS].watch(Sources(
+        counters=app[COUNTERS], fanout=app[FANOUT], bus=app[BUS],
+        shared_bus=not app[CONFIG].bus.url.startswith("memory://"),
+        rooms=lambda: [room.slug for room in rooms.all()], pending=app[VIEWS].pending_by_room,
+        platforms=[app[key] for key in (TELEGRAM, SLACK) if key in app], health=app[HEALTH],
+    ))
+    yield
 
 
 async def _leases(app: web.Application) -> AsyncIterator[None]:

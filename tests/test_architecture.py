@@ -13,7 +13,7 @@ ROOT = Path(__file__).resolve().parents[1]
 CORE = ROOT / "server" / "core"
 FORBIDDEN = ("aiohttp", "telegram", "slack_bolt", "slack_sdk", "sqlmodel", "sqlalchemy", "redis",
              "asyncpg", "aiosqlite", "limits", "server.ratelimit", "server.web", "server.store",
-             "server.bus", "server.app", "bot")
+             "server.bus", "server.app", "bot", "prometheus_client", "server.metrics")
 
 
 def imported_modules(path: Path) -> set[str]:

@@ -11,7 +11,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from typing import Any
 
 import aiohttp
 from aiohttp import web
@@ -73,6 +74,18 @@ def _rate_limited(exc: Exception) -> float | None:
 retry_after = retry_rule(_rate_limited, (SlackApiError,), (aiohttp.ClientError, TimeoutError, OSError))
 
 
+class CountedRateLimitRetries(AsyncRateLimitErrorRetryHandler):
+    """slack_sdk's retry of a rate-limited (429) call, counting each retry (metrics)."""
+
+    def __init__(self, on_retry: Callable[[], None], max_retry_count: int) -> None:
+        super().__init__(max_retry_count=max_retry_count)
+        self._on_retry = on_retry
+
+    async def prepare_for_next_attempt_async(self, **kwargs: Any) -> None:
+        self._on_retry()
+        await super().prepare_for_next_attempt_async(**kwargs)
+
+
 class SlackChannel:
     platform = "slack"
     source = Source.SLACK
@@ -88,6 +101,7 @@ class SlackChannel:
         self.card_language = card_language(core.language)
         self.pacer = Pacer(1.0)  # about one message a second per channel, as Slack asks
         self.outbox = Outbox("slack", retry_after)
+        self._limited_retries = 0  # calls slack_sdk made again after a 429 (metrics: `retries`)
         # Cards on one node (the lease); Socket Mode connections on every node: Slack
         # hands each envelope to one of them, and a retry landing elsewhere is still one
         # barrage (the dedupe key is unique in the database).
@@ -100,10 +114,18 @@ class SlackChannel:
         secret = config.signing_secret.reveal()
         self._verifier = SignatureVerifier(secret) if secret else None
 
+    @property
+    def retries(self) -> int:
+        """Web API calls made again: after a 429, or by the outbox after a failure."""
+        return self._limited_retries + self.outbox.retries
+
+    def _retried(self) -> None:
+        self._limited_retries += 1
+
     async def start(self) -> None:
         base_url = self.config.api_base_url.rstrip("/") + "/"
         self.client = AsyncWebClient(token=self.config.bot_token.reveal(), base_url=base_url)
-        self.client.retry_handlers.append(AsyncRateLimitErrorRetryHandler(max_retry_count=2))
+        self.client.retry_handlers.append(CountedRateLimitRetries(self._retried, max_retry_count=2))
         self.app = AsyncApp(
             client=self.client,
             signing_secret=self.config.signing_secret.reveal() or None,

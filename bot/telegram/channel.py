@@ -83,6 +83,27 @@ class WatchedRequest(HTTPXRequest):
         return status, body
 
 
+class CountedRateLimiter(AIORateLimiter):
+    """PTB's rate limiter, counting each call it makes again after a RetryAfter (metrics)."""
+
+    def __init__(self, on_retry: Callable[[], None], max_retries: int) -> None:
+        super().__init__(max_retries=max_retries)
+        self._on_retry = on_retry
+
+    async def process_request(self, callback: Callable[..., Any], args: Any, kwargs: dict[str, Any],
+                              endpoint: str, data: dict[str, Any], rate_limit_args: int | None) -> Any:
+        calls = 0
+
+        async def counted(*a: Any, **kw: Any) -> Any:
+            nonlocal calls
+            calls += 1
+            if calls > 1:  # the limiter calls again only after a RetryAfter
+                self._on_retry()
+            return await callback(*a, **kw)
+
+        return await super().process_request(counted, args, kwargs, endpoint, data, rate_limit_args)
+
+
 class TelegramChannel:
     platform = "telegram"
     source = Source.TELEGRAM
@@ -100,6 +121,7 @@ class TelegramChannel:
         self.ready = asyncio.Event()
         self._reachable: bool | None = None  # unknown until the first Bot API call answers
         self.outbox = Outbox("telegram", retry_after)
+        self._limited_retries = 0  # calls PTB's rate limiter made again (metrics: `retries`)
         self.cards = CardSync(core.cards, self, config.card_sweep_seconds,
                               lease=core.leases(f"cards:{self.platform}"))
         self.app: Application | None = None
@@ -116,7 +138,7 @@ class TelegramChannel:
             Application.builder()
             .token(self.config.token.reveal())
             .base_url(self.config.api_base_url)
-            .rate_limiter(AIORateLimiter(max_retries=3))
+            .rate_limiter(CountedRateLimiter(self._retried, max_retries=3))
             # PTB's default pool sizes: 256 for calls, 1 for getUpdates.
             .request(WatchedRequest(self._reached, connection_pool_size=256))
             .get_updates_request(WatchedRequest(self._reached, connection_pool_size=1))
@@ -132,6 +154,14 @@ class TelegramChannel:
     def join(self, language: str) -> str:
         """How to join the wall, for /help: the configured text, else the join URL in `language`."""
         return self.join_text or (t(language, "join", url=self.join_url) if self.join_url else "")
+
+    @property
+    def retries(self) -> int:
+        """Bot API calls made again: after a RetryAfter (429), or by the outbox after a failure."""
+        return self._limited_retries + self.outbox.retries
+
+    def _retried(self) -> None:
+        self._limited_retries += 1
 
     def connected(self) -> bool:
         """For /healthz: up, and the latest Bot API call got an answer from a working Telegram."""

@@ -78,6 +78,7 @@ class Sequencer:
         self._stopping = False
         self.buffer_drops = 0   # times the buffer overflowed (for tests and metrics)
         self.stepped_over = 0   # ids in the log of kinds this version does not know
+        self.published = 0      # events this node published (metrics)
         # memory:// carries nothing between processes: sending to it would only bring the
         # event back to be dropped, a cost on every event of a single-process wall.
         self._sends = not isinstance(broker, MemoryBus)
@@ -112,6 +113,7 @@ class Sequencer:
         self._handlers.clear()
 
     async def publish(self, event: Event) -> None:
+        self.published += 1
         self._receive(event)
         if self._sends:
             await self.broker.publish(event)

@@ -10,15 +10,18 @@ from datetime import UTC, datetime, timedelta
 
 from server.core.errors import (
     AlreadyDecided,
+    BarrageError,
     CannotRetract,
     CannotUndo,
     InvalidInput,
     NotFound,
     RateLimited,
+    Unavailable,
 )
 from server.core.filters import Filters
 from server.core.gate import Gate, Ticket
 from server.core.logcontext import about
+from server.core.meter import Meter, NoMeter, Outcome, decision_seconds, outcome_of
 from server.core.model import (
     REASON_MUTED,
     Barrage,
@@ -108,6 +111,7 @@ class BarrageService:
         counters: Counter[str] | None = None,
         filters: Filters | None = None,
         gate: Gate | None = None,
+        meter: Meter | None = None,
     ) -> None:
         self._store = store
         self._policy = policy
@@ -120,6 +124,8 @@ class BarrageService:
         self.rooms = Rooms.main_only(store) if rooms is None else rooms
         # Refusals and the like, by name: what a metrics endpoint exposes.
         self.counters: Counter[str] = Counter() if counters is None else counters
+        # Submissions by outcome and decisions by channel, as they happen (server/metrics.py).
+        self.meter: Meter = NoMeter() if meter is None else meter
         self._refusals_logged_at = -REFUSAL_LOG_SECONDS
 
     @property
@@ -141,6 +147,17 @@ class BarrageService:
         self.gate.on_event(event)
 
     async def submit(self, submission: Submission) -> Receipt:
+        try:
+            receipt = await self._submit(submission)
+        except BarrageError as refused:
+            # A 503 (the database away) is the wall's failure, not a refusal of this submission.
+            if not isinstance(refused, Unavailable):
+                self.meter.submitted(submission.source, Outcome.REFUSED)
+            raise
+        self.meter.submitted(submission.source, outcome_of(receipt))
+        return receipt
+
+    async def _submit(self, submission: Submission) -> Receipt:
         room = self.rooms.get(submission.room)  # NotFound before anything is counted
         draft = self._draft(submission, room.slug)
         if seen := await self._seen(draft.dedupe_key, submission.dedupe_for):
@@ -201,10 +218,11 @@ class BarrageService:
                            "(logged at most every %.0f s)", which, total, REFUSAL_LOG_SECONDS)
 
     async def decide(self, barrage_id: int, verdict: Verdict, moderator: str,
-                     reason: str | None = None) -> Barrage:
+                     reason: str | None = None, via: Source = Source.WEB) -> Barrage:
         """Compare-and-set; the loser is told who won. A moderator's own repeat
         (a double click, `a` pressed twice, a card pressed again) is no conflict:
-        it gets the barrage back, and no second event is written."""
+        it gets the barrage back, and no second event is written (nor counted).
+        `via`: the channel the moderator decided on (metrics)."""
         moderator = clean_name(moderator, MAX_NAME, "moderator")
         try:
             barrage, event = await self._store.decide(barrage_id, verdict.status, moderator, utcnow(), reason)
@@ -214,9 +232,11 @@ class BarrageService:
             return lost.barrage
         logger.info("barrage %s %s by %s", barrage.id, barrage.status, moderator,
                     extra={**about(barrage), "event_id": event.id})
+        self.meter.decided(verdict, via, decision_seconds(barrage))
         return barrage
 
-    async def mute_sender(self, barrage_id: int, moderator: str, minutes: int = 60) -> Barrage:
+    async def mute_sender(self, barrage_id: int, moderator: str, minutes: int = 60,
+                          via: Source = Source.WEB) -> Barrage:
         """A card's "Mute 1h": mute the barrage's sender, then reject it (reason `muted`, so the
         card says who muted). Already decided: the mute holds all the same (AlreadyDecided says
         who decided)."""
@@ -228,7 +248,8 @@ class BarrageService:
             raise InvalidInput("this message has no sender key to mute")
         await self.gate.mute(barrage.sender, minutes, f"muted from message #{barrage_id}", moderator)
         logger.info("sender of barrage %s muted for %d min by %s", barrage_id, minutes, moderator)
-        return await self.decide(barrage_id, Verdict.REJECT, moderator, REASON_MUTED)
+        return await self.decide(barrage_id, Verdict.REJECT, moderator, REASON_MUTED, via)
+
     async def decide_many(
         self, ids: object, verdict: object, moderator: str
     ) -> list[tuple[int, Barrage | str]]:

@@ -57,5 +57,9 @@ class Views:
             "screens": screens,
         }
 
+    async def pending_by_room(self, rooms: Sequence[str]) -> dict[str, int]:
+        """Each room's pending list, as moderators see it (a ×N counts once); rooms are few."""
+        return {room: await self._store.count(Status.PENDING, room=room) for room in rooms}
+
     async def digest(self, room: str) -> Digest:
         return await self._store.digest(room)

@@ -11,6 +11,7 @@ from typing import Any
 from aiohttp import web
 
 from server.core.errors import InvalidInput
+from server.core.meter import Outcome
 from server.core.model import MAX_ID, Source, Status, Verdict
 from server.core.policy import clean_name, is_ascii_number, parse_id
 from server.core.service import MAX_NAME, Submission
@@ -71,29 +72,12 @@ def moderator_of(body: dict[str, Any]) -> str:
 async def submit(request: web.Request) -> web.Response:
     # First: whatever the answer, a sender with no valid cookie leaves with one.
     device_id, known = request.app[DEVICES].identify(request)
-    # Only JSON: a form or text/plain post from any other site needs no CORS preflight.
-    if request.content_type != "application/json":
-        raise web.HTTPUnsupportedMediaType(reason="Content-Type must be application/json")
-    idempotency_key = _idempotency_key(request)
-    body = await read_json_object(request)
-    if not isinstance(body.get("text"), str):
-        raise InvalidInput("text is required and must be a string")
-    address = network_of(client_address(request))
-    # Without a valid cookie, every such request from one network is one anonymous sender.
-    limit_key = f"web:{device_id}" if known else f"web-anonymous:{address}"
-    submission = Submission(
-        text=body["text"],
-        author=optional_str(body, "author"),
-        color=optional_str(body, "color"),
-        size=optional_str(body, "size"),
-        source=Source.WEB,
-        sender_key=f"web:{device_id}",
-        limit_key=limit_key,
-        address=address,
-        dedupe_key=_dedupe_key(limit_key, idempotency_key),
-        dedupe_for=IDEMPOTENCY_WINDOW,
-        room=optional_str(body, "room"),
-    )
+    try:
+        submission = await _submission(request, device_id, known)
+    except (InvalidInput, web.HTTPClientError):
+        # Refused before the core saw it (415, 413, bad JSON): still a refused submission.
+        request.app[SERVICE].meter.submitted(Source.WEB, Outcome.REFUSED)
+        raise
     receipt = await request.app[SERVICE].submit(submission)
     barrage = receipt.barrage
     # A repeat gets what the first request got, though the barrage may be decided since.
@@ -106,6 +90,32 @@ async def submit(request: web.Request) -> web.Response:
     reason = barrage.reason if status is barrage.status else None
     body = {"id": barrage.id, "status": status.value, "reason": reason, "screens": screens}
     return web.json_response(body, status=201, headers=headers)
+
+
+async def _submission(request: web.Request, device_id: str, known: bool) -> Submission:
+    # Only JSON: a form or text/plain post from any other site needs no CORS preflight.
+    if request.content_type != "application/json":
+        raise web.HTTPUnsupportedMediaType(reason="Content-Type must be application/json")
+    idempotency_key = _idempotency_key(request)
+    body = await read_json_object(request)
+    if not isinstance(body.get("text"), str):
+        raise InvalidInput("text is required and must be a string")
+    address = network_of(client_address(request))
+    # Without a valid cookie, every such request from one network is one anonymous sender.
+    limit_key = f"web:{device_id}" if known else f"web-anonymous:{address}"
+    return Submission(
+        text=body["text"],
+        author=optional_str(body, "author"),
+        color=optional_str(body, "color"),
+        size=optional_str(body, "size"),
+        source=Source.WEB,
+        sender_key=f"web:{device_id}",
+        limit_key=limit_key,
+        address=address,
+        dedupe_key=_dedupe_key(limit_key, idempotency_key),
+        dedupe_for=IDEMPOTENCY_WINDOW,
+        room=optional_str(body, "room"),
+    )
 
 
 def _idempotency_key(request: web.Request) -> str | None:

@@ -13,6 +13,7 @@ import bisect
 import contextlib
 import json
 import logging
+from collections import Counter
 from dataclasses import dataclass
 from enum import Enum
 from typing import Any
@@ -223,6 +224,15 @@ class FanOut:
         if audience is Audience.SCREEN and room is not None:
             return len(self._screens.get(room, ()))
         return len(self._clients[audience])
+
+    def streams(self) -> Counter[tuple[Audience, str | None]]:
+        """This node's open streams by audience and room (None: a moderators' stream of every room)."""
+        counts: Counter[tuple[Audience, str | None]] = Counter()
+        for room, clients in self._screens.items():
+            counts[Audience.SCREEN, room] = len(clients)
+        for client in self._clients[Audience.ADMIN]:
+            counts[Audience.ADMIN, client.room] += 1
+        return counts
 
     def screens_by_room(self) -> dict[str, int]:
         """This node's screen streams per room (rooms with none are left out)."""

@@ -25,6 +25,7 @@ async def test_jobs_run_and_transient_failures_are_retried() -> None:
     outbox.send("broken", broken)
     await outbox.join()
     assert attempts == ["flaky", "flaky", "flaky", "broken"]  # permanent errors are not retried
+    assert outbox.retries == 2  # for barrage_platform_retries_total
     await outbox.close()
 
 
@@ -36,6 +37,7 @@ async def test_a_full_outbox_refuses_instead_of_growing() -> None:
 
     assert [outbox.send(f"j{i}", job) for i in range(4)] == [True, True, False, False]
     assert outbox.dropped == 2
+    assert outbox.waiting == 2  # barrage_outbound_queue
 
 
 def test_the_retry_rule_waits_as_asked_refuses_refusals_and_retries_the_network() -> None:

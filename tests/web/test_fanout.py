@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import random
 
 from server.core.model import Event, EventKind
-from server.web.fanout import FanOut, Frame, History
+from server.web.fanout import Audience, Client, FanOut, Frame, History
 
 
 def frame(event_id: int) -> Frame:
@@ -124,3 +125,17 @@ def test_a_retract_drops_the_barrage_from_history() -> None:
     fanout.on_event(Event(3, EventKind.RETRACT, {"id": 7, "room": "main", "by": "Alice"}))
     assert ids(fanout.history.after(0)) == [2, 3]
     assert fanout.history.after(0)[0].barrage == 8
+
+
+async def test_streams_are_counted_by_audience_and_room() -> None:
+    fanout = FanOut(max_buffer_bytes=1 << 20, heartbeat_seconds=15)
+    clients = [Client(audience, asyncio.Transport(), True, 0, False, room=room) for audience, room in (
+        (Audience.SCREEN, "main"), (Audience.SCREEN, "main"), (Audience.SCREEN, "hall"),
+        (Audience.ADMIN, None), (Audience.ADMIN, "hall"))]
+    for client in clients:
+        fanout.attach(client)
+    assert fanout.streams() == {(Audience.SCREEN, "main"): 2, (Audience.SCREEN, "hall"): 1,
+                                (Audience.ADMIN, None): 1, (Audience.ADMIN, "hall"): 1}
+    for client in clients:
+        fanout.detach(client)
+    assert fanout.streams() == {}
