@@ -1,7 +1,7 @@
 """create_app(config): the one composition root.
 
-Cleanup contexts acquire in order (store → devices → bus → service → expiry → fan-out → presence) and
-release in reverse; a release runs only if its acquire succeeded.
+Cleanup contexts acquire in order (store → devices → bus → readiness → service → expiry → fan-out →
+presence) and release in reverse; a release runs only if its acquire succeeded.
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ from server.store.cards import SqlCards
 from server.store.lease import ChatLeases, create_leases
 from server.store.marks import SqlMarks
 from server.store.sql import create_engine
-from server.web import api, device, filters, lottery, mine, mutes, openapi, pages, qr, reports
+from server.web import api, device, filters, lottery, mine, mutes, openapi, pages, qr, readiness, reports
 from server.web import rooms as room_routes
 from server.web.errors import error_middleware, identity_bodies_only
 from server.web.fanout import FanOut
@@ -100,7 +100,8 @@ def create_app(config: Config) -> web.Application:
     app[WINDOWS] = MemoryWindows()
     app[MARKS] = MemoryMarks()
     app[SLOTS] = StreamSlots(config.stream.max_streams, config.stream.max_per_address)
-    app.cleanup_ctx.extend([_store, _devices, _windows, _bus, _core, _expiry, _fanout, _presence])
+    app.cleanup_ctx.extend([_store, _devices, _windows, _bus, _readiness, _core, _expiry, _fanout,
+                            _presence])
     for name in (*CHAT_CATCH_ALLS, *LOOP_LOGGERS):
         limit_repeats(logging.getLogger(name))
     if config.telegram.enabled or config.slack.enabled:
@@ -128,6 +129,7 @@ def create_app(config: Config) -> web.Application:
     openapi.add_route(app)
     pages.add_routes(app)
     qr.add_routes(app)
+    readiness.add_route(app)
     app.router.add_get("/stream", screen_stream)
     return app
 
@@ -178,6 +180,20 @@ async def _bus(app: web.Application) -> AsyncIterator[None]:
     app[HEALTH]["bus_connected"] = _async(lambda: bus.connected)
     yield
     await bus.disconnect()
+
+
+async def _readiness(app: web.Application) -> AsyncIterator[None]:
+    """/readyz: the database answers and the bus is connected (chat channels are /healthz's:
+    a channel down is not the wall down)."""
+    store, bus = app[STORE], app[BUS]
+
+    async def bus_connected() -> str | None:
+        return None if bus.connected else "disconnected"
+
+    checks = readiness.Readiness({"database": store.ping, "bus": bus_connected})
+    app[readiness.READINESS] = checks
+    yield
+    await checks.close()
 
 
 async def _windows(app: web.Application) -> AsyncIterator[None]:

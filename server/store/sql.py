@@ -225,6 +225,11 @@ class SqlStore:
             return False
         return True
 
+    async def ping(self) -> None:
+        """One round trip to the database (/readyz); raises Unavailable when it is down."""
+        async with self._engine.connect() as conn:
+            await conn.execute(text("SELECT 1"))
+
     async def create_schema(self) -> None:
         """Migrate to the newest schema (server/migrations), under a lock across processes."""
         await schema.upgrade(self._engine)
