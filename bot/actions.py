@@ -145,15 +145,8 @@ class Actions:
         self._picks = SenderRooms(core.settings)
 
     async def submit_from_chat(self, message: ChatMessage) -> Reply:
-        color, text = split_color(message.text)
-        submission = Submission(
-            text=text, author=message.author, color=color, source=self._source,
-            author_ref=message.author_ref, reply_to=message.reply_to.dump(),
-            sender_key=message.sender_key, dedupe_key=message.dedupe_key,
-            room=await self._room_for(message),
-        )
-        try:
-            receipt = await self._core.service.submit(submission)
+        try:  # the sender's room is read from the database too: it may be away already
+            receipt = await self._core.service.submit(await self._submission(message))
         except (InvalidInput, RateLimited, Unavailable, Muted, AlreadySent) as exc:
             return Reply(refusal_text(exc), True)
         barrage = receipt.barrage
@@ -161,6 +154,15 @@ class Actions:
         # again; a first delivery is told its reason ("blocked word").
         told, reason = (receipt.told, None) if receipt.told else (barrage.status, barrage.reason)
         return Reply(receipt_text(told, self._core.screens(barrage.room), reason), receipt.created)
+
+    async def _submission(self, message: ChatMessage) -> Submission:
+        color, text = split_color(message.text)
+        return Submission(
+            text=text, author=message.author, color=color, source=self._source,
+            author_ref=message.author_ref, reply_to=message.reply_to.dump(),
+            sender_key=message.sender_key, dedupe_key=message.dedupe_key,
+            room=await self._room_for(message),
+        )
 
     async def _room_for(self, message: ChatMessage) -> str:
         """A mapped group's room; in a private chat the sender's pick; else main."""

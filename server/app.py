@@ -79,7 +79,7 @@ MARKS: web.AppKey[Marks] = web.AppKey("marks")  # slow mode and "already sent" (
 CHAT_CATCH_ALLS = ("bot.telegram.handlers", "bot.slack.handlers")
 # Background loops that log a failed pass and go on: a database away for a minute is
 # a few lines, not one a second.
-LOOP_LOGGERS = ("server.core.expiry",)
+LOOP_LOGGERS = ("server.core.expiry", "bot.cards")
 MAX_BODY_BYTES = 64 * 1024
 # aiohttp closes a connection that has no complete request this long after it opened
 # (or after its last response): a client that never finishes its headers holds a
