@@ -163,18 +163,9 @@ class Actions:
         return self.language(await user.locale() if user.locale else None)
 
     async def submit_from_chat(self, message: ChatMessage) -> Reply:
-        color, text = split_color(message.text)
         language = self.language(message.locale)
-        # The language goes with the reply target: the notice, sent later, is in it too.
-        reply_to = replace(message.reply_to, language=language)
-        submission = Submission(
-            text=text, author=message.author, color=color, source=self._source,
-            author_ref=message.author_ref, reply_to=reply_to.dump(),
-            sender_key=message.sender_key, dedupe_key=message.dedupe_key,
-            room=await self._room_for(message),
-        )
-        try:
-            receipt = await self._core.service.submit(submission)
+        try:  # the sender's room is read from the database too: it may be away already
+            receipt = await self._core.service.submit(await self._submission(message, language))
         except (InvalidInput, RateLimited, Unavailable, Muted, AlreadySent) as exc:
             return Reply(refusal_text(exc, language), True)
         barrage = receipt.barrage
@@ -182,6 +173,17 @@ class Actions:
         # again; a first delivery is told its reason ("blocked word").
         told, reason = (receipt.told, None) if receipt.told else (barrage.status, barrage.reason)
         return Reply(receipt_text(told, self._core.screens(barrage.room), reason, language), receipt.created)
+
+    async def _submission(self, message: ChatMessage, language: str) -> Submission:
+        color, text = split_color(message.text)
+        # The language goes with the reply target: the notice, sent later, is in it too.
+        reply_to = replace(message.reply_to, language=language)
+        return Submission(
+            text=text, author=message.author, color=color, source=self._source,
+            author_ref=message.author_ref, reply_to=reply_to.dump(),
+            sender_key=message.sender_key, dedupe_key=message.dedupe_key,
+            room=await self._room_for(message),
+        )
 
     async def _room_for(self, message: ChatMessage) -> str:
         """A mapped group's room; in a private chat the sender's pick; else main."""

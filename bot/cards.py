@@ -43,6 +43,7 @@ from typing import Protocol, TypeVar
 
 from bot.cardstore import Card, CardStore
 from bot.lease import Lease, while_held
+from server.core.errors import Unavailable
 from server.core.model import Barrage, Event, EventKind, Source
 from server.core.service import UNDO_SECONDS
 
@@ -191,6 +192,11 @@ class CardSync:
                 await work()
             except asyncio.CancelledError:
                 raise
+            except Unavailable:  # the database away: expected, one line and no traceback
+                logger.warning("%s card sync pass: the database is unavailable; retrying",
+                               self._platform.platform)
+                await asyncio.sleep(self._backoff)
+                wake.set()
             except Exception:
                 logger.exception("%s card sync pass failed; retrying", self._platform.platform)
                 await asyncio.sleep(self._backoff)

@@ -1,8 +1,8 @@
 """create_app(config): the one composition root.
 
-Cleanup contexts acquire in order (in use → store → epoch → devices → bus → service → expiry →
-fan-out → presence, then the chat channels and metrics, when enabled) and release in reverse;
-a release runs only if its acquire succeeded.
+Cleanup contexts acquire in order (in use → store → epoch → devices → bus → readiness → service →
+expiry → fan-out → presence, then the chat channels and metrics, when enabled) and release in
+reverse; a release runs only if its acquire succeeded.
 """
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ from server.store.cards import SqlCards
 from server.store.lease import ChatLeases, create_leases
 from server.store.marks import SqlMarks
 from server.store.sql import create_engine
-from server.web import api, device, filters, lottery, mine, mutes, openapi, pages, qr, reports
+from server.web import api, device, filters, lottery, mine, mutes, openapi, pages, qr, readiness, reports
 from server.web import metrics as metrics_route
 from server.web import rooms as room_routes
 from server.web.errors import error_middleware, identity_bodies_only
@@ -85,7 +85,7 @@ MARKS: web.AppKey[Marks] = web.AppKey("marks")  # slow mode and "already sent" (
 CHAT_CATCH_ALLS = ("bot.telegram.handlers", "bot.slack.handlers")
 # Background loops that log a failed pass and go on: a database away for a minute is
 # a few lines, not one a second.
-LOOP_LOGGERS = ("server.core.expiry",)
+LOOP_LOGGERS = ("server.core.expiry", "bot.cards")
 # aiohttp logs every message its parser refuses (not HTTP, a control character in a
 # header) at ERROR with a traceback: a stranger's flood of them is a few lines a minute.
 AIOHTTP_SERVER = "aiohttp.server"
@@ -111,8 +111,8 @@ def create_app(config: Config) -> web.Application:
     app[WINDOWS] = MemoryWindows()
     app[MARKS] = MemoryMarks()
     app[SLOTS] = StreamSlots(config.stream.max_streams, config.stream.max_per_address)
-    app.cleanup_ctx.extend([_in_use, _store, _epoch, _devices, _windows, _bus, _core, _expiry, _fanout,
-                            _presence])
+    app.cleanup_ctx.extend([_in_use, _store, _epoch, _devices, _windows, _bus, _readiness, _core, _expiry,
+                            _fanout, _presence])
     for name in (*CHAT_CATCH_ALLS, *LOOP_LOGGERS, AIOHTTP_SERVER):
         limit_repeats(logging.getLogger(name))
     if config.telegram.enabled or config.slack.enabled:
@@ -145,6 +145,7 @@ def create_app(config: Config) -> web.Application:
     openapi.add_route(app)
     pages.add_routes(app)
     qr.add_routes(app)
+    readiness.add_route(app)
     app.router.add_get("/stream", screen_stream)
     return app
 
@@ -225,6 +226,20 @@ async def _bus(app: web.Application) -> AsyncIterator[None]:
     app[HEALTH]["bus_connected"] = _async(lambda: bus.connected)
     yield
     await bus.disconnect()
+
+
+async def _readiness(app: web.Application) -> AsyncIterator[None]:
+    """/readyz: the database answers and the bus is connected (chat channels are /healthz's:
+    a channel down is not the wall down)."""
+    store, bus = app[STORE], app[BUS]
+
+    async def bus_connected() -> str | None:
+        return None if bus.connected else "disconnected"
+
+    checks = readiness.Readiness({"database": store.ping, "bus": bus_connected})
+    app[readiness.READINESS] = checks
+    yield
+    await checks.close()
 
 
 async def _windows(app: web.Application) -> AsyncIterator[None]:

@@ -7,7 +7,7 @@ import concurrent.futures
 import logging
 import os
 import secrets
-from collections.abc import Awaitable, Callable, Coroutine, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +21,7 @@ from sqlmodel import SQLModel
 from server.app import create_app
 from server.config import Config, load_config
 from server.logs import QUIET, ContextFilter, RedactingFilter, RepeatFilter, configure_logging
+from tests.scratch_postgres import ScratchPostgres
 
 ADMIN_TOKEN = "test-admin-token"
 AUTH = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
@@ -53,6 +54,13 @@ def fresh_postgres_url(postgres_url: str) -> Iterator[str]:
     _run_in_thread(_pg_execute(admin, f'CREATE DATABASE "{name}"'))
     yield f"{base}/{name}"
     _run_in_thread(_pg_execute(admin, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture
+async def scratch_postgres() -> AsyncIterator[ScratchPostgres]:
+    """A PostgreSQL server of this test's own (tests/scratch_postgres.py): stop it, start it."""
+    async with ScratchPostgres() as server:
+        yield server
 
 
 def drop_tables(conn: Connection) -> None:

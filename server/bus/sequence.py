@@ -37,6 +37,7 @@ from server.bus.backoff import Backoff
 from server.bus.base import Broker, Handler, Handlers, Message
 from server.bus.link import STOP_SECONDS
 from server.bus.memory import MemoryBus
+from server.core.errors import Unavailable
 from server.core.model import Event, EventKind
 
 logger = logging.getLogger(__name__)
@@ -175,9 +176,9 @@ class Sequencer:
                 await self._fill()
                 backoff.reset()
                 failing = False
-            except Exception:
+            except Exception as exc:
                 if not failing:  # one line per outage of the log, not one per attempt
-                    logger.exception("bus: reading the event log failed; trying again")
+                    _log_failed_read(exc)
                 failing, self._behind = True, True
                 await asyncio.sleep(backoff.next())
                 self._wake.set()
@@ -251,3 +252,10 @@ class Sequencer:
                        "dropping them", self.position + 1, upto, end)
         self._buffer.clear()  # all above `upto`, so above the end
         self._target = self.position
+
+
+def _log_failed_read(exc: Exception) -> None:
+    if isinstance(exc, Unavailable):  # the database away is expected: one line, no traceback
+        logger.warning("bus: the event log is unavailable; trying again")
+    else:
+        logger.error("bus: reading the event log failed; trying again", exc_info=exc)

@@ -18,6 +18,7 @@ import asyncio
 import logging
 from datetime import timedelta
 
+from server.core.errors import Unavailable
 from server.core.ports import Store
 from server.core.service import utcnow
 
@@ -57,6 +58,9 @@ class Expiry:
                     logger.info("expired %d pending barrage(s)", expired)
             except asyncio.CancelledError:
                 raise
+            except Unavailable:  # expected while the database is away: no traceback to read
+                logger.warning("expiring pending barrages: the database is unavailable; trying again "
+                               "in %.0f s", self._tick)
             except Exception:
                 logger.exception("expiring pending barrages failed; trying again in %.0f s", self._tick)
             await asyncio.sleep(self._tick)

@@ -105,12 +105,16 @@ TRY_LOCK_EXPIRY = text("SELECT pg_try_advisory_xact_lock(:key)")
 # it: PostgreSQL ends a session idle this long inside a transaction (its request fails
 # with 503; nothing of it commits). Ours never idle there: their statements run back to back.
 IDLE_IN_TRANSACTION_MS = 5000
+# asyncpg waits 60 s for a new connection by default: a database host that drops packets
+# would hold every request that long. A connection on a working network takes milliseconds.
+CONNECT_TIMEOUT_SECONDS = 5.0
 
 
 def create_engine(url: str, synchronous: str = "normal") -> AsyncEngine:
     if not url.startswith("sqlite"):
         settings = {"idle_in_transaction_session_timeout": str(IDLE_IN_TRANSACTION_MS)}
-        return create_async_engine(url, pool_pre_ping=True, connect_args={"server_settings": settings})
+        return create_async_engine(url, pool_pre_ping=True, connect_args={
+            "server_settings": settings, "timeout": CONNECT_TIMEOUT_SECONDS})
     if synchronous not in SYNCHRONOUS:
         raise ValueError(f"synchronous must be one of {SYNCHRONOUS}")
     in_memory = url.rstrip("/").endswith(("sqlite+aiosqlite:", ":memory:"))
@@ -164,6 +168,10 @@ class SqlStore:
         # Every statement's failure passes here: "disk full" and its kin become the core's
         # Unavailable (503 at the HTTP edge) with one rate-limited line, not a traceback each.
         sa_event.listen(engine.sync_engine, "handle_error", self._on_error)
+        # A server that refuses or ignores new connections (stopped, restarting, unreachable)
+        # fails in the driver's connect, which handle_error never sees: the socket's OSError
+        # would reach the caller as is (a 500 at the HTTP edge).
+        sa_event.listen(engine.sync_engine, "do_connect", self._connect)
 
     @classmethod
     def from_url(cls, url: str, synchronous: str = "normal", merge_seconds: float = 10.0) -> SqlStore:
@@ -178,10 +186,19 @@ class SqlStore:
             reason = "connection lost"
         if reason is None:
             return
+        raise self._unavailable(reason) from context.original_exception
+
+    def _connect(self, dialect: Any, _record: Any, cargs: Any, cparams: Any) -> Any:
+        try:
+            return dialect.connect(*cargs, **cparams)
+        except OSError as exc:  # refused, unreachable, timed out (TimeoutError is an OSError)
+            raise self._unavailable(f"cannot connect ({type(exc).__name__})") from exc
+
+    def _unavailable(self, reason: str) -> Unavailable:
         self._writable = False
         self._probe_due = 0.0
         logger.error("database not writable: %s", reason)
-        raise Unavailable() from context.original_exception
+        return Unavailable()
 
     async def health(self) -> str:
         """"ok" or "not writable", from a small write at most every few seconds.
@@ -207,6 +224,11 @@ class SqlStore:
             logger.warning("database health probe failed: %s", type(exc).__name__)
             return False
         return True
+
+    async def ping(self) -> None:
+        """One round trip to the database (/readyz); raises Unavailable when it is down."""
+        async with self._engine.connect() as conn:
+            await conn.execute(text("SELECT 1"))
 
     async def create_schema(self) -> None:
         """Migrate to the newest schema (server/migrations), under a lock across processes."""

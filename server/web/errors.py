@@ -102,7 +102,7 @@ def _retry_after(exc: BarrageError) -> dict[str, str]:
 
 
 def _wants_json(request: web.Request) -> bool:
-    return request.path.startswith(("/api/", "/healthz", "/stream"))
+    return request.path.startswith(("/api/", "/healthz", "/readyz", "/stream"))
 
 
 def _kept_headers(exc: web.HTTPException) -> dict[str, str]:

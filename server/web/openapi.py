@@ -1,4 +1,4 @@
-"""GET /api/openapi.json: the OpenAPI 3.1 description of every /api route.
+"""GET /api/openapi.json: the OpenAPI 3.1 description of every /api route, /healthz and /readyz.
 
 Written by hand as plain dicts, beside the handlers it describes; a test holds it
 to the router (the same paths and methods, the same admin routes) and
@@ -21,6 +21,7 @@ from server.core.rooms import MAX_ANNOUNCEMENT, MAX_CROSSING, MAX_JOIN_TEXT, MAX
 from server.core.rules import ACTIONS, KINDS, MAX_NOTE, MAX_PATTERN
 from server.core.service import MAX_BULK
 from server.core.views import RECENT_DRAWS
+from server.web import readiness
 from server.web.api import IDEMPOTENCY_HEADER, LIST_LIMIT, MAX_IDEMPOTENCY_KEY
 from server.web.mine import FIELDS as MY_FIELDS
 from server.web.mine import MINE
@@ -126,6 +127,8 @@ def paths() -> Json:
         "/api/filters": {"get": list_filters(), "post": add_filter()},
         "/api/filters/{id}": {"delete": delete_filter()},
         PATH: {"get": self_description()},
+        "/healthz": {"get": healthz()},
+        readiness.PATH: {"get": readyz()},
     }
 
 
@@ -546,7 +549,7 @@ def my_barrages() -> Json:
                                "additionalProperties": False,
                                "properties": {"draw_id": {"type": "string"}, "room": {"type": "string"},
                                               "event_id": {"type": "integer", "minimum": 1}}}}},
-        })},
+        }), **refusals("503")},
     }
 
 
@@ -555,6 +558,50 @@ def self_description() -> Json:
         "operationId": "openapi",
         "summary": "This document (public).",
         "responses": {"200": answer("OpenAPI 3.1.", {"type": "object", "required": ["openapi", "paths"]})},
+    }
+
+
+def healthz() -> Json:
+    return {
+        "operationId": "healthz",
+        "summary": "Liveness (public): 200 while the process serves, whatever its database or bus.",
+        "description": "What it reports (`database`: `ok` or `not writable`, `bus_connected`, a chat "
+                       "channel's `telegram_connected` or `slack_socket_connected`) is for people; "
+                       "the status is 200 all the same. Readiness is `/readyz`.",
+        "responses": {"200": answer("Serving.", {
+            "type": "object", "required": ["status", "mode", "streams"],
+            "properties": {"status": {"const": "ok"}, "mode": {"enum": [m.value for m in Mode]},
+                           "streams": {"type": "integer", "minimum": 0,
+                                       "description": "Screen streams open on this process."},
+                           "database": {"enum": ["ok", "not writable"]}},
+            "additionalProperties": {"type": ["boolean", "string"]}})},
+    }
+
+
+def readyz() -> Json:
+    checks = {"type": "object", "required": ["database", "bus"],
+              "additionalProperties": {"type": "string"},
+              "properties": {"database": {"enum": [readiness.OK, "unreachable", "not answering"]},
+                             "bus": {"enum": [readiness.OK, "disconnected"]}}}
+    return {
+        "operationId": "readyz",
+        "summary": "Readiness (public): 200 only when the database answers and the bus is connected.",
+        "description": f"The checks run at most once every {readiness.CACHE_SECONDS:g} s (every probe "
+                       "meanwhile gets the same answer), each bounded by "
+                       f"{readiness.CHECK_SECONDS:g} s: the database is one `SELECT 1`.",
+        "responses": {
+            "200": answer("Ready.", {"type": "object", "required": ["ready", "checks"],
+                                     "additionalProperties": False,
+                                     "properties": {"ready": {"const": True}, "checks": checks}}),
+            "503": answer("Not ready: `reason` says which checks failed and how "
+                          "(`database unreachable`, `bus disconnected`, joined by `; `).", {
+                              "type": "object", "required": ["ready", "reason", "checks"],
+                              "additionalProperties": False,
+                              "properties": {"ready": {"const": False}, "reason": {"type": "string"},
+                                             "checks": checks}},
+                          **{"Retry-After": header("Whole seconds to wait.",
+                                                   {"type": "string", "pattern": DIGITS})}),
+        },
     }
 
 
@@ -933,8 +980,8 @@ def responses() -> Json:
                                        "compressed (Content-Encoding).", error),
         "TooManyRequests": answer("Over a rate limit, or locked out after failed admin logins.",
                                   error, **{"Retry-After": retry_after}),
-        "Unavailable": answer("The database cannot take writes right now (nothing was stored), "
-                              "or, on a stream, the stream caps are reached.",
+        "Unavailable": answer("The database cannot be reached or cannot take writes right now "
+                              "(nothing was stored), or, on a stream, the stream caps are reached.",
                               error, **{"Retry-After": retry_after}),
     }
 

@@ -10,19 +10,22 @@ import contextlib
 import csv
 import io
 import json
+import logging
 from collections.abc import AsyncIterator, Iterable
 from datetime import UTC, datetime
 from typing import Any
 
 from aiohttp import web
 
-from server.core.errors import InvalidInput
+from server.core.errors import InvalidInput, Unavailable
 from server.core.model import Barrage, iso
 from server.core.views import Views
 from server.web.api import named_room
 from server.web.auth import admin_only
 from server.web.keys import SERVICE, VIEWS
 from server.web.rooms import ROOM_PATH
+
+logger = logging.getLogger(__name__)
 
 EXPORT_PAGE = 500
 FIELDS = ("id", "room", "created_at", "decided_at", "status", "reason", "author", "sender", "source",
@@ -65,25 +68,43 @@ async def export(request: web.Request) -> web.StreamResponse:
     disposition = f'attachment; filename="{_filename(room, kind)}"'  # a slug needs no quoting
     response = web.StreamResponse(headers={"Content-Disposition": disposition})
     response.content_type, response.charset = FORMATS[kind], "utf-8"
+    views = request.app[VIEWS]
+    # Read before the answer starts: a database that is down is a 503 in JSON, as anywhere.
+    first = await views.barrages(None, 0, EXPORT_PAGE, room)
     await response.prepare(request)
     # A client gone mid-export (aiohttp raises ClientConnectionResetError) is no error of ours.
     with contextlib.suppress(ConnectionError):
-        async for chunk in _chunks(request.app[VIEWS], room, kind):
-            await response.write(chunk.encode())  # waits for the socket to drain
+        try:
+            async for chunk in _chunks(views, room, kind, first):
+                await response.write(chunk.encode())  # waits for the socket to drain
+        except Exception as exc:
+            _cut_short(request, exc)
+            return response
         await response.write_eof()
     return response
 
 
-async def _chunks(views: Views, room: str | None, kind: str) -> AsyncIterator[str]:
+def _cut_short(request: web.Request, exc: Exception) -> None:
+    """The status is sent: all that is left to tell the client is an unfinished body (no last
+    chunk), by closing the connection; left open, the client would wait for the end forever."""
+    if isinstance(exc, Unavailable):
+        logger.warning("export cut short: the database became unavailable")
+    else:
+        logger.exception("export cut short")
+    if request.transport is not None:
+        request.transport.close()
+
+
+async def _chunks(views: Views, room: str | None, kind: str, page: list[Barrage]) -> AsyncIterator[str]:
     yield BOM + csv_lines([dict(zip(FIELDS, FIELDS, strict=True))]) if kind == "csv" else '{"items":['
     after = 0
-    while page := await views.barrages(None, after, EXPORT_PAGE, room):
+    while page or (page := await views.barrages(None, after, EXPORT_PAGE, room)):
         rows = [export_row(barrage) for barrage in page]
         if kind == "csv":
             yield csv_lines(rows)
         else:
             yield ("," if after else "") + ",".join(json.dumps(row, ensure_ascii=False) for row in rows)
-        after = page[-1].id
+        after, page = page[-1].id, []
     if kind == "json":
         yield "]}"
 

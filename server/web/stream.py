@@ -19,6 +19,7 @@ from typing import NamedTuple
 from aiohttp import web
 
 from server.core.epoch import TOKEN
+from server.core.errors import Unavailable
 from server.core.model import MAIN, SCREEN_FIELDS, EventKind
 from server.core.policy import is_ascii_number
 from server.core.views import Views
@@ -127,6 +128,10 @@ async def _stream(request: web.Request, audience: Audience, resume_from: int | N
         # The client went away mid-replay: aiohttp (3.10+) raises ClientConnectionResetError,
         # a ConnectionResetError, on a write to a closing transport. A RuntimeError is a bug.
         pass
+    except Unavailable:
+        # Ended, not answered 503: the status is sent, and an EventSource retries an ended
+        # stream by itself but gives up for good on a 503.
+        logger.warning("replay: the database is unavailable; ending the stream so the client retries")
     except Exception:
         logger.exception("replay failed; ending the stream so the client retries")
     finally:

@@ -1,4 +1,5 @@
-"""GET /api/openapi.json: public, valid OpenAPI 3.1, and exactly the router's /api routes."""
+"""GET /api/openapi.json: public, valid OpenAPI 3.1, and exactly the router's /api routes, /healthz
+and /readyz."""
 
 from __future__ import annotations
 
@@ -14,13 +15,16 @@ from server.web.auth import ADMIN_ROUTE
 from server.web.openapi import document
 from tests.conftest import AUTH, ClientFactory, ConfigFactory
 
+OPERATIONS = ("/healthz", "/readyz")  # documented beside the /api routes
+
 
 def api_routes(app: web.Application) -> dict[tuple[str, str], bool]:
-    """(path, method) → admin only, for every /api route (aiohttp adds HEAD to each GET itself)."""
+    """(path, method) → admin only, for every /api route and the operations' probes (aiohttp adds
+    HEAD to each GET itself)."""
     found = {}
     for route in app.router.routes():
         path = route.resource.canonical if route.resource else ""
-        if path.startswith("/api/") and route.method != "HEAD":
+        if (path.startswith("/api/") or path in OPERATIONS) and route.method != "HEAD":
             found[(path, route.method)] = getattr(route.handler, ADMIN_ROUTE, False)
     return found
 
