@@ -85,7 +85,9 @@ MARKS: web.AppKey[Marks] = web.AppKey("marks")  # slow mode and "already sent" (
 CHAT_CATCH_ALLS = ("bot.telegram.handlers", "bot.slack.handlers")
 # Background loops that log a failed pass and go on: a database away for a minute is
 # a few lines, not one a second.
-LOOP_LOGGERS = ("server.core.expiry", "bot.cards")
+LOOP_LOGGERS = ("server.core.expiry", "bot.cards",
+                # a stream's replay while the database is away: one line per reconnect, any stranger's
+                "server.web.stream")
 # aiohttp logs every message its parser refuses (not HTTP, a control character in a
 # header) at ERROR with a traceback: a stranger's flood of them is a few lines a minute.
 AIOHTTP_SERVER = "aiohttp.server"
@@ -130,6 +132,9 @@ def create_app(config: Config) -> web.Application:
 
             app.router.add_post(EVENTS_PATH, _slack_events)
     if config.metrics.enabled:  # off: no route, so /metrics is a 404
+        if not config.metrics.token:
+            logger.warning("metrics.enabled without metrics.token: /metrics answers anyone who reaches "
+                           "this port (set BARRAGE_METRICS_TOKEN, or keep the port private)")
         app[metrics_route.METRICS] = Metrics()
         app.cleanup_ctx.append(_metrics)  # last: it reads what the others made
         metrics_route.add_route(app)
@@ -332,7 +337,7 @@ async def _fanout(app: web.Application) -> AsyncIterator[None]:
 
 async def _presence(app: web.Application) -> AsyncIterator[None]:
     # One process (memory://) counts its own screens; several share theirs on the database.
-    shared = not app[CONFIG].bus.url.startswith("memory://")
+    shared = not _memory_bus(app[CONFIG])
     presence = Presence(app[FANOUT], app[STORE] if shared else None)
     presence.start()
     app[PRESENCE] = presence
@@ -340,12 +345,17 @@ async def _presence(app: web.Application) -> AsyncIterator[None]:
     await presence.close()
 
 
+def _memory_bus(config: Config) -> bool:
+    """As create_bus decides (`memory:`, `MEMORY://` too): one process's own bus."""
+    return urlsplit(config.bus.url).scheme == "memory"
+
+
 async def _metrics(app: web.Application) -> AsyncIterator[None]:
     """Tell the metrics where the numbers are kept: they are read at each scrape."""
     rooms = app[SERVICE].rooms
     app[metrics_route.METRICS].watch(Sources(
         counters=app[COUNTERS], fanout=app[FANOUT], bus=app[BUS],
-        shared_bus=not app[CONFIG].bus.url.startswith("memory://"),
+        shared_bus=not _memory_bus(app[CONFIG]),
         rooms=lambda: [room.slug for room in rooms.all()], pending=app[VIEWS].pending_by_room,
         platforms=[app[key] for key in (TELEGRAM, SLACK) if key in app], health=app[HEALTH],
     ))

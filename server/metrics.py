@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections import Counter
 from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -38,6 +39,7 @@ T = TypeVar("T")
 # moderation.pending_ttl_seconds (10 minutes by default) a barrage expires instead.
 DECISION_BUCKETS = (1, 2, 5, 10, 20, 30, 60, 120, 300, 600, 1800, 3600)
 ALL_ROOMS = "*"  # the room label of a moderators' stream of every room (no slug can be "*")
+REFRESH_SECONDS = 1.0  # what scrapes read (the database, /healthz's checks), shared this long
 READ_SECONDS = 2.0  # a scrape never waits longer on the database (or on any /healthz check)
 # /healthz's checks (app[HEALTH]) that say whether a platform is connected
 CONNECTED_CHECKS = {"telegram": "telegram_connected", "slack": "slack_socket_connected"}
@@ -123,15 +125,32 @@ class Readings:
     what needs awaiting (barrage_pending from the database, /healthz's checks); what it cannot
     read, the scrape goes without."""
 
-    def __init__(self, sources: Sources) -> None:
+    def __init__(self, sources: Sources, clock: Callable[[], float] = time.monotonic) -> None:
         self._sources = sources
+        self._clock = clock
         self._pending: dict[str, int] | None = None
         self._health: dict[str, object] = {}
+        self._reading: asyncio.Future[None] | None = None
+        self._read_at = -REFRESH_SECONDS
 
     async def refresh(self) -> None:
+        """At most once every REFRESH_SECONDS, one read at a time, shared by every scrape that
+        arrives meanwhile: /metrics may be open to anyone (no metrics.token), and must not be a
+        database query per request. A scrape that gives up does not cancel the others' read."""
+        now = self._clock()
+        if self._reading is None or (self._reading.done() and now - self._read_at >= REFRESH_SECONDS):
+            self._read_at = now
+            self._reading = asyncio.ensure_future(self._read_all())
+        await asyncio.shield(self._reading)
+
+    async def _read_all(self) -> None:
         s = self._sources
-        self._pending = await _read(s.pending(s.rooms()), "the pending counts")
-        self._health = {name: await _read(check(), name) for name, check in s.health.items()}
+        names = list(s.health)
+        # At once, each bounded by READ_SECONDS: a slow database costs a scrape 2 s, not 2 s a read.
+        pending, *health = await asyncio.gather(
+            _read(s.pending(s.rooms()), "the pending counts"),
+            *(_read(check(), name) for name, check in s.health.items()))
+        self._pending, self._health = pending, dict(zip(names, health, strict=True))
 
     def collect(self) -> Iterator[Metric]:
         s = self._sources

@@ -307,3 +307,14 @@ def test_rooms_with_chats_of_their_own_load() -> None:
               "slack_channels": ["CB"], "slack_moderation_channel": "CMB"}, {"slug": "c"}]
     config = load_config(None, env={}, overrides={"telegram": {"moderator_chat_id": -9}, "rooms": rooms})
     assert config.rooms[0].telegram_chats == [-5] and config.rooms[1].telegram_moderator_chat_id == 0
+
+
+@pytest.mark.parametrize(("level", "expected"),
+                         [("INFO", "info"), ("Warning", "warning"), ("debug", "debug")])
+def test_the_log_level_in_any_case(level: str, expected: str) -> None:
+    assert load_config(None, env={"BARRAGE_LOGGING_LEVEL": level}).logging.level == expected
+
+
+def test_a_bad_log_level_names_the_key() -> None:
+    with pytest.raises(ConfigError, match=r"^logging\.level"):
+        load_config(None, env={"BARRAGE_LOGGING_LEVEL": "loud"})

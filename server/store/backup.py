@@ -144,6 +144,9 @@ def backup(url: str, target: Path, force: bool = False) -> Copy:
     database = sqlite_file(url)
     if not database.is_file():
         raise BackupError(f"there is no database at {database}")
+    if target.is_dir() or not target.name or target.name in (".", ".."):
+        raise BackupError(f"{target} is a directory: the backup needs a file name, "
+                          "e.g. backups/barrage-2026-12-31.db")
     if target.exists() and not force:
         raise BackupError(f"{target} exists: pass --force to overwrite it")
     if target.exists() and target.resolve() == database.resolve():

@@ -64,6 +64,13 @@ def test_a_backup_never_overwrites_a_file_unless_forced(wall_db: Path, tmp_path:
         backup.backup(url_of(wall_db), wall_db, force=True)
 
 
+@pytest.mark.parametrize("target", [".", "", "..", "/"])
+def test_a_directory_is_no_backup_file(wall_db: Path, target: str) -> None:
+    """`barrage db backup . --force` said "not a valid database URL" (found by a reviewer)."""
+    with pytest.raises(BackupError, match="is a directory: the backup needs a file name"):
+        backup.backup(url_of(wall_db), Path(target), force=True)
+
+
 @pytest.mark.parametrize(("url", "message"), [
     ("postgresql+asyncpg://localhost/barrage", "use pg_dump|with pg_dump"),
     ("sqlite+aiosqlite:///:memory:", "in-memory"),
