@@ -88,7 +88,7 @@ async def _wait_up(server: Server) -> Server:
     server.session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=256))
     for _ in range(300):
         try:
-            async with server.session.get(server.url + "/healthz" if server.name != "baseline"
+            async with server.session.get(server.url + "/healthz" if server.name == "barrage"
                                           else server.url + "/count") as resp:
                 if resp.status == 200:
                     return server
@@ -113,9 +113,13 @@ async def start_barrage(workdir: Path, mode: str = "off", args: tuple[str, ...] 
     return await _wait_up(Server("barrage", port, proc, "/api/barrages", "/api/stats", env=env))
 
 
-async def start_baseline() -> Server:
+async def start_baseline(persist: Path | None = None) -> Server:
+    """The bare baseline; with `persist`, the persisting one (a sqlite3 commit per submission
+    in that file, before publishing)."""
     port = free_port()
+    extra = ["--persist", str(persist)] if persist is not None else []
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "bench.baseline", str(port),
+        sys.executable, "-m", "bench.baseline", str(port), *extra,
         stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
-    return await _wait_up(Server("baseline", port, proc, "/publish", "/count"))
+    name = "persisting" if persist is not None else "baseline"
+    return await _wait_up(Server(name, port, proc, "/publish", "/count"))
