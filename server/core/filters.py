@@ -261,6 +261,8 @@ class Filters:
         self.matcher = Matcher(())
         self._reload: asyncio.Task[None] | None = None
         self._stale = False
+        self._loads = 0  # loads started; the matcher in use is from load number _loaded
+        self._loaded = 0
 
     # -- screening: the hot path, no I/O --
 
@@ -300,10 +302,17 @@ class Filters:
         return list(self.matcher.rules)
 
     async def load(self) -> None:
-        """Read every rule from the store and swap in a matcher built from them."""
+        """Read every rule from the store and swap in a matcher built from them, unless a load
+        that started later has swapped in its own: two loads overlap (a change's own and the
+        reload an earlier change's event started), and the one that read first may finish
+        last, which put a deleted rule back."""
+        self._loads += 1
+        mine = self._loads
         rules = await self._store.filter_rules() if self._store is not None else []
         # Built in a thread: 10,000 rules take tens of milliseconds the loop need not wait for.
-        self.matcher = await asyncio.to_thread(Matcher, rules)
+        matcher = await asyncio.to_thread(Matcher, rules)
+        if mine > self._loaded:
+            self.matcher, self._loaded = matcher, mine
 
     async def add(self, spec: RuleSpec, by: str) -> Rule:
         """Check `spec` (InvalidInput), store it with its `filters` event, and use it here at once."""

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import secrets
-import socket
 from collections.abc import Callable
 
 import pytest
@@ -15,7 +14,7 @@ from server.web.keys import COUNTERS
 from tests.conftest import AUTH, ClientFactory
 from tests.metrics_scrape import BEARER, METRICS_TOKEN, Scrape
 from tests.sse import next_block
-from tests.web.test_stream import wait_for_screens
+from tests.web.test_stream import stalled_stream, wait_for_screens
 
 SHARED_REDIS = "redis://127.0.0.1:6379/0"
 
@@ -171,10 +170,7 @@ async def test_a_stalled_stream_dropped_is_counted(make_client: ClientFactory) -
                                moderation__max_text_length=1000, stream__max_buffer_bytes=1024)
     reader = await client.get("/stream")
     await next_block(reader)
-    stalled = socket.socket()
-    stalled.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-    stalled.connect((client.host, client.port))
-    stalled.sendall(b"GET /stream HTTP/1.1\r\nHost: x\r\n\r\n")  # and never read again
+    stalled = stalled_stream(client)
     await wait_for_screens(client, 2)
     assert (await scrape(client)).value("barrage_fanout_dropped_streams_total") == 0
     for i in range(150):

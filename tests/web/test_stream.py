@@ -228,16 +228,22 @@ async def test_admin_stream_needs_token_and_sees_everything(client: TestClient) 
     stream.close()
 
 
+def stalled_stream(client: TestClient) -> socket.socket:
+    """A screen that asks for /stream with a small receive buffer and never reads again."""
+    stalled = socket.socket()
+    stalled.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    stalled.connect((client.host, client.port))
+    stalled.sendall(b"GET /stream HTTP/1.1\r\nHost: x\r\n\r\n")
+    return stalled
+
+
 async def test_stalled_client_is_dropped_and_others_get_everything(make_client: ClientFactory) -> None:
     client = await make_client(
         moderation__mode="off", moderation__max_text_length=1000, stream__max_buffer_bytes=1024
     )
     reader = await client.get("/stream")
     await next_block(reader)
-    stalled = socket.socket()
-    stalled.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-    stalled.connect((client.host, client.port))
-    stalled.sendall(b"GET /stream HTTP/1.1\r\nHost: x\r\n\r\n")  # and never read again
+    stalled = stalled_stream(client)
     await wait_for_screens(client, 2)
     count = 150
     for i in range(count):
