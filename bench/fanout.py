@@ -56,14 +56,32 @@ def merge(reports: list[dict[str, Any]]) -> dict[str, Any]:
         for bucket, count in report["hist"].items():
             hist[int(bucket)] = hist.get(int(bucket), 0) + count
     total = sum(r["receipts"] for r in reports)
+    firsts = first_receipts(reports)
     return {
         "receipts": total, "gaps": sum(r["gaps"] for r in reports),
         "duplicates": sum(r["duplicates"] for r in reports), "lost": sum(r["lost"] for r in reports),
         "streams": sum(r["streams"] for r in reports),
         "p50_ms": percentile(hist, total, 0.50), "p99_ms": percentile(hist, total, 0.99),
+        # submit → the first client to receive it (of every stream, in any generator)
+        "first_p50_ms": quantile_ms(firsts, 0.50), "first_p99_ms": quantile_ms(firsts, 0.99),
         "max_ms": round(max((r["max_latency"] for r in reports), default=0) * 1000, 2),
         "last_ids": [i for r in reports for i in r["last_ids"]],
     }
+
+
+def first_receipts(reports: list[dict[str, Any]]) -> list[float]:
+    """Per submission, its earliest receipt over every generator's streams (seconds)."""
+    firsts: dict[int, float] = {}
+    for report in reports:
+        for seq, latency in report["firsts"].items():
+            firsts[seq] = min(latency, firsts.get(seq, latency))
+    return sorted(firsts.values())
+
+
+def quantile_ms(ordered: list[float], q: float) -> float:
+    if not ordered:
+        return float("nan")
+    return round(ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000, 3)
 
 
 def percentile(hist: dict[int, int], total: int, q: float) -> float:
@@ -131,7 +149,7 @@ async def slow_consumer(server: Server, streams: int, rate: float, seconds: floa
 
 
 async def fan_out(server: Server, streams: int, rate: float, seconds: float,
-                  stalled: int = 0) -> dict[str, Any]:
+                  stalled: int = 0, timeout: float = 20) -> dict[str, Any]:
     """N streams, a fixed publishing schedule; latency per receipt, CPU, RSS."""
     rss_before = server.rss_kb()
     gens = Generators(server.port)
@@ -144,7 +162,7 @@ async def fan_out(server: Server, streams: int, rate: float, seconds: float,
         rss_idle = server.rss_kb()
         cpu_start, wall_start = server.cpu_seconds(), time.perf_counter()
         sent = await publish(server, rate, seconds)
-        stats = await wait_receipts(gens, sent["ok"] * streams)
+        stats = await wait_receipts(gens, sent["ok"] * streams, timeout)
         wall = time.perf_counter() - wall_start
         cpu = server.cpu_seconds() - cpu_start
     finally:

@@ -23,6 +23,7 @@ from typing import Any
 
 BUCKET = 0.0001  # seconds
 BUCKETS = 100_000  # up to 10 s; later receipts land in the last bucket
+MAX_FIRSTS = 200_000  # events whose first receipt is kept (submit → first client); later ones are not
 EVENT = re.compile(rb"id: (\d+)\nevent: barrage\ndata: [^\n]*?\"text\":\"bench (\d+) ([\d.]+)")
 
 
@@ -33,16 +34,20 @@ class Stats:
         self.gaps = 0
         self.duplicates = 0
         self.max_latency = 0.0
+        self.firsts: dict[int, float] = {}  # by the submission's seq: its earliest receipt here
 
-    def record(self, latency: float) -> None:
+    def record(self, latency: float, seq: int) -> None:
         self.receipts += 1
         self.max_latency = max(self.max_latency, latency)
         self.hist[min(int(latency / BUCKET), BUCKETS - 1)] += 1
+        first = self.firsts.get(seq)
+        if (len(self.firsts) < MAX_FIRSTS) if first is None else latency < first:
+            self.firsts[seq] = latency
 
     def export(self) -> dict[str, Any]:
         sparse = {i: c for i, c in enumerate(self.hist) if c}
         return {"hist": sparse, "receipts": self.receipts, "gaps": self.gaps,
-                "duplicates": self.duplicates, "max_latency": self.max_latency}
+                "duplicates": self.duplicates, "max_latency": self.max_latency, "firsts": self.firsts}
 
 
 class Stream(asyncio.Protocol):
@@ -74,7 +79,7 @@ class Stream(asyncio.Protocol):
         for match in EVENT.finditer(buffer, 0, end + 2):
             self.on_event(int(match[1]), int(match[2]), float(match[3]), now)
 
-    def on_event(self, event_id: int, _seq: int, sent: float, now: float) -> None:
+    def on_event(self, event_id: int, seq: int, sent: float, now: float) -> None:
         # Every event on these streams is a barrage (mode off), so SSE ids are
         # consecutive: a jump is a gap, a step back is a duplicate. (Publisher
         # sequence numbers are not: concurrent POSTs may commit out of order.)
@@ -85,7 +90,7 @@ class Stream(asyncio.Protocol):
                 return
             stats.gaps += event_id - self.last_id - 1
         self.last_id = event_id
-        stats.record(now - sent)
+        stats.record(now - sent, seq)
 
     def connection_lost(self, exc: Exception | None) -> None:
         if not self.lost.done():

@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import resource
+import shutil
 import signal
 import sys
 import tempfile
@@ -24,6 +25,8 @@ SCENARIOS = {
     "fanout": lambda s: fanout.fan_out(s, 10_000, 2, 8),
     "ingest": lambda s: ingest.hammer(s, 8, "/api/barrages", "api"),
     "storm": lambda s: fanout.storm(s, 10_000, 5),
+    # issue 14: the submit path, at the latency benchmark's 100 streams, faster for samples
+    "submit": lambda s: fanout.fan_out(s, 100, 20, 30),
 }
 
 
@@ -37,7 +40,7 @@ def top(raw: Path, count: int = 15) -> list[tuple[float, str]]:
     return [(round(100 * n / total, 1), frame) for frame, n in own.most_common(count)]
 
 
-async def run(scenario: str, native: bool) -> None:
+async def run(scenario: str, native: bool, keep: Path | None = None) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         server: Server = await start_barrage(Path(tmp))
         raw = Path(tmp) / "profile.txt"
@@ -53,16 +56,19 @@ async def run(scenario: str, native: bool) -> None:
             await server.stop()
         for share, frame in top(raw):
             print(f"{share:5.1f}%  {frame}")
+        if keep:
+            shutil.copyfile(raw, keep)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(prog="bench.profile")
     parser.add_argument("scenario", choices=sorted(SCENARIOS))
     parser.add_argument("--native", action="store_true", help="include C frames (syscalls)")
+    parser.add_argument("--keep", type=Path, help="keep py-spy's raw stacks in this file")
     args = parser.parse_args()
     _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
-    asyncio.run(run(args.scenario, args.native))
+    asyncio.run(run(args.scenario, args.native, args.keep))
 
 
 if __name__ == "__main__":
