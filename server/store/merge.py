@@ -26,8 +26,7 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, or_, select, update
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy import Connection, bindparam, select, update
 
 from server.core.model import Barrage, EventKind, Status
 from server.store.tables import BarrageRow, CardRow
@@ -39,6 +38,15 @@ MERGING = (Status.PENDING, Status.APPROVED)
 Key = tuple[Status, str, str]  # status, room, norm
 EventTuple = tuple[EventKind, dict[str, Any], int]
 
+# Built once: a statement built per submission cost more than running it (its bound values
+# and cache key, each time). An approved first counts only within screen.merge_seconds.
+FIRSTS = (select(BARRAGE.c.id, BARRAGE.c.norm)
+          .where(BARRAGE.c.merged_into.is_(None), BARRAGE.c.room == bindparam("room"),
+                 BARRAGE.c.status == bindparam("status"),
+                 BARRAGE.c.norm.in_(bindparam("norms", expanding=True)))
+          .order_by(BARRAGE.c.id))
+FIRSTS_APPROVED = FIRSTS.where(BARRAGE.c.decided_at >= bindparam("since"))
+
 
 def key(barrage: Barrage) -> Key | None:
     """What a repeat must share with its first; None: this one never merges."""
@@ -47,14 +55,17 @@ def key(barrage: Barrage) -> Key | None:
     return barrage.status, barrage.room, barrage.norm
 
 
-async def join(
-    conn: AsyncConnection, barrages: Sequence[Barrage], approved_since: datetime,
+def join(
+    conn: Connection, barrages: Sequence[Barrage], approved_since: datetime,
     to_barrage: Callable[[Any], Barrage],
 ) -> tuple[list[Barrage], dict[int, EventTuple]]:
     """Link the just-inserted `barrages` that repeat a first; them (with `merged_into`),
-    and each repeat's event by its id. Call with the event log's lock held."""
+    and each repeat's event by its id. Call with the event log's lock held.
+
+    Synchronous, like the rest of the submission's transaction (server/store/sql.py `_insert`):
+    on SQLite it runs whole on the store's writer thread, on PostgreSQL through `run_sync`."""
     own = {b.id for b in barrages}
-    found = await _stored_firsts(conn, {k for b in barrages if (k := key(b))}, approved_since, own)
+    found = _stored_firsts(conn, {k for b in barrages if (k := key(b))}, approved_since, own)
     firsts: dict[Key, int] = dict(found)
     linked = []
     for barrage in barrages:
@@ -67,77 +78,68 @@ async def join(
     repeats = [b for b in linked if b.merged_into is not None]
     if not repeats:
         return linked, {}
-    await _link(conn, repeats)
-    grown = await _grow(conn, Counter(b.merged_into for b in repeats), to_barrage)
-    await _reopen_cards(conn, [f.id for f in grown.values() if f.status is Status.PENDING])
+    _link(conn, repeats)
+    grown = _grow(conn, Counter(b.merged_into for b in repeats), to_barrage)
+    _reopen_cards(conn, [f.id for f in grown.values() if f.status is Status.PENDING])
     return linked, _events(repeats, grown)
 
 
-async def _stored_firsts(
-    conn: AsyncConnection, keys: set[Key], approved_since: datetime, own: set[int]
+def _stored_firsts(
+    conn: Connection, keys: set[Key], approved_since: datetime, own: set[int]
 ) -> dict[Key, int]:
     """The first stored for each key, if any (not one of this batch's own rows)."""
-    if not keys:
-        return {}
-    query = (select(BARRAGE.c.id, BARRAGE.c.status, BARRAGE.c.room, BARRAGE.c.norm)
-             .where(BARRAGE.c.merged_into.is_(None), or_(*_matching(keys, approved_since)))
-             .order_by(BARRAGE.c.id))
     found: dict[Key, int] = {}
-    for row in await conn.execute(query):
-        k = (Status(row.status), row.room, row.norm)
-        if row.id in own:
-            continue
-        if k[0] is Status.APPROVED:
-            found[k] = row.id  # the latest flown: the one most likely still on the screens
-        else:
-            found.setdefault(k, row.id)  # the oldest waiting: the one with the card
+    for (status, room), norms in _by_status_and_room(keys).items():
+        query = FIRSTS_APPROVED if status is Status.APPROVED else FIRSTS
+        params = {"room": room, "status": status.value, "norms": norms, "since": approved_since}
+        for row in conn.execute(query, params):
+            if row.id in own:
+                continue
+            if status is Status.APPROVED:
+                found[(status, room, row.norm)] = row.id  # the latest flown: most likely still on screens
+            else:
+                found.setdefault((status, room, row.norm), row.id)  # the oldest waiting: it has the card
     return found
 
 
-def _matching(keys: set[Key], approved_since: datetime) -> list[Any]:
-    """One condition per (status, room): the (room, status, norm) index answers each."""
+def _by_status_and_room(keys: set[Key]) -> dict[tuple[Status, str], list[str]]:
+    """One query per (status, room): the (room, status, norm) index answers each."""
     norms: dict[tuple[Status, str], list[str]] = {}
     for status, room, norm in keys:
         norms.setdefault((status, room), []).append(norm)
-    conditions = []
-    for (status, room), texts in norms.items():
-        condition = and_(BARRAGE.c.room == room, BARRAGE.c.status == status.value, BARRAGE.c.norm.in_(texts))
-        if status is Status.APPROVED:
-            condition = and_(condition, BARRAGE.c.decided_at >= approved_since)
-        conditions.append(condition)
-    return conditions
+    return norms
 
 
-async def _link(conn: AsyncConnection, repeats: list[Barrage]) -> None:
+def _link(conn: Connection, repeats: list[Barrage]) -> None:
     by_first: dict[int, list[int]] = {}
     for repeat in repeats:
         assert repeat.merged_into is not None
         by_first.setdefault(repeat.merged_into, []).append(repeat.id)
     for first, ids in by_first.items():
-        await conn.execute(update(BARRAGE).where(BARRAGE.c.id.in_(ids)).values(merged_into=first))
+        conn.execute(update(BARRAGE).where(BARRAGE.c.id.in_(ids)).values(merged_into=first))
 
 
-async def _grow(
-    conn: AsyncConnection, joined: Counter[int | None], to_barrage: Callable[[Any], Barrage]
+def _grow(
+    conn: Connection, joined: Counter[int | None], to_barrage: Callable[[Any], Barrage]
 ) -> dict[int, Barrage]:
     """Add each first's new repeats to its count; the firsts as they are now."""
     firsts = {}
     for first, more in joined.items():
         grow = (update(BARRAGE).where(BARRAGE.c.id == first)
                 .values(merged_count=BARRAGE.c.merged_count + more).returning(*BARRAGE.c))
-        row = (await conn.execute(grow)).first()
+        row = conn.execute(grow).first()
         assert row is not None  # found under the lock, in this transaction: still there
         firsts[row.id] = to_barrage(row._mapping)
     return firsts
 
 
-async def _reopen_cards(conn: AsyncConnection, firsts: list[int]) -> None:
+def _reopen_cards(conn: Connection, firsts: list[int]) -> None:
     """The posted cards of a grown first are closed: the card loops' reopen pass (a closed
     card of a pending barrage) edits each again, showing the new count. Many repeats at once
     make one edit or a few, never one each (closing a closed card changes nothing)."""
     if firsts:
         posted = (CARD.c.barrage_id.in_(firsts), CARD.c.message_id != "", CARD.c.closed.is_(False))
-        await conn.execute(update(CARD).where(*posted).values(closed=True))
+        conn.execute(update(CARD).where(*posted).values(closed=True))
 
 
 def _events(repeats: list[Barrage], firsts: dict[int, Barrage]) -> dict[int, EventTuple]:

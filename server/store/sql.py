@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, delete, func, insert, or_, select, text, update
+from sqlalchemy import Connection, Engine, and_, delete, func, insert, or_, select, text, update
 from sqlalchemy import event as sa_event
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -43,6 +43,7 @@ from server.core.rules import Rule, RuleSpec
 from server.logs import limit_repeats
 from server.store import digest, merge, schema
 from server.store.tables import BarrageRow, CardRow, EventRow, FilterRuleRow, MuteRow, RoomRow, SettingRow
+from server.store.writer import Awaited, OnThread, Transactions
 
 logger = limit_repeats(logging.getLogger(__name__))
 
@@ -58,6 +59,10 @@ EVENT_COLUMNS = ("kind", "barrage_id", "created_at", "payload", "room")
 
 
 UPSERT = {"sqlite": sqlite_insert, "postgresql": postgresql_insert}
+# Built once, their values bound at execution: a statement built per submission with its
+# values in it cost more than running it (a bound parameter and a cache key per value).
+INSERT = {table.name: insert(table) for table in (BARRAGE, EVENT)}
+INSERT_RETURNING_ID = {table.name: insert(table).returning(table.c.id) for table in (BARRAGE, EVENT)}
 
 
 SYNCHRONOUS = ("normal", "full")
@@ -117,7 +122,6 @@ def create_engine(url: str, synchronous: str = "normal") -> AsyncEngine:
             "server_settings": settings, "timeout": CONNECT_TIMEOUT_SECONDS})
     if synchronous not in SYNCHRONOUS:
         raise ValueError(f"synchronous must be one of {SYNCHRONOUS}")
-    in_memory = url.rstrip("/").endswith(("sqlite+aiosqlite:", ":memory:"))
     engine = create_async_engine(
         url,
         connect_args={"timeout": 30},
@@ -125,10 +129,22 @@ def create_engine(url: str, synchronous: str = "normal") -> AsyncEngine:
         # and SQLite opens no transaction for reads: the pool's extra ROLLBACK on
         # return is a wasted round trip to aiosqlite's thread on every query.
         pool_reset_on_return=None,
-        **({"poolclass": StaticPool} if in_memory else {}),
+        **({"poolclass": StaticPool} if _in_memory(url) else {}),
     )
     sa_event.listen(engine.sync_engine, "connect", _sqlite_pragmas(synchronous))
     return engine
+
+
+def _in_memory(url: str) -> bool:
+    return url.rstrip("/").endswith(("sqlite+aiosqlite:", ":memory:"))
+
+
+def _transactions(engine: AsyncEngine, synchronous: str) -> Transactions:
+    """SQLite on a file: the submissions' transactions on a thread of their own (server/store/writer.py)."""
+    url = engine.url.render_as_string(hide_password=False)
+    if engine.dialect.name != "sqlite" or _in_memory(url):
+        return Awaited(engine)
+    return OnThread(engine.url, _sqlite_pragmas(synchronous))
 
 
 def _sqlite_pragmas(synchronous: str) -> Any:
@@ -159,23 +175,32 @@ def unavailable_reason(error: BaseException | None) -> str | None:
 
 
 class SqlStore:
-    def __init__(self, engine: AsyncEngine, merge_seconds: float = 10.0) -> None:
+    def __init__(self, engine: AsyncEngine, merge_seconds: float = 10.0, synchronous: str = "normal") -> None:
         self._engine = engine
+        # Submissions' transactions (add, add_many): on SQLite, each whole on the writer's thread.
+        self._transactions = _transactions(engine, synchronous)
         # screen.merge_seconds: an approved repeat of a text approved this recently is ×N
         self._merge_window = timedelta(seconds=merge_seconds)
         self._writable = True
         self._probe_due = 0.0
         # Every statement's failure passes here: "disk full" and its kin become the core's
         # Unavailable (503 at the HTTP edge) with one rate-limited line, not a traceback each.
-        sa_event.listen(engine.sync_engine, "handle_error", self._on_error)
         # A server that refuses or ignores new connections (stopped, restarting, unreachable)
         # fails in the driver's connect, which handle_error never sees: the socket's OSError
         # would reach the caller as is (a 500 at the HTTP edge).
-        sa_event.listen(engine.sync_engine, "do_connect", self._connect)
+        for sync_engine in self.sync_engines:
+            sa_event.listen(sync_engine, "handle_error", self._on_error)
+            sa_event.listen(sync_engine, "do_connect", self._connect)
+
+    @property
+    def sync_engines(self) -> tuple[Engine, ...]:
+        """Every engine the store's statements run on (for event listeners): the async engine's
+        own, and on SQLite the writer's."""
+        return (self._engine.sync_engine, *self._transactions.engines)
 
     @classmethod
     def from_url(cls, url: str, synchronous: str = "normal", merge_seconds: float = 10.0) -> SqlStore:
-        return cls(create_engine(url, synchronous), merge_seconds)
+        return cls(create_engine(url, synchronous), merge_seconds, synchronous)
 
     def _on_error(self, context: ExceptionContext) -> None:
         error = context.original_exception
@@ -253,15 +278,15 @@ class SqlStore:
         return found
 
     async def close(self) -> None:
+        await self._transactions.close()
         await self._engine.dispose()
 
     async def add(
         self, draft: Draft, status: Status, now: datetime
     ) -> tuple[Barrage, Event | None]:
         try:
-            async with self._engine.begin() as conn:
-                [added] = await self._insert(conn, [(draft, status)], now)
-                return added
+            [added] = await self._transactions.run(lambda conn: self._insert(conn, [(draft, status)], now))
+            return added
         except IntegrityError:
             if draft.dedupe_key is None:
                 raise
@@ -277,29 +302,29 @@ class SqlStore:
         if len(items) == 1:
             return [await self.add(*items[0], now)]
         try:
-            async with self._engine.begin() as conn:
-                return list(await self._insert(conn, items, now))
+            return list(await self._transactions.run(lambda conn: self._insert(conn, items, now)))
         except IntegrityError:
             # A repeated delivery inside the batch: one at a time, where add() resolves it.
             return [await self.add(draft, status, now) for draft, status in items]
 
-    async def _insert(
-        self, conn: AsyncConnection, items: Sequence[tuple[Draft, Status]], now: datetime
+    def _insert(
+        self, conn: Connection, items: Sequence[tuple[Draft, Status]], now: datetime
     ) -> list[tuple[Barrage, Event]]:
         """Insert the barrages and append their events; repeats join their first (×N).
 
+        Synchronous, a Transactions' work: on SQLite it runs whole on the writer's thread.
         The insert comes first, so on SQLite the transaction holds the write lock before it
         looks for firsts; on PostgreSQL the event log's lock is taken before the look-up. Either
         way two transactions never both miss each other's first: two processes make one first."""
         rows = [_draft_values(draft, status, now) for draft, status in items]
-        ids = await _insert_barrages(conn, rows)
+        ids = _insert_barrages(conn, rows)
         barrages = [_barrage({**row, "id": new_id}) for row, new_id in zip(rows, ids, strict=True)]
         repeats: dict[int, merge.EventTuple] = {}
         if locked := any(merge.key(b) for b in barrages):
-            await _lock_event_log(conn)
-            barrages, repeats = await merge.join(conn, barrages, now - self._merge_window, _barrage)
+            _lock_event_log(conn)
+            barrages, repeats = merge.join(conn, barrages, now - self._merge_window, _barrage)
         events = [repeats.get(b.id) or (_kind_for(b.status), b.to_dict(), b.id) for b in barrages]
-        event_ids = await _append_events(conn, [_event_row(*event, now) for event in events], locked)
+        event_ids = _append_events(conn, [_event_row(*event, now) for event in events], locked)
         return [(b, Event(eid, kind, payload))
                 for b, eid, (kind, payload, _) in zip(barrages, event_ids, events, strict=True)]
 
@@ -315,7 +340,7 @@ class SqlStore:
                   "reason": reason if reason is not None
                   else rejected_by(moderator) if status is Status.REJECTED else None}
         async with self._engine.begin() as conn:
-            await _lock_event_log(conn)
+            await conn.run_sync(_lock_event_log)
             first = _first_of(barrage_id)
             cas = (update(BARRAGE).where(BARRAGE.c.id == first, BARRAGE.c.status == Status.PENDING.value)
                    .values(**values).returning(BARRAGE.c.id))
@@ -342,7 +367,7 @@ class SqlStore:
         if not 0 < barrage_id <= MAX_ID:
             raise NotFound(f"no barrage {barrage_id}")
         async with self._engine.begin() as conn:
-            await _lock_event_log(conn)
+            await conn.run_sync(_lock_event_log)
             before = await _get_first(conn, barrage_id)
             if before is None:
                 raise NotFound(f"no barrage {barrage_id}")
@@ -377,7 +402,7 @@ class SqlStore:
             .values(**values)
         )
         async with self._engine.begin() as conn:
-            await _lock_event_log(conn)
+            await conn.run_sync(_lock_event_log)
             if (await conn.execute(cas)).rowcount == 1:
                 # Its repeats (×N) leave with it: none of them flies on its own.
                 await conn.execute(update(BARRAGE).where(
@@ -431,7 +456,7 @@ class SqlStore:
                 return []
             # Before the look-up, as decide does: a repeat merging into a first (×N) waits until
             # this commits, so none joins a first this pass expires and is left waiting alone.
-            await _lock_event_log(conn)
+            await conn.run_sync(_lock_event_log)
             due = select(BARRAGE.c.id).where(_due(deadline, max_pending)).order_by(BARRAGE.c.id).limit(limit)
             expired = await _expire_where(conn, BARRAGE.c.id.in_(due), now)
             if heads := [b.id for b in expired]:
@@ -441,7 +466,7 @@ class SqlStore:
             if not expired:
                 return []
             rows = [_event_row(EventKind.EXPIRED, b.to_dict(), b.id, now) for b in expired]
-            event_ids = await _append_events(conn, rows, locked=True)
+            event_ids = await conn.run_sync(_append_events, rows, True)
         return [(b, Event(eid, EventKind.EXPIRED, b.to_dict()))
                 for b, eid in zip(expired, event_ids, strict=True)]
 
@@ -766,7 +791,7 @@ def _dumps(payload: dict[str, Any]) -> str:
     return json.dumps(payload, ensure_ascii=False, separators=(",", ":"))
 
 
-async def _insert_returning_ids(conn: AsyncConnection, table: Any, rows: list[dict[str, Any]]) -> list[int]:
+def _insert_returning_ids(conn: Connection, table: Any, rows: list[dict[str, Any]]) -> list[int]:
     """Insert rows in multi-row statements; their ids, in row order.
 
     Autoincrement ids are handed out in row order within a statement, and our
@@ -774,14 +799,14 @@ async def _insert_returning_ids(conn: AsyncConnection, table: Any, rows: list[di
     row order. (sort_by_parameter_order would do the same, but on SQLite it
     made group commit twice as slow in bench/.)
     """
-    return sorted((await conn.execute(insert(table).returning(table.c.id), rows)).scalars())
+    return sorted(conn.execute(INSERT_RETURNING_ID[table.name], rows).scalars())
 
 
 async def _append(
     conn: AsyncConnection, kind: EventKind, payload: dict[str, Any], barrage_id: int | None,
     now: datetime, locked: bool = False,
 ) -> Event:
-    [event_id] = await _append_events(conn, [_event_row(kind, payload, barrage_id, now)], locked)
+    [event_id] = await conn.run_sync(_append_events, [_event_row(kind, payload, barrage_id, now)], locked)
     return Event(event_id, kind, payload)
 
 
@@ -791,9 +816,7 @@ def _event_row(kind: EventKind, payload: dict[str, Any], barrage_id: int | None,
             "room": payload.get("room") or MAIN}
 
 
-async def _append_events(
-    conn: AsyncConnection, rows: list[dict[str, Any]], locked: bool = False
-) -> list[int]:
+def _append_events(conn: Connection, rows: list[dict[str, Any]], locked: bool = False) -> list[int]:
     """Append rows to the event log as the transaction's last statement; their ids, in order.
 
     Readers take "every event after id k" from the log (SSE replay, a node filling a gap in
@@ -830,13 +853,13 @@ async def _append_events(
     """
     if conn.dialect.name != "postgresql":
         if len(rows) == 1:  # one row: its id without RETURNING (the cheaper statement)
-            return [(await conn.execute(insert(EVENT).values(**rows[0]))).inserted_primary_key[0]]
-        return await _insert_returning_ids(conn, EVENT, rows)
+            return [conn.execute(INSERT[EVENT.name], rows[0]).inserted_primary_key[0]]
+        return _insert_returning_ids(conn, EVENT, rows)
     if not locked:
-        await _lock_event_log(conn)
+        _lock_event_log(conn)
     columns = {name: [row[name] for row in rows] for name in EVENT_COLUMNS}
     # Numbered in the insert itself: one round trip fewer while the lock is held.
-    return sorted((await conn.execute(APPEND_NUMBERED, columns)).scalars())
+    return sorted(conn.execute(APPEND_NUMBERED, columns).scalars())
 
 
 async def _open_posted_cards(conn: AsyncConnection, barrage_ids: list[int]) -> None:
@@ -847,14 +870,14 @@ async def _open_posted_cards(conn: AsyncConnection, barrage_ids: list[int]) -> N
     await conn.execute(update(CARD).where(*posted).values(closed=False))
 
 
-async def _lock_event_log(conn: AsyncConnection) -> None:
+def _lock_event_log(conn: Connection) -> None:
     """PostgreSQL: the event log's lock (see _append_events), taken early by a transaction that
     must see every other appender's rows (×N merging), and so by every transaction that
     writes a row a merge may write too (decide, undo, retract), before it does: one lock
     order, so no deadlock. Reentrant within the transaction. SQLite: its write lock, taken
     by a transaction's first write, does the same."""
     if conn.dialect.name == "postgresql":
-        await conn.execute(LOCK_EVENT_LOG, {"key": EVENT_LOG_LOCK})
+        conn.execute(LOCK_EVENT_LOG, {"key": EVENT_LOG_LOCK})
 
 
 def _first_of(barrage_id: int) -> Any:
@@ -878,10 +901,10 @@ async def _undo_repeats(conn: AsyncConnection, first: Barrage) -> None:
     await conn.execute(update(BARRAGE).where(*decided_with).values(**UNDECIDED))
 
 
-async def _insert_barrages(conn: AsyncConnection, rows: list[dict[str, Any]]) -> list[int]:
+def _insert_barrages(conn: Connection, rows: list[dict[str, Any]]) -> list[int]:
     if len(rows) == 1:  # one row: its id without RETURNING (the cheaper statement)
-        return [(await conn.execute(insert(BARRAGE).values(**rows[0]))).inserted_primary_key[0]]
-    return await _insert_returning_ids(conn, BARRAGE, rows)
+        return [conn.execute(INSERT[BARRAGE.name], rows[0]).inserted_primary_key[0]]
+    return _insert_returning_ids(conn, BARRAGE, rows)
 
 
 async def _get(conn: AsyncConnection, barrage_id: int) -> Barrage | None:

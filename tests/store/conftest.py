@@ -60,18 +60,20 @@ async def writes_held(store: SqlStore) -> AsyncIterator[None]:
 
 def inserting(store: SqlStore) -> asyncio.Event:
     """Set once the store starts inserting barrages: a commit is in flight."""
-    started = asyncio.Event()
+    started, loop = asyncio.Event(), asyncio.get_running_loop()
 
     def on_execute(_conn: object, _cursor: object, statement: str, *_: object) -> None:
         if statement.lstrip().upper().startswith("INSERT INTO BARRAGE"):
-            started.set()
+            loop.call_soon_threadsafe(started.set)  # on SQLite: from the writer's thread
 
-    sa_event.listen(store._engine.sync_engine, "before_cursor_execute", on_execute)
+    for engine in store.sync_engines:
+        sa_event.listen(engine, "before_cursor_execute", on_execute)
     return started
 
 
 def commits(store: SqlStore) -> list[object]:
-    """Every transaction the store's engine commits from now on."""
+    """Every transaction the store's engines commit from now on."""
     seen: list[object] = []
-    sa_event.listen(store._engine.sync_engine, "commit", seen.append)
+    for engine in store.sync_engines:
+        sa_event.listen(engine, "commit", seen.append)
     return seen
