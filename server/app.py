@@ -159,7 +159,7 @@ async def _store(app: web.Application) -> AsyncIterator[None]:
     database = app[CONFIG].database
     engine = create_engine(database.url, database.sqlite_synchronous)
     # First: its error handler on the engine covers the cards' statements too.
-    store = SqlStore(engine, app[CONFIG].screen.merge_seconds, database.sqlite_synchronous)
+    store = SqlStore(engine, app[CONFIG].screen.merge_seconds)
     try:
         if database.auto_migrate:
             await store.create_schema()

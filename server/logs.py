@@ -84,8 +84,15 @@ class RepeatFilter(logging.Filter):
         self._window = window
         # key -> [window start, lines let through, lines suppressed]
         self._seen: OrderedDict[tuple[int, str], list[float]] = OrderedDict()
+        # A logger's filters run in the logging thread's own time, unlocked: the store's writer
+        # thread (server/store/writer.py) logs through the same ones as the loop.
+        self._lock = threading.Lock()
 
     def filter(self, record: logging.LogRecord) -> bool:
+        with self._lock:
+            return self._filter(record)
+
+    def _filter(self, record: logging.LogRecord) -> bool:
         key = (record.levelno, str(record.msg))
         now = time.monotonic()
         state = self._seen.get(key)

@@ -163,9 +163,28 @@ class BatchingStore:
 
     async def _settle(self, jobs: Sequence[_Add | _Write], transaction: Awaitable[Sequence[Any]]) -> None:
         """Await one transaction, publish its events in id order and resolve the jobs
-        with its results; or fail every one of them with its error."""
+        with its results; or fail every one of them with its error.
+
+        A cancel (shutdown, a handler given up on) does not stop a transaction under way: on
+        SQLite it runs on the writer's thread and commits regardless, so it is waited for,
+        still holding the turn, and its jobs are told how it went and its events published
+        before the cancel goes on. Told "interrupted" instead, a sender would send it twice."""
+        running = asyncio.ensure_future(transaction)
         try:
-            results = await transaction
+            try:
+                await asyncio.wait([running])  # a cancel lands here, and leaves `running` be
+            except asyncio.CancelledError:
+                await asyncio.wait([running])
+                await self._resolve(jobs, running)
+                raise
+            await self._resolve(jobs, running)
+        finally:
+            # Cancelled again mid-wait: nobody may wait forever on a popped job.
+            _fail(jobs, RuntimeError("the submission was interrupted; please send it again"))
+
+    async def _resolve(self, jobs: Sequence[_Add | _Write], done: asyncio.Future[Sequence[Any]]) -> None:
+        try:
+            results = done.result()
             for job, result in zip(jobs, results, strict=True):
                 job.done.set_result(result)  # committed: never told "interrupted" below
             for result in results:
@@ -173,9 +192,6 @@ class BatchingStore:
                     await self._publish(event)
         except Exception as exc:
             _fail(jobs, exc)
-        finally:
-            # Cancelled mid-commit (shutdown): nobody may wait forever on a popped job.
-            _fail(jobs, RuntimeError("the submission was interrupted; please send it again"))
 
     async def _publish(self, event: Event) -> None:
         try:

@@ -26,7 +26,7 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, select, update
+from sqlalchemy import Connection, and_, bindparam, or_, select, update
 
 from server.core.model import Barrage, EventKind, Status
 from server.store.tables import BarrageRow, CardRow
@@ -40,7 +40,9 @@ EventTuple = tuple[EventKind, dict[str, Any], int]
 
 # Built once: a statement built per submission cost more than running it (its bound values
 # and cache key, each time). An approved first counts only within screen.merge_seconds.
-FIRSTS = (select(BARRAGE.c.id, BARRAGE.c.norm)
+# "since" is passed to both; a statement ignores a value it has no parameter for.
+FIRST_COLUMNS = (BARRAGE.c.id, BARRAGE.c.status, BARRAGE.c.room, BARRAGE.c.norm)
+FIRSTS = (select(*FIRST_COLUMNS)
           .where(BARRAGE.c.merged_into.is_(None), BARRAGE.c.room == bindparam("room"),
                  BARRAGE.c.status == bindparam("status"),
                  BARRAGE.c.norm.in_(bindparam("norms", expanding=True)))
@@ -89,21 +91,36 @@ def _stored_firsts(
 ) -> dict[Key, int]:
     """The first stored for each key, if any (not one of this batch's own rows)."""
     found: dict[Key, int] = {}
-    for (status, room), norms in _by_status_and_room(keys).items():
-        query = FIRSTS_APPROVED if status is Status.APPROVED else FIRSTS
-        params = {"room": room, "status": status.value, "norms": norms, "since": approved_since}
-        for row in conn.execute(query, params):
-            if row.id in own:
-                continue
-            if status is Status.APPROVED:
-                found[(status, room, row.norm)] = row.id  # the latest flown: most likely still on screens
-            else:
-                found.setdefault((status, room, row.norm), row.id)  # the oldest waiting: it has the card
+    for row in conn.execute(*_firsts_query(_by_status_and_room(keys), approved_since)):
+        k = (Status(row.status), row.room, row.norm)
+        if row.id in own:
+            continue
+        if k[0] is Status.APPROVED:
+            found[k] = row.id  # the latest flown: the one most likely still on the screens
+        else:
+            found.setdefault(k, row.id)  # the oldest waiting: the one with the card
     return found
 
 
+def _firsts_query(groups: dict[tuple[Status, str], list[str]], approved_since: datetime) -> tuple[Any, ...]:
+    """One statement (on PostgreSQL each is a round trip under the event log's lock): for one
+    (status, room), the usual case, the one built once; for several, one condition each."""
+    if len(groups) == 1:
+        [((status, room), norms)] = groups.items()
+        query = FIRSTS_APPROVED if status is Status.APPROVED else FIRSTS
+        return query, {"room": room, "status": status.value, "norms": norms, "since": approved_since}
+    conditions = []
+    for (status, room), norms in groups.items():
+        condition = and_(BARRAGE.c.room == room, BARRAGE.c.status == status.value, BARRAGE.c.norm.in_(norms))
+        if status is Status.APPROVED:
+            condition = and_(condition, BARRAGE.c.decided_at >= approved_since)
+        conditions.append(condition)
+    return (select(*FIRST_COLUMNS).where(BARRAGE.c.merged_into.is_(None), or_(*conditions))
+            .order_by(BARRAGE.c.id),)
+
+
 def _by_status_and_room(keys: set[Key]) -> dict[tuple[Status, str], list[str]]:
-    """One query per (status, room): the (room, status, norm) index answers each."""
+    """The (room, status, norm) index answers each (status, room)'s condition."""
     norms: dict[tuple[Status, str], list[str]] = {}
     for status, room, norm in keys:
         norms.setdefault((status, room), []).append(norm)

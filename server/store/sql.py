@@ -6,6 +6,7 @@ import json
 import logging
 import sqlite3
 import time
+import weakref
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -14,7 +15,7 @@ from sqlalchemy import Connection, Engine, and_, delete, func, insert, or_, sele
 from sqlalchemy import event as sa_event
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.engine import ExceptionContext
+from sqlalchemy.engine import URL, ExceptionContext, make_url
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.pool import StaticPool
@@ -129,22 +130,28 @@ def create_engine(url: str, synchronous: str = "normal") -> AsyncEngine:
         # and SQLite opens no transaction for reads: the pool's extra ROLLBACK on
         # return is a wasted round trip to aiosqlite's thread on every query.
         pool_reset_on_return=None,
-        **({"poolclass": StaticPool} if _in_memory(url) else {}),
+        **({"poolclass": StaticPool} if _in_memory(make_url(url)) else {}),
     )
     sa_event.listen(engine.sync_engine, "connect", _sqlite_pragmas(synchronous))
+    _SYNCHRONOUS[engine.sync_engine] = synchronous
     return engine
 
 
-def _in_memory(url: str) -> bool:
-    return url.rstrip("/").endswith(("sqlite+aiosqlite:", ":memory:"))
+# Each SQLite engine's `synchronous`, as create_engine was given it: the writer's own
+# connection (server/store/writer.py) takes the same.
+_SYNCHRONOUS: weakref.WeakKeyDictionary[Engine, str] = weakref.WeakKeyDictionary()
 
 
-def _transactions(engine: AsyncEngine, synchronous: str) -> Transactions:
+def _in_memory(url: URL) -> bool:
+    """sqlite://, :memory: (shared cache or not), or a URI with mode=memory."""
+    return url.database in (None, "", ":memory:") or url.query.get("mode") == "memory"
+
+
+def _transactions(engine: AsyncEngine) -> Transactions:
     """SQLite on a file: the submissions' transactions on a thread of their own (server/store/writer.py)."""
-    url = engine.url.render_as_string(hide_password=False)
-    if engine.dialect.name != "sqlite" or _in_memory(url):
+    if engine.dialect.name != "sqlite" or _in_memory(engine.url):
         return Awaited(engine)
-    return OnThread(engine.url, _sqlite_pragmas(synchronous))
+    return OnThread(engine.url, _sqlite_pragmas(_SYNCHRONOUS.get(engine.sync_engine, SYNCHRONOUS[0])))
 
 
 def _sqlite_pragmas(synchronous: str) -> Any:
@@ -175,10 +182,10 @@ def unavailable_reason(error: BaseException | None) -> str | None:
 
 
 class SqlStore:
-    def __init__(self, engine: AsyncEngine, merge_seconds: float = 10.0, synchronous: str = "normal") -> None:
+    def __init__(self, engine: AsyncEngine, merge_seconds: float = 10.0) -> None:
         self._engine = engine
         # Submissions' transactions (add, add_many): on SQLite, each whole on the writer's thread.
-        self._transactions = _transactions(engine, synchronous)
+        self._transactions = _transactions(engine)
         # screen.merge_seconds: an approved repeat of a text approved this recently is ×N
         self._merge_window = timedelta(seconds=merge_seconds)
         self._writable = True
@@ -200,7 +207,7 @@ class SqlStore:
 
     @classmethod
     def from_url(cls, url: str, synchronous: str = "normal", merge_seconds: float = 10.0) -> SqlStore:
-        return cls(create_engine(url, synchronous), merge_seconds, synchronous)
+        return cls(create_engine(url, synchronous), merge_seconds)
 
     def _on_error(self, context: ExceptionContext) -> None:
         error = context.original_exception
@@ -278,8 +285,10 @@ class SqlStore:
         return found
 
     async def close(self) -> None:
-        await self._transactions.close()
-        await self._engine.dispose()
+        try:
+            await self._transactions.close()
+        finally:
+            await self._engine.dispose()
 
     async def add(
         self, draft: Draft, status: Status, now: datetime

@@ -30,6 +30,8 @@ from sqlalchemy import event as sa_event
 from sqlalchemy.engine import URL
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from server.core.errors import Unavailable
+
 T = TypeVar("T")
 Work = Callable[[Connection], T]
 # SQLite's own busy timeout (PRAGMA busy_timeout, set on connect) bounds a wait for the lock.
@@ -65,13 +67,15 @@ class OnThread:
 
     def __init__(self, url: URL, on_connect: Callable[[Any, Any], None]) -> None:
         self.engine = create_engine(url.set(drivername="sqlite"), connect_args=CONNECT_ARGS,
-                                    pool_size=1, pool_reset_on_return=None)
+                                    pool_size=1, max_overflow=0, pool_reset_on_return=None)
         sa_event.listen(self.engine, "connect", on_connect)
         self.engines = (self.engine,)
         self._thread = ThreadPoolExecutor(1, thread_name_prefix="sqlite-writer")
         self._closed = False
 
     async def run(self, work: Work[T]) -> T:
+        if self._closed:  # shutting down: the request is answered 503, the database is untouched
+            raise Unavailable()
         # In the caller's context, as asyncio.to_thread runs: a line logged there keeps its request id.
         in_context = functools.partial(contextvars.copy_context().run, self._transaction, work)
         return await asyncio.get_running_loop().run_in_executor(self._thread, in_context)

@@ -11,8 +11,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Connection, text
 
+from server.core.errors import Unavailable
 from server.core.model import Status
 from server.store import SqlStore
+from server.store.sql import create_engine
 from server.store.writer import Awaited, OnThread
 from tests.store.conftest import draft, writes_held
 
@@ -21,7 +23,8 @@ NOW = datetime(2025, 5, 1, 12, 0, tzinfo=UTC)
 
 @pytest.fixture
 async def file_store(tmp_path: Path) -> SqlStore:
-    store = SqlStore.from_url(f"sqlite+aiosqlite:///{tmp_path / 'w.db'}", "full")
+    # The engine's own `synchronous` reaches the writer's connection (no second place to say it).
+    store = SqlStore(create_engine(f"sqlite+aiosqlite:///{tmp_path / 'w.db'}", "full"))
     await store.create_schema()
     yield store  # type: ignore[misc]
     await store.close()
@@ -70,16 +73,23 @@ async def test_a_write_waits_off_the_loop_for_a_lock_another_connection_holds(
     assert barrage.id == 1
 
 
-async def test_closing_twice_is_harmless(tmp_path: Path) -> None:
+async def test_once_closed_a_write_is_unavailable_and_closing_again_is_harmless(tmp_path: Path) -> None:
     store = SqlStore.from_url(f"sqlite+aiosqlite:///{tmp_path / 'c.db'}")
     await store.create_schema()
     await store.add(draft(), Status.APPROVED, NOW)
     await store.close()
+    with pytest.raises(Unavailable):  # a 503 for a request that comes in during shutdown
+        await store.add(draft("late"), Status.APPROVED, NOW)
     await store.close()
 
 
-async def test_sqlite_in_memory_runs_on_the_async_engine_s_one_connection() -> None:
-    store = SqlStore.from_url("sqlite+aiosqlite://")
+@pytest.mark.parametrize("url", [
+    "sqlite+aiosqlite://", "sqlite+aiosqlite:///:memory:",
+    "sqlite+aiosqlite:///file:wall?mode=memory&cache=shared&uri=true",
+])
+async def test_sqlite_in_memory_runs_on_the_async_engine_s_one_connection(url: str) -> None:
+    """A second connection would open a database of its own, empty."""
+    store = SqlStore.from_url(url)
     try:
         assert isinstance(store._transactions, Awaited)
         await store.create_schema()
