@@ -9,6 +9,9 @@ ANALYSIS = Path(__file__).with_name("ANALYSIS.md")  # the profiles and what is l
 # Several processes (bench.cluster, bench.workers, bench.ingest postgres) and the capacity
 # model: runs of their own, with brokers and PostgreSQL, kept by hand like ANALYSIS.md.
 SCALEOUT = Path(__file__).with_name("SCALEOUT.md")
+# Issue 14's latency against two baselines and issue 12's filters: their own runs, kept by hand.
+LATENCY = Path(__file__).with_name("LATENCY.md")
+FILTERS = Path(__file__).with_name("FILTERS.md")
 
 Row = dict[str, Any]
 
@@ -118,4 +121,6 @@ def render(results: dict[str, Any]) -> str:
         f"{stop.get('streams_complete', 0):,} of them with a complete chunked response).",
         SCALEOUT.read_text().strip(),
         ANALYSIS.read_text().strip(),
+        LATENCY.read_text().strip(),
+        FILTERS.read_text().strip(),
     ]) + "\n"

@@ -35,6 +35,7 @@ from sqlalchemy.engine import make_url
 
 from server.core.epoch import EPOCH_KEY, Epoch
 from server.store import schema
+from server.store.schema import database_file
 
 logger = logging.getLogger(__name__)
 
@@ -59,17 +60,6 @@ class Copy:
     def describe(self) -> str:
         return (f"revision {self.revision}, {self.barrages} barrages, event log to id "
                 f"{self.last_event_id}, epoch {self.epoch}")
-
-
-def database_file(url: str) -> Path | None:
-    """The SQLite file behind `url`; None for PostgreSQL or an in-memory database."""
-    parsed = make_url(url)
-    if parsed.get_backend_name() != "sqlite":
-        return None
-    path = parsed.database or ""
-    if parsed.query.get("uri"):  # sqlite+aiosqlite:///file:/path/x.db?mode=ro&uri=true
-        path = path.removeprefix("file:")
-    return None if path in ("", ":memory:") else Path(path)
 
 
 def sqlite_file(url: str) -> Path:

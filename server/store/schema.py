@@ -17,7 +17,7 @@ from alembic.config import Config
 from alembic.operations import Operations
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import URL, Column, Connection, String, inspect, text
+from sqlalchemy import URL, Column, Connection, String, inspect, make_url, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 import server.migrations
@@ -184,12 +184,22 @@ async def _locked(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
         yield conn
 
 
+def database_file(url: str | URL) -> Path | None:
+    """The SQLite file behind `url`; None for PostgreSQL or an in-memory database
+    (sqlite://, :memory:, or a URI with mode=memory)."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite" or parsed.query.get("mode") == "memory":
+        return None
+    path = parsed.database or ""
+    if parsed.query.get("uri"):  # sqlite+aiosqlite:///file:/path/x.db?mode=ro&uri=true
+        path = path.removeprefix("file:")
+    return None if path in ("", ":memory:") else Path(path)
+
+
 @contextlib.asynccontextmanager
 async def _file_lock(url: URL) -> AsyncIterator[None]:
-    path = url.database if url.get_backend_name() == "sqlite" else None
-    if path and url.query.get("uri"):  # sqlite+aiosqlite:///file:/path/x.db?mode=ro&uri=true
-        path = path.removeprefix("file:")
-    if not path or path == ":memory:":  # PostgreSQL, or a database only this process sees
+    path = database_file(url)
+    if path is None:  # PostgreSQL, or a database only this process sees
         yield
         return
     lock = os.open(f"{path}.migrate-lock", os.O_CREAT | os.O_RDWR, 0o600)

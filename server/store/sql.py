@@ -15,7 +15,7 @@ from sqlalchemy import Connection, Engine, and_, delete, func, insert, or_, sele
 from sqlalchemy import event as sa_event
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.engine import URL, ExceptionContext, make_url
+from sqlalchemy.engine import URL, ExceptionContext
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.pool import StaticPool
@@ -130,7 +130,7 @@ def create_engine(url: str, synchronous: str = "normal") -> AsyncEngine:
         # and SQLite opens no transaction for reads: the pool's extra ROLLBACK on
         # return is a wasted round trip to aiosqlite's thread on every query.
         pool_reset_on_return=None,
-        **({"poolclass": StaticPool} if _in_memory(make_url(url)) else {}),
+        **({"poolclass": StaticPool} if _in_memory(url) else {}),
     )
     sa_event.listen(engine.sync_engine, "connect", _sqlite_pragmas(synchronous))
     _SYNCHRONOUS[engine.sync_engine] = synchronous
@@ -142,9 +142,8 @@ def create_engine(url: str, synchronous: str = "normal") -> AsyncEngine:
 _SYNCHRONOUS: weakref.WeakKeyDictionary[Engine, str] = weakref.WeakKeyDictionary()
 
 
-def _in_memory(url: URL) -> bool:
-    """sqlite://, :memory: (shared cache or not), or a URI with mode=memory."""
-    return url.database in (None, "", ":memory:") or url.query.get("mode") == "memory"
+def _in_memory(url: str | URL) -> bool:
+    return schema.database_file(url) is None  # on a SQLite URL: no file behind it
 
 
 def _transactions(engine: AsyncEngine) -> Transactions:
