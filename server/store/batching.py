@@ -8,7 +8,7 @@ from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from server.core.errors import RateLimited
 from server.core.model import Barrage, Draft, Event, EventKind, Mute, Room, Status
@@ -19,6 +19,11 @@ logger = logging.getLogger(__name__)
 
 MAX_BATCH = 500     # submissions per transaction
 MAX_QUEUED = 5000   # waiting for a commit; past this, submissions are refused (429), not queued
+# A commit under way when its caller is cancelled is waited for this long at most: longer than
+# SQLite's busy timeout (30 s), so one waiting for another process's lock ends first.
+SEE_THROUGH_SECONDS = 35.0
+
+T = TypeVar("T")
 
 Added = tuple[Barrage, Event | None]
 
@@ -141,6 +146,8 @@ class BatchingStore:
         except asyncio.CancelledError:
             if job in self._queue:  # not taken into a commit yet: do not write it later
                 self._queue.remove(job)
+            elif job.done.done() and not job.done.cancelled():
+                job.done.exception()  # its outcome goes unread: no "never retrieved" line
             raise
         return job.done.result()
 
@@ -166,32 +173,40 @@ class BatchingStore:
         with its results; or fail every one of them with its error.
 
         A cancel (shutdown, a handler given up on) does not stop a transaction under way: on
-        SQLite it runs on the writer's thread and commits regardless, so it is waited for,
-        still holding the turn, and its jobs are told how it went and its events published
-        before the cancel goes on. Told "interrupted" instead, a sender would send it twice."""
-        running = asyncio.ensure_future(transaction)
+        SQLite it runs on the writer's thread and commits regardless. So the transaction is
+        seen through (_see_through), still holding the turn, its jobs told how it went and its
+        events published, before the cancel goes on. Told "interrupted" instead, a sender would
+        send it twice."""
+        cancelled = False
         try:
-            try:
-                await asyncio.wait([running])  # a cancel lands here, and leaves `running` be
-            except asyncio.CancelledError:
-                await asyncio.wait([running])
-                await self._resolve(jobs, running)
-                raise
-            await self._resolve(jobs, running)
+            running, cancelled = await _see_through(transaction)
+            if running.done():
+                cancelled |= await self._resolve(jobs, running)
         finally:
-            # Cancelled again mid-wait: nobody may wait forever on a popped job.
+            # Given up on (SEE_THROUGH_SECONDS): nobody may wait forever on a popped job.
             _fail(jobs, RuntimeError("the submission was interrupted; please send it again"))
+        if cancelled:
+            raise asyncio.CancelledError
 
-    async def _resolve(self, jobs: Sequence[_Add | _Write], done: asyncio.Future[Sequence[Any]]) -> None:
+    async def _resolve(self, jobs: Sequence[_Add | _Write], done: asyncio.Future[Sequence[Any]]) -> bool:
+        """Tell the jobs, then publish; whether a cancel came meanwhile."""
         try:
             results = done.result()
-            for job, result in zip(jobs, results, strict=True):
-                job.done.set_result(result)  # committed: never told "interrupted" below
-            for result in results:
-                for event in _events_of(result):
-                    await self._publish(event)
         except Exception as exc:
             _fail(jobs, exc)
+            return False
+        for job, result in zip(jobs, results, strict=True):
+            job.done.set_result(result)  # committed: never told "interrupted" below
+        cancelled = False
+        for result in results:
+            for event in _events_of(result):
+                try:
+                    await self._publish(event)
+                except asyncio.CancelledError:
+                    # This one may not have gone out (other nodes read it from the log, as for
+                    # any publish that failed); the rest still do, in order. No task per event.
+                    cancelled = True
+        return cancelled
 
     async def _publish(self, event: Event) -> None:
         try:
@@ -199,6 +214,32 @@ class BatchingStore:
         except Exception:
             # The database already holds the event: streams recover it by replay.
             logger.exception("publishing event %s failed", event.id)
+
+
+async def _see_through(work: Awaitable[T]) -> tuple[asyncio.Future[T], bool]:
+    """`work` run to its end though the caller is cancelled meanwhile, once or again; after a
+    cancel, for SEE_THROUGH_SECONDS at most, then it is cancelled too. The future (done unless
+    given up on), and whether a cancel came."""
+    running = asyncio.ensure_future(work)
+    running.add_done_callback(_retrieve)
+    loop, give_up_at = asyncio.get_running_loop(), None
+    while not running.done():
+        left = None if give_up_at is None else give_up_at - loop.time()
+        if left is not None and left <= 0:
+            running.cancel()
+            break
+        try:
+            await asyncio.wait([running], timeout=left)
+        except asyncio.CancelledError:
+            give_up_at = give_up_at or loop.time() + SEE_THROUGH_SECONDS
+    return running, give_up_at is not None
+
+
+def _retrieve(done: asyncio.Future[Any]) -> None:
+    """Its exception is handled by whoever reads it, or by nobody on purpose (given up on):
+    never an "exception was never retrieved" line."""
+    if not done.cancelled():
+        done.exception()
 
 
 def _events_of(result: Any) -> list[Event]:

@@ -200,6 +200,11 @@ class History:
     def latest(self) -> int:
         return self._ids[-1] if self._ids else self.covered_from
 
+    @property
+    def position(self) -> int:
+        """The last id followed, of any kind: every later event still reaches the streams."""
+        return self._last or 0
+
     def after(self, event_id: int, room: str = MAIN) -> list[Frame] | None:
         """The room's frames after `event_id`, or None when some may not be held."""
         if event_id < self.covered_from:

@@ -119,9 +119,10 @@ async def _stream(request: web.Request, audience: Audience, resume_from: int | N
         # With no await from here to attach, no event can come between the state and the stream.
         _write_now(client, _state(request, room or MAIN))
     fanout.attach(client)
+    attached_at = fanout.history.position  # no await since attach: later events reach the client
     try:
         if resume_from is not None:
-            after = await _clamp(resume_from, audience, fanout, views)
+            after = await _clamp(resume_from, audience, fanout, views, attached_at)
             await _replay(request, response, client, after, fanout, views)
         await client.done
     except ConnectionError:
@@ -173,11 +174,16 @@ def _preamble(request: web.Request) -> bytes:
     return b"retry: %d\n: connected\n\n" % (retry + random.randint(0, retry // 2))
 
 
-async def _clamp(resume_from: int, audience: Audience, fanout: FanOut, views: Views) -> int:
-    """An id beyond the log (a reset database) resumes from the end: live only."""
+async def _clamp(resume_from: int, audience: Audience, fanout: FanOut, views: Views,
+                 attached_at: int) -> int:
+    """An id beyond the log (a reset database) resumes live: from where the fan-out stood
+    when the client attached. Not from the log's end as read now: an event committed since
+    the attach would lie at or below it, and be skipped both live and in the replay."""
     if audience is Audience.SCREEN and resume_from <= fanout.history.latest:
         return resume_from  # the usual case, answered without touching the database
-    return min(resume_from, await views.last_event_id())
+    if resume_from <= await views.last_event_id():
+        return resume_from  # in the log, ahead of this node's fan-out (another node's event)
+    return attached_at
 
 
 async def _replay(request: web.Request, response: web.StreamResponse, client: Client,

@@ -175,6 +175,25 @@ async def test_a_submission_cancelled_while_its_commit_runs_is_stored_and_publis
     assert [e.id for e in published.events] == [1, 2, 3]
 
 
+async def test_a_second_cancel_while_the_commit_runs_changes_nothing(store: SqlStore) -> None:
+    """A shutdown that gives up on its handlers cancels again: the commit is still seen through,
+    told and published in order, and the turn held until then."""
+    published = Published()
+    batching, started = BatchingStore(store, published), inserting(store)
+    async with writes_held(store):
+        first = asyncio.create_task(batching.add(draft("in flight"), Status.APPROVED, NOW))
+        await started.wait()
+        queued = [asyncio.create_task(batching.add(draft(f"q{i}"), Status.APPROVED, NOW)) for i in range(2)]
+        for _ in range(2):
+            first.cancel()
+            await asyncio.sleep(0)  # each cancel lands while the commit waits for the lock
+    await asyncio.gather(*queued)
+    await asyncio.wait([first])
+    assert first.cancelled()
+    assert [e.payload["text"] for e in published.events] == ["in flight", "q0", "q1"]
+    assert [e.id for e in published.events] == [1, 2, 3]
+
+
 async def test_every_write_that_appends_an_event_returns_in_commit_order(store: SqlStore) -> None:
     """What the service relies on to publish in id order: callers resume in id order."""
     decided, _ = await store.add(draft("to decide"), Status.PENDING, NOW)

@@ -15,7 +15,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from server.app import create_app
 from server.config import ConfigError
 from server.web.fanout import Audience
-from server.web.keys import CONFIG, FANOUT
+from server.web.keys import CONFIG, FANOUT, VIEWS
 from tests.conftest import AUTH, ClientFactory, ConfigFactory
 from tests.sse import events, next_block, next_event
 
@@ -206,6 +206,31 @@ async def test_last_event_id_beyond_the_log_starts_live(open_client: TestClient)
     stream = await open_client.get("/stream?last_event_id=999999")
     await wait_for_screens(open_client, 1)
     await post(open_client, "after")
+    assert (await next_event(stream)).data["text"] == "after"
+    stream.close()
+
+
+async def test_an_event_committed_while_a_resume_beyond_the_log_reads_its_end_is_delivered(
+    open_client: TestClient,
+) -> None:
+    """The stream is attached before the log's end is read: an event that commits in between
+    is held for it, and the end it reads must not pass over it (it resumes from where the
+    fan-out stood when it attached)."""
+    views = open_client.app[VIEWS]
+    reading, go = asyncio.Event(), asyncio.Event()
+    real_end = views.last_event_id
+
+    async def end_read_late() -> int:
+        reading.set()
+        await go.wait()
+        return await real_end()
+
+    views.last_event_id = end_read_late  # the real read, only later
+    await post(open_client, "before")
+    stream = await open_client.get("/stream?last_event_id=999999")
+    await reading.wait()
+    await post(open_client, "after")
+    go.set()
     assert (await next_event(stream)).data["text"] == "after"
     stream.close()
 
