@@ -39,6 +39,8 @@ CONNECT_ARGS = {"timeout": 30}
 
 
 class Transactions(Protocol):
+    engines: tuple[Engine, ...]  # the sync engines of its own, for the store's event listeners
+
     async def run(self, work: Work[T]) -> T:
         """`work(conn)` in one transaction: committed when it returns, rolled back if it raises."""
         ...
